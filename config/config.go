@@ -1,0 +1,325 @@
+// Package config loads and validates Tributary's configuration.
+//
+// The keys are those of LiveKit's official ingress worker, with the same
+// meaning and defaults, so an existing worker config file works unchanged.
+// Standalone mode adds a few keys of its own (api_port, store_path,
+// rtmp_base_url, whip_base_url). Unknown keys and bad values are refused at
+// start with an error that names the key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/livekit/protocol/logger"
+	"github.com/livekit/protocol/redis"
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults, as in the official ingress worker where the key exists there.
+const (
+	DefaultRTMPPort      = 1935
+	DefaultWHIPPort      = 8080
+	DefaultHTTPRelayPort = 9090
+	DefaultAPIPort       = 7890
+	DefaultServiceName   = "ingress"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Keys of the official ingress worker.
+	Redis            *redis.RedisConfig `yaml:"redis"`
+	APIKey           string             `yaml:"api_key"`
+	APISecret        string             `yaml:"api_secret"`
+	WsURL            string             `yaml:"ws_url"`
+	HealthPort       int                `yaml:"health_port"`
+	DebugHandlerPort int                `yaml:"debug_handler_port"`
+	PrometheusPort   int                `yaml:"prometheus_port"`
+	RTMPPort         int                `yaml:"rtmp_port"` // -1 disables RTMP
+	WHIPPort         int                `yaml:"whip_port"` // -1 disables WHIP
+	HTTPRelayPort    int                `yaml:"http_relay_port"`
+	Logging          logger.Config      `yaml:"logging"`
+	Development      bool               `yaml:"development"`
+	WHIPProxyEnabled bool               `yaml:"whip_proxy_enabled"`
+	RTCConfig        RTCConfig          `yaml:"rtc_config"`
+	CPUCost          CPUCostConfig      `yaml:"cpu_cost"`
+	// EnableStreamLatencyReduction drops excess preroll media.
+	EnableStreamLatencyReduction bool   `yaml:"enable_stream_latency_reduction"`
+	ServiceName                  string `yaml:"service_name"`
+	NodeID                       string `yaml:"node_id"`
+
+	// Standalone-mode keys of Tributary.
+
+	// APIPort serves the Twirp livekit.Ingress API (standalone mode).
+	APIPort int `yaml:"api_port"`
+	// StorePath is the embedded store file holding ingress records.
+	StorePath string `yaml:"store_path"`
+	// RTMPBaseURL is the URL shown in IngressInfo.url for RTMP ingresses.
+	RTMPBaseURL string `yaml:"rtmp_base_url"`
+	// WHIPBaseURL is the URL shown in IngressInfo.url for WHIP ingresses.
+	WHIPBaseURL string `yaml:"whip_base_url"`
+}
+
+// CPUCostConfig is the cost, in cores, that admission control charges per
+// session type, and the idle share it keeps free.
+type CPUCostConfig struct {
+	RTMPCPUCost                  float64 `yaml:"rtmp_cpu_cost"`
+	WHIPCPUCost                  float64 `yaml:"whip_cpu_cost"`
+	WHIPBypassTranscodingCPUCost float64 `yaml:"whip_bypass_transcoding_cpu_cost"`
+	URLCPUCost                   float64 `yaml:"url_cpu_cost"`
+	MinIdleRatio                 float64 `yaml:"min_idle_ratio"`
+}
+
+// Error is a configuration error that names the key at fault.
+type Error struct {
+	Key    string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	if e.Key == "" {
+		return "config: " + e.Reason
+	}
+	return fmt.Sprintf("config: %s: %s", e.Key, e.Reason)
+}
+
+// Source tells where the configuration body comes from, in the order the
+// official worker looks: the --config flag, INGRESS_CONFIG_FILE, then
+// INGRESS_CONFIG_BODY.
+func Source(flagPath string, getenv func(string) string) (body []byte, origin string, err error) {
+	path := flagPath
+	if path == "" {
+		path = getenv("INGRESS_CONFIG_FILE")
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, path, &Error{Reason: fmt.Sprintf("cannot read config file: %v", err)}
+		}
+		return b, path, nil
+	}
+	if b := getenv("INGRESS_CONFIG_BODY"); b != "" {
+		return []byte(b), "INGRESS_CONFIG_BODY", nil
+	}
+	return nil, "", nil
+}
+
+var (
+	reUnknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type ([\w.]+)`)
+	reTypeError    = regexp.MustCompile(`line (\d+): cannot unmarshal !!(\w+) ` + "`" + `([^` + "`" + `]*)` + "`" + ` into (\S+)`)
+)
+
+// Parse decodes a YAML body, applies the LIVEKIT_* environment variables and
+// defaults, and validates the result.
+func Parse(body []byte, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	if len(bytes.TrimSpace(body)) > 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(body))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+			return nil, yamlError(body, err)
+		}
+	}
+	c.applyEnv(getenv)
+	c.applyDefaults(getenv)
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// yamlError rewrites the YAML decoder's errors so that they name the key.
+func yamlError(body []byte, err error) error {
+	msg := err.Error()
+	if m := reUnknownField.FindStringSubmatch(msg); m != nil {
+		return &Error{Key: m[2], Reason: fmt.Sprintf("unknown key (line %s)", m[1])}
+	}
+	if m := reTypeError.FindStringSubmatch(msg); m != nil {
+		key := keyAtLine(body, m[1])
+		return &Error{Key: key, Reason: fmt.Sprintf("bad value %q (line %s): expected %s", m[3], m[1], m[4])}
+	}
+	var lineKey string
+	if i := strings.Index(msg, "line "); i >= 0 {
+		var n string
+		for _, r := range msg[i+5:] {
+			if r < '0' || r > '9' {
+				break
+			}
+			n += string(r)
+		}
+		lineKey = keyAtLine(body, n)
+	}
+	return &Error{Key: lineKey, Reason: strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// keyAtLine returns the key written on a 1-based line of the body.
+func keyAtLine(body []byte, line string) string {
+	var n int
+	if _, err := fmt.Sscan(line, &n); err != nil || n <= 0 {
+		return ""
+	}
+	lines := strings.Split(string(body), "\n")
+	if n > len(lines) {
+		return ""
+	}
+	l := strings.TrimSpace(lines[n-1])
+	l = strings.TrimPrefix(l, "- ")
+	if i := strings.Index(l, ":"); i > 0 {
+		return l[:i]
+	}
+	return ""
+}
+
+func (c *Config) applyEnv(getenv func(string) string) {
+	if c.APIKey == "" {
+		c.APIKey = getenv("LIVEKIT_API_KEY")
+	}
+	if c.APISecret == "" {
+		c.APISecret = getenv("LIVEKIT_API_SECRET")
+	}
+	if c.WsURL == "" {
+		c.WsURL = getenv("LIVEKIT_WS_URL")
+	}
+	if c.WsURL == "" {
+		c.WsURL = getenv("LIVEKIT_URL")
+	}
+}
+
+func (c *Config) applyDefaults(getenv func(string) string) {
+	if c.RTMPPort == 0 {
+		c.RTMPPort = DefaultRTMPPort
+	}
+	if c.WHIPPort == 0 {
+		c.WHIPPort = DefaultWHIPPort
+	}
+	if c.HTTPRelayPort == 0 {
+		c.HTTPRelayPort = DefaultHTTPRelayPort
+	}
+	if c.APIPort == 0 {
+		c.APIPort = DefaultAPIPort
+	}
+	if c.ServiceName == "" {
+		c.ServiceName = DefaultServiceName
+	}
+	if c.StorePath == "" {
+		c.StorePath = defaultStorePath(getenv)
+	}
+	if c.RTMPBaseURL == "" && c.RTMPPort > 0 {
+		c.RTMPBaseURL = fmt.Sprintf("rtmp://localhost:%d/x", c.RTMPPort)
+	}
+	if c.WHIPBaseURL == "" && c.WHIPPort > 0 {
+		c.WHIPBaseURL = fmt.Sprintf("http://localhost:%d/w", c.WHIPPort)
+	}
+}
+
+func defaultStorePath(getenv func(string) string) string {
+	dir := getenv("XDG_DATA_HOME")
+	if dir == "" {
+		if home := getenv("HOME"); home != "" {
+			dir = filepath.Join(home, ".local", "share")
+		} else {
+			dir = "."
+		}
+	}
+	return filepath.Join(dir, "tributary", "ingress.db")
+}
+
+// Validate checks every value and names the first key that is wrong.
+func (c *Config) Validate() error {
+	if c.APIKey == "" {
+		return &Error{Key: "api_key", Reason: "required (or set LIVEKIT_API_KEY)"}
+	}
+	if c.APISecret == "" {
+		return &Error{Key: "api_secret", Reason: "required (or set LIVEKIT_API_SECRET)"}
+	}
+	if c.WsURL == "" {
+		return &Error{Key: "ws_url", Reason: "required: the LiveKit server to publish into (or set LIVEKIT_WS_URL)"}
+	}
+	if err := checkURL("ws_url", c.WsURL, "ws", "wss", "http", "https"); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		key     string
+		v       int
+		disable bool
+	}{
+		{"rtmp_port", c.RTMPPort, true},
+		{"whip_port", c.WHIPPort, true},
+		{"http_relay_port", c.HTTPRelayPort, false},
+		{"health_port", c.HealthPort, false},
+		{"prometheus_port", c.PrometheusPort, false},
+		{"debug_handler_port", c.DebugHandlerPort, false},
+		{"api_port", c.APIPort, false},
+	} {
+		if p.v < 0 && !(p.disable && p.v == -1) {
+			return &Error{Key: p.key, Reason: fmt.Sprintf("must be a port number (got %d)", p.v)}
+		}
+		if p.v > 65535 {
+			return &Error{Key: p.key, Reason: fmt.Sprintf("must be at most 65535 (got %d)", p.v)}
+		}
+	}
+	if c.RTMPBaseURL != "" {
+		if err := checkURL("rtmp_base_url", c.RTMPBaseURL, "rtmp", "rtmps"); err != nil {
+			return err
+		}
+	}
+	if c.WHIPBaseURL != "" {
+		if err := checkURL("whip_base_url", c.WHIPBaseURL, "http", "https"); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct {
+		key string
+		v   float64
+	}{
+		{"cpu_cost.rtmp_cpu_cost", c.CPUCost.RTMPCPUCost},
+		{"cpu_cost.whip_cpu_cost", c.CPUCost.WHIPCPUCost},
+		{"cpu_cost.whip_bypass_transcoding_cpu_cost", c.CPUCost.WHIPBypassTranscodingCPUCost},
+		{"cpu_cost.url_cpu_cost", c.CPUCost.URLCPUCost},
+	} {
+		if f.v < 0 {
+			return &Error{Key: f.key, Reason: fmt.Sprintf("must not be negative (got %g)", f.v)}
+		}
+	}
+	if r := c.CPUCost.MinIdleRatio; r < 0 || r >= 1 {
+		return &Error{Key: "cpu_cost.min_idle_ratio", Reason: fmt.Sprintf("must be in [0, 1) (got %g)", r)}
+	}
+	switch strings.ToLower(c.Logging.Level) {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return &Error{Key: "logging.level", Reason: fmt.Sprintf("must be debug, info, warn or error (got %q)", c.Logging.Level)}
+	}
+	if c.StorePath == "" {
+		return &Error{Key: "store_path", Reason: "must not be empty"}
+	}
+	return nil
+}
+
+func checkURL(key, raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return &Error{Key: key, Reason: fmt.Sprintf("not a URL: %v", err)}
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			if u.Host == "" {
+				return &Error{Key: key, Reason: fmt.Sprintf("%q has no host", raw)}
+			}
+			return nil
+		}
+	}
+	return &Error{Key: key, Reason: fmt.Sprintf("%q must use scheme %s", raw, strings.Join(schemes, " or "))}
+}
+
+// ClusterMode reports whether the config asks for the livekit-server worker
+// mode (psrpc over Redis).
+func (c *Config) ClusterMode() bool {
+	return c.Redis != nil && (c.Redis.Address != "" || len(c.Redis.SentinelAddresses) > 0 || len(c.Redis.ClusterAddresses) > 0)
+}

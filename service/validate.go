@@ -1,0 +1,109 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/livekit/protocol/livekit"
+
+	"github.com/tributary-ingress/tributary/simulcast"
+)
+
+// ArgumentError is an invalid request field; the API answers it with
+// Twirp invalid_argument and the field named in the message.
+type ArgumentError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ArgumentError) Error() string { return e.Field + ": " + e.Reason }
+
+func argErr(field, format string, args ...any) *ArgumentError {
+	return &ArgumentError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// URL schemes a URL ingress may pull from. http, https and srt as LiveKit;
+// rtsp is Tributary's extension.
+var urlSchemes = map[string]bool{"http": true, "https": true, "srt": true, "rtsp": true}
+
+// validateInfo checks a record about to be stored, as LiveKit's
+// ValidateForSerialization does, with Tributary's own rule on transcoding:
+// enable_transcoding=false is allowed for every input (passthrough of a
+// WebRTC-ready source), while LiveKit allows it for WHIP only.
+func validateInfo(info *livekit.IngressInfo) error {
+	switch info.InputType {
+	case livekit.IngressInput_RTMP_INPUT, livekit.IngressInput_WHIP_INPUT:
+	case livekit.IngressInput_URL_INPUT:
+		if info.Url == "" {
+			return argErr("url", "required for URL input")
+		}
+		u, err := url.Parse(info.Url)
+		if err != nil {
+			return argErr("url", "not a URL: %v", err)
+		}
+		if !urlSchemes[u.Scheme] {
+			return argErr("url", "unsupported scheme %q (want http, https, srt or rtsp)", u.Scheme)
+		}
+		if u.Host == "" {
+			return argErr("url", "%q has no host", info.Url)
+		}
+		if info.RoomName == "" {
+			return argErr("room_name", "required for URL input (it starts at once)")
+		}
+		if info.Enabled != nil && !*info.Enabled {
+			return argErr("enabled", "a URL ingress cannot be created disabled: it starts at once and is not reusable")
+		}
+	default:
+		return argErr("input_type", "unsupported input type %d (want RTMP_INPUT, WHIP_INPUT or URL_INPUT)", info.InputType)
+	}
+	if info.ParticipantIdentity == "" {
+		return argErr("participant_identity", "required")
+	}
+
+	transcoding := transcodingEnabled(info)
+	if !transcoding {
+		if info.Video != nil && info.Video.EncodingOptions != nil {
+			return argErr("video", "encoding options (preset or options) must be empty when transcoding is disabled")
+		}
+		if info.Audio != nil && info.Audio.EncodingOptions != nil {
+			return argErr("audio", "encoding options (preset or options) must be empty when transcoding is disabled")
+		}
+	}
+	if _, err := simulcast.ResolveVideo(info.Video); err != nil {
+		return fromSimulcast(err)
+	}
+	if _, err := simulcast.ResolveAudio(info.Audio); err != nil {
+		return fromSimulcast(err)
+	}
+	return nil
+}
+
+func fromSimulcast(err error) error {
+	var fe *simulcast.FieldError
+	if errors.As(err, &fe) {
+		return &ArgumentError{Field: fe.Field, Reason: fe.Reason}
+	}
+	return err
+}
+
+// transcodingEnabled applies LiveKit's defaults: an explicit
+// enable_transcoding wins; else bypass_transcoding (deprecated) turns it
+// off; else WHIP forwards and every other input transcodes.
+func transcodingEnabled(info *livekit.IngressInfo) bool {
+	if info.EnableTranscoding != nil {
+		return *info.EnableTranscoding
+	}
+	if info.BypassTranscoding {
+		return false
+	}
+	return info.InputType != livekit.IngressInput_WHIP_INPUT
+}
+
+// settleTranscoding stores the resolved choice in both fields, as LiveKit
+// does for old clients that read bypass_transcoding.
+func settleTranscoding(info *livekit.IngressInfo) {
+	on := transcodingEnabled(info)
+	info.EnableTranscoding = &on
+	info.BypassTranscoding = !on
+}

@@ -1,0 +1,134 @@
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/stretchr/testify/require"
+	"github.com/twitchtv/twirp"
+)
+
+// TestIngressClientRoundTrip drives the real binary with server-sdk-go's
+// IngressClient, as an application would, and checks that records survive
+// both a clean restart and kill -9.
+func TestIngressClientRoundTrip(t *testing.T) {
+	tr := startTributary(t, tributaryOpts{})
+	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	rtmp, err := c.CreateIngress(ctx, &livekit.CreateIngressRequest{
+		InputType: livekit.IngressInput_RTMP_INPUT, Name: "obs", RoomName: "stage",
+		ParticipantIdentity: "streamer", ParticipantName: "The Streamer",
+	})
+	require.NoError(t, err)
+	require.Regexp(t, `^IN_[a-zA-Z0-9]{12}$`, rtmp.IngressId)
+	require.Regexp(t, `^[a-zA-Z0-9]{12}$`, rtmp.StreamKey)
+	require.Equal(t, "rtmp://ingest.test:1935/live", rtmp.Url)
+	require.Equal(t, livekit.IngressState_ENDPOINT_INACTIVE, rtmp.State.GetStatus())
+
+	whip, err := c.CreateIngress(ctx, &livekit.CreateIngressRequest{
+		InputType: livekit.IngressInput_WHIP_INPUT, Name: "browser", RoomName: "stage", ParticipantIdentity: "cam",
+	})
+	require.NoError(t, err)
+	require.Equal(t, "https://ingest.test/w", whip.Url)
+	require.NotEqual(t, rtmp.StreamKey, whip.StreamKey)
+	require.False(t, whip.GetEnableTranscoding())
+
+	upd, err := c.UpdateIngress(ctx, &livekit.UpdateIngressRequest{IngressId: whip.IngressId, ParticipantName: "Camera 1"})
+	require.NoError(t, err)
+	require.Equal(t, "Camera 1", upd.ParticipantName)
+
+	// Clean restart on the same store.
+	tr.stop(t)
+	tr = startTributary(t, tributaryOpts{StorePath: tr.StorePath})
+	c = lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
+	list, err := c.ListIngress(ctx, &livekit.ListIngressRequest{RoomName: "stage"})
+	require.NoError(t, err)
+	require.Len(t, list.Items, 2)
+
+	// kill -9 right after an API call returned: nothing is lost.
+	url, err := c.CreateIngress(ctx, &livekit.CreateIngressRequest{
+		InputType: livekit.IngressInput_RTMP_INPUT, RoomName: "other", ParticipantIdentity: "late",
+	})
+	require.NoError(t, err)
+	_, err = c.DeleteIngress(ctx, &livekit.DeleteIngressRequest{IngressId: rtmp.IngressId})
+	require.NoError(t, err)
+	tr.kill9(t)
+	tr = startTributary(t, tributaryOpts{StorePath: tr.StorePath})
+	c = lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
+	list, err = c.ListIngress(ctx, &livekit.ListIngressRequest{})
+	require.NoError(t, err)
+	ids := map[string]*livekit.IngressInfo{}
+	for _, it := range list.Items {
+		ids[it.IngressId] = it
+	}
+	require.Len(t, ids, 2)
+	require.Contains(t, ids, url.IngressId)
+	require.Contains(t, ids, whip.IngressId)
+	require.Equal(t, "Camera 1", ids[whip.IngressId].ParticipantName)
+	require.Equal(t, whip.StreamKey, ids[whip.IngressId].StreamKey)
+
+	// Wrong secret and a bad request get the right Twirp codes.
+	bad := lksdk.NewIngressClient(tr.APIURL, "devkey", "not-the-secret")
+	_, err = bad.ListIngress(ctx, &livekit.ListIngressRequest{})
+	requireTwirp(t, err, twirp.Unauthenticated, "invalid token")
+	_, err = c.CreateIngress(ctx, &livekit.CreateIngressRequest{
+		InputType: livekit.IngressInput_RTMP_INPUT, ParticipantIdentity: "x",
+		Video: &livekit.IngressVideoOptions{EncodingOptions: &livekit.IngressVideoOptions_Options{Options: &livekit.IngressVideoEncodingOptions{
+			Layers: []*livekit.VideoLayer{{Quality: livekit.VideoQuality_HIGH, Width: 1281, Height: 720}},
+		}}},
+	})
+	requireTwirp(t, err, twirp.InvalidArgument, "video.options.layers[0].width: must be even (got 1281)")
+}
+
+func requireTwirp(t *testing.T, err error, code twirp.ErrorCode, msg string) {
+	t.Helper()
+	require.Error(t, err)
+	var te twirp.Error
+	require.True(t, errors.As(err, &te), "not a twirp error: %v", err)
+	require.Equal(t, code, te.Code(), err.Error())
+	require.Contains(t, te.Msg(), msg)
+}
+
+// TestConfigRefused checks that the binary refuses bad configuration at
+// start, naming the key, and exits non-zero.
+func TestConfigRefused(t *testing.T) {
+	cases := []struct {
+		name string
+		body string
+		want string
+	}{
+		{"unknown key", "api_key: k\napi_secret: s\nws_url: ws://x\nrtmp_prot: 1\n", "rtmp_prot: unknown key (line 4)"},
+		{"bad value", "api_key: k\napi_secret: s\nws_url: ws://x\nwhip_port: many\n", `whip_port: bad value "many"`},
+		{"missing ws_url", "api_key: k\napi_secret: s\n", "ws_url: required"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(c.body), 0o600))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, tributaryBin, "--config", path).CombinedOutput()
+			var ee *exec.ExitError
+			require.True(t, errors.As(err, &ee), "want a non-zero exit, got %v: %s", err, out)
+			require.Contains(t, string(out), c.want)
+		})
+	}
+
+	// The same through INGRESS_CONFIG_BODY.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tributaryBin)
+	cmd.Env = append(os.Environ(), "INGRESS_CONFIG_BODY=api_key: k\napi_secret: s\nws_url: ws://x\nbogus: 1\n")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "INGRESS_CONFIG_BODY: config: bogus: unknown key")
+}

@@ -1,0 +1,123 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/internal/e2e"
+)
+
+// tributary is one running Tributary process.
+type tributary struct {
+	*e2e.Process
+	APIURL     string
+	HealthURL  string
+	ConfigPath string
+	StorePath  string
+}
+
+// tributaryOpts configures startTributary; zero values pick free ports and
+// a store in a fresh temp dir.
+type tributaryOpts struct {
+	WsURL     string
+	StorePath string
+	Extra     string // more YAML
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startTributary writes a config file and starts the binary, returning once
+// its health endpoint answers.
+func startTributary(t *testing.T, o tributaryOpts) *tributary {
+	t.Helper()
+	dir := t.TempDir()
+	if o.StorePath == "" {
+		o.StorePath = filepath.Join(dir, "ingress.db")
+	}
+	if o.WsURL == "" {
+		o.WsURL = "ws://127.0.0.1:7880"
+	}
+	apiPort, healthPort := freePort(t), freePort(t)
+	conf := fmt.Sprintf(`api_key: devkey
+api_secret: secret
+ws_url: %s
+api_port: %d
+health_port: %d
+rtmp_port: %d
+whip_port: %d
+store_path: %s
+rtmp_base_url: rtmp://ingest.test:1935/live
+whip_base_url: https://ingest.test/w
+logging:
+  level: debug
+%s`, o.WsURL, apiPort, healthPort, freePort(t), freePort(t), o.StorePath, o.Extra)
+	confPath := filepath.Join(dir, "config.yaml")
+	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o600))
+
+	p := e2e.StartProcess(t, "tributary", tributaryBin, "--config", confPath)
+	tr := &tributary{
+		Process:    p,
+		APIURL:     fmt.Sprintf("http://127.0.0.1:%d", apiPort),
+		HealthURL:  fmt.Sprintf("http://127.0.0.1:%d", healthPort),
+		ConfigPath: confPath,
+		StorePath:  o.StorePath,
+	}
+	ctx, cancel := p.WithExit(context.Background())
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, 20*time.Second)
+	defer cancelT()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tr.HealthURL+"/availability", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return tr
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("tributary did not become healthy: %v", context.Cause(ctx))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// kill9 kills the process without letting it clean up, and waits for it.
+func (tr *tributary) kill9(t *testing.T) {
+	t.Helper()
+	require.NoError(t, syscall.Kill(-tr.PID(), syscall.SIGKILL))
+	select {
+	case <-tr.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("tributary did not die after SIGKILL")
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (tr *tributary) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, syscall.Kill(tr.PID(), syscall.SIGTERM))
+	select {
+	case <-tr.Done():
+		require.NoError(t, tr.Err(), "tributary should exit 0 on SIGTERM")
+	case <-time.After(40 * time.Second):
+		t.Fatal("tributary did not exit after SIGTERM")
+	}
+}

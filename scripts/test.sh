@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The test command: installs everything the tests need (idempotently) and
+# runs the whole suite with the race detector. `.ci/run` calls this.
+#
+#   ./scripts/test.sh              # everything
+#   ./scripts/test.sh ./service/   # only some packages (set-up still runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
+
+export TRIBUTARY_CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
+mkdir -p "$TRIBUTARY_CACHE"
+
+step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
+
+step "system packages"
+bash scripts/install-system-deps.sh
+
+step "livekit-server"
+LIVEKIT_SERVER_BIN=$(bash scripts/install-livekit-server.sh | tail -n 1)
+export LIVEKIT_SERVER_BIN
+echo "$LIVEKIT_SERVER_BIN"
+
+step "lk CLI"
+LK_BIN=$(bash scripts/install-lk.sh | tail -n 1)
+export LK_BIN
+echo "$LK_BIN"
+
+# End-to-end tests fail (rather than skip) when a real component is missing.
+export TRIBUTARY_E2E_REQUIRED=1
+
+step "go vet"
+go vet ./...
+
+step "build without cgo"
+CGO_ENABLED=0 go build ./...
+
+step "go test -race"
+pkgs=("$@")
+[ ${#pkgs[@]} -eq 0 ] && pkgs=(./...)
+go test -race -count=1 -timeout 40m "${pkgs[@]}"

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Tributary's build and tests need. Idempotent:
 # packages already present are skipped without touching apt.
+#
+#   install-system-deps.sh        # everything the tests need
+#   install-system-deps.sh --run  # only what scripts/run.sh needs
 set -euo pipefail
 
+RUN_PKGS=(
+  pkg-config gcc libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
+  libx264-dev libopus-dev libvpx-dev ffmpeg ca-certificates curl
+)
 PKGS=(
   # build: cgo binding to the FFmpeg libraries (ffi/)
   pkg-config gcc libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
@@ -16,6 +23,8 @@ PKGS=(
   # misc
   ca-certificates curl jq psmisc
 )
+
+[ "${1:-}" = "--run" ] && PKGS=("${RUN_PKGS[@]}")
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,103 @@
+package room
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Pacer releases frames at the pace of their presentation times, from one
+// clock origin shared by every track of a session, so audio and video leave
+// in sync and a file is played at real-time speed.
+//
+// Latency is bounded: a frame that is already late is released at once
+// (the catch-up after a stall is a short burst, not a growing queue), and
+// when the lag exceeds MaxLag, or the timeline jumps by more than MaxJump,
+// the origin is moved so the lag does not persist.
+type Pacer struct {
+	// MaxLag is the lateness beyond which the origin is reset (default 1 s).
+	MaxLag time.Duration
+	// MaxJump is the timestamp jump treated as a discontinuity (default 10 s).
+	MaxJump time.Duration
+	// Now and Sleep are the clock; time.Now and a timer by default (tests
+	// replace them).
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+
+	mu      sync.Mutex
+	started bool
+	origin  time.Time     // wall time of PTS 0
+	lastPTS time.Duration // newest PTS seen, for jump detection
+	resets  int
+}
+
+// Wait blocks until the frame with presentation time pts is due, and
+// returns how late it is (0 when on time).
+func (p *Pacer) Wait(ctx context.Context, pts time.Duration) (time.Duration, error) {
+	now := p.now()
+	p.mu.Lock()
+	maxLag, maxJump := p.MaxLag, p.MaxJump
+	if maxLag == 0 {
+		maxLag = time.Second
+	}
+	if maxJump == 0 {
+		maxJump = 10 * time.Second
+	}
+	if !p.started || absDur(pts-p.lastPTS) > maxJump {
+		if p.started {
+			p.resets++
+		}
+		p.started = true
+		p.origin = now.Add(-pts)
+	}
+	if pts > p.lastPTS {
+		p.lastPTS = pts
+	}
+	due := p.origin.Add(pts)
+	late := now.Sub(due)
+	if late > maxLag {
+		p.origin = p.origin.Add(late)
+		p.resets++
+	}
+	p.mu.Unlock()
+
+	if late >= 0 {
+		return late, nil
+	}
+	return 0, p.sleep(ctx, -late)
+}
+
+// Resets returns how many times the origin was moved (stalls, jumps).
+func (p *Pacer) Resets() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.resets
+}
+
+func (p *Pacer) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Pacer) sleep(ctx context.Context, d time.Duration) error {
+	if p.Sleep != nil {
+		return p.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}

@@ -1,0 +1,76 @@
+package room
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is a manual clock: Sleep advances it.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+func (c *fakeClock) sleep(_ context.Context, d time.Duration) error {
+	c.t = c.t.Add(d)
+	return nil
+}
+
+func TestPacer(t *testing.T) {
+	ms := time.Millisecond
+	type step struct {
+		advance time.Duration // wall time passing before the frame arrives
+		pts     time.Duration
+		late    time.Duration // expected lateness
+		wall    time.Duration // expected wall time (since start) when released
+	}
+	cases := []struct {
+		name   string
+		steps  []step
+		resets int
+	}{
+		{"file played in real time", []step{
+			{0, 0, 0, 0}, {0, 33 * ms, 0, 33 * ms}, {0, 66 * ms, 0, 66 * ms}, {0, 100 * ms, 0, 100 * ms},
+		}, 0},
+		{"live source on time", []step{
+			{0, 0, 0, 0}, {33 * ms, 33 * ms, 0, 33 * ms}, {33 * ms, 66 * ms, 0, 66 * ms},
+		}, 0},
+		{"short stall catches up without waiting", []step{
+			{0, 0, 0, 0}, {300 * ms, 33 * ms, 267 * ms, 300 * ms}, {0, 66 * ms, 234 * ms, 300 * ms}, {0, 300 * ms, 0, 300 * ms},
+		}, 0},
+		{"long stall resets the origin", []step{
+			{0, 0, 0, 0}, {2 * time.Second, 33 * ms, 1967 * ms, 2 * time.Second}, {0, 66 * ms, 0, 2033 * ms},
+		}, 1},
+		{"timestamp jump resets", []step{
+			{0, 0, 0, 0}, {0, time.Hour, 0, 0}, {0, time.Hour + 40*ms, 0, 40 * ms},
+		}, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			clk := &fakeClock{t: start}
+			p := &Pacer{Now: clk.now, Sleep: clk.sleep}
+			for i, s := range c.steps {
+				clk.t = clk.t.Add(s.advance)
+				late, err := p.Wait(context.Background(), s.pts)
+				require.NoError(t, err)
+				require.Equal(t, s.late, late, "step %d lateness", i)
+				require.Equal(t, s.wall, clk.t.Sub(start), "step %d release time", i)
+			}
+			require.Equal(t, c.resets, p.Resets())
+		})
+	}
+}
+
+func TestPacerCancel(t *testing.T) {
+	p := &Pacer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := p.Wait(ctx, 0)
+	require.NoError(t, err)
+	cancel()
+	_, err = p.Wait(ctx, time.Hour-time.Second) // a jump re-anchors the origin: due at once
+	require.NoError(t, err)
+	_, err = p.Wait(ctx, time.Hour)
+	require.ErrorIs(t, err, context.Canceled)
+}

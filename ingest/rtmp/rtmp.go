@@ -1,0 +1,358 @@
+// Package rtmp is the RTMP and RTMPS input: it accepts encoder connections,
+// authorizes each publish by its stream key, and hands the FLV tag bodies
+// of an authorized publish to a Publisher. It knows nothing of the
+// pipeline behind the Publisher.
+package rtmp
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/livekit/protocol/logger"
+	"github.com/sirupsen/logrus"
+	gortmp "github.com/yutopp/go-rtmp"
+	"github.com/yutopp/go-rtmp/message"
+)
+
+// Limits on what a client may make the server hold.
+const (
+	// DefaultReadTimeout ends a connection that sends nothing for this long:
+	// a publishing encoder sends media many times a second.
+	DefaultReadTimeout = 10 * time.Second
+	// DefaultMaxConns bounds simultaneous connections per listener.
+	DefaultMaxConns = 256
+	// maxMessageSize bounds one RTMP message: a 50 Mbps 2160p keyframe fits.
+	maxMessageSize = 8 << 20
+	// maxChunkStreams bounds chunk streams per connection; encoders use < 10.
+	maxChunkStreams = 64
+	// maxMessageStreams bounds message streams per connection.
+	maxMessageStreams = 16
+)
+
+// Publisher receives the media of one authorized publish.
+type Publisher interface {
+	// WriteVideo, WriteAudio and WriteScriptData take FLV tag bodies with
+	// their RTMP timestamp (ms). An error ends the connection.
+	WriteVideo(timestampMs uint32, body []byte) error
+	WriteAudio(timestampMs uint32, body []byte) error
+	WriteScriptData(body []byte) error
+	// Close is called once when the publish ends: err is nil when the
+	// encoder unpublished or disconnected cleanly.
+	Close(err error)
+	// Done is closed when the session behind the publisher ends on its own
+	// (ingress updated or deleted, a newer publisher); the connection is
+	// then closed.
+	Done() <-chan struct{}
+}
+
+// Authorizer starts the session of a publish on a stream key, or refuses it
+// with an error saying why.
+type Authorizer interface {
+	AuthorizeRTMP(streamKey string, remote net.Addr) (Publisher, error)
+}
+
+// Server is one RTMP (or RTMPS) listener.
+type Server struct {
+	// Address to listen on, e.g. ":1935".
+	Address string
+	// TLSConfig makes the listener RTMPS.
+	TLSConfig *tls.Config
+	// Authorizer authorizes publishes. Required.
+	Authorizer Authorizer
+	// ReadTimeout and MaxConns default to DefaultReadTimeout/DefaultMaxConns.
+	ReadTimeout time.Duration
+	MaxConns    int
+	Logger      logger.Logger
+
+	ln    net.Listener
+	srv   *gortmp.Server
+	mu    sync.Mutex
+	conns map[*trackedConn]struct{}
+	wg    sync.WaitGroup
+	serve chan error
+}
+
+// Initialize binds the listener and starts accepting.
+func (s *Server) Initialize() error {
+	if s.ReadTimeout == 0 {
+		s.ReadTimeout = DefaultReadTimeout
+	}
+	if s.MaxConns == 0 {
+		s.MaxConns = DefaultMaxConns
+	}
+	if s.Logger == nil {
+		s.Logger = logger.GetLogger()
+	}
+	ln, err := net.Listen("tcp", s.Address)
+	if err != nil {
+		return err
+	}
+	if s.TLSConfig != nil {
+		ln = tls.NewListener(ln, s.TLSConfig)
+	}
+	s.ln = ln
+	s.conns = map[*trackedConn]struct{}{}
+	quiet := logrus.New()
+	quiet.Out = io.Discard
+	s.srv = gortmp.NewServer(&gortmp.ServerConfig{
+		OnConnect: func(c net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig) {
+			tc := s.track(c)
+			h := &handler{s: s, conn: tc, log: s.Logger.WithValues("remote", c.RemoteAddr().String())}
+			tc.h = h
+			return tc, &gortmp.ConnConfig{
+				Handler: h,
+				ControlState: gortmp.StreamControlStateConfig{
+					MaxMessageSize:    maxMessageSize,
+					MaxChunkStreams:   maxChunkStreams,
+					MaxMessageStreams: maxMessageStreams,
+				},
+				Logger: quiet,
+			}
+		},
+	})
+	s.serve = make(chan error, 1)
+	go func() { s.serve <- s.srv.Serve(ln) }()
+	return nil
+}
+
+// Addr returns the bound address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Close stops accepting, closes every connection (ending their publishes)
+// and waits for them.
+func (s *Server) Close() {
+	_ = s.srv.Close()
+	<-s.serve
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.Conn.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// track wraps an accepted connection: read deadlines, the connection limit,
+// and a WaitGroup entry released when go-rtmp closes it (go-rtmp runs each
+// connection in a goroutine of its own that it does not join).
+func (s *Server) track(c net.Conn) *trackedConn {
+	tc := &trackedConn{Conn: c, timeout: s.ReadTimeout, s: s}
+	s.wg.Add(1)
+	s.mu.Lock()
+	if len(s.conns) >= s.MaxConns {
+		tc.refused = true
+	}
+	s.conns[tc] = struct{}{}
+	s.mu.Unlock()
+	if tc.refused {
+		s.Logger.Warnw("RTMP connection refused: too many connections", nil, "remote", c.RemoteAddr().String(), "max", s.MaxConns)
+		_ = c.Close()
+	}
+	return tc
+}
+
+type trackedConn struct {
+	net.Conn
+	timeout time.Duration
+	s       *Server
+	h       *handler
+	refused bool
+	once    sync.Once
+}
+
+func (c *trackedConn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Read(p)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		err = fmt.Errorf("%w: nothing received for %v", ErrTimeout, c.timeout)
+		c.h.fail(err)
+	}
+	return n, err
+}
+
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.h.closed()
+		c.s.mu.Lock()
+		delete(c.s.conns, c)
+		c.s.mu.Unlock()
+		c.s.wg.Done()
+	})
+	return err
+}
+
+// ErrTimeout is the cause when a publisher goes silent.
+var ErrTimeout = errors.New("publisher went silent")
+
+// StreamKey returns the stream key of a publishing name: its last path
+// element, without query string ("live/abc?x=1" → "abc").
+func StreamKey(publishingName string) string {
+	name, _, _ := strings.Cut(publishingName, "?")
+	name = strings.TrimRight(name, "/")
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}
+
+// handler is the go-rtmp handler of one connection.
+type handler struct {
+	gortmp.DefaultHandler
+	s    *Server
+	conn *trackedConn
+	log  logger.Logger
+
+	mu      sync.Mutex
+	pub     Publisher
+	failErr error
+	ended   bool
+	stop    chan struct{}
+	watcher sync.WaitGroup
+}
+
+func (h *handler) OnConnect(_ uint32, cmd *message.NetConnectionConnect) error {
+	h.log.Debugw("RTMP connect", "app", cmd.Command.App, "flashVer", cmd.Command.FlashVer)
+	return nil
+}
+
+func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *message.NetStreamPublish) error {
+	key := StreamKey(cmd.PublishingName)
+	h.mu.Lock()
+	already := h.pub != nil
+	h.mu.Unlock()
+	if already {
+		return errors.New("a second publish on the same connection")
+	}
+	if key == "" {
+		h.log.Infow("RTMP publish refused: no stream key in the publish name", "name", cmd.PublishingName)
+		return errors.New("no stream key")
+	}
+	pub, err := h.s.Authorizer.AuthorizeRTMP(key, h.conn.RemoteAddr())
+	if err != nil {
+		// The key is a secret: log only a prefix of it.
+		h.log.Infow("RTMP publish refused", "streamKey", redact(key), "reason", err.Error())
+		return err
+	}
+	h.mu.Lock()
+	h.pub = pub
+	h.stop = make(chan struct{})
+	h.mu.Unlock()
+	h.watcher.Add(1)
+	go func() {
+		defer h.watcher.Done()
+		select {
+		case <-pub.Done():
+			_ = h.conn.Conn.Close()
+		case <-h.stop:
+		}
+	}()
+	return nil
+}
+
+func redact(key string) string {
+	if len(key) <= 4 {
+		return "****"
+	}
+	return key[:4] + "…"
+}
+
+func (h *handler) publisher() Publisher {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.pub
+}
+
+func (h *handler) OnSetDataFrame(_ uint32, data *message.NetStreamSetDataFrame) error {
+	if p := h.publisher(); p != nil {
+		return h.check(p.WriteScriptData(data.Payload))
+	}
+	return nil
+}
+
+func (h *handler) OnAudio(ts uint32, payload io.Reader) error {
+	p := h.publisher()
+	if p == nil {
+		return nil
+	}
+	b, err := readAll(payload)
+	if err != nil {
+		return err
+	}
+	return h.check(p.WriteAudio(ts, b))
+}
+
+func (h *handler) OnVideo(ts uint32, payload io.Reader) error {
+	p := h.publisher()
+	if p == nil {
+		return nil
+	}
+	b, err := readAll(payload)
+	if err != nil {
+		return err
+	}
+	return h.check(p.WriteVideo(ts, b))
+}
+
+// readAll copies a message body: go-rtmp reuses its buffer after the
+// callback returns, and frames outlive it.
+func readAll(r io.Reader) ([]byte, error) {
+	if br, ok := r.(*bytes.Reader); ok {
+		b := make([]byte, br.Len())
+		_, err := io.ReadFull(br, b)
+		return b, err
+	}
+	return io.ReadAll(r)
+}
+
+func (h *handler) check(err error) error {
+	if err != nil {
+		h.fail(err)
+	}
+	return err
+}
+
+// fail remembers the first error that ends the publish.
+func (h *handler) fail(err error) {
+	h.mu.Lock()
+	if h.failErr == nil {
+		h.failErr = err
+	}
+	h.mu.Unlock()
+}
+
+func (h *handler) OnFCUnpublish(_ uint32, _ *message.NetStreamFCUnpublish) error {
+	h.end()
+	return nil
+}
+
+func (h *handler) OnDeleteStream(_ uint32, _ *message.NetStreamDeleteStream) error {
+	h.end()
+	return nil
+}
+
+// closed runs when the connection closes, for any reason.
+func (h *handler) closed() { h.end() }
+
+func (h *handler) end() {
+	h.mu.Lock()
+	if h.ended || h.pub == nil {
+		h.mu.Unlock()
+		return
+	}
+	h.ended = true
+	pub, err, stop := h.pub, h.failErr, h.stop
+	h.mu.Unlock()
+	close(stop)
+	h.watcher.Wait()
+	pub.Close(err)
+}

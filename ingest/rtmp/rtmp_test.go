@@ -1,0 +1,211 @@
+package rtmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestStreamKey(t *testing.T) {
+	cases := []struct{ name, want string }{
+		{"abc123", "abc123"},
+		{"live/abc123", "abc123"},
+		{"x/y/abc123/", "abc123"},
+		{"abc123?token=1", "abc123"},
+		{"", ""},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, StreamKey(c.name), c.name)
+	}
+}
+
+// recorder is a Publisher that counts what it gets.
+type recorder struct {
+	mu               sync.Mutex
+	video, audio     int
+	script           int
+	firstVideo       []byte
+	closed           chan error
+	done             chan struct{}
+	failOnVideoAfter int
+}
+
+func newRecorder() *recorder {
+	return &recorder{closed: make(chan error, 1), done: make(chan struct{})}
+}
+
+func (r *recorder) WriteVideo(_ uint32, b []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.video++
+	if r.firstVideo == nil {
+		r.firstVideo = b
+	}
+	if r.failOnVideoAfter > 0 && r.video > r.failOnVideoAfter {
+		return errors.New("unsupported codec: test")
+	}
+	return nil
+}
+
+func (r *recorder) WriteAudio(uint32, []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.audio++
+	return nil
+}
+
+func (r *recorder) WriteScriptData([]byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.script++
+	return nil
+}
+func (r *recorder) Close(err error)       { r.closed <- err }
+func (r *recorder) Done() <-chan struct{} { return r.done }
+
+type authFunc func(key string) (Publisher, error)
+
+func (f authFunc) AuthorizeRTMP(key string, _ net.Addr) (Publisher, error) { return f(key) }
+
+func startServer(t *testing.T, auth Authorizer, timeout time.Duration) *Server {
+	t.Helper()
+	s := &Server{Address: "127.0.0.1:0", Authorizer: auth, ReadTimeout: timeout}
+	require.NoError(t, s.Initialize())
+	t.Cleanup(s.Close)
+	return s
+}
+
+func ffmpegPush(ctx context.Context, t *testing.T, url string, seconds int) *exec.Cmd {
+	t.Helper()
+	bin, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg not installed: run scripts/install-system-deps.sh")
+	}
+	return exec.CommandContext(ctx, bin, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
+		"-t", fmt.Sprint(seconds), "-c:v", "libx264", "-g", "30", "-c:a", "aac", "-f", "flv", url)
+}
+
+func TestPublishWithFFmpeg(t *testing.T) {
+	rec := newRecorder()
+	var keys []string
+	var mu sync.Mutex
+	s := startServer(t, authFunc(func(key string) (Publisher, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		keys = append(keys, key)
+		if key != "goodkey" {
+			return nil, errors.New("stream key not found")
+		}
+		return rec, nil
+	}), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	out, err := ffmpegPush(ctx, t, "rtmp://"+s.Addr().String()+"/live/goodkey", 2).CombinedOutput()
+	require.NoError(t, err, string(out))
+	select {
+	case err := <-rec.closed:
+		require.NoError(t, err, "a clean unpublish ends without error")
+	case <-ctx.Done():
+		t.Fatal("publisher not closed")
+	}
+	rec.mu.Lock()
+	require.InDelta(t, 60, rec.video, 8, "2 s of 30 fps video plus the sequence header")
+	require.Greater(t, rec.audio, 50)
+	require.Equal(t, 1, rec.script, "onMetaData")
+	require.Equal(t, byte(0x17), rec.firstVideo[0], "AVC keyframe sequence header")
+	rec.mu.Unlock()
+
+	// An unknown key is refused: ffmpeg fails.
+	out, err = ffmpegPush(ctx, t, "rtmp://"+s.Addr().String()+"/live/badkey", 2).CombinedOutput()
+	require.Error(t, err)
+	require.NotEmpty(t, out)
+	mu.Lock()
+	require.Equal(t, []string{"goodkey", "badkey"}, keys)
+	mu.Unlock()
+}
+
+func TestSessionEndClosesConnection(t *testing.T) {
+	rec := newRecorder()
+	s := startServer(t, authFunc(func(string) (Publisher, error) { return rec, nil }), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := ffmpegPush(ctx, t, "rtmp://"+s.Addr().String()+"/app/key", 30)
+	require.NoError(t, cmd.Start())
+	// Wait for media, then end the session from the service side.
+	for {
+		rec.mu.Lock()
+		n := rec.video
+		rec.mu.Unlock()
+		if n > 5 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no video")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	close(rec.done)
+	select {
+	case <-rec.closed:
+	case <-ctx.Done():
+		t.Fatal("publisher not closed after Done")
+	}
+	err := cmd.Wait()
+	require.Error(t, err, "ffmpeg sees its connection closed")
+}
+
+func TestWriteErrorEndsPublish(t *testing.T) {
+	rec := newRecorder()
+	rec.failOnVideoAfter = 3
+	s := startServer(t, authFunc(func(string) (Publisher, error) { return rec, nil }), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_ = ffmpegPush(ctx, t, "rtmp://"+s.Addr().String()+"/app/key", 10).Run()
+	select {
+	case err := <-rec.closed:
+		require.ErrorContains(t, err, "unsupported codec: test")
+	case <-ctx.Done():
+		t.Fatal("publisher not closed")
+	}
+}
+
+func TestSilentClientTimesOut(t *testing.T) {
+	s := startServer(t, authFunc(func(string) (Publisher, error) { return newRecorder(), nil }), 300*time.Millisecond)
+	c, err := net.Dial("tcp", s.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	buf := make([]byte, 1)
+	_, err = c.Read(buf)
+	require.Error(t, err, "the server closes a connection that sends nothing")
+	require.False(t, strings.Contains(err.Error(), "timeout"), "closed by the server, not by our own deadline: %v", err)
+}
+
+func TestGarbageAfterConnect(t *testing.T) {
+	s := startServer(t, authFunc(func(string) (Publisher, error) { return newRecorder(), nil }), 2*time.Second)
+	c, err := net.Dial("tcp", s.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	junk := make([]byte, 4096)
+	for i := range junk {
+		junk[i] = byte(i * 7)
+	}
+	_, _ = c.Write(junk)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err = c.Read(make([]byte, 8192))
+	for err == nil {
+		_, err = c.Read(make([]byte, 8192))
+	}
+	require.False(t, strings.Contains(err.Error(), "timeout"), "the server drops a client that sends garbage: %v", err)
+}

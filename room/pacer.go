@@ -12,9 +12,17 @@ import (
 //
 // Latency is bounded: a frame that is already late is released at once
 // (the catch-up after a stall is a short burst, not a growing queue), and
-// when the lag exceeds MaxLag, or the timeline jumps by more than MaxJump,
-// the origin is moved so the lag does not persist.
+// when the lag exceeds MaxLag, the lead exceeds MaxLead (a live source whose
+// clock runs fast), or the timeline jumps by more than MaxJump, the origin
+// is moved so the offset does not persist.
 type Pacer struct {
+	// Delay holds every frame this long behind the origin: the budget that
+	// lets slower paths (a transcoder) keep up with faster ones, so all
+	// tracks leave on the media timeline.
+	Delay time.Duration
+	// MaxLead, when set, bounds how early a frame may be (live sources);
+	// zero means no bound (files, read as fast as they are paced).
+	MaxLead time.Duration
 	// MaxLag is the lateness beyond which the origin is reset (default 1 s).
 	MaxLag time.Duration
 	// MaxJump is the timestamp jump treated as a discontinuity (default 10 s).
@@ -48,23 +56,24 @@ func (p *Pacer) Wait(ctx context.Context, pts time.Duration) (time.Duration, err
 			p.resets++
 		}
 		p.started = true
-		p.origin = now.Add(-pts)
+		p.origin = now.Add(p.Delay - pts)
 	}
 	if pts > p.lastPTS {
 		p.lastPTS = pts
 	}
 	due := p.origin.Add(pts)
 	late := now.Sub(due)
-	if late > maxLag {
-		p.origin = p.origin.Add(late)
+	if late > maxLag || (p.MaxLead > 0 && -late > p.MaxLead) {
+		p.origin = now.Add(p.Delay - pts)
 		p.resets++
+		due = p.origin.Add(pts)
 	}
 	p.mu.Unlock()
 
-	if late >= 0 {
-		return late, nil
+	if wait := due.Sub(now); wait > 0 {
+		return max(late, 0), p.sleep(ctx, wait)
 	}
-	return 0, p.sleep(ctx, -late)
+	return max(late, 0), nil
 }
 
 // Resets returns how many times the origin was moved (stalls, jumps).

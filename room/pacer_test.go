@@ -46,6 +46,34 @@ func TestPacer(t *testing.T) {
 			{0, 0, 0, 0}, {0, time.Hour, 0, 0}, {0, time.Hour + 40*ms, 0, 40 * ms},
 		}, 1},
 	}
+	withDelay := []struct {
+		name   string
+		lead   time.Duration
+		steps  []step
+		resets int
+	}{
+		{"delay holds every frame", 0, []step{
+			{0, 0, 0, 100 * ms}, {0, 33 * ms, 0, 133 * ms}, {100 * ms, 66 * ms, 67 * ms, 233 * ms},
+		}, 0},
+		{"a fast live clock is re-anchored", time.Second, []step{
+			{0, 0, 0, 100 * ms}, {0, 3 * time.Second, 0, 200 * ms}, {0, 3*time.Second + 33*ms, 0, 233 * ms},
+		}, 1},
+	}
+	for _, c := range withDelay {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			clk := &fakeClock{t: start}
+			p := &Pacer{Now: clk.now, Sleep: clk.sleep, Delay: 100 * ms, MaxLead: c.lead}
+			for i, s := range c.steps {
+				clk.t = clk.t.Add(s.advance)
+				late, err := p.Wait(context.Background(), s.pts)
+				require.NoError(t, err)
+				require.Equal(t, s.late, late, "step %d lateness", i)
+				require.Equal(t, s.wall, clk.t.Sub(start), "step %d release time", i)
+			}
+			require.Equal(t, c.resets, p.Resets())
+		})
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -1,0 +1,431 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+
+	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/media"
+	"github.com/tributary-ingress/tributary/room"
+	"github.com/tributary-ingress/tributary/simulcast"
+)
+
+// Pacing delay: the release of every frame is delayed by this much behind
+// its arrival so that the time a transcoder takes does not skew audio
+// against video (both are released on the media timeline).
+const (
+	transcodeDelay   = 150 * time.Millisecond
+	passthroughDelay = 20 * time.Millisecond
+)
+
+// ErrBFrames is the reason a source with B-frames cannot be forwarded.
+var ErrBFrames = errors.New("H.264 with B-frames cannot be forwarded without transcoding: " +
+	"set B-frames to 0 in the encoder (x264: bframes=0, OBS: profile baseline) or enable transcoding")
+
+// ErrUnsupported is wrapped by errors about codecs the session cannot use.
+var ErrUnsupported = errors.New("unsupported")
+
+type outputs struct {
+	s     *Session
+	room  *room.Room
+	pacer *room.Pacer
+
+	video *videoOut
+	audio *audioOut
+
+	failed   chan struct{}
+	failOnce sync.Once
+	failErr  error
+
+	pubOnce sync.Once
+}
+
+type videoOut struct {
+	src      *media.Track
+	params   [][]byte // SPS+PPS from the track config (H.264)
+	track    *room.VideoTrack
+	tc       VideoTranscoder
+	bframes  h264.BFrameDetector
+	checkB   bool
+	bytes    int64
+	frames   int64
+	since    time.Time
+	lastSize [2]int
+}
+
+type audioOut struct {
+	src   *media.Track
+	track *room.AudioTrack
+	tc    AudioTranscoder
+	bytes int64
+	since time.Time
+}
+
+func (o *outputs) fail(err error) {
+	o.failOnce.Do(func() {
+		o.failErr = err
+		close(o.failed)
+	})
+}
+
+func (o *outputs) err() error { return o.failErr }
+
+func (o *outputs) published() {
+	o.pubOnce.Do(func() {
+		if err := o.s.conf.Reporter.SetPublishing(); err != nil {
+			o.s.log.Warnw("could not record PUBLISHING", err)
+		}
+	})
+}
+
+// startOutputs decides passthrough or transcoding per track, joins the room
+// and publishes the tracks.
+func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
+	info := s.conf.Reporter.Info()
+	transcoding := info.GetEnableTranscoding()
+	o := &outputs{s: s, failed: make(chan struct{})}
+	s.reportInput(video, audio)
+
+	delay := passthroughDelay
+	if transcoding {
+		delay = transcodeDelay
+	}
+	o.pacer = &room.Pacer{Delay: delay, MaxLead: maxLead(s.conf.Live)}
+
+	var vspec room.VideoSpec
+	var vplan simulcast.VideoPlan
+	var layers []simulcast.Layer
+	if video != nil {
+		o.video = &videoOut{src: video, since: time.Now()}
+		if video.Codec == media.CodecH264 {
+			var dc h264.DecoderConfig
+			if err := dc.Unmarshal(video.Config); err == nil {
+				o.video.params = append(append([][]byte{}, dc.SPS...), dc.PPS...)
+			}
+		}
+		if transcoding {
+			var err error
+			vplan, err = simulcast.ResolveVideo(info.Video)
+			if err != nil {
+				return nil, err
+			}
+			layers = vplan.Layers
+			if video.Width > 0 && video.Height > 0 {
+				layers = vplan.Fit(uint32(video.Width), uint32(video.Height))
+			}
+			codec := media.CodecH264
+			if vplan.Codec == livekit.VideoCodec_VP8 {
+				codec = media.CodecVP8
+			}
+			vspec = room.VideoSpec{Codec: codec, Source: videoSource(info)}
+			for _, l := range layers {
+				vspec.Layers = append(vspec.Layers, room.VideoLayer{Quality: l.Quality, Width: l.Width, Height: l.Height, Bitrate: l.Bitrate})
+			}
+		} else {
+			switch video.Codec {
+			case media.CodecH264, media.CodecVP8, media.CodecVP9, media.CodecAV1, media.CodecH265:
+			default:
+				return nil, fmt.Errorf("%w video codec %s for passthrough: enable transcoding", ErrUnsupported, video.Codec)
+			}
+			if video.Codec == media.CodecH264 {
+				o.video.checkB = true
+			}
+			vspec = room.VideoSpec{Codec: video.Codec, Source: videoSource(info), Layers: []room.VideoLayer{{
+				Quality: livekit.VideoQuality_HIGH, Width: uint32(video.Width), Height: uint32(video.Height),
+			}}}
+		}
+	}
+
+	var aplan simulcast.AudioPlan
+	if audio != nil {
+		o.audio = &audioOut{src: audio, since: time.Now()}
+		var err error
+		aplan, err = simulcast.ResolveAudio(info.Audio)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	rc := s.conf.Room
+	rc.RoomName = info.RoomName
+	rc.ParticipantIdentity = info.ParticipantIdentity
+	rc.ParticipantName = info.ParticipantName
+	rc.ParticipantMetadata = info.ParticipantMetadata
+	rc.IngressID = info.IngressId
+	rc.ResourceID = s.conf.Reporter.ResourceID()
+	rc.Logger = s.log
+	ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
+	r, err := room.Join(ctx, rc)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	o.room = r
+	if err := s.conf.Reporter.SetRoomID(r.SID()); err != nil {
+		s.log.Warnw("could not record the room ID", err)
+	}
+
+	if o.video != nil {
+		if transcoding {
+			vspec.OnKeyframeRequest = func(layer int) {
+				if tc := o.video.tc; tc != nil {
+					tc.RequestKeyframe(layer)
+				}
+			}
+		}
+		vt, err := r.PublishVideo(vspec)
+		if err != nil {
+			o.close()
+			return nil, err
+		}
+		o.video.track = vt
+		if transcoding {
+			tc, err := s.conf.Transcoders.NewVideo(VideoTranscodeConfig{
+				Source: video, Codec: vspec.Codec, FrameRate: vplan.FrameRate, Layers: layers, Logger: s.log,
+				Output: func(layer int, f *media.Frame) { o.writeVideo(layer, f) },
+			})
+			if err != nil {
+				o.close()
+				return nil, fmt.Errorf("video transcoder: %w", err)
+			}
+			o.video.tc = tc
+		}
+		s.addTrack(vt.TrackInfo())
+	}
+	if o.audio != nil {
+		at, err := r.PublishAudio(int(aplan.Channels), aplan.DisableDTX)
+		if err != nil {
+			o.close()
+			return nil, err
+		}
+		o.audio.track = at
+		if transcoding || audio.Codec != media.CodecOpus {
+			tc, err := s.conf.Transcoders.NewAudio(AudioTranscodeConfig{
+				Source: audio, Channels: int(aplan.Channels), Bitrate: int(aplan.Bitrate), DTX: !aplan.DisableDTX, Logger: s.log,
+				Output: func(f *media.Frame) { o.writeAudio(f) },
+			})
+			if err != nil {
+				o.close()
+				return nil, fmt.Errorf("audio transcoder: %w", err)
+			}
+			o.audio.tc = tc
+		}
+		s.addTrack(at.TrackInfo())
+	}
+	s.log.Infow("session outputs started", "transcoding", transcoding,
+		"videoLayers", len(vspec.Layers), "videoCodec", vspec.Codec.String(), "audio", o.audio != nil)
+	return o, nil
+}
+
+func maxLead(live bool) time.Duration {
+	if live {
+		return time.Second
+	}
+	return 0
+}
+
+func videoSource(info *livekit.IngressInfo) livekit.TrackSource {
+	if s := info.GetVideo().GetSource(); s != livekit.TrackSource_UNKNOWN {
+		return s
+	}
+	return livekit.TrackSource_CAMERA
+}
+
+func (s *Session) addTrack(ti *livekit.TrackInfo) {
+	if ti == nil {
+		return
+	}
+	if err := s.conf.Reporter.AddTrack(ti); err != nil {
+		s.log.Warnw("could not record the published track", err)
+	}
+}
+
+// write routes one source frame.
+func (o *outputs) write(f *media.Frame) error {
+	switch f.Track.Kind {
+	case media.KindVideo:
+		v := o.video
+		if v == nil {
+			return nil
+		}
+		v.bytes += int64(frameSize(f))
+		v.frames++
+		if v.checkB && v.bframes.Observe(f.Data, f.PTS, f.DTS) {
+			return ErrBFrames
+		}
+		f = o.withParams(f)
+		if v.tc != nil {
+			return v.tc.Write(f)
+		}
+		o.writeVideo(0, f)
+	case media.KindAudio:
+		a := o.audio
+		if a == nil {
+			return nil
+		}
+		a.bytes += int64(frameSize(f))
+		if a.tc != nil {
+			return a.tc.Write(f)
+		}
+		o.writeAudio(f)
+	}
+	return nil
+}
+
+// withParams puts the track's SPS/PPS in front of an H.264 keyframe that
+// lacks them: FLV and MP4 keep them out of band, while a WebRTC receiver
+// and a decoder need them in band.
+func (o *outputs) withParams(f *media.Frame) *media.Frame {
+	v := o.video
+	if !f.Key || len(v.params) == 0 || f.Track.Codec != media.CodecH264 {
+		return f
+	}
+	for _, n := range f.Data {
+		if h264.Type(n) == h264.NALUTypeSPS {
+			return f
+		}
+	}
+	g := *f
+	g.Data = make([][]byte, 0, len(v.params)+len(f.Data))
+	g.Data = append(append(g.Data, v.params...), f.Data...)
+	return &g
+}
+
+func (o *outputs) writeVideo(layer int, f *media.Frame) {
+	if _, err := o.pacer.Wait(o.s.ctx, media.Duration(f.PTS, f.Track.ClockRate)); err != nil {
+		return
+	}
+	if err := o.video.track.WriteFrame(layer, f); err != nil {
+		o.s.log.Debugw("video write", "error", err.Error(), "layer", layer)
+		return
+	}
+	o.published()
+}
+
+func (o *outputs) writeAudio(f *media.Frame) {
+	if _, err := o.pacer.Wait(o.s.ctx, media.Duration(f.PTS, f.Track.ClockRate)); err != nil {
+		return
+	}
+	if err := o.audio.track.WriteFrame(f); err != nil {
+		o.s.log.Debugw("audio write", "error", err.Error())
+		return
+	}
+	o.published()
+}
+
+// retrack handles a new configuration of a track mid-stream.
+func (o *outputs) retrack(t *media.Track) error {
+	switch t.Kind {
+	case media.KindVideo:
+		if o.video == nil {
+			o.s.log.Infow("ignoring a video track that appeared after the start")
+			return nil
+		}
+		if t.Codec != o.video.src.Codec {
+			return fmt.Errorf("video codec changed mid-stream from %s to %s: reconnect the encoder", o.video.src.Codec, t.Codec)
+		}
+		o.video.src = t
+		if t.Codec == media.CodecH264 {
+			var dc h264.DecoderConfig
+			if err := dc.Unmarshal(t.Config); err == nil {
+				o.video.params = append(append([][]byte{}, dc.SPS...), dc.PPS...)
+			}
+		}
+	case media.KindAudio:
+		if o.audio == nil {
+			o.s.log.Infow("ignoring an audio track that appeared after the start")
+			return nil
+		}
+		if t.Codec != o.audio.src.Codec {
+			return fmt.Errorf("audio codec changed mid-stream from %s to %s: reconnect the encoder", o.audio.src.Codec, t.Codec)
+		}
+		o.audio.src = t
+	}
+	return nil
+}
+
+// flush drains the transcoders at a clean end of input.
+func (o *outputs) flush() {
+	// Close flushes; see close.
+}
+
+// close stops the transcoders (they flush what they hold) and leaves the
+// room.
+func (o *outputs) close() {
+	if o.video != nil && o.video.tc != nil {
+		if err := o.video.tc.Close(); err != nil {
+			o.s.log.Debugw("video transcoder close", "error", err.Error())
+		}
+	}
+	if o.audio != nil && o.audio.tc != nil {
+		if err := o.audio.tc.Close(); err != nil {
+			o.s.log.Debugw("audio transcoder close", "error", err.Error())
+		}
+	}
+	if o.room != nil {
+		o.room.Close()
+	}
+}
+
+// reportStats refreshes the input state with measured bitrates.
+func (o *outputs) reportStats(dropped int) {
+	now := time.Now()
+	if v := o.video; v != nil {
+		secs := now.Sub(v.since).Seconds()
+		st := inputVideoState(v.src)
+		if secs > 0 {
+			st.AverageBitrate = uint32(float64(v.bytes*8) / secs)
+			st.Framerate = float64(v.frames) / secs
+		}
+		if err := o.s.conf.Reporter.SetInputVideo(st); err != nil {
+			o.s.log.Debugw("input video state", "error", err.Error())
+		}
+	}
+	if a := o.audio; a != nil {
+		secs := now.Sub(a.since).Seconds()
+		st := inputAudioState(a.src)
+		if secs > 0 {
+			st.AverageBitrate = uint32(float64(a.bytes*8) / secs)
+		}
+		if err := o.s.conf.Reporter.SetInputAudio(st); err != nil {
+			o.s.log.Debugw("input audio state", "error", err.Error())
+		}
+	}
+	if dropped > 0 {
+		o.s.log.Infow("frames dropped: the session could not keep up with the input", "dropped", dropped)
+	}
+}
+
+func frameSize(f *media.Frame) int {
+	n := 0
+	for _, d := range f.Data {
+		n += len(d)
+	}
+	return n
+}
+
+func inputVideoState(t *media.Track) *livekit.InputVideoState {
+	return &livekit.InputVideoState{MimeType: t.Codec.MimeType(), Width: uint32(t.Width), Height: uint32(t.Height)}
+}
+
+func inputAudioState(t *media.Track) *livekit.InputAudioState {
+	return &livekit.InputAudioState{MimeType: t.Codec.MimeType(), Channels: uint32(t.Channels), SampleRate: uint32(t.SampleRate)}
+}
+
+func (s *Session) reportInput(video, audio *media.Track) {
+	if video != nil {
+		if err := s.conf.Reporter.SetInputVideo(inputVideoState(video)); err != nil {
+			s.log.Warnw("could not record the input video state", err)
+		}
+	}
+	if audio != nil {
+		if err := s.conf.Reporter.SetInputAudio(inputAudioState(audio)); err != nil {
+			s.log.Warnw("could not record the input audio state", err)
+		}
+	}
+}

@@ -1,0 +1,188 @@
+package transcode
+
+import (
+	"fmt"
+
+	"github.com/livekit/protocol/logger"
+
+	"github.com/tributary-ingress/tributary/ffi"
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// OpusClockRate is the clock of Opus frames.
+const OpusClockRate = 48000
+
+// maxAudioGap is the timestamp jump, in seconds, beyond which the output
+// timeline is re-anchored on the input's (a gap or a discontinuity);
+// smaller differences are absorbed by counting samples, which keeps the
+// 20 ms cadence exact.
+const maxAudioGap = 0.1
+
+// AudioConfig configures an Audio transcoder.
+type AudioConfig struct {
+	Source   *media.Track
+	Channels int // 1 or 2
+	Bitrate  int // bps
+	DTX      bool
+	// Output receives Opus frames (PTS in 48 kHz ticks), synchronously from
+	// Write.
+	Output func(f *media.Frame)
+	Logger logger.Logger
+}
+
+// Audio decodes any audio and encodes Opus. It is synchronous: Write
+// decodes, resamples and encodes on the caller's goroutine (audio costs a
+// few percent of a core).
+type Audio struct {
+	conf  AudioConfig
+	log   logger.Logger
+	dec   *ffi.AudioDecoder
+	res   *ffi.Resampler
+	enc   *ffi.OpusEncoder
+	track *media.Track
+
+	anchored bool
+	anchor   int64 // output PTS (48 kHz) of the first resampled sample
+	emitted  int64 // samples produced by the resampler since the anchor
+	errors   int
+}
+
+// NewAudio opens the decoder, resampler and Opus encoder.
+func NewAudio(conf AudioConfig) (*Audio, error) {
+	if conf.Logger == nil {
+		conf.Logger = logger.GetLogger()
+	}
+	if conf.Channels < 1 || conf.Channels > 2 {
+		conf.Channels = 2
+	}
+	c, err := ffiCodec(conf.Source.Codec)
+	if err != nil {
+		return nil, fmt.Errorf("audio transcoder: %w", err)
+	}
+	var opts []ffi.DecoderOption
+	if conf.Source.SampleRate > 0 && conf.Source.Channels > 0 {
+		opts = append(opts, ffi.WithAudioParams(conf.Source.SampleRate, conf.Source.Channels))
+	}
+	dec, err := ffi.NewAudioDecoder(c, conf.Source.Config, opts...)
+	if err != nil {
+		return nil, err
+	}
+	res, err := ffi.NewResampler(OpusClockRate, conf.Channels, ffi.SampleFormatS16)
+	if err != nil {
+		dec.Close()
+		return nil, err
+	}
+	enc, err := ffi.NewOpusEncoder(ffi.OpusEncoderConfig{
+		Channels: conf.Channels, Bitrate: conf.Bitrate, Format: ffi.SampleFormatS16, DTX: conf.DTX,
+	})
+	if err != nil {
+		dec.Close()
+		res.Close()
+		return nil, err
+	}
+	return &Audio{
+		conf: conf, log: conf.Logger, dec: dec, res: res, enc: enc,
+		track: &media.Track{Kind: media.KindAudio, Codec: media.CodecOpus, ClockRate: OpusClockRate,
+			SampleRate: OpusClockRate, Channels: conf.Channels},
+	}, nil
+}
+
+// Track is the output track.
+func (a *Audio) Track() *media.Track { return a.track }
+
+// Write transcodes one source frame.
+func (a *Audio) Write(f *media.Frame) error {
+	for _, d := range f.Data {
+		frames, err := a.dec.Decode(d, f.PTS)
+		if err != nil {
+			a.errors++
+			if a.errors == 1 || a.errors%100 == 0 {
+				a.log.Infow("audio decode error (frame skipped)", "error", err.Error(), "count", a.errors)
+			}
+			if a.errors > 500 {
+				return fmt.Errorf("the audio cannot be decoded: %w", err)
+			}
+			continue
+		}
+		for _, fr := range frames {
+			err := a.resample(fr, f.Track.ClockRate)
+			fr.Release()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// resample converts one decoded frame and encodes what is ready. Output
+// timestamps count samples from an anchor taken on the input timeline, so
+// a 44.1 kHz source maps exactly onto the 48 kHz Opus clock.
+func (a *Audio) resample(fr *ffi.AudioFrame, srcClock int) error {
+	inPTS := media.Rescale(fr.PTS, srcClock, OpusClockRate)
+	expected := a.anchor + a.emitted + a.res.Delay()
+	if !a.anchored || absInt(inPTS-expected) > int64(maxAudioGap*OpusClockRate) {
+		if a.anchored {
+			a.log.Debugw("audio timeline re-anchored", "expected", expected, "got", inPTS)
+		}
+		a.anchored = true
+		a.anchor = inPTS - a.res.Delay()
+		a.emitted = 0
+	}
+	pcm, err := a.res.Resample(fr)
+	if err != nil {
+		return err
+	}
+	return a.encode(pcm)
+}
+
+func (a *Audio) encode(pcm []byte) error {
+	if len(pcm) == 0 {
+		return nil
+	}
+	pts := a.anchor + a.emitted
+	a.emitted += int64(len(pcm) / (2 * a.conf.Channels))
+	pkts, err := a.enc.Encode(pcm, pts)
+	if err != nil {
+		return err
+	}
+	for _, p := range pkts {
+		a.conf.Output(&media.Frame{Track: a.track, PTS: p.PTS, DTS: p.PTS, Key: true, Data: [][]byte{p.Data}})
+	}
+	return nil
+}
+
+// Close flushes the resampler and encoder and frees everything.
+func (a *Audio) Close() error {
+	defer func() {
+		a.dec.Close()
+		a.res.Close()
+		a.enc.Close()
+	}()
+	if frames, err := a.dec.Flush(); err == nil {
+		for _, fr := range frames {
+			_ = a.resample(fr, a.conf.Source.ClockRate)
+			fr.Release()
+		}
+	}
+	if pcm, err := a.res.Flush(); err == nil {
+		if err := a.encode(pcm); err != nil {
+			return err
+		}
+	}
+	pkts, err := a.enc.Flush()
+	if err != nil {
+		return err
+	}
+	for _, p := range pkts {
+		a.conf.Output(&media.Frame{Track: a.track, PTS: p.PTS, DTS: p.PTS, Key: true, Data: [][]byte{p.Data}})
+	}
+	return nil
+}
+
+func absInt(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}

@@ -1,0 +1,42 @@
+// Package transcode runs transcoding plans on the ffi binding: one video
+// decode feeding a scale and an encode per simulcast layer, each layer on
+// its own goroutine with its own keyframe requests; and any audio to Opus
+// at 48 kHz in 20 ms frames. Output frames keep the source timing, so A/V
+// sync holds downstream. It is the only importer of ffi.
+package transcode
+
+import (
+	"fmt"
+
+	"github.com/tributary-ingress/tributary/ffi"
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// ErrUnavailable is returned when the binary was built without cgo.
+var ErrUnavailable = ffi.ErrUnavailable
+
+func ffiCodec(c media.CodecID) (ffi.Codec, error) {
+	switch c {
+	case media.CodecH264:
+		return ffi.CodecH264, nil
+	case media.CodecH265:
+		return ffi.CodecHEVC, nil
+	case media.CodecVP8:
+		return ffi.CodecVP8, nil
+	case media.CodecVP9:
+		return ffi.CodecVP9, nil
+	case media.CodecAV1:
+		return ffi.CodecAV1, nil
+	case media.CodecAAC:
+		return ffi.CodecAAC, nil
+	case media.CodecMP3:
+		return ffi.CodecMP3, nil
+	case media.CodecOpus:
+		return ffi.CodecOpus, nil
+	case media.CodecVorbis:
+		return ffi.CodecVorbis, nil
+	case media.CodecFLAC:
+		return ffi.CodecFLAC, nil
+	}
+	return 0, fmt.Errorf("%w %s", ffi.ErrUnsupportedCodec, c)
+}

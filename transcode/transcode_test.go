@@ -1,0 +1,236 @@
+package transcode
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/demux/flv"
+	"github.com/tributary-ingress/tributary/ffi"
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// makeFLV encodes a test source with the real ffmpeg CLI.
+func makeFLV(t *testing.T, args ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg not installed: run scripts/install-system-deps.sh")
+	}
+	out := filepath.Join(t.TempDir(), "src.flv")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	full := append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...)
+	full = append(full, "-f", "flv", out)
+	b, err := exec.CommandContext(ctx, bin, full...).CombinedOutput()
+	require.NoError(t, err, string(b))
+	return out
+}
+
+// readFLV demuxes a whole file.
+func readFLV(t *testing.T, path string) (video, audio *media.Track, frames []*media.Frame) {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	d := &flv.Demuxer{
+		OnTrack: func(tr *media.Track) error {
+			if tr.Kind == media.KindVideo {
+				video = tr
+			} else {
+				audio = tr
+			}
+			return nil
+		},
+		OnFrame: func(fr *media.Frame) error {
+			frames = append(frames, fr)
+			return nil
+		},
+	}
+	r := &flv.Reader{R: f, Demuxer: d}
+	require.NoError(t, r.Initialize())
+	for {
+		err := r.ReadTag()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+	}
+	return video, audio, frames
+}
+
+// withParams puts the avcC parameter sets before keyframes, as the session does.
+func withParams(t *testing.T, tr *media.Track, f *media.Frame) *media.Frame {
+	if !f.Key {
+		return f
+	}
+	var dc h264.DecoderConfig
+	require.NoError(t, dc.Unmarshal(tr.Config))
+	g := *f
+	g.Data = append(append(append([][]byte{}, dc.SPS...), dc.PPS...), f.Data...)
+	return &g
+}
+
+type layerOut struct {
+	mu     sync.Mutex
+	frames map[int][]*media.Frame
+}
+
+func (o *layerOut) add(layer int, f *media.Frame) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.frames[layer] = append(o.frames[layer], f)
+}
+
+// TestVideoLayers transcodes 6 s of 640x360 H.264 High with B-frames into
+// three layers and checks each output by decoding it: resolution, frame
+// count, keyframe interval, timestamps carried from the source, no
+// reordering, and bitrate near the target.
+func TestVideoLayers(t *testing.T) {
+	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30,noise=alls=30:allf=t",
+		"-t", "6", "-c:v", "libx264", "-profile:v", "high", "-bf", "2", "-g", "50", "-pix_fmt", "yuv420p")
+	vtrack, _, frames := readFLV(t, path)
+	require.NotNil(t, vtrack)
+
+	layers := []Layer{{160, 90, 150_000}, {320, 180, 400_000}, {640, 360, 1_000_000}}
+	out := &layerOut{frames: map[int][]*media.Frame{}}
+	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, MaxFrameRate: 30, Layers: layers, Output: out.add, Blocking: true})
+	require.NoError(t, err)
+	srcPTS := map[int64]bool{}
+	for _, f := range frames {
+		if f.Track.Kind != media.KindVideo {
+			continue
+		}
+		srcPTS[f.PTS] = true
+		require.NoError(t, v.Write(withParams(t, vtrack, f)))
+	}
+	require.NoError(t, v.Close())
+	in, per := v.Dropped()
+	require.Zero(t, in)
+	require.Equal(t, []int64{0, 0, 0}, per, "a blocking transcoder drops nothing")
+
+	for i, l := range layers {
+		got := out.frames[i]
+		require.Len(t, got, 180, "layer %d: every one of the 6 s × 30 fps pictures", i)
+		dec, err := ffi.NewVideoDecoder(ffi.CodecH264, nil)
+		require.NoError(t, err)
+		var keys []int
+		var bytesAfter2s int
+		var prev int64 = -1
+		for n, f := range got {
+			require.True(t, srcPTS[f.PTS], "output PTS %d is a source PTS", f.PTS)
+			require.Greater(t, f.PTS, prev, "no reordering, increasing PTS")
+			prev = f.PTS
+			if f.Key {
+				keys = append(keys, n)
+			}
+			if f.PTS >= 2*90000 {
+				for _, d := range f.Data {
+					bytesAfter2s += len(d)
+				}
+			}
+			pics, err := dec.Decode(h264.JoinAnnexB(f.Data), f.PTS)
+			require.NoError(t, err)
+			for _, p := range pics {
+				require.Equal(t, l.Width, p.Width())
+				require.Equal(t, l.Height, p.Height())
+				p.Release()
+			}
+			if f.Key {
+				sps, err := h264.ParseSPS(f.Data[0])
+				require.NoError(t, err, "keyframes start with the SPS")
+				require.Equal(t, uint8(66), sps.ProfileIDC, "baseline")
+				require.NotZero(t, sps.ConstraintFlags&0x40, "constrained baseline (constraint_set1)")
+			}
+		}
+		dec.Close()
+		require.Equal(t, 0, keys[0])
+		for k := 1; k < len(keys); k++ {
+			require.Equal(t, 60, keys[k]-keys[k-1], "layer %d: a keyframe every 2 s at 30 fps", i)
+		}
+		seconds := float64(got[len(got)-1].PTS-2*90000) / 90000
+		bitrate := float64(bytesAfter2s*8) / seconds
+		require.InEpsilon(t, float64(l.Bitrate), bitrate, 0.2, "layer %d bitrate", i)
+	}
+}
+
+// TestVideoKeyframeRequest checks that a request lands on the asked layer only.
+func TestVideoKeyframeRequest(t *testing.T) {
+	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "2", "-c:v", "libx264", "-bf", "0", "-g", "300")
+	vtrack, _, frames := readFLV(t, path)
+	out := &layerOut{frames: map[int][]*media.Frame{}}
+	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: []Layer{{160, 90, 100_000}, {320, 180, 300_000}}, Output: out.add})
+	require.NoError(t, err)
+	n := 0
+	for _, f := range frames {
+		if f.Track.Kind != media.KindVideo {
+			continue
+		}
+		if n == 30 {
+			// Let the pipeline drain (no B-frames: one picture out per
+			// frame in) so the request applies from here on.
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				out.mu.Lock()
+				c := len(out.frames[1])
+				out.mu.Unlock()
+				if c >= 30 {
+					break
+				}
+				require.True(t, time.Now().Before(deadline), "layer 1 produced %d of 30 frames", c)
+				time.Sleep(5 * time.Millisecond)
+			}
+			v.RequestKeyframe(1)
+		}
+		require.NoError(t, v.Write(withParams(t, vtrack, f)))
+		time.Sleep(time.Millisecond)
+		n++
+	}
+	require.NoError(t, v.Close())
+	countKeys := func(fs []*media.Frame) int {
+		k := 0
+		for _, f := range fs {
+			if f.Key {
+				k++
+			}
+		}
+		return k
+	}
+	require.Equal(t, 1, countKeys(out.frames[0]), "layer 0 keeps its 2 s cadence: one keyframe in 2 s")
+	require.Equal(t, 2, countKeys(out.frames[1]), "layer 1 gets the requested keyframe")
+}
+
+// TestAudioToOpus converts 44.1 kHz AAC to Opus: 20 ms packets with PTS
+// stepping by 960 from the source's start, and the duration preserved.
+func TestAudioToOpus(t *testing.T) {
+	path := makeFLV(t, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "3", "-c:a", "aac", "-ar", "44100", "-ac", "2")
+	_, atrack, frames := readFLV(t, path)
+	require.NotNil(t, atrack)
+	require.Equal(t, 44100, atrack.SampleRate)
+	var got []*media.Frame
+	a, err := NewAudio(AudioConfig{Source: atrack, Channels: 2, Bitrate: 96000, Output: func(f *media.Frame) { got = append(got, f) }})
+	require.NoError(t, err)
+	for _, f := range frames {
+		require.NoError(t, a.Write(f))
+	}
+	require.NoError(t, a.Close())
+	require.InDelta(t, 150, len(got), 3, "3 s of 20 ms packets")
+	for i := 1; i < len(got); i++ {
+		require.Equal(t, int64(960), got[i].PTS-got[i-1].PTS, "packet %d", i)
+	}
+	first := media.Rescale(frames[0].PTS, atrack.ClockRate, 48000)
+	require.InDelta(t, first, got[0].PTS, 2048*48000/44100+1, "the output starts where the input starts (within the codec priming)")
+	for _, f := range got {
+		require.NotEmpty(t, f.Data[0])
+		require.Equal(t, 48000, f.Track.ClockRate)
+	}
+}

@@ -1,0 +1,365 @@
+package transcode
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/livekit/protocol/logger"
+
+	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/ffi"
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// Queue depths. Deeper queues only add latency: when a stage falls behind,
+// frames are dropped (and counted) at its input instead.
+const (
+	decodeQueue = 30 // compressed frames waiting for the decoder (~1 s)
+	layerQueue  = 2  // decoded pictures waiting for a layer's encoder
+)
+
+// Layer is one output layer.
+type Layer struct {
+	Width, Height int
+	Bitrate       int
+}
+
+// VideoConfig configures a Video transcoder.
+type VideoConfig struct {
+	// Source is the input track (its Config is the decoder's extradata).
+	Source *media.Track
+	// Codec of the output: media.CodecH264 or media.CodecVP8.
+	Codec media.CodecID
+	// MaxFrameRate caps the output frame rate (pictures closer together
+	// than 1/MaxFrameRate are skipped); 0 keeps every picture.
+	MaxFrameRate float64
+	// Layers, low to high.
+	Layers []Layer
+	// Output receives encoded frames of layer i, in order, from that
+	// layer's goroutine. It may block (pacing); the layer then falls behind
+	// and drops pictures rather than queueing them.
+	Output func(layer int, f *media.Frame)
+	// Preset is the x264 preset ("" = veryfast).
+	Preset string
+	// Blocking makes Write wait for the decoder, and the decoder for the
+	// encoders, instead of dropping: for file inputs, which are read no
+	// faster than they can be processed. Live inputs drop to bound latency.
+	Blocking bool
+	Logger logger.Logger
+}
+
+// Video is a running video transcoder.
+type Video struct {
+	conf   VideoConfig
+	log    logger.Logger
+	in     chan *media.Frame
+	layers []*layer
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+	failMu    sync.Mutex
+	failErr   error
+
+	waitKey     bool // decode side: a frame was dropped, skip to a keyframe
+	lastPTS     int64
+	havePTS     bool
+	minInterval int64
+	droppedIn   atomic.Int64
+}
+
+type layer struct {
+	idx     int
+	conf    Layer
+	enc     *ffi.VideoEncoder
+	scaler  *ffi.Scaler
+	dst     *ffi.VideoFrame
+	in      chan *sharedFrame
+	track   *media.Track
+	dropped atomic.Int64
+}
+
+// sharedFrame is a decoded picture shared by the layers; the last one to
+// finish releases it.
+type sharedFrame struct {
+	f    *ffi.VideoFrame
+	refs atomic.Int32
+}
+
+func (s *sharedFrame) release() {
+	if s.refs.Add(-1) == 0 {
+		s.f.Release()
+	}
+}
+
+// NewVideo opens the decoder and one encoder per layer and starts their
+// goroutines.
+func NewVideo(conf VideoConfig) (*Video, error) {
+	if conf.Logger == nil {
+		conf.Logger = logger.GetLogger()
+	}
+	if len(conf.Layers) == 0 {
+		return nil, errors.New("video transcoder: no layers")
+	}
+	src, err := ffiCodec(conf.Source.Codec)
+	if err != nil {
+		return nil, fmt.Errorf("video transcoder: %w", err)
+	}
+	outCodec := ffi.CodecH264
+	switch conf.Codec {
+	case media.CodecH264:
+	case media.CodecVP8:
+		outCodec = ffi.CodecVP8
+	default:
+		return nil, fmt.Errorf("video transcoder: cannot encode %s (H.264 or VP8)", conf.Codec)
+	}
+	v := &Video{conf: conf, log: conf.Logger, in: make(chan *media.Frame, decodeQueue)}
+	if conf.MaxFrameRate > 0 {
+		// 10 % slack so a source at exactly the cap is not thinned.
+		v.minInterval = int64(0.9 * float64(conf.Source.ClockRate) / conf.MaxFrameRate)
+	}
+	fps := 30
+	if conf.MaxFrameRate > 0 {
+		fps = int(conf.MaxFrameRate + 0.5)
+	}
+	dec, err := ffi.NewVideoDecoder(src, decoderExtradata(conf.Source), ffi.WithThreads(1))
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range conf.Layers {
+		threads := 1
+		if l.Width*l.Height >= 1280*720 {
+			threads = 2
+		}
+		enc, err := ffi.NewVideoEncoder(ffi.VideoEncoderConfig{
+			Codec: outCodec, Width: l.Width, Height: l.Height, FPS: fps, Bitrate: l.Bitrate,
+			Preset: conf.Preset, Threads: threads,
+		})
+		if err != nil {
+			dec.Close()
+			v.closeLayers()
+			return nil, err
+		}
+		v.layers = append(v.layers, &layer{
+			idx: i, conf: l, enc: enc, in: make(chan *sharedFrame, layerQueue),
+			track: &media.Track{ID: i, Kind: media.KindVideo, Codec: conf.Codec, ClockRate: 90000, Width: l.Width, Height: l.Height},
+		})
+	}
+	v.wg.Add(1 + len(v.layers))
+	go v.decodeLoop(dec)
+	for _, l := range v.layers {
+		go v.layerLoop(l)
+	}
+	return v, nil
+}
+
+// decoderExtradata is the extradata given to libavcodec. H.264 and H.265
+// frames are fed Annex-B with their parameter sets in band (the session
+// puts them before keyframes); an avcC/hvcC record here would switch the
+// decoder to length-prefixed input. AV1's av1C is safe to pass.
+func decoderExtradata(t *media.Track) []byte {
+	if t.Codec == media.CodecAV1 {
+		return t.Config
+	}
+	return nil
+}
+
+func (v *Video) closeLayers() {
+	for _, l := range v.layers {
+		l.enc.Close()
+	}
+}
+
+// Write queues one source frame for decoding. When the decoder is behind,
+// the frame is dropped and decoding resumes at the next keyframe.
+func (v *Video) Write(f *media.Frame) error {
+	if err := v.err(); err != nil {
+		return err
+	}
+	if v.waitKey {
+		if !f.Key {
+			v.droppedIn.Add(1)
+			return nil
+		}
+		v.waitKey = false
+	}
+	if v.conf.Blocking {
+		v.in <- f
+		return nil
+	}
+	select {
+	case v.in <- f:
+	default:
+		v.droppedIn.Add(1)
+		v.waitKey = true
+	}
+	return nil
+}
+
+// RequestKeyframe asks layer i for a keyframe (a subscriber sent PLI/FIR).
+func (v *Video) RequestKeyframe(i int) {
+	if i >= 0 && i < len(v.layers) {
+		v.layers[i].enc.ForceKeyframe()
+	}
+}
+
+// Close flushes what is queued, stops the goroutines and frees the codecs.
+func (v *Video) Close() error {
+	v.closeOnce.Do(func() { close(v.in) })
+	v.wg.Wait()
+	return v.err()
+}
+
+func (v *Video) fail(err error) {
+	v.failMu.Lock()
+	if v.failErr == nil {
+		v.failErr = err
+	}
+	v.failMu.Unlock()
+}
+
+func (v *Video) err() error {
+	v.failMu.Lock()
+	defer v.failMu.Unlock()
+	return v.failErr
+}
+
+// Dropped returns the source frames dropped before decoding and the
+// pictures dropped per layer before encoding.
+func (v *Video) Dropped() (int64, []int64) {
+	per := make([]int64, len(v.layers))
+	for i, l := range v.layers {
+		per[i] = l.dropped.Load()
+	}
+	return v.droppedIn.Load(), per
+}
+
+func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
+	defer v.wg.Done()
+	defer func() {
+		for _, l := range v.layers {
+			close(l.in)
+		}
+		dec.Close()
+	}()
+	var buf []byte
+	decodeErrors := 0
+	for f := range v.in {
+		buf = h264.AppendAnnexB(buf[:0], f.Data)
+		if f.Track.Codec != media.CodecH264 && f.Track.Codec != media.CodecH265 {
+			buf = append(buf[:0], f.Data[0]...)
+		}
+		pics, err := dec.Decode(buf, f.PTS)
+		if err != nil {
+			decodeErrors++
+			if decodeErrors == 1 || decodeErrors%100 == 0 {
+				v.log.Infow("video decode error (frame skipped)", "error", err.Error(), "count", decodeErrors)
+			}
+			if decodeErrors > 300 {
+				v.fail(fmt.Errorf("the video cannot be decoded: %w", err))
+			}
+			continue
+		}
+		v.fanOut(pics)
+	}
+	if pics, err := dec.Flush(); err == nil {
+		v.fanOut(pics)
+	}
+}
+
+// fanOut hands each picture to every layer, thinning to the frame-rate cap.
+func (v *Video) fanOut(pics []*ffi.VideoFrame) {
+	for _, p := range pics {
+		if v.havePTS && v.minInterval > 0 && p.PTS-v.lastPTS < v.minInterval && p.PTS >= v.lastPTS {
+			p.Release()
+			continue
+		}
+		v.lastPTS, v.havePTS = p.PTS, true
+		sf := &sharedFrame{f: p}
+		sf.refs.Store(int32(len(v.layers)))
+		for _, l := range v.layers {
+			if v.conf.Blocking {
+				l.in <- sf
+				continue
+			}
+			select {
+			case l.in <- sf:
+			default:
+				l.dropped.Add(1)
+				sf.release()
+			}
+		}
+	}
+}
+
+func (v *Video) layerLoop(l *layer) {
+	defer v.wg.Done()
+	defer func() {
+		if l.dst != nil {
+			l.dst.Release()
+		}
+		if l.scaler != nil {
+			l.scaler.Close()
+		}
+		l.enc.Close()
+	}()
+	for sf := range l.in {
+		pic, err := v.scale(l, sf.f)
+		if err != nil {
+			sf.release()
+			v.fail(fmt.Errorf("layer %dx%d: %w", l.conf.Width, l.conf.Height, err))
+			continue
+		}
+		pkts, err := l.enc.Encode(pic)
+		sf.release()
+		if err != nil {
+			v.fail(err)
+			continue
+		}
+		v.emit(l, pkts)
+	}
+	if pkts, err := l.enc.Flush(); err == nil {
+		v.emit(l, pkts)
+	}
+}
+
+// scale returns the picture at the layer's size: the source itself when it
+// already has that size, else the layer's reused destination frame.
+func (v *Video) scale(l *layer, src *ffi.VideoFrame) (*ffi.VideoFrame, error) {
+	if src.Width() == l.conf.Width && src.Height() == l.conf.Height {
+		return src, nil
+	}
+	if l.scaler == nil {
+		s, err := ffi.NewScaler(src.Width(), src.Height(), l.conf.Width, l.conf.Height, ffi.ScaleBilinear)
+		if err != nil {
+			return nil, err
+		}
+		dst, err := s.NewFrame()
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		l.scaler, l.dst = s, dst
+	}
+	if err := l.scaler.Scale(src, l.dst); err != nil {
+		return nil, err
+	}
+	return l.dst, nil
+}
+
+func (v *Video) emit(l *layer, pkts []ffi.Packet) {
+	for _, p := range pkts {
+		var data [][]byte
+		if v.conf.Codec == media.CodecH264 {
+			nalus, err := h264.SplitAnnexB(p.Data)
+			if err != nil || len(nalus) == 0 {
+				continue
+			}
+			data = nalus
+		} else {
+			data = [][]byte{p.Data}
+		}
+		v.conf.Output(l.idx, &media.Frame{Track: l.track, PTS: p.PTS, DTS: p.DTS, Key: p.Key, Data: data})
+	}
+}

@@ -14,7 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
-		"github.com/tributary-ingress/tributary/media"
+	"github.com/tributary-ingress/tributary/media"
 )
 
 // VideoLayer is one published layer of the video track.

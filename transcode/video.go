@@ -47,7 +47,7 @@ type VideoConfig struct {
 	// encoders, instead of dropping: for file inputs, which are read no
 	// faster than they can be processed. Live inputs drop to bound latency.
 	Blocking bool
-	Logger logger.Logger
+	Logger   logger.Logger
 }
 
 // Video is a running video transcoder.

@@ -53,7 +53,7 @@ func main() {
 	fmt.Printf("  Stream key: %s\n", info.StreamKey)
 	switch req.InputType {
 	case livekit.IngressInput_RTMP_INPUT:
-		fmt.Printf("\nPublish a test stream with ffmpeg:\n  ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440 \\\n" +
+		fmt.Printf("\nPublish a test stream with ffmpeg:\n  ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440 \\\n"+
 			"    -c:v libx264 -profile:v baseline -bf 0 -g 60 -c:a aac -f flv %s/%s\n", info.Url, info.StreamKey)
 	case livekit.IngressInput_WHIP_INPUT:
 		fmt.Printf("\nPublish with a WHIP client to:\n  %s/%s\n", info.Url, info.StreamKey)

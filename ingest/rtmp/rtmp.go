@@ -1,7 +1,8 @@
 // Package rtmp is the RTMP and RTMPS input: it accepts encoder connections,
-// authorizes each publish by its stream key, and hands the FLV tag bodies
-// of an authorized publish to a Publisher. It knows nothing of the
-// pipeline behind the Publisher.
+// authorizes each publish by its stream key, demuxes the FLV tags of an
+// authorized publish (classic and Enhanced RTMP) and hands the tracks and
+// frames to a Publisher. It knows nothing of the pipeline behind the
+// Publisher.
 package rtmp
 
 import (
@@ -19,6 +20,9 @@ import (
 	"github.com/sirupsen/logrus"
 	gortmp "github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/message"
+
+	"github.com/tributary-ingress/tributary/demux/flv"
+	"github.com/tributary-ingress/tributary/media"
 )
 
 // Limits on what a client may make the server hold.
@@ -38,11 +42,11 @@ const (
 
 // Publisher receives the media of one authorized publish.
 type Publisher interface {
-	// WriteVideo, WriteAudio and WriteScriptData take FLV tag bodies with
-	// their RTMP timestamp (ms). An error ends the connection.
-	WriteVideo(timestampMs uint32, body []byte) error
-	WriteAudio(timestampMs uint32, body []byte) error
-	WriteScriptData(body []byte) error
+	// Track announces a track, or a new configuration of one. An error
+	// ends the connection.
+	Track(t *media.Track) error
+	// Frame hands over one frame. An error ends the connection.
+	Frame(f *media.Frame) error
 	// Close is called once when the publish ends: err is nil when the
 	// encoder unpublished or disconnected cleanly.
 	Close(err error)
@@ -214,6 +218,8 @@ type handler struct {
 
 	mu      sync.Mutex
 	pub     Publisher
+	demux   *flv.Demuxer
+	buf     []byte // scratch for message bodies, read goroutine only
 	failErr error
 	ended   bool
 	stop    chan struct{}
@@ -243,8 +249,14 @@ func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *message.NetS
 		h.log.Infow("RTMP publish refused", "streamKey", redact(key), "reason", err.Error())
 		return err
 	}
+	d := &flv.Demuxer{OnTrack: pub.Track, OnFrame: pub.Frame}
+	if err := d.Initialize(); err != nil {
+		pub.Close(err)
+		return err
+	}
 	h.mu.Lock()
 	h.pub = pub
+	h.demux = d
 	h.stop = make(chan struct{})
 	h.mu.Unlock()
 	h.watcher.Add(1)
@@ -266,52 +278,64 @@ func redact(key string) string {
 	return key[:4] + "…"
 }
 
-func (h *handler) publisher() Publisher {
+// demuxer returns the publish's demuxer, nil before an authorized publish.
+// The tag callbacks all run on the connection's read goroutine.
+func (h *handler) demuxer() *flv.Demuxer {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.pub
+	return h.demux
 }
 
 func (h *handler) OnSetDataFrame(_ uint32, data *message.NetStreamSetDataFrame) error {
-	if p := h.publisher(); p != nil {
-		return h.check(p.WriteScriptData(data.Payload))
+	if d := h.demuxer(); d != nil {
+		// Metadata is informational: a malformed onMetaData does not end
+		// the publish.
+		if err := d.WriteScriptData(data.Payload); err != nil {
+			h.log.Debugw("ignoring malformed onMetaData", "error", err.Error())
+		}
 	}
 	return nil
 }
 
 func (h *handler) OnAudio(ts uint32, payload io.Reader) error {
-	p := h.publisher()
-	if p == nil {
+	d := h.demuxer()
+	if d == nil {
 		return nil
 	}
-	b, err := readAll(payload)
+	b, err := h.body(payload)
 	if err != nil {
 		return err
 	}
-	return h.check(p.WriteAudio(ts, b))
+	return h.check(d.WriteAudio(ts, b))
 }
 
 func (h *handler) OnVideo(ts uint32, payload io.Reader) error {
-	p := h.publisher()
-	if p == nil {
+	d := h.demuxer()
+	if d == nil {
 		return nil
 	}
-	b, err := readAll(payload)
+	b, err := h.body(payload)
 	if err != nil {
 		return err
 	}
-	return h.check(p.WriteVideo(ts, b))
+	return h.check(d.WriteVideo(ts, b))
 }
 
-// readAll copies a message body: go-rtmp reuses its buffer after the
-// callback returns, and frames outlive it.
-func readAll(r io.Reader) ([]byte, error) {
+// body reads a message body into the handler's scratch buffer, reused for
+// every message: the demuxer copies what it keeps, so reading a tag does
+// not allocate in the steady state.
+func (h *handler) body(r io.Reader) ([]byte, error) {
 	if br, ok := r.(*bytes.Reader); ok {
-		b := make([]byte, br.Len())
+		n := br.Len()
+		if cap(h.buf) < n {
+			h.buf = make([]byte, n)
+		}
+		b := h.buf[:n]
 		_, err := io.ReadFull(br, b)
 		return b, err
 	}
-	return io.ReadAll(r)
+	b, err := io.ReadAll(r)
+	return b, err
 }
 
 func (h *handler) check(err error) error {

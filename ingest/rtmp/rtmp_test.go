@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/media"
 )
 
 func TestStreamKey(t *testing.T) {
@@ -31,8 +33,8 @@ func TestStreamKey(t *testing.T) {
 type recorder struct {
 	mu               sync.Mutex
 	video, audio     int
-	script           int
-	firstVideo       []byte
+	tracks           []*media.Track
+	firstVideo       *media.Frame
 	closed           chan error
 	done             chan struct{}
 	failOnVideoAfter int
@@ -42,30 +44,27 @@ func newRecorder() *recorder {
 	return &recorder{closed: make(chan error, 1), done: make(chan struct{})}
 }
 
-func (r *recorder) WriteVideo(_ uint32, b []byte) error {
+func (r *recorder) Track(t *media.Track) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.tracks = append(r.tracks, t)
+	return nil
+}
+
+func (r *recorder) Frame(f *media.Frame) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f.Track.Kind == media.KindAudio {
+		r.audio++
+		return nil
+	}
 	r.video++
 	if r.firstVideo == nil {
-		r.firstVideo = b
+		r.firstVideo = f
 	}
 	if r.failOnVideoAfter > 0 && r.video > r.failOnVideoAfter {
 		return errors.New("unsupported codec: test")
 	}
-	return nil
-}
-
-func (r *recorder) WriteAudio(uint32, []byte) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.audio++
-	return nil
-}
-
-func (r *recorder) WriteScriptData([]byte) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.script++
 	return nil
 }
 func (r *recorder) Close(err error)       { r.closed <- err }
@@ -119,10 +118,14 @@ func TestPublishWithFFmpeg(t *testing.T) {
 		t.Fatal("publisher not closed")
 	}
 	rec.mu.Lock()
-	require.InDelta(t, 60, rec.video, 8, "2 s of 30 fps video plus the sequence header")
-	require.Greater(t, rec.audio, 50)
-	require.Equal(t, 1, rec.script, "onMetaData")
-	require.Equal(t, byte(0x17), rec.firstVideo[0], "AVC keyframe sequence header")
+	require.InDelta(t, 60, rec.video, 3, "2 s of 30 fps video")
+	require.InDelta(t, 86, rec.audio, 4, "2 s of 1024-sample AAC frames at 44.1 kHz")
+	require.Len(t, rec.tracks, 2)
+	require.Equal(t, media.CodecH264, rec.tracks[0].Codec)
+	require.Equal(t, 320, rec.tracks[0].Width)
+	require.Equal(t, 180, rec.tracks[0].Height)
+	require.Equal(t, media.CodecAAC, rec.tracks[1].Codec)
+	require.True(t, rec.firstVideo.Key, "the first frame is a keyframe")
 	rec.mu.Unlock()
 
 	// An unknown key is refused: ffmpeg fails.

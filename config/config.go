@@ -65,6 +65,11 @@ type Config struct {
 	RTMPBaseURL string `yaml:"rtmp_base_url"`
 	// WHIPBaseURL is the URL shown in IngressInfo.url for WHIP ingresses.
 	WHIPBaseURL string `yaml:"whip_base_url"`
+	// RTMPSPort serves RTMP over TLS with RTMPSCertFile/RTMPSKeyFile (PEM);
+	// 0 disables it.
+	RTMPSPort     int    `yaml:"rtmps_port"`
+	RTMPSCertFile string `yaml:"rtmps_cert_file"`
+	RTMPSKeyFile  string `yaml:"rtmps_key_file"`
 }
 
 // CPUCostConfig is the cost, in cores, that admission control charges per
@@ -257,6 +262,7 @@ func (c *Config) Validate() error {
 		{"prometheus_port", c.PrometheusPort, false},
 		{"debug_handler_port", c.DebugHandlerPort, false},
 		{"api_port", c.APIPort, false},
+		{"rtmps_port", c.RTMPSPort, false},
 	} {
 		if p.v < 0 && !(p.disable && p.v == -1) {
 			return &Error{Key: p.key, Reason: fmt.Sprintf("must be a port number (got %d)", p.v)}
@@ -298,6 +304,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StorePath == "" {
 		return &Error{Key: "store_path", Reason: "must not be empty"}
+	}
+	if c.RTMPSPort > 0 && (c.RTMPSCertFile == "" || c.RTMPSKeyFile == "") {
+		return &Error{Key: "rtmps_port", Reason: "needs rtmps_cert_file and rtmps_key_file (PEM)"}
 	}
 	return nil
 }

@@ -9,18 +9,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/logger"
 
 	"github.com/tributary-ingress/tributary/config"
-	"github.com/tributary-ingress/tributary/service"
+	"github.com/tributary-ingress/tributary/server"
 )
 
 // drainTimeout bounds how long SIGTERM waits for sessions to end.
@@ -63,70 +60,17 @@ func run(args []string) error {
 			"cluster mode is not available in this build yet: remove the redis section to run standalone")
 	}
 
-	store, err := service.OpenStore(conf.StorePath)
-	if err != nil {
+	srv := &server.Server{Config: conf, Logger: log}
+	if err := srv.Initialize(); err != nil {
 		return err
 	}
-	defer store.Close()
-
-	m := service.NewManager(service.ManagerConfig{
-		Store:       store,
-		RTMPBaseURL: conf.RTMPBaseURL,
-		WHIPBaseURL: conf.WHIPBaseURL,
-		Logger:      log,
-	})
-	api := service.NewAPI(m, auth.NewSimpleKeyProvider(conf.APIKey, conf.APISecret))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
 	defer stop()
-
-	var servers []*http.Server
-	apiMux := http.NewServeMux()
-	apiMux.Handle(api.PathPrefix(), api.Handler())
-	apiSrv, err := listen(fmt.Sprintf(":%d", conf.APIPort), apiMux)
-	if err != nil {
-		return fmt.Errorf("api_port %d: %w", conf.APIPort, err)
-	}
-	servers = append(servers, apiSrv)
-	if conf.HealthPort > 0 {
-		hs, err := listen(fmt.Sprintf(":%d", conf.HealthPort), m.HealthHandler())
-		if err != nil {
-			shutdown(servers)
-			return fmt.Errorf("health_port %d: %w", conf.HealthPort, err)
-		}
-		servers = append(servers, hs)
-	}
-	log.Infow("tributary started",
-		"apiPort", conf.APIPort, "healthPort", conf.HealthPort, "store", conf.StorePath,
-		"rtmpBaseURL", conf.RTMPBaseURL, "whipBaseURL", conf.WHIPBaseURL, "wsURL", conf.WsURL)
-
 	<-ctx.Done()
 	log.Infow("shutting down")
 	dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
-	if err := m.Close(dctx); err != nil {
-		log.Warnw("shutdown", err)
-	}
-	shutdown(servers)
+	srv.Close(dctx)
 	return nil
-}
-
-// listen binds addr and serves h in the background; the caller shuts the
-// returned server down.
-func listen(addr string, h http.Handler) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return srv, nil
-}
-
-func shutdown(servers []*http.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, s := range servers {
-		_ = s.Shutdown(ctx)
-	}
 }

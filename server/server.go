@@ -1,0 +1,154 @@
+// Package server assembles a standalone Tributary: the store and session
+// manager, the Twirp Ingress API, the health endpoint, and the inputs, with
+// each input's publishes turned into sessions that publish into LiveKit.
+// It is the composition root: the one place that sees every package.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/logger"
+
+	"github.com/tributary-ingress/tributary/config"
+	"github.com/tributary-ingress/tributary/ingest/rtmp"
+	"github.com/tributary-ingress/tributary/room"
+	"github.com/tributary-ingress/tributary/service"
+	"github.com/tributary-ingress/tributary/session"
+)
+
+// Server is a running standalone Tributary.
+type Server struct {
+	Config *config.Config
+	Logger logger.Logger
+
+	store   *service.Store
+	manager *service.Manager
+	https   []*http.Server
+	serving []chan error
+	rtmp    *rtmp.Server
+	rtmps   *rtmp.Server
+}
+
+// Initialize opens the store and starts every listener. On error, what was
+// started is stopped again.
+func (s *Server) Initialize() (err error) {
+	c := s.Config
+	if s.Logger == nil {
+		s.Logger = logger.GetLogger()
+	}
+	defer func() {
+		if err != nil {
+			s.Close(context.Background())
+		}
+	}()
+	s.store, err = service.OpenStore(c.StorePath)
+	if err != nil {
+		return err
+	}
+	s.manager = service.NewManager(service.ManagerConfig{
+		Store: s.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, Logger: s.Logger,
+	})
+	api := service.NewAPI(s.manager, auth.NewSimpleKeyProvider(c.APIKey, c.APISecret))
+	mux := http.NewServeMux()
+	mux.Handle(api.PathPrefix(), api.Handler())
+	if err := s.serveHTTP("api_port", c.APIPort, mux); err != nil {
+		return err
+	}
+	if c.HealthPort > 0 {
+		if err := s.serveHTTP("health_port", c.HealthPort, s.manager.HealthHandler()); err != nil {
+			return err
+		}
+	}
+	if c.RTMPPort > 0 {
+		s.rtmp = &rtmp.Server{Address: fmt.Sprintf(":%d", c.RTMPPort), Authorizer: s, Logger: s.Logger.WithValues("input", "rtmp")}
+		if err := s.rtmp.Initialize(); err != nil {
+			s.rtmp = nil
+			return fmt.Errorf("rtmp_port %d: %w", c.RTMPPort, err)
+		}
+	}
+	if c.RTMPSPort > 0 {
+		cert, err := tls.LoadX509KeyPair(c.RTMPSCertFile, c.RTMPSKeyFile)
+		if err != nil {
+			return fmt.Errorf("rtmps_cert_file/rtmps_key_file: %w", err)
+		}
+		s.rtmps = &rtmp.Server{
+			Address:    fmt.Sprintf(":%d", c.RTMPSPort),
+			TLSConfig:  &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+			Authorizer: s, Logger: s.Logger.WithValues("input", "rtmps"),
+		}
+		if err := s.rtmps.Initialize(); err != nil {
+			s.rtmps = nil
+			return fmt.Errorf("rtmps_port %d: %w", c.RTMPSPort, err)
+		}
+	}
+	s.Logger.Infow("tributary started",
+		"apiPort", c.APIPort, "healthPort", c.HealthPort, "rtmpPort", c.RTMPPort, "rtmpsPort", c.RTMPSPort,
+		"store", c.StorePath, "rtmpBaseURL", c.RTMPBaseURL, "whipBaseURL", c.WHIPBaseURL, "wsURL", c.WsURL)
+	return nil
+}
+
+func (s *Server) serveHTTP(key string, port int, h http.Handler) error {
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+	if err != nil {
+		return fmt.Errorf("%s %d: %w", key, port, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	s.https = append(s.https, srv)
+	s.serving = append(s.serving, done)
+	return nil
+}
+
+// Close stops taking sessions, ends the running ones (waiting for them at
+// most until ctx is done), and stops every listener.
+func (s *Server) Close(ctx context.Context) {
+	if s.manager != nil {
+		if err := s.manager.Close(ctx); err != nil {
+			s.Logger.Warnw("shutdown", err)
+		}
+	}
+	for _, r := range []*rtmp.Server{s.rtmp, s.rtmps} {
+		if r != nil {
+			r.Close()
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i, h := range s.https {
+		_ = h.Shutdown(sctx)
+		<-s.serving[i]
+	}
+	if s.store != nil {
+		_ = s.store.Close()
+	}
+}
+
+// AuthorizeRTMP starts the session of an RTMP publish.
+func (s *Server) AuthorizeRTMP(streamKey string, _ net.Addr) (rtmp.Publisher, error) {
+	sess, err := s.manager.StartSession(streamKey, livekit.IngressInput_RTMP_INPUT)
+	if err != nil {
+		if errors.Is(err, service.ErrNotFound) {
+			return nil, errors.New("stream key not found")
+		}
+		return nil, err
+	}
+	return session.Start(session.Config{
+		Reporter:    sess,
+		Transcoders: transcoders{},
+		Room:        s.roomConfig(),
+		Live:        true,
+	}), nil
+}
+
+func (s *Server) roomConfig() room.Config {
+	return room.Config{URL: s.Config.WsURL, APIKey: s.Config.APIKey, APISecret: s.Config.APISecret}
+}

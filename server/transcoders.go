@@ -1,0 +1,29 @@
+package server
+
+import (
+	"github.com/tributary-ingress/tributary/session"
+	"github.com/tributary-ingress/tributary/transcode"
+)
+
+// transcoders adapts the transcode package to what sessions ask for.
+type transcoders struct {
+	blocking bool
+}
+
+func (t transcoders) NewVideo(c session.VideoTranscodeConfig) (session.VideoTranscoder, error) {
+	layers := make([]transcode.Layer, len(c.Layers))
+	for i, l := range c.Layers {
+		layers[i] = transcode.Layer{Width: int(l.Width), Height: int(l.Height), Bitrate: int(l.Bitrate)}
+	}
+	return transcode.NewVideo(transcode.VideoConfig{
+		Source: c.Source, Codec: c.Codec, MaxFrameRate: c.FrameRate, Layers: layers,
+		Output: c.Output, Logger: c.Logger, Blocking: t.blocking,
+	})
+}
+
+func (t transcoders) NewAudio(c session.AudioTranscodeConfig) (session.AudioTranscoder, error) {
+	return transcode.NewAudio(transcode.AudioConfig{
+		Source: c.Source, Channels: c.Channels, Bitrate: c.Bitrate, DTX: c.DTX,
+		Output: c.Output, Logger: c.Logger,
+	})
+}

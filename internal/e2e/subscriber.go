@@ -3,8 +3,10 @@ package e2e
 import (
 	"cmp"
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -249,6 +251,18 @@ func (s *Subscriber) Stats() []TrackStats {
 		)
 	})
 	return out
+}
+
+// SliceHashes returns the SHA-1 of every H.264 slice NAL unit received on
+// a track (see trackRecorder.slices).
+func (s *Subscriber) SliceHashes(trackSID string) map[[sha1.Size]byte]struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.tracks[trackSID]
+	if !ok {
+		return nil
+	}
+	return maps.Clone(e.rec.slices)
 }
 
 // WaitParticipant waits until a remote participant satisfies pred and

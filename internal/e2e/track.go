@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/sha1"
 	"errors"
 	"strings"
 	"time"
@@ -122,11 +123,19 @@ type trackRecorder struct {
 	curKey     bool // the current frame already counted as a keyframe
 
 	window []frameSample // oldest first
+
+	// slices holds the SHA-1 of every H.264 slice NAL unit received (at
+	// most maxSliceHashes), so a test can tell forwarded source bytes from
+	// a re-encode.
+	slices map[[sha1.Size]byte]struct{}
 }
+
+// maxSliceHashes bounds the memory of slice hashes (about 2 min at 30 fps).
+const maxSliceHashes = 4096
 
 // newTrackRecorder returns a recorder for a stream of the given codec.
 func newTrackRecorder(base TrackStats) *trackRecorder {
-	r := &trackRecorder{stats: base}
+	r := &trackRecorder{stats: base, slices: map[[sha1.Size]byte]struct{}{}}
 	switch {
 	case strings.EqualFold(base.MimeType, webrtc.MimeTypeH264):
 		r.h264Depack = &codecs.H264Packet{IsAVC: true}
@@ -244,6 +253,9 @@ func (r *trackRecorder) parseH264(payload []byte) (picture, key bool) {
 			picture, key = true, true
 		case typ >= h264.NALUTypeNonIDR && typ < h264.NALUTypeIDR:
 			picture = true
+		}
+		if typ := h264.NALUType(nalu[0] & 0x1f); typ >= h264.NALUTypeNonIDR && typ <= h264.NALUTypeIDR && len(r.slices) < maxSliceHashes {
+			r.slices[sha1.Sum(nalu)] = struct{}{}
 		}
 	}
 	return picture, key

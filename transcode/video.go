@@ -324,11 +324,12 @@ func (v *Video) layerLoop(l *layer) {
 	}
 }
 
-// scale returns the picture at the layer's size: the source itself when it
-// already has that size, else the layer's reused destination frame.
+// scale returns the picture at the layer's size in YUV420P: the source
+// itself when it already is that, else the layer's reused destination frame
+// (libswscale converts 4:4:4, 4:2:2 and 10-bit sources on the way).
 func (v *Video) scale(l *layer, src *ffi.VideoFrame) (*ffi.VideoFrame, error) {
-	if src.Width() == l.conf.Width && src.Height() == l.conf.Height {
-		return src, nil
+	if src.Width() == l.conf.Width && src.Height() == l.conf.Height && src.Format() == "yuv420p" {
+		return src, nil // already what the encoder takes
 	}
 	if l.scaler == nil {
 		s, err := ffi.NewScaler(src.Width(), src.Height(), l.conf.Width, l.conf.Height, ffi.ScaleBilinear)

@@ -168,7 +168,7 @@ func TestVideoKeyframeRequest(t *testing.T) {
 	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "2", "-c:v", "libx264", "-bf", "0", "-g", "300")
 	vtrack, _, frames := readFLV(t, path)
 	out := &layerOut{frames: map[int][]*media.Frame{}}
-	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: []Layer{{160, 90, 100_000}, {320, 180, 300_000}}, Output: out.add})
+	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: []Layer{{160, 90, 100_000}, {320, 180, 300_000}}, Output: out.add, Blocking: true})
 	require.NoError(t, err)
 	n := 0
 	for _, f := range frames {
@@ -192,7 +192,6 @@ func TestVideoKeyframeRequest(t *testing.T) {
 			v.RequestKeyframe(1)
 		}
 		require.NoError(t, v.Write(withParams(t, vtrack, f)))
-		time.Sleep(time.Millisecond)
 		n++
 	}
 	require.NoError(t, v.Close())

@@ -39,3 +39,8 @@ step "go test -race"
 pkgs=("$@")
 [ ${#pkgs[@]} -eq 0 ] && pkgs=(./...)
 go test -race -count=1 -timeout 40m "${pkgs[@]}"
+
+step "fuzz targets, briefly (FUZZTIME=${FUZZTIME:-5s} each)"
+if [ $# -eq 0 ]; then
+  bash scripts/fuzz.sh
+fi

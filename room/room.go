@@ -134,8 +134,23 @@ func (r *Room) markDisconnected() {
 	}
 }
 
-// Disconnected is closed when the connection is gone for good.
+// Disconnected is closed when the connection is gone for good (the SDK's
+// own resumption has given up, or the server ended it).
 func (r *Room) Disconnected() <-chan struct{} { return r.disconnected }
+
+// DisconnectReason tells why the connection ended, and whether joining
+// again makes sense: not when the participant was removed, the room
+// deleted, or another participant took the identity.
+func (r *Room) DisconnectReason() (reason livekit.DisconnectReason, retry bool) {
+	reason = r.room.DisconnectReason()
+	switch reason {
+	case livekit.DisconnectReason_PARTICIPANT_REMOVED, livekit.DisconnectReason_ROOM_DELETED,
+		livekit.DisconnectReason_DUPLICATE_IDENTITY, livekit.DisconnectReason_CLIENT_INITIATED,
+		livekit.DisconnectReason_ROOM_CLOSED, livekit.DisconnectReason_USER_REJECTED:
+		return reason, false
+	}
+	return reason, true
+}
 
 // SID returns the room's ID.
 func (r *Room) SID() string { return r.room.SID() }

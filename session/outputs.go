@@ -42,7 +42,8 @@ type outputs struct {
 	failOnce sync.Once
 	failErr  error
 
-	pubOnce sync.Once
+	pubOnce   sync.Once
+	closeOnce sync.Once
 }
 
 type videoOut struct {
@@ -354,9 +355,24 @@ func (o *outputs) flush() {
 	// Close flushes; see close.
 }
 
+// sources returns the current source tracks.
+func (o *outputs) sources() (video, audio *media.Track) {
+	if o.video != nil {
+		video = o.video.src
+	}
+	if o.audio != nil {
+		audio = o.audio.src
+	}
+	return video, audio
+}
+
 // close stops the transcoders (they flush what they hold) and leaves the
-// room.
+// room. It is idempotent.
 func (o *outputs) close() {
+	o.closeOnce.Do(o.closeOnceFn)
+}
+
+func (o *outputs) closeOnceFn() {
 	if o.video != nil && o.video.tc != nil {
 		if err := o.video.tc.Close(); err != nil {
 			o.s.log.Debugw("video transcoder close", "error", err.Error())

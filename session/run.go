@@ -131,7 +131,7 @@ func (s *Session) run() {
 	r := s.conf.Reporter
 	err := s.runInner()
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errInputEnded):
 	case errors.Is(err, context.Canceled) || s.ctx.Err() != nil:
 		// Ended by the service (update, delete, a newer publisher): not
 		// the stream's fault.
@@ -195,7 +195,7 @@ collect:
 	if err != nil {
 		return err
 	}
-	defer out.close()
+	defer func() { out.close() }() // the latest outputs, after a rejoin
 	for _, f := range early {
 		if err := out.write(f); err != nil {
 			return err
@@ -218,7 +218,16 @@ collect:
 		case <-out.failed:
 			return out.err()
 		case <-out.room.Disconnected():
-			return room.ErrDisconnected
+			reason, retry := out.room.DisconnectReason()
+			if !retry {
+				return fmt.Errorf("%w: %s", room.ErrDisconnected, reason)
+			}
+			s.log.Infow("lost the LiveKit connection, joining again", "reason", reason.String())
+			video, audio = out.sources()
+			out.close()
+			if out, err = s.rejoin(video, audio); err != nil {
+				return err
+			}
 		case <-noMedia.C:
 			return fmt.Errorf("%w for %v: the encoder stopped sending", ErrNoMedia, s.conf.NoMediaTimeout)
 		case <-stats.C:
@@ -250,3 +259,58 @@ collect:
 		}
 	}
 }
+
+// Rejoin policy after the LiveKit connection is lost for good.
+const (
+	rejoinFirstDelay = 500 * time.Millisecond
+	rejoinMaxDelay   = 8 * time.Second
+	rejoinGiveUp     = 2 * time.Minute
+)
+
+// rejoin joins the room again and republishes, retrying with backoff while
+// the input keeps going (its frames are dropped meanwhile: a live source
+// cannot be held back). It gives up after rejoinGiveUp.
+func (s *Session) rejoin(video, audio *media.Track) (*outputs, error) {
+	deadline := time.Now().Add(rejoinGiveUp)
+	delay := rejoinFirstDelay
+	for attempt := 1; ; attempt++ {
+		timer := time.NewTimer(delay)
+	wait:
+		for {
+			select {
+			case <-s.ctx.Done():
+				timer.Stop()
+				return nil, context.Cause(s.ctx)
+			case <-timer.C:
+				break wait
+			case e := <-s.events:
+				switch {
+				case e.end:
+					timer.Stop()
+					if e.err != nil {
+						return nil, e.err
+					}
+					return nil, errInputEnded
+				case e.track != nil && e.track.Kind == media.KindVideo:
+					video = e.track
+				case e.track != nil:
+					audio = e.track
+				}
+			}
+		}
+		out, err := s.startOutputs(video, audio)
+		if err == nil {
+			s.log.Infow("joined the room again", "attempt", attempt)
+			return out, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w; joining again failed for %v: %w", room.ErrDisconnected, rejoinGiveUp, err)
+		}
+		s.log.Infow("joining again failed, will retry", "attempt", attempt, "error", err.Error())
+		delay = min(2*delay, rejoinMaxDelay)
+	}
+}
+
+// errInputEnded ends a session whose input stopped while it was away from
+// the room; it is a clean end.
+var errInputEnded = errors.New("input ended while reconnecting")

@@ -298,18 +298,16 @@ func (h *handler) OnSetDataFrame(_ uint32, data *message.NetStreamSetDataFrame) 
 }
 
 func (h *handler) OnAudio(ts uint32, payload io.Reader) error {
-	d := h.demuxer()
-	if d == nil {
-		return nil
-	}
-	b, err := h.body(payload)
-	if err != nil {
-		return err
-	}
-	return h.check(d.WriteAudio(ts, b))
+	return h.onMedia(ts, payload, (*flv.Demuxer).WriteAudio)
 }
 
 func (h *handler) OnVideo(ts uint32, payload io.Reader) error {
+	return h.onMedia(ts, payload, (*flv.Demuxer).WriteVideo)
+}
+
+// onMedia hands an audio or video message to the demuxer (nothing before
+// an authorized publish).
+func (h *handler) onMedia(ts uint32, payload io.Reader, write func(*flv.Demuxer, uint32, []byte) error) error {
 	d := h.demuxer()
 	if d == nil {
 		return nil
@@ -318,7 +316,7 @@ func (h *handler) OnVideo(ts uint32, payload io.Reader) error {
 	if err != nil {
 		return err
 	}
-	return h.check(d.WriteVideo(ts, b))
+	return h.check(write(d, ts, b))
 }
 
 // body reads a message body into the handler's scratch buffer, reused for

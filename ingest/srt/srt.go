@@ -1,0 +1,222 @@
+// Package srt is the SRT input, on the pure-Go github.com/datarhei/gosrt
+// (no cgo, no libsrt; it speaks the handshake, encryption and
+// retransmission that encoders such as OBS and ffmpeg use). It has two
+// roles: a caller that pulls MPEG-TS from an srt:// URL (the URL input of
+// LiveKit's ingress), and a listener where encoders push MPEG-TS with the
+// stream key as streamid (beyond LiveKit's ingress).
+package srt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	gosrt "github.com/datarhei/gosrt"
+	"github.com/livekit/protocol/logger"
+)
+
+// DefaultReadTimeout ends a connection that delivers nothing for this long.
+const DefaultReadTimeout = 10 * time.Second
+
+// Dial connects to an srt:// URL as a caller (mode=caller is the default;
+// streamid, passphrase, latency and the other URL options of the SRT URL
+// syntax are honoured) and returns the connection to read MPEG-TS from.
+func Dial(ctx context.Context, rawURL string) (io.ReadCloser, error) {
+	cfg := gosrt.DefaultConfig()
+	host, err := cfg.UnmarshalURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("srt URL: %w", err)
+	}
+	if mode := queryValue(rawURL, "mode"); mode != "" && mode != "caller" {
+		return nil, fmt.Errorf("srt URL: mode=%s is not supported for pulling (use caller)", mode)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("srt URL: %w", err)
+	}
+	type result struct {
+		c   gosrt.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := gosrt.Dial("srt", host, cfg)
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("connecting to SRT server %s: %w", host, r.err)
+		}
+		return &deadlineReader{c: r.c, timeout: DefaultReadTimeout}, nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return nil, context.Cause(ctx)
+	}
+}
+
+func queryValue(raw, key string) string {
+	_, q, ok := strings.Cut(raw, "?")
+	if !ok {
+		return ""
+	}
+	for _, kv := range strings.Split(q, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// ErrTimeout is the cause when an SRT peer goes silent.
+var ErrTimeout = errors.New("SRT peer went silent")
+
+// deadlineReader ends reads that wait longer than timeout.
+type deadlineReader struct {
+	c       gosrt.Conn
+	timeout time.Duration
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	if err := d.c.SetReadDeadline(time.Now().Add(d.timeout)); err != nil {
+		return 0, err
+	}
+	n, err := d.c.Read(p)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return n, fmt.Errorf("%w: nothing received for %v", ErrTimeout, d.timeout)
+	}
+	return n, err
+}
+
+func (d *deadlineReader) Close() error { return d.c.Close() }
+
+// Publisher receives the MPEG-TS byte stream of one authorized push.
+type Publisher interface {
+	// Serve reads the stream until it ends or the session is over, and
+	// returns why it ended (nil for a clean end).
+	Serve(r io.Reader) error
+}
+
+// Authorizer starts the session of a push by stream key.
+type Authorizer interface {
+	AuthorizeSRT(streamKey string, remote net.Addr) (Publisher, error)
+}
+
+// Server is the SRT listener.
+type Server struct {
+	// Address to listen on, e.g. ":9710" (UDP).
+	Address string
+	// Passphrase, when set, is required from every publisher.
+	Passphrase string
+	// Latency is the receiver latency (default 120 ms, SRT's default).
+	Latency    time.Duration
+	Authorizer Authorizer
+	Logger     logger.Logger
+
+	ln gosrt.Listener
+	wg sync.WaitGroup
+}
+
+// Initialize binds the listener and starts accepting.
+func (s *Server) Initialize() error {
+	if s.Logger == nil {
+		s.Logger = logger.GetLogger()
+	}
+	cfg := gosrt.DefaultConfig()
+	if s.Latency > 0 {
+		cfg.ReceiverLatency = s.Latency
+	}
+	cfg.Passphrase = s.Passphrase
+	ln, err := gosrt.Listen("srt", s.Address, cfg)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	s.wg.Add(1)
+	go s.accept()
+	return nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// StreamKey returns the stream key carried by a streamid: the whole value,
+// or the r= resource of the access-control syntax ("#!::r=key,m=publish").
+func StreamKey(streamID string) string {
+	if rest, ok := strings.CutPrefix(streamID, "#!::"); ok {
+		for _, kv := range strings.Split(rest, ",") {
+			if k, v, _ := strings.Cut(kv, "="); k == "r" {
+				return v
+			}
+		}
+		return ""
+	}
+	// "publish:key" and "live/key" forms are common in encoder presets.
+	if i := strings.LastIndexAny(streamID, ":/"); i >= 0 {
+		return streamID[i+1:]
+	}
+	return streamID
+}
+
+func (s *Server) accept() {
+	defer s.wg.Done()
+	for {
+		req, err := s.ln.Accept2()
+		if err != nil {
+			if errors.Is(err, gosrt.ErrListenerClosed) {
+				return
+			}
+			s.Logger.Debugw("SRT accept", "error", err.Error())
+			continue
+		}
+		key := StreamKey(req.StreamId())
+		log := s.Logger.WithValues("remote", req.RemoteAddr().String())
+		if key == "" {
+			log.Infow("SRT publish refused: no stream key in the streamid", "streamid", req.StreamId())
+			req.Reject(gosrt.REJ_PEER)
+			continue
+		}
+		pub, err := s.Authorizer.AuthorizeSRT(key, req.RemoteAddr())
+		if err != nil {
+			log.Infow("SRT publish refused", "reason", err.Error())
+			req.Reject(gosrt.REJX_FORBIDDEN)
+			continue
+		}
+		conn, err := req.Accept()
+		if err != nil {
+			log.Infow("SRT accept failed", "error", err.Error())
+			_ = pub.Serve(eofReader{err})
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer conn.Close()
+			if err := pub.Serve(&deadlineReader{c: conn, timeout: DefaultReadTimeout}); err != nil {
+				log.Debugw("SRT publish ended", "reason", err.Error())
+			}
+		}()
+	}
+}
+
+// eofReader fails its first read with err.
+type eofReader struct{ err error }
+
+func (e eofReader) Read([]byte) (int, error) { return 0, e.err }
+
+// Close stops accepting, closes every connection and waits for their
+// publishers to return.
+func (s *Server) Close() {
+	s.ln.Close()
+	s.wg.Wait()
+}

@@ -1,0 +1,162 @@
+package srt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestStreamKey(t *testing.T) {
+	cases := []struct{ id, want string }{
+		{"abc123", "abc123"},
+		{"#!::r=abc123,m=publish", "abc123"},
+		{"#!::m=publish,r=abc123", "abc123"},
+		{"#!::m=publish", ""},
+		{"publish:abc123", "abc123"},
+		{"live/abc123", "abc123"},
+		{"", ""},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, StreamKey(c.id), c.id)
+	}
+}
+
+func ffmpeg(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	return bin
+}
+
+// tsCounter checks and counts MPEG-TS packets.
+type tsCounter struct {
+	mu      sync.Mutex
+	packets int
+	bad     int
+	done    chan error
+}
+
+func (c *tsCounter) Serve(r io.Reader) error {
+	buf := make([]byte, 188)
+	var err error
+	for {
+		if _, err = io.ReadFull(r, buf); err != nil {
+			break
+		}
+		c.mu.Lock()
+		if buf[0] == 0x47 {
+			c.packets++
+		} else {
+			c.bad++
+		}
+		c.mu.Unlock()
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil
+	}
+	c.done <- err
+	return err
+}
+
+type authFunc func(key string) (Publisher, error)
+
+func (f authFunc) AuthorizeSRT(key string, _ net.Addr) (Publisher, error) { return f(key) }
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// TestListenerWithFFmpeg: ffmpeg pushes MPEG-TS over SRT with the stream
+// key as streamid; an unknown key is rejected.
+func TestListenerWithFFmpeg(t *testing.T) {
+	bin := ffmpeg(t)
+	counter := &tsCounter{done: make(chan error, 1)}
+	port := freeUDPPort(t)
+	s := &Server{Address: fmt.Sprintf("127.0.0.1:%d", port), Authorizer: authFunc(func(key string) (Publisher, error) {
+		if key != "goodkey" {
+			return nil, errors.New("stream key not found")
+		}
+		return counter, nil
+	})}
+	require.NoError(t, s.Initialize())
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	push := func(streamid string) ([]byte, error) {
+		return exec.CommandContext(ctx, bin, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+			"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "2", "-c:v", "libx264", "-f", "mpegts",
+			fmt.Sprintf("srt://127.0.0.1:%d?streamid=%s", port, streamid)).CombinedOutput()
+	}
+	out, err := push("#!::r=goodkey,m=publish")
+	require.NoError(t, err, string(out))
+	select {
+	case err := <-counter.done:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("push did not end")
+	}
+	counter.mu.Lock()
+	require.Greater(t, counter.packets, 50)
+	require.Zero(t, counter.bad, "the byte stream is aligned MPEG-TS")
+	counter.mu.Unlock()
+
+	out, err = push("nosuchkey")
+	require.Error(t, err, "rejected: %s", out)
+}
+
+// TestCallerWithFFmpegListener: Dial pulls from ffmpeg acting as an SRT
+// listener, with a passphrase and latency in the URL.
+func TestCallerWithFFmpegListener(t *testing.T) {
+	bin := ffmpeg(t)
+	port := freeUDPPort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "3", "-c:v", "libx264", "-f", "mpegts",
+		fmt.Sprintf("srt://127.0.0.1:%d?mode=listener&passphrase=correcthorse1&pbkeylen=16", port))
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Wait() }()
+
+	var conn io.ReadCloser
+	var err error
+	for i := 0; i < 50; i++ { // ffmpeg needs a moment to bind its listener
+		conn, err = Dial(ctx, fmt.Sprintf("srt://127.0.0.1:%d?passphrase=correcthorse1&latency=200", port))
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	require.NoError(t, err)
+	c := &tsCounter{done: make(chan error, 1)}
+	go func() { _ = c.Serve(conn) }()
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		t.Fatal("pull did not end")
+	}
+	conn.Close()
+	require.Greater(t, c.packets, 50)
+	require.Zero(t, c.bad)
+
+	_, err = Dial(ctx, "srt://127.0.0.1:1?mode=rendezvous")
+	require.ErrorContains(t, err, "mode=rendezvous is not supported")
+}

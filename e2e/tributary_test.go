@@ -20,6 +20,7 @@ import (
 type tributary struct {
 	*e2e.Process
 	RTMPPort   int
+	WHIPPort   int
 	APIURL     string
 	HealthURL  string
 	ConfigPath string
@@ -54,7 +55,7 @@ func startTributary(t *testing.T, o tributaryOpts) *tributary {
 	if o.WsURL == "" {
 		o.WsURL = "ws://127.0.0.1:7880"
 	}
-	apiPort, healthPort, rtmpPort := freePort(t), freePort(t), freePort(t)
+	apiPort, healthPort, rtmpPort, whipPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	conf := fmt.Sprintf(`api_key: devkey
 api_secret: secret
 ws_url: %s
@@ -67,7 +68,7 @@ rtmp_base_url: rtmp://ingest.test:1935/live
 whip_base_url: https://ingest.test/w
 logging:
   level: debug
-%s`, o.WsURL, apiPort, healthPort, rtmpPort, freePort(t), o.StorePath, o.Extra)
+%s`, o.WsURL, apiPort, healthPort, rtmpPort, whipPort, o.StorePath, o.Extra)
 	confPath := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o600))
 
@@ -75,6 +76,7 @@ logging:
 	tr := &tributary{
 		Process:    p,
 		RTMPPort:   rtmpPort,
+		WHIPPort:   whipPort,
 		APIURL:     fmt.Sprintf("http://127.0.0.1:%d", apiPort),
 		HealthURL:  fmt.Sprintf("http://127.0.0.1:%d", healthPort),
 		ConfigPath: confPath,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/ingest/rtmp"
+	"github.com/tributary-ingress/tributary/ingest/whip"
 	"github.com/tributary-ingress/tributary/room"
 	"github.com/tributary-ingress/tributary/service"
 	"github.com/tributary-ingress/tributary/session"
@@ -35,6 +36,7 @@ type Server struct {
 	serving []chan error
 	rtmp    *rtmp.Server
 	rtmps   *rtmp.Server
+	whip    *whip.Server
 }
 
 // Initialize opens the store and starts every listener. On error, what was
@@ -89,8 +91,13 @@ func (s *Server) Initialize() (err error) {
 			return fmt.Errorf("rtmps_port %d: %w", c.RTMPSPort, err)
 		}
 	}
+	if c.WHIPPort > 0 {
+		if err := s.startWHIP(); err != nil {
+			return err
+		}
+	}
 	s.Logger.Infow("tributary started",
-		"apiPort", c.APIPort, "healthPort", c.HealthPort, "rtmpPort", c.RTMPPort, "rtmpsPort", c.RTMPSPort,
+		"apiPort", c.APIPort, "healthPort", c.HealthPort, "rtmpPort", c.RTMPPort, "whipPort", c.WHIPPort, "rtmpsPort", c.RTMPSPort,
 		"store", c.StorePath, "rtmpBaseURL", c.RTMPBaseURL, "whipBaseURL", c.WHIPBaseURL, "wsURL", c.WsURL)
 	return nil
 }
@@ -120,6 +127,9 @@ func (s *Server) Close(ctx context.Context) {
 		if r != nil {
 			r.Close()
 		}
+	}
+	if s.whip != nil {
+		s.whip.Close()
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

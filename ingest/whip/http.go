@@ -1,0 +1,245 @@
+package whip
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Content types of the WHIP exchange.
+const (
+	contentTypeSDP     = "application/sdp"
+	contentTypeSDPFrag = "application/trickle-ice-sdpfrag"
+)
+
+// Handler returns the HTTP handler of the endpoint (Initialize serves it).
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	setCORS(w, r)
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) == 1 && parts[0] == "" {
+		parts = nil
+	}
+	switch {
+	case r.Method == http.MethodOptions:
+		w.Header().Set("Accept-Post", contentTypeSDP)
+		w.Header().Set("Accept-Patch", contentTypeSDPFrag)
+		w.WriteHeader(http.StatusNoContent)
+	case len(parts) == 1 && parts[0] == "health" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "OK\n")
+	case r.Method == http.MethodPost && (len(parts) == 1 || len(parts) == 2):
+		s.post(w, r, parts)
+	case (r.Method == http.MethodDelete || r.Method == http.MethodPatch) && len(parts) == 3:
+		c := s.lookup(parts[2])
+		if c == nil || c.streamKey != parts[1] {
+			httpError(w, r, http.StatusNotFound, "WHIP resource not found: the session has ended or never existed")
+			return
+		}
+		if r.Method == http.MethodDelete {
+			c.log.Infow("WHIP client deleted the resource")
+			c.stop(nil)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		s.patch(w, r, c)
+	case len(parts) == 0:
+		httpError(w, r, http.StatusNotFound, "POST the SDP offer to /<app>/<stream_key>, or to /<app> with Authorization: Bearer <stream_key>")
+	default:
+		w.Header().Set("Allow", "POST, PATCH, DELETE, OPTIONS")
+		httpError(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not part of WHIP: POST /<app>/<stream_key> creates a session, PATCH and DELETE go to its Location", r.Method, r.URL.Path))
+	}
+}
+
+// setCORS lets a page on any origin publish: the stream key is the
+// credential, as with any WHIP endpoint.
+func setCORS(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		origin = "*"
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+	h.Set("Access-Control-Expose-Headers", "Location, ETag, Accept-Patch, Accept-Post, Link")
+	h.Set("Access-Control-Max-Age", "86400")
+}
+
+// httpError writes a reason a client can act on: JSON when it asks for
+// JSON, plain text otherwise.
+func httpError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// statusOf maps an error to its HTTP status.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrStreamKeyNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrBadOffer):
+		return http.StatusBadRequest
+	case errors.Is(err, errUfragMismatch):
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusInternalServerError
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, want string) (string, bool) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != want {
+		httpError(w, r, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type must be %s (got %q)", want, r.Header.Get("Content-Type")))
+		return "", false
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			httpError(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", MaxBodySize))
+		} else {
+			httpError(w, r, http.StatusBadRequest, "cannot read the body: "+err.Error())
+		}
+		return "", false
+	}
+	return string(b), true
+}
+
+// bearer returns the token of an Authorization: Bearer header.
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func (s *Server) post(w http.ResponseWriter, r *http.Request, parts []string) {
+	app := parts[0]
+	var key string
+	if len(parts) == 2 {
+		key = parts[1]
+	} else if key = bearer(r); key == "" {
+		httpError(w, r, http.StatusUnauthorized, "no stream key: POST to /"+app+"/<stream_key> or send Authorization: Bearer <stream_key>")
+		return
+	}
+	body, ok := readBody(w, r, contentTypeSDP)
+	if !ok {
+		return
+	}
+	o, err := parseOffer(body)
+	if err != nil {
+		httpError(w, r, statusOf(err), err.Error())
+		return
+	}
+	pub, err := s.Authorizer.AuthorizeWHIP(key, r.RemoteAddr)
+	if err != nil {
+		s.Logger.Infow("WHIP publish refused", "reason", err.Error(), "remote", r.RemoteAddr)
+		httpError(w, r, statusOf(err), err.Error())
+		return
+	}
+	c := &conn{
+		s: s, id: pub.ResourceID(), streamKey: key, pub: pub, etag: newETag(), end: make(chan error, 1),
+		log: s.Logger.WithValues("resourceID", pub.ResourceID(), "remote", r.RemoteAddr),
+	}
+	err = o.check()
+	var answer string
+	var n Negotiated
+	if err == nil {
+		answer, n, err = c.negotiate(r.Context(), o)
+	}
+	if err == nil {
+		err = pub.Start(n)
+	}
+	if err == nil {
+		err = s.add(c)
+	}
+	if err != nil {
+		c.tracksMu.Lock()
+		c.closed = true
+		c.tracksMu.Unlock()
+		if c.pc != nil {
+			_ = c.pc.Close()
+		}
+		c.readers.Wait()
+		pub.Close(err)
+		c.log.Infow("WHIP offer refused", "reason", err.Error())
+		httpError(w, r, statusOf(err), err.Error())
+		return
+	}
+	go c.run()
+	c.log.Infow("WHIP session started", "video", codecName(n.Video), "rids", strings.Join(n.VideoRIDs, ","), "audio", codecName(n.Audio))
+	h := w.Header()
+	h.Set("Content-Type", contentTypeSDP)
+	h.Set("Location", "/"+app+"/"+key+"/"+c.id)
+	h.Set("ETag", c.etag)
+	h.Set("Accept-Patch", contentTypeSDPFrag)
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, answer)
+}
+
+func codecName(c *webrtc.RTPCodecParameters) string {
+	if c == nil {
+		return "none"
+	}
+	return c.MimeType
+}
+
+func (s *Server) patch(w http.ResponseWriter, r *http.Request, c *conn) {
+	body, ok := readBody(w, r, contentTypeSDPFrag)
+	if !ok {
+		return
+	}
+	f, err := parseSDPFrag(body)
+	if err != nil {
+		httpError(w, r, statusOf(err), err.Error())
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ifMatch := strings.TrimSpace(r.Header.Get("If-Match"))
+	if ifMatch == "*" {
+		frag, err := c.restartICE(r.Context(), f)
+		if err != nil {
+			httpError(w, r, statusOf(err), err.Error())
+			return
+		}
+		c.etag = newETag()
+		c.log.Infow("ICE restart")
+		w.Header().Set("Content-Type", contentTypeSDPFrag)
+		w.Header().Set("ETag", c.etag)
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, frag)
+		return
+	}
+	if ifMatch != "" && strings.TrimPrefix(ifMatch, "W/") != c.etag {
+		httpError(w, r, http.StatusPreconditionFailed, fmt.Sprintf("If-Match %s is not the current ETag of the session: the ICE session was restarted", ifMatch))
+		return
+	}
+	if err := c.trickle(f); err != nil {
+		httpError(w, r, statusOf(err), err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,246 @@
+// Package whip is the WHIP input (RFC 9725, WebRTC-HTTP Ingestion
+// Protocol): an HTTP endpoint that takes a client's SDP offer, answers it
+// with a pion/webrtc peer connection, and hands the RTP packets it then
+// receives to a Publisher. It knows nothing of the pipeline behind the
+// Publisher: a passthrough forwarder or a depacketizer feeding a
+// transcoding session (see Depacketizer).
+//
+// HTTP contract (app is any first path element, e.g. "w"):
+//
+//	POST   /<app>/<stream_key>            offer (application/sdp) → 201 answer,
+//	POST   /<app>  + Bearer <stream_key>     Location, ETag, Accept-Patch
+//	PATCH  /<app>/<stream_key>/<resource> trickle (application/trickle-ice-sdpfrag) → 204;
+//	                                      with If-Match: * an ICE restart → 200 + fragment
+//	DELETE /<app>/<stream_key>/<resource> ends the session → 200
+//	OPTIONS any path                      CORS preflight → 204
+//	GET    /health                        200
+//
+// Errors are plain text (JSON {"error": …} when the client accepts JSON)
+// and say what is wrong: 404 "stream key not found", 403 for a disabled
+// ingress, 400 naming the unsupported codec of an offer, 412 for a wrong
+// If-Match, 415 for a wrong Content-Type.
+package whip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/livekit/protocol/logger"
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Limits on what a client may make the server hold.
+const (
+	// MaxBodySize bounds an offer or an ICE fragment: browser offers with
+	// every codec and extension stay under 16 KiB.
+	MaxBodySize = 256 << 10
+	// ReadHeaderTimeout bounds the headers of a request.
+	ReadHeaderTimeout = 10 * time.Second
+	// ReadTimeout bounds a whole request.
+	ReadTimeout = 30 * time.Second
+	// GatherTimeout bounds ICE candidate gathering for an answer (STUN
+	// servers may be slow to answer).
+	GatherTimeout = 10 * time.Second
+	// DefaultMaxSessions bounds simultaneous WHIP sessions.
+	DefaultMaxSessions = 256
+)
+
+// Errors an Authorizer returns to choose the HTTP status; wrap them to add
+// the reason.
+var (
+	// ErrStreamKeyNotFound: no ingress has this stream key (404).
+	ErrStreamKeyNotFound = errors.New("stream key not found")
+	// ErrForbidden: the ingress refuses this publish (403), e.g. disabled.
+	ErrForbidden = errors.New("publishing refused")
+	// ErrUnavailable: the server cannot take a session now (503).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Negotiated is what a client's offer and the answer agreed on.
+type Negotiated struct {
+	// Video is the video codec, nil without video.
+	Video *webrtc.RTPCodecParameters
+	// VideoRIDs are the simulcast RIDs in offer order (layer 0 first);
+	// empty when the video is not simulcast (one layer).
+	VideoRIDs []string
+	// Audio is the audio codec (Opus), nil without audio.
+	Audio *webrtc.RTPCodecParameters
+	// RequestKeyframe sends a PLI to the client for a video layer. It does
+	// not block.
+	RequestKeyframe func(layer int)
+}
+
+// VideoLayers returns the number of video layers (1 without simulcast).
+func (n Negotiated) VideoLayers() int { return max(len(n.VideoRIDs), 1) }
+
+// Publisher receives the media of one WHIP session.
+type Publisher interface {
+	// ResourceID names the session; it ends the Location URL.
+	ResourceID() string
+	// Start is called once the offer is answered, before any packet.
+	Start(n Negotiated) error
+	// WriteVideoRTP and WriteAudioRTP hand over each received packet, from
+	// the goroutine reading its stream (one per layer). The Publisher owns
+	// the packet.
+	WriteVideoRTP(layer int, p *rtp.Packet)
+	WriteAudioRTP(p *rtp.Packet)
+	// Close is called once when the session ends: err nil when the client
+	// deleted the resource or closed the connection, else why it failed.
+	Close(err error)
+	// Done is closed when the session behind the Publisher ends on its
+	// own (ingress updated or deleted, a newer publisher); the peer
+	// connection is then closed.
+	Done() <-chan struct{}
+}
+
+// Authorizer starts the session of a publish on a stream key, or refuses
+// it with an error wrapping ErrStreamKeyNotFound, ErrForbidden or
+// ErrUnavailable and saying why.
+type Authorizer interface {
+	AuthorizeWHIP(streamKey string, remote string) (Publisher, error)
+}
+
+// ICEConfig is the WebRTC transport configuration (rtc_config).
+type ICEConfig struct {
+	// UDPPort muxes every session's ICE on one UDP port when set; else
+	// UDPPortMin..UDPPortMax bound the ephemeral ports (0: any).
+	UDPPort    int
+	UDPPortMin int
+	UDPPortMax int
+	// TCPPort adds passive ICE-TCP candidates on this port.
+	TCPPort int
+	// NodeIPs replace the host candidates' addresses (NAT 1:1).
+	NodeIPs []string
+	// STUNServers ("host:port") give server-reflexive candidates.
+	STUNServers []string
+	// IncludeLoopback gathers loopback candidates too.
+	IncludeLoopback bool
+	// IPs, when set, restricts candidates to these addresses or networks
+	// (CIDR).
+	IPs []string
+	// ForceTCP gathers only TCP candidates.
+	ForceTCP bool
+}
+
+// Server is the WHIP HTTP endpoint.
+type Server struct {
+	// Address to listen on, e.g. ":8080".
+	Address string
+	// Authorizer authorizes publishes. Required.
+	Authorizer Authorizer
+	ICE        ICEConfig
+	// MaxSessions defaults to DefaultMaxSessions.
+	MaxSessions int
+	Logger      logger.Logger
+
+	api    *webrtc.API
+	ln     net.Listener
+	http   *http.Server
+	serve  chan error
+	udpMux ice.UDPMux
+	tcpMux ice.TCPMux
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	conns  map[string]*conn // by resource ID
+	wg     sync.WaitGroup
+}
+
+// Initialize binds the listeners and starts serving.
+func (s *Server) Initialize() (err error) {
+	if s.Authorizer == nil {
+		return errors.New("whip: no Authorizer")
+	}
+	if s.MaxSessions == 0 {
+		s.MaxSessions = DefaultMaxSessions
+	}
+	if s.Logger == nil {
+		s.Logger = logger.GetLogger()
+	}
+	defer func() {
+		if err != nil {
+			s.closeMuxes()
+		}
+	}()
+	if err := s.newAPI(); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.Address)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.conns = map[string]*conn{}
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	s.serve = make(chan error, 1)
+	go func() { s.serve <- s.http.Serve(ln) }()
+	return nil
+}
+
+// Addr returns the address listened on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Close stops accepting, ends every session and waits for them.
+func (s *Server) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(ctx)
+	<-s.serve
+	s.mu.Lock()
+	s.cancel() // under mu: no session is added after this
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.closeMuxes()
+}
+
+func (s *Server) closeMuxes() {
+	if s.udpMux != nil {
+		_ = s.udpMux.Close()
+	}
+	if s.tcpMux != nil {
+		_ = s.tcpMux.Close()
+	}
+}
+
+func (s *Server) add(c *conn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return fmt.Errorf("%w: the server is shutting down", ErrUnavailable)
+	}
+	if len(s.conns) >= s.MaxSessions {
+		return fmt.Errorf("%w: %d WHIP sessions already running", ErrUnavailable, len(s.conns))
+	}
+	s.conns[c.id] = c
+	s.wg.Add(1)
+	return nil
+}
+
+func (s *Server) remove(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns[c.id] == c {
+		delete(s.conns, c.id)
+	}
+}
+
+func (s *Server) lookup(id string) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns[id]
+}

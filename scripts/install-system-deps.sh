@@ -21,7 +21,7 @@ PKGS=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   redis-server srt-tools chromium chromium-driver
   # misc
-  ca-certificates curl jq psmisc
+  ca-certificates curl jq psmisc time
 )
 
 [ "${1:-}" = "--run" ] && PKGS=("${RUN_PKGS[@]}")

@@ -20,7 +20,7 @@ import (
 )
 
 // makeFLV encodes a test source with the real ffmpeg CLI.
-func makeFLV(t *testing.T, args ...string) string {
+func makeFLV(t testing.TB, args ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("ffmpeg")
 	if err != nil {

@@ -3,6 +3,7 @@ package transcode
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -62,6 +63,9 @@ type Video struct {
 	failMu    sync.Mutex
 	failErr   error
 
+	order []int     // layer indices, largest picture first
+	pics  []picture // per layer, the picture being handed out (decode side)
+
 	waitKey     bool // decode side: a frame was dropped, skip to a keyframe
 	lastPTS     int64
 	havePTS     bool
@@ -70,18 +74,44 @@ type Video struct {
 }
 
 type layer struct {
-	idx     int
-	conf    Layer
-	enc     *ffi.VideoEncoder
-	scaler  *ffi.Scaler
-	dst     *ffi.VideoFrame
-	in      chan *sharedFrame
-	track   *media.Track
-	dropped atomic.Int64
+	idx   int
+	conf  Layer
+	enc   *ffi.VideoEncoder
+	in    chan picture
+	track *media.Track
+	// scaler makes this layer's pictures; only the decode goroutine uses it.
+	scaler *ffi.Scaler
+	// free holds this layer's pictures that are not in use: the decode
+	// goroutine takes one, scales into it and queues it; the layer
+	// goroutine gives it back once encoded. allocated counts them.
+	free      chan *ffi.VideoFrame
+	allocated int
+	dropped   atomic.Int64
 }
 
-// sharedFrame is a decoded picture shared by the layers; the last one to
-// finish releases it.
+// picturePool is the number of pictures per layer: the queue, the one
+// being encoded and the one being scaled.
+const picturePool = layerQueue + 2
+
+// picture is one input of a layer's encoder: a picture from the layer's
+// pool, or the decoded picture itself (shared) when it already has the
+// layer's size.
+type picture struct {
+	f      *ffi.VideoFrame
+	shared *sharedFrame
+}
+
+// done gives the picture back once the layer has encoded it.
+func (p picture) done(l *layer) {
+	if p.shared != nil {
+		p.shared.release()
+		return
+	}
+	l.free <- p.f // never blocks: free has room for every picture
+}
+
+// sharedFrame is a decoded picture used as is by the layers of its size;
+// the last one to finish releases it.
 type sharedFrame struct {
 	f    *ffi.VideoFrame
 	refs atomic.Int32
@@ -128,13 +158,9 @@ func NewVideo(conf VideoConfig) (*Video, error) {
 		return nil, err
 	}
 	for i, l := range conf.Layers {
-		threads := 1
-		if l.Width*l.Height >= 1280*720 {
-			threads = 2
-		}
 		enc, err := ffi.NewVideoEncoder(ffi.VideoEncoderConfig{
 			Codec: outCodec, Width: l.Width, Height: l.Height, FPS: fps, Bitrate: l.Bitrate,
-			Preset: conf.Preset, Threads: threads,
+			Preset: conf.Preset, Threads: encoderThreads(l.Width, l.Height),
 		})
 		if err != nil {
 			dec.Close()
@@ -142,16 +168,45 @@ func NewVideo(conf VideoConfig) (*Video, error) {
 			return nil, err
 		}
 		v.layers = append(v.layers, &layer{
-			idx: i, conf: l, enc: enc, in: make(chan *sharedFrame, layerQueue),
+			idx: i, conf: l, enc: enc, in: make(chan picture, layerQueue),
+			free:  make(chan *ffi.VideoFrame, picturePool),
 			track: &media.Track{ID: i, Kind: media.KindVideo, Codec: conf.Codec, ClockRate: 90000, Width: l.Width, Height: l.Height},
 		})
 	}
+	// Scaling order: largest first, so each layer is scaled from the next
+	// larger layer's picture rather than from the full source.
+	v.order = make([]int, len(v.layers))
+	for i := range v.order {
+		v.order[i] = i
+	}
+	sort.SliceStable(v.order, func(a, b int) bool {
+		la, lb := v.layers[v.order[a]].conf, v.layers[v.order[b]].conf
+		return la.Width*la.Height > lb.Width*lb.Height
+	})
+	v.pics = make([]picture, len(v.layers))
 	v.wg.Add(1 + len(v.layers))
 	go v.decodeLoop(dec)
 	for _, l := range v.layers {
 		go v.layerLoop(l)
 	}
 	return v, nil
+}
+
+// scaleFlags is the libswscale algorithm of the layers. Each layer is
+// scaled from the next larger one (see distribute), so every step is a
+// downscale by 1.5–2, where area averaging is both the cheapest of
+// libswscale's filters and free of the aliasing of fast bilinear
+// (benchmarks/RESULTS.md: 1080p→720p 1.1 ms vs 1.8 ms for bilinear).
+const scaleFlags = ffi.ScaleArea
+
+// encoderThreads is the x264 thread count of a layer: one. The layers
+// already run in parallel on their own goroutines, and sliced threads only
+// add synchronisation (benchmarks/RESULTS.md); a 720p veryfast picture
+// takes ~7 ms on one core, well inside a frame interval, so one thread
+// adds no latency either.
+func encoderThreads(w, h int) int {
+	_, _ = w, h
+	return 1
 }
 
 // decoderExtradata is the extradata given to libavcodec. H.264 and H.265
@@ -240,6 +295,9 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 	defer func() {
 		for _, l := range v.layers {
 			close(l.in)
+			if l.scaler != nil {
+				l.scaler.Close()
+			}
 		}
 		dec.Close()
 	}()
@@ -276,43 +334,123 @@ func (v *Video) fanOut(pics []*ffi.VideoFrame) {
 			continue
 		}
 		v.lastPTS, v.havePTS = p.PTS, true
-		sf := &sharedFrame{f: p}
-		sf.refs.Store(int32(len(v.layers)))
-		for _, l := range v.layers {
-			if v.conf.Blocking {
-				l.in <- sf
-				continue
-			}
-			select {
-			case l.in <- sf:
-			default:
-				l.dropped.Add(1)
-				sf.release()
-			}
+		v.distribute(p)
+	}
+}
+
+// distribute makes every layer's picture from the decoded picture p and
+// queues them. Scaling happens here, largest layer first, each layer from
+// the smallest picture already made that covers it (1080p → 720p → 360p →
+// 180p): a 2:1 step from 720p costs a fraction of one from the full
+// source. A layer whose size and format are the source's encodes p itself.
+// All pictures are made before any is queued, so nothing read here is
+// handed to (and released by) a layer goroutine before the reading ends.
+func (v *Video) distribute(p *ffi.VideoFrame) {
+	direct := int32(0)
+	prev := p
+	for _, i := range v.order {
+		l := v.layers[i]
+		v.pics[i] = picture{}
+		if p.Width() == l.conf.Width && p.Height() == l.conf.Height && p.Format() == "yuv420p" {
+			v.pics[i].f = p
+			direct++
+			continue
+		}
+		f := v.takePicture(l)
+		if f == nil {
+			l.dropped.Add(1)
+			continue
+		}
+		src := prev
+		if src.Width() < l.conf.Width || src.Height() < l.conf.Height {
+			src = p
+		}
+		if err := v.scale(l, src, f); err != nil {
+			l.free <- f
+			v.fail(fmt.Errorf("layer %dx%d: %w", l.conf.Width, l.conf.Height, err))
+			continue
+		}
+		v.pics[i].f = f
+		prev = f
+	}
+	var sf *sharedFrame
+	if direct > 0 {
+		sf = &sharedFrame{f: p}
+		sf.refs.Store(direct)
+	} else {
+		p.Release()
+	}
+	for i, l := range v.layers {
+		pic := v.pics[i]
+		v.pics[i] = picture{}
+		if pic.f == nil {
+			continue
+		}
+		if pic.f == p {
+			pic.shared = sf
+		}
+		if v.conf.Blocking {
+			l.in <- pic
+			continue
+		}
+		select {
+		case l.in <- pic:
+		default:
+			l.dropped.Add(1)
+			pic.done(l)
 		}
 	}
+}
+
+// takePicture returns a free picture of l's size: a returned one, a new one
+// while the pool is not full, or (blocking mode) the next one l gives back.
+// It returns nil when l is behind and frames may be dropped.
+func (v *Video) takePicture(l *layer) *ffi.VideoFrame {
+	select {
+	case f := <-l.free:
+		return f
+	default:
+	}
+	if l.allocated < picturePool {
+		f, err := ffi.NewVideoFrame(l.conf.Width, l.conf.Height)
+		if err != nil {
+			v.fail(fmt.Errorf("layer %dx%d: %w", l.conf.Width, l.conf.Height, err))
+			return nil
+		}
+		l.allocated++
+		return f
+	}
+	if v.conf.Blocking {
+		return <-l.free
+	}
+	return nil
+}
+
+// scale writes src, resized to l's size, into dst.
+func (v *Video) scale(l *layer, src, dst *ffi.VideoFrame) error {
+	if l.scaler == nil {
+		s, err := ffi.NewScaler(src.Width(), src.Height(), l.conf.Width, l.conf.Height, scaleFlags)
+		if err != nil {
+			return err
+		}
+		l.scaler = s
+	}
+	return l.scaler.Scale(src, dst)
 }
 
 func (v *Video) layerLoop(l *layer) {
 	defer v.wg.Done()
 	defer func() {
-		if l.dst != nil {
-			l.dst.Release()
-		}
-		if l.scaler != nil {
-			l.scaler.Close()
-		}
 		l.enc.Close()
-	}()
-	for sf := range l.in {
-		pic, err := v.scale(l, sf.f)
-		if err != nil {
-			sf.release()
-			v.fail(fmt.Errorf("layer %dx%d: %w", l.conf.Width, l.conf.Height, err))
-			continue
+		// The decode goroutine has closed l.in, so every picture of the
+		// pool is back.
+		for range l.allocated {
+			(<-l.free).Release()
 		}
-		pkts, err := l.enc.Encode(pic)
-		sf.release()
+	}()
+	for pic := range l.in {
+		pkts, err := l.enc.Encode(pic.f)
+		pic.done(l)
 		if err != nil {
 			v.fail(err)
 			continue
@@ -322,31 +460,6 @@ func (v *Video) layerLoop(l *layer) {
 	if pkts, err := l.enc.Flush(); err == nil {
 		v.emit(l, pkts)
 	}
-}
-
-// scale returns the picture at the layer's size in YUV420P: the source
-// itself when it already is that, else the layer's reused destination frame
-// (libswscale converts 4:4:4, 4:2:2 and 10-bit sources on the way).
-func (v *Video) scale(l *layer, src *ffi.VideoFrame) (*ffi.VideoFrame, error) {
-	if src.Width() == l.conf.Width && src.Height() == l.conf.Height && src.Format() == "yuv420p" {
-		return src, nil // already what the encoder takes
-	}
-	if l.scaler == nil {
-		s, err := ffi.NewScaler(src.Width(), src.Height(), l.conf.Width, l.conf.Height, ffi.ScaleBilinear)
-		if err != nil {
-			return nil, err
-		}
-		dst, err := s.NewFrame()
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		l.scaler, l.dst = s, dst
-	}
-	if err := l.scaler.Scale(src, l.dst); err != nil {
-		return nil, err
-	}
-	return l.dst, nil
 }
 
 func (v *Video) emit(l *layer, pkts []ffi.Packet) {

@@ -23,6 +23,7 @@ func main() {
 	secret := flag.String("api-secret", "secret", "API secret")
 	room := flag.String("room", "demo", "room to publish into")
 	input := flag.String("input", "rtmp", "rtmp or whip")
+	transcode := flag.Bool("transcode", true, "enable_transcoding of the ingress (false: forward the video unchanged)")
 	flag.Parse()
 
 	if err := waitHealthy(*health, 30*time.Second); err != nil {
@@ -33,6 +34,9 @@ func main() {
 		RoomName:            *room,
 		ParticipantIdentity: *input + "-publisher",
 		ParticipantName:     strings.ToUpper(*input) + " publisher",
+	}
+	if !*transcode {
+		req.EnableTranscoding = &[]bool{false}[0]
 	}
 	switch *input {
 	case "rtmp":

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Transcoding benchmark: Tributary's transcoder next to a GStreamer pipeline
+# and the FFmpeg CLI doing the same work, on the same inputs, in one run.
+#
+#   benchmarks/transcode.sh              # 1080p and 720p, one run each
+#   RUNS=3 benchmarks/transcode.sh       # best of 3 per tool (less noise)
+#   INPUTS=1080p benchmarks/transcode.sh # only one input
+#
+# The work, for each input (30 s of 30 fps H.264 High with B-frames + AAC
+# 48 kHz stereo, generated once into ~/.cache/tributary/bench/):
+#   one H.264 decode → 3 scales (1280x720, 640x360, 320x180, bilinear) →
+#   3 x264 encodes (preset veryfast, tune zerolatency, baseline, no
+#   B-frames, keyframe every 60 frames, CBR-like: maxrate = bitrate, 1 s
+#   VBV; 1.9 Mbps / 671751 bps / 237500 bps, the default preset), and the
+#   AAC decoded, resampled to 48 kHz stereo and encoded to Opus 96 kbps.
+#   Everything runs as fast as possible (no real-time pacing); encoded
+#   outputs are discarded.
+#
+# Threads: each tool keeps its own defaults, which is what a user gets:
+#   Tributary: decoder 1 thread; x264 2 sliced threads for ≥720p layers,
+#     1 for smaller ones (see transcode/video.go).
+#   GStreamer: avdec_h264 max-threads=0 (auto), x264enc threads=0 (auto,
+#     sliced because of tune=zerolatency).
+#   FFmpeg: decoder threads auto (frame threads), libx264 threads auto
+#     (sliced, zerolatency), filter threads auto.
+#
+# Measured per tool: CPU seconds (user+sys of the process and all its
+# threads, from /usr/bin/time) per media second, and peak RSS.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/benchmarks/lib.sh"
+RUNS="${RUNS:-1}"
+INPUTS="${INPUTS:-1080p 720p}"
+
+"$ROOT/scripts/install-system-deps.sh"
+
+BIN="$BENCH_CACHE/bin"
+mkdir -p "$BIN"
+(cd "$ROOT" && go build -o "$BIN/transcodebench" ./benchmarks/cmd/transcodebench)
+
+# Default preset layers (simulcast.ResolveVideo(nil)), for 16:9 sources.
+L_W=(1280 640 320)
+L_H=(720 360 180)
+L_BR=(1900000 671751 237500)
+KEYINT=60
+
+# measure NAME CMD...: runs CMD under /usr/bin/time, prints
+# "cpu_seconds max_rss_kib wall_seconds".
+measure() {
+  local tf
+  tf=$(mktemp)
+  /usr/bin/time -f "%U %S %M %e" -o "$tf" "$@" >/dev/null 2>"$tf.err" || {
+    echo "FAILED: $*" >&2
+    cat "$tf.err" >&2
+    rm -f "$tf" "$tf.err"
+    return 1
+  }
+  awk '{printf "%.3f %d %.2f\n", $1+$2, $3, $4}' "$tf"
+  rm -f "$tf" "$tf.err"
+}
+
+run_tributary() {
+  measure "$BIN/transcodebench" -i "$1"
+}
+
+run_gstreamer() {
+  local src=$1
+  local p="filesrc location=$src ! flvdemux name=d d.video ! queue ! h264parse ! avdec_h264 ! tee name=t"
+  local i
+  for i in 0 1 2; do
+    # x264enc: bitrate in kbit/s, vbv-buf-capacity in ms.
+    p+=" t. ! queue ! videoscale method=bilinear ! video/x-raw,width=${L_W[$i]},height=${L_H[$i]}"
+    p+=" ! x264enc speed-preset=veryfast tune=zerolatency bitrate=$((L_BR[i] / 1000)) vbv-buf-capacity=1000"
+    p+=" key-int-max=$KEYINT bframes=0 ! video/x-h264,profile=constrained-baseline ! fakesink sync=false"
+  done
+  p+=" d.audio ! queue ! aacparse ! avdec_aac ! audioconvert ! audioresample"
+  p+=" ! audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=96000 ! fakesink sync=false"
+  # shellcheck disable=SC2086
+  measure gst-launch-1.0 -q $p
+}
+
+run_ffmpeg() {
+  local src=$1
+  local fc="[0:v]split=3[s0][s1][s2]"
+  local args=()
+  local i
+  for i in 0 1 2; do
+    fc+=";[s$i]scale=${L_W[$i]}:${L_H[$i]}:flags=bilinear[o$i]"
+    args+=(-map "[o$i]" -c:v libx264 -preset veryfast -tune zerolatency -profile:v baseline
+      -b:v "${L_BR[$i]}" -maxrate "${L_BR[$i]}" -bufsize "${L_BR[$i]}"
+      -g $KEYINT -keyint_min $KEYINT -sc_threshold 0 -bf 0 -f null -)
+  done
+  args+=(-map 0:a -c:a libopus -b:a 96k -ar 48000 -ac 2 -f null -)
+  measure ffmpeg -hide_banner -loglevel error -nostdin -i "$src" -filter_complex "$fc" "${args[@]}"
+}
+
+# best CMD...: the run with the least CPU out of RUNS.
+best() {
+  local out="" line
+  for _ in $(seq "$RUNS"); do
+    line=$("$@")
+    if [ -z "$out" ] || awk -v a="$line" -v b="$out" 'BEGIN{split(a,x," ");split(b,y," ");exit !(x[1]<y[1])}'; then
+      out=$line
+    fi
+  done
+  echo "$out"
+}
+
+echo
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "tools:   $(ffmpeg -version | head -1 | cut -d' ' -f1-3), $(gst-launch-1.0 --version | sed -n 2p), $(go version | cut -d' ' -f3)"
+echo "runs:    best of $RUNS per tool; media ${BENCH_SECONDS}s per input"
+echo
+printf "%-6s %-10s %12s %10s %10s %10s\n" input tool "cpu/media-s" "rss MiB" "wall s" "cpu s"
+for inp in $INPUTS; do
+  case $inp in
+    1080p) src="$BENCH_CACHE/src-1080p30-high.flv"; gen_source "$src" 1920 1080 6M high 3 ;;
+    720p) src="$BENCH_CACHE/src-720p30-high.flv"; gen_source "$src" 1280 720 3500k high 3 ;;
+    *) echo "unknown input $inp (1080p or 720p)" >&2; exit 2 ;;
+  esac
+  declare -A cpu=() rss=()
+  for tool in tributary gstreamer ffmpeg; do
+    read -r c m w < <(best "run_$tool" "$src")
+    cpu[$tool]=$(awk -v c="$c" -v s="$BENCH_SECONDS" 'BEGIN{printf "%.3f", c/s}')
+    rss[$tool]=$(awk -v m="$m" 'BEGIN{printf "%.1f", m/1024}')
+    printf "%-6s %-10s %12s %10s %10s %10s\n" "$inp" "$tool" "${cpu[$tool]}" "${rss[$tool]}" "$w" "$c"
+  done
+  awk -v t="${cpu[tributary]}" -v g="${cpu[gstreamer]}" -v f="${cpu[ffmpeg]}" \
+    -v tr="${rss[tributary]}" -v gr="${rss[gstreamer]}" -v fr="${rss[ffmpeg]}" -v inp="$inp" 'BEGIN{
+      printf "%-6s ratios     cpu Tributary/GStreamer %.2f (target <= 0.65)  Tributary/FFmpeg %.2f (target <= 0.80)\n", inp, t/g, t/f
+      printf "%-6s            rss Tributary/GStreamer %.2f  Tributary/FFmpeg %.2f\n", inp, tr/gr, tr/fr
+    }'
+done

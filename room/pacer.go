@@ -39,6 +39,35 @@ type Pacer struct {
 	resets  int
 }
 
+// Start anchors the clock: the frame with presentation time pts arrived at
+// at. Frames are then due at their arrival time plus Delay, so time spent
+// before the first release (joining the room) is not added to every frame:
+// frames held meanwhile go out at once. Without Start, the first Wait
+// anchors the clock.
+func (p *Pacer) Start(at time.Time, pts time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.started = true
+	p.origin = at.Add(p.Delay - pts)
+	p.lastPTS = pts
+}
+
+// WaitArrived is Wait for a frame of a live source that arrived at
+// arrived: the clock origin moves earlier when a frame shows that the
+// source's frames can be released sooner (the first frames often arrive
+// late, held up by the publish handshake, and anchoring on them would add
+// that delay to every frame). A zero arrived is plain Wait.
+func (p *Pacer) WaitArrived(ctx context.Context, pts time.Duration, arrived time.Time) (time.Duration, error) {
+	if !arrived.IsZero() {
+		p.mu.Lock()
+		if o := arrived.Add(p.Delay - pts); p.started && o.Before(p.origin) {
+			p.origin = o
+		}
+		p.mu.Unlock()
+	}
+	return p.Wait(ctx, pts)
+}
+
 // Wait blocks until the frame with presentation time pts is due, and
 // returns how late it is (0 when on time).
 func (p *Pacer) Wait(ctx context.Context, pts time.Duration) (time.Duration, error) {

@@ -82,3 +82,29 @@ func TestPacerCancel(t *testing.T) {
 	_, err = p.Wait(ctx, time.Hour)
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+// TestPacerWaitArrived: a late first frame (held up by the handshake) does
+// not add its delay to every later frame: the origin follows the earliest
+// arrival.
+func TestPacerWaitArrived(t *testing.T) {
+	ms := time.Millisecond
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: start}
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep, Delay: 20 * ms}
+	// The first frame arrived 80 ms late and anchors the clock.
+	p.Start(start.Add(80*ms), 0)
+	clk.t = start.Add(80 * ms)
+	_, err := p.WaitArrived(context.Background(), 0, start.Add(80*ms))
+	require.NoError(t, err)
+	require.Equal(t, 100*ms, clk.t.Sub(start))
+	// The next frames arrive on the source's schedule: they leave 20 ms after.
+	for i := 1; i <= 3; i++ {
+		arrived := start.Add(time.Duration(i) * 33 * ms)
+		if clk.t.Before(arrived) {
+			clk.t = arrived
+		}
+		_, err := p.WaitArrived(context.Background(), time.Duration(i)*33*ms, arrived)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 3*33*ms+20*ms, clk.t.Sub(start))
+}

@@ -18,8 +18,13 @@ import (
 // Pacing delay: the release of every frame is delayed by this much behind
 // its arrival so that the time a transcoder takes does not skew audio
 // against video (both are released on the media timeline).
+//
+// A frame released later than its due time also skews the RTCP sender
+// reports (they map RTP time to the send time), which viewers use for lip
+// sync, so the transcode budget is generous: a 1080p picture takes three
+// encodes of up to ~30 ms on a loaded machine, plus queueing.
 const (
-	transcodeDelay   = 150 * time.Millisecond
+	transcodeDelay   = 250 * time.Millisecond
 	passthroughDelay = 20 * time.Millisecond
 )
 
@@ -298,7 +303,7 @@ func (o *outputs) withParams(f *media.Frame) *media.Frame {
 }
 
 func (o *outputs) writeVideo(layer int, f *media.Frame) {
-	if _, err := o.pacer.Wait(o.s.ctx, media.Duration(f.PTS, f.Track.ClockRate)); err != nil {
+	if _, err := o.pace(f); err != nil {
 		return
 	}
 	if err := o.video.track.WriteFrame(layer, f); err != nil {
@@ -309,7 +314,7 @@ func (o *outputs) writeVideo(layer int, f *media.Frame) {
 }
 
 func (o *outputs) writeAudio(f *media.Frame) {
-	if _, err := o.pacer.Wait(o.s.ctx, media.Duration(f.PTS, f.Track.ClockRate)); err != nil {
+	if _, err := o.pace(f); err != nil {
 		return
 	}
 	if err := o.audio.track.WriteFrame(f); err != nil {
@@ -317,6 +322,16 @@ func (o *outputs) writeAudio(f *media.Frame) {
 		return
 	}
 	o.published()
+}
+
+// pace waits until f is due. Forwarded frames of a live source also tell
+// the pacer when they arrived (transcoded frames are new and carry none).
+func (o *outputs) pace(f *media.Frame) (time.Duration, error) {
+	pts := media.Duration(f.PTS, f.Track.ClockRate)
+	if o.s.conf.Live {
+		return o.pacer.WaitArrived(o.s.ctx, pts, f.Wall)
+	}
+	return o.pacer.Wait(o.s.ctx, pts)
 }
 
 // retrack handles a new configuration of a track mid-stream.

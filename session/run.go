@@ -29,6 +29,7 @@ var (
 type event struct {
 	track *media.Track
 	frame *media.Frame
+	at    time.Time // arrival of a frame
 	end   bool
 	err   error
 }
@@ -86,9 +87,14 @@ func (s *Session) Track(t *media.Track) error {
 }
 
 // Frame hands over one frame. A live input never blocks: when the session
-// cannot keep up the frame is dropped and counted.
+// cannot keep up the frame is dropped and counted. A frame whose Wall is
+// zero is stamped with its arrival time (the session is its first reader).
 func (s *Session) Frame(f *media.Frame) error {
-	return s.send(event{frame: f}, !s.conf.Live)
+	now := time.Now()
+	if f.Wall.IsZero() {
+		f.Wall = now
+	}
+	return s.send(event{frame: f, at: now}, !s.conf.Live)
 }
 
 // Close tells the session the input has ended: err nil for a clean end.
@@ -151,6 +157,7 @@ func (s *Session) runInner() error {
 		video, audio *media.Track
 		early        []*media.Frame
 		firstSeen    <-chan time.Time
+		first        event // the first frame, which anchors the pacing clock
 	)
 	noMedia := time.NewTimer(s.conf.NoMediaTimeout)
 	defer noMedia.Stop()
@@ -184,6 +191,9 @@ collect:
 					firstSeen = time.After(s.conf.TrackWait)
 				}
 			case e.frame != nil:
+				if first.frame == nil {
+					first = e
+				}
 				if len(early) < maxEarlyFrames {
 					early = append(early, e.frame)
 				}
@@ -196,6 +206,11 @@ collect:
 		return err
 	}
 	defer func() { out.close() }() // the latest outputs, after a rejoin
+	if first.frame != nil {
+		// The time spent joining is not added to the latency of every
+		// frame: the frames held meanwhile go out at once.
+		out.pacer.Start(first.at, media.Duration(first.frame.PTS, first.frame.Track.ClockRate))
+	}
 	for _, f := range early {
 		if err := out.write(f); err != nil {
 			return err

@@ -41,6 +41,11 @@ type Audio struct {
 	enc   *ffi.OpusEncoder
 	track *media.Track
 
+	// lookahead is the encoder's delay in samples: a packet's first decoded
+	// sample is that many samples after its first input sample, so the
+	// output PTS is moved back by it to keep lip sync exact.
+	lookahead int64
+
 	anchored bool
 	anchor   int64 // output PTS (48 kHz) of the first resampled sample
 	emitted  int64 // samples produced by the resampler since the anchor
@@ -81,7 +86,7 @@ func NewAudio(conf AudioConfig) (*Audio, error) {
 		return nil, err
 	}
 	return &Audio{
-		conf: conf, log: conf.Logger, dec: dec, res: res, enc: enc,
+		conf: conf, log: conf.Logger, dec: dec, res: res, enc: enc, lookahead: int64(enc.Lookahead()),
 		track: &media.Track{Kind: media.KindAudio, Codec: media.CodecOpus, ClockRate: OpusClockRate,
 			SampleRate: OpusClockRate, Channels: conf.Channels},
 	}, nil
@@ -147,7 +152,7 @@ func (a *Audio) encode(pcm []byte) error {
 		return err
 	}
 	for _, p := range pkts {
-		a.conf.Output(&media.Frame{Track: a.track, PTS: p.PTS, DTS: p.PTS, Key: true, Data: [][]byte{p.Data}})
+		a.emit(p)
 	}
 	return nil
 }
@@ -175,9 +180,14 @@ func (a *Audio) Close() error {
 		return err
 	}
 	for _, p := range pkts {
-		a.conf.Output(&media.Frame{Track: a.track, PTS: p.PTS, DTS: p.PTS, Key: true, Data: [][]byte{p.Data}})
+		a.emit(p)
 	}
 	return nil
+}
+
+func (a *Audio) emit(p ffi.Packet) {
+	pts := p.PTS - a.lookahead
+	a.conf.Output(&media.Frame{Track: a.track, PTS: pts, DTS: pts, Key: true, Data: [][]byte{p.Data}})
 }
 
 func absInt(v int64) int64 {

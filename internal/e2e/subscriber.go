@@ -17,6 +17,7 @@ import (
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -91,6 +92,7 @@ type Subscriber struct {
 	changed      chan struct{} // closed and cleared on every change; nil when nobody waits
 	participants map[string]*participantEntry
 	tracks       map[string]*trackEntry // by track SID
+	capturing    bool                   // keep every packet (see CapturePackets)
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -419,12 +421,18 @@ func (s *Subscriber) onTrackSubscribed(track *webrtc.TrackRemote, pub *lksdk.Rem
 		s.mu.Unlock()
 		return
 	}
+	if s.capturing {
+		rec.capture = &packetCapture{}
+	}
 	s.tracks[pub.SID()] = entry
 	s.wg.Add(1)
 	s.broadcastLocked()
 	s.mu.Unlock()
 
 	s.addParticipant(rp)
+	// The SDK reads the receiver's RTCP itself and hands it to this
+	// callback: the sender reports map RTP time to the sender's clock.
+	pub.OnRTCP(func(p rtcp.Packet) { s.onRTCP(entry, p, time.Now()) })
 	go s.readTrack(track, entry)
 }
 

@@ -116,6 +116,13 @@ type trackRecorder struct {
 
 	haveSeq bool
 	lastSeq uint16
+	// afterReset is set when the depacketizer was reset. If the next
+	// packet is an FU-A fragment other than a start, pion's depacketizer
+	// emits the rest of that NAL unit as if it were whole: truncFUA marks
+	// that run so the truncated NAL unit is counted but not hashed.
+	afterReset, truncFUA bool
+	// late is set while handling a duplicate or reordered packet.
+	late bool
 
 	haveTS     bool
 	lastTS     uint32
@@ -128,6 +135,18 @@ type trackRecorder struct {
 	// most maxSliceHashes), so a test can tell forwarded source bytes from
 	// a re-encode.
 	slices map[[sha1.Size]byte]struct{}
+
+	// sliceArrivals holds, for each hash in slices, the wall-clock arrival
+	// of the packet that completed the first copy of that slice (see
+	// probe.go).
+	sliceArrivals map[[sha1.Size]byte]time.Time
+	// arrival is the arrival time of the packet being handled.
+	arrival time.Time
+	// capture, when set, keeps a copy of every packet (see probe.go).
+	capture *packetCapture
+	// senderReports are the RTCP sender reports received for the stream
+	// (see probe.go).
+	senderReports []SenderReport
 }
 
 // maxSliceHashes bounds the memory of slice hashes (about 2 min at 30 fps).
@@ -135,7 +154,7 @@ const maxSliceHashes = 4096
 
 // newTrackRecorder returns a recorder for a stream of the given codec.
 func newTrackRecorder(base TrackStats) *trackRecorder {
-	r := &trackRecorder{stats: base, slices: map[[sha1.Size]byte]struct{}{}}
+	r := &trackRecorder{stats: base, slices: map[[sha1.Size]byte]struct{}{}, sliceArrivals: map[[sha1.Size]byte]time.Time{}}
 	switch {
 	case strings.EqualFold(base.MimeType, webrtc.MimeTypeH264):
 		r.h264Depack = &codecs.H264Packet{IsAVC: true}
@@ -150,6 +169,8 @@ func newTrackRecorder(base TrackStats) *trackRecorder {
 func (r *trackRecorder) handle(pkt *rtp.Packet, now time.Time) bool {
 	// Padding-only packets take sequence numbers too.
 	r.checkSequence(pkt.SequenceNumber)
+	r.arrival = now
+	r.capture.add(pkt, now)
 	if len(pkt.Payload) == 0 {
 		r.stats.PaddingPackets++
 		return false
@@ -173,6 +194,11 @@ func (r *trackRecorder) handle(pkt *rtp.Packet, now time.Time) bool {
 	}
 	r.window[len(r.window)-1].bytes += len(pkt.Payload)
 
+	if r.late && r.h264Depack != nil {
+		// A late H.264 packet (a retransmission, a reordered packet) would
+		// be glued to whatever NAL unit is being reassembled now.
+		return newFrame
+	}
 	picture, key := r.parsePayload(pkt)
 	if picture && !r.curPicture {
 		r.curPicture = true
@@ -189,11 +215,13 @@ func (r *trackRecorder) handle(pkt *rtp.Packet, now time.Time) bool {
 // checkSequence counts lost packets and resets the depacketizer on any
 // discontinuity, so that a lost FU-A fragment does not glue two NAL units.
 func (r *trackRecorder) checkSequence(seq uint16) {
+	r.late = false
 	if r.haveSeq {
 		diff := int16(seq - r.lastSeq)
 		switch {
 		case diff <= 0: // duplicate or reordered: keep lastSeq
 			r.resetDepacketizer()
+			r.late = true
 			return
 		case diff > 1:
 			r.stats.LostPackets += uint64(diff - 1)
@@ -208,8 +236,13 @@ func (r *trackRecorder) checkSequence(seq uint16) {
 func (r *trackRecorder) resetDepacketizer() {
 	if r.h264Depack != nil {
 		r.h264Depack = &codecs.H264Packet{IsAVC: true}
+		r.afterReset = true
 	}
 }
+
+// fuaNALUType is the RTP payload type of an H.264 fragmentation unit
+// (FU-A, RFC 6184 §5.8).
+const fuaNALUType = 28
 
 // parsePayload inspects the codec payload: it updates the bitstream
 // resolution and reports whether the packet carries (part of) a coded
@@ -227,6 +260,16 @@ func (r *trackRecorder) parsePayload(pkt *rtp.Packet) (picture, key bool) {
 
 // parseH264 depacketizes an H.264 RTP payload (RFC 6184).
 func (r *trackRecorder) parseH264(payload []byte) (picture, key bool) {
+	truncated := false
+	if len(payload) >= 2 && payload[0]&0x1f == fuaNALUType {
+		if payload[1]&0x80 != 0 { // start fragment
+			r.truncFUA = false
+		} else if r.afterReset {
+			r.truncFUA = true
+		}
+		truncated = r.truncFUA
+	}
+	r.afterReset = false
 	out, err := r.h264Depack.Unmarshal(payload)
 	if err != nil {
 		r.stats.DepacketizeErrors++
@@ -243,7 +286,7 @@ func (r *trackRecorder) parseH264(payload []byte) (picture, key bool) {
 	}
 	for _, nalu := range au {
 		switch typ := h264.NALUType(nalu[0] & 0x1f); {
-		case typ == h264.NALUTypeSPS:
+		case typ == h264.NALUTypeSPS && !truncated:
 			if w, h, perr := parseH264SPSSize(nalu); perr == nil {
 				r.stats.Width, r.stats.Height = w, h
 			} else {
@@ -254,8 +297,12 @@ func (r *trackRecorder) parseH264(payload []byte) (picture, key bool) {
 		case typ >= h264.NALUTypeNonIDR && typ < h264.NALUTypeIDR:
 			picture = true
 		}
-		if typ := h264.NALUType(nalu[0] & 0x1f); typ >= h264.NALUTypeNonIDR && typ <= h264.NALUTypeIDR && len(r.slices) < maxSliceHashes {
-			r.slices[sha1.Sum(nalu)] = struct{}{}
+		if typ := h264.NALUType(nalu[0] & 0x1f); typ >= h264.NALUTypeNonIDR && typ <= h264.NALUTypeIDR && !truncated && len(r.slices) < maxSliceHashes {
+			sum := sha1.Sum(nalu)
+			if _, seen := r.slices[sum]; !seen {
+				r.sliceArrivals[sum] = r.arrival
+			}
+			r.slices[sum] = struct{}{}
 		}
 	}
 	return picture, key

@@ -1,0 +1,125 @@
+package hls
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/demux/mp4"
+	"github.com/tributary-ingress/tributary/demux/ts"
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// fixtureFiles serves testdata/ts and testdata/fmp4 from memory under
+// http://fix/.
+func fixtureFiles(t testing.TB) memFetcher {
+	files := memFetcher{}
+	for _, dir := range []string{"ts", "fmp4"} {
+		ents, err := os.ReadDir(filepath.Join("testdata", dir))
+		require.NoError(t, err)
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join("testdata", dir, e.Name()))
+			require.NoError(t, err)
+			files["http://fix/"+dir+"/"+e.Name()] = b
+		}
+	}
+	return files
+}
+
+// runPlaylist plays a playlist at http://fix/<dir>/x.m3u8 against the fixtures,
+// with refreshes and retries cut short.
+func runPlaylist(t testing.TB, files memFetcher, dir, body string) (*demuxed, error) {
+	r := &demuxed{}
+	d := &Demuxer{
+		URL: "http://fix/" + dir + "/x.m3u8", Fetcher: files, MaxRetries: -1, RefreshInterval: time.Microsecond,
+		OnVariant: func(v Variant) error { r.variants = append(r.variants, v); return nil },
+		OnTrack:   func(t *media.Track) error { r.tracks = append(r.tracks, t); return nil },
+		OnFrame:   func(f *media.Frame) error { r.frames = append(r.frames, f); return nil },
+	}
+	require.NoError(t, d.Initialize())
+	files["http://fix/"+dir+"/x.m3u8"] = []byte(body)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := d.Run(ctx, strings.NewReader(body))
+	r.stats = d.Stats()
+	return r, err
+}
+
+// FuzzPlaylist plays fuzzed playlists (master and media, VOD and live)
+// against the real segments of testdata, seeded with the playlists of
+// testdata and of the tests.
+func FuzzPlaylist(f *testing.F) {
+	for _, p := range []string{"ts/master.m3u8", "ts/v0.m3u8", "fmp4/index.m3u8"} {
+		b, err := os.ReadFile(filepath.Join("testdata", p))
+		require.NoError(f, err)
+		f.Add(string(b))
+	}
+	f.Add(livePlaylist([]string{"v1_0.ts", "v1_1.ts"}, 2)(0))
+	f.Add("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nv1_0.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:1,\nv1_1.ts\n#EXT-X-ENDLIST\n")
+	f.Add("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=64000,CODECS=\"mp4a.40.2\"\nv1.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=90000,RESOLUTION=1x1\nv0.m3u8\n")
+	files := fixtureFiles(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		if len(body) > 1<<14 {
+			return
+		}
+		r, err := runPlaylist(t, files.clone(), "ts", body)
+		if err != nil {
+			var fe *FetchError
+			require.True(t, errors.As(err, &fe) || errors.Is(err, ErrMalformed) || errors.Is(err, ErrUnsupported) ||
+				errors.Is(err, ts.ErrMalformed) || errors.Is(err, ts.ErrTruncated) || errors.Is(err, ts.ErrUnsupportedCodec) ||
+				errors.Is(err, mp4.ErrMalformed) || errors.Is(err, mp4.ErrTruncated) || errors.Is(err, mp4.ErrUnsupportedCodec) ||
+				errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "has not grown"),
+				"unexpected error: %v", err)
+		}
+		checkFrames(t, r)
+	})
+}
+
+// FuzzDemuxer plays a VOD playlist whose second segment is fuzzed, seeded
+// with the start of the real segments.
+func FuzzDemuxer(f *testing.F) {
+	files := fixtureFiles(f)
+	for _, n := range []string{"ts/v1_1.ts", "ts/v0_2.ts"} {
+		b := files["http://fix/"+n]
+		f.Add(b[:min(len(b), 48*ts.PacketSize)])
+	}
+	const pl = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nv1_0.ts\n#EXTINF:1,\nfuzz.ts\n#EXT-X-ENDLIST\n"
+	first, err := runPlaylist(f, files.clone(), "ts", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nv1_0.ts\n#EXT-X-ENDLIST\n")
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, seg []byte) {
+		fs := files.clone()
+		fs["http://fix/ts/fuzz.ts"] = seg
+		r, err := runPlaylist(t, fs, "ts", pl)
+		if err != nil {
+			require.True(t, errors.Is(err, ErrUnsupported) || errors.Is(err, ts.ErrMalformed) ||
+				errors.Is(err, ts.ErrTruncated) || errors.Is(err, ts.ErrUnsupportedCodec), "unexpected error: %v", err)
+		}
+		checkFrames(t, r)
+		require.GreaterOrEqual(t, len(r.frames), len(first.frames), "the first segment played")
+	})
+}
+
+func checkFrames(t *testing.T, r *demuxed) {
+	announced := map[*media.Track]bool{}
+	for _, tr := range r.tracks {
+		announced[tr] = true
+	}
+	for i, f := range r.frames {
+		require.True(t, announced[f.Track], "frame %d before its track", i)
+		require.NotEmpty(t, f.Data)
+	}
+}
+
+func (m memFetcher) clone() memFetcher {
+	c := make(memFetcher, len(m)+1)
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}

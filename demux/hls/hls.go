@@ -1,0 +1,117 @@
+// Package hls plays an HTTP Live Streaming presentation into media tracks
+// and frames: it chooses a variant of a master playlist, follows the media
+// playlist (VOD to its end, live by refreshing it), fetches the segments
+// through a Fetcher and demuxes them, MPEG-TS segments with demux/ts and
+// fragmented MP4 segments (EXT-X-MAP) with demux/mp4.
+//
+// The package does no network I/O of its own: the caller (ingest/url)
+// passes the first playlist to Run and a Fetcher for everything else, so
+// that redirects, timeouts and address policies live in one place. It
+// starts no goroutines; Run blocks between playlist refreshes.
+//
+// Timestamps continue across segments; at EXT-X-DISCONTINUITY the
+// timeline is re-anchored so the frames after it follow the frames before
+// it. SCTE-35 splice_insert commands in TS segments are reported through
+// OnSCTE35.
+//
+// Not supported (reported, not guessed): encrypted segments (EXT-X-KEY
+// other than NONE), byte-range segments (EXT-X-BYTERANGE), and alternative
+// audio renditions of EXT-X-MEDIA (the variant's own segments are played).
+//
+// Specification: RFC 8216 (HTTP Live Streaming); draft-pantos-hls-rfc8216bis.
+package hls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+const (
+	// MaxPlaylistSize bounds a playlist body. A live playlist of a day of
+	// 2-second segments with long URIs stays below 4 MiB.
+	MaxPlaylistSize = 4 << 20
+
+	// MaxInitSize bounds an initialization section: real ones are a few
+	// KiB (ftyp + moov without samples).
+	MaxInitSize = 1 << 20
+
+	// DefaultMaxRetries is the number of retries of a failed fetch.
+	DefaultMaxRetries = 3
+
+	// DefaultRetryDelay is the pause before the first retry; it doubles
+	// for each further retry.
+	DefaultRetryDelay = 500 * time.Millisecond
+
+	// LiveStartSegments is how far from the live edge a live playlist
+	// starts: RFC 8216, section 6.3.3, says no closer than three target
+	// durations from the end.
+	LiveStartSegments = 3
+
+	// MaxUnchangedRefreshes bounds the refreshes of a live playlist that
+	// bring no new segment before Run gives up (RFC 8216, section 6.3.4,
+	// lets clients treat a playlist that stops growing as ended; 30 is
+	// 15 target durations).
+	MaxUnchangedRefreshes = 30
+)
+
+// ErrMalformed is matched (errors.Is) by errors about playlists that
+// cannot be parsed or are inconsistent.
+var ErrMalformed = errors.New("malformed HLS playlist")
+
+// ErrUnsupported is matched by errors about HLS features this package
+// does not play (encryption, byte ranges, unknown segment formats).
+var ErrUnsupported = errors.New("unsupported HLS feature")
+
+// Fetcher gets the body of a URL: a playlist, a segment or an
+// initialization section. It returns a *StatusError for HTTP responses
+// other than 2xx. ingest/url implements it over net/http.
+type Fetcher interface {
+	Get(ctx context.Context, url string) (io.ReadCloser, error)
+}
+
+// StatusError is a non-2xx HTTP response of a Fetcher.
+type StatusError struct {
+	Code int
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("HTTP %d", e.Code) }
+
+// FetchError is a fetch that failed, after the retries.
+type FetchError struct {
+	// What is "playlist", "segment" or "initialization section".
+	What string
+	URL  string
+	Err  error
+}
+
+func (e *FetchError) Error() string {
+	var se *StatusError
+	if errors.As(e.Err, &se) {
+		return fmt.Sprintf("HTTP %d fetching %s %s", se.Code, e.What, e.URL)
+	}
+	return fmt.Sprintf("fetching %s %s: %v", e.What, e.URL, e.Err)
+}
+
+func (e *FetchError) Unwrap() error { return e.Err }
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+}
+
+func unsupported(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)
+}
+
+// Stats counts what Run did.
+type Stats struct {
+	Segments        uint64
+	PlaylistFetches uint64
+	Retries         uint64
+	Discontinuities uint64
+	// SkippedSegments counts live segments that left the playlist before
+	// they could be fetched (the client fell behind).
+	SkippedSegments uint64
+}

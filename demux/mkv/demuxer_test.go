@@ -1,0 +1,296 @@
+package mkv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/codec/h265"
+	"github.com/tributary-ingress/tributary/media"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden dumps in testdata/golden")
+
+type demuxed struct {
+	tracks []*media.Track
+	frames []*media.Frame
+	stats  Stats
+}
+
+func (r *demuxed) kind(k media.Kind) []*media.Frame {
+	var out []*media.Frame
+	for _, f := range r.frames {
+		if f.Track.Kind == k {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (r *demuxed) track(k media.Kind) *media.Track {
+	for _, t := range r.tracks {
+		if t.Kind == k {
+			return t
+		}
+	}
+	return nil
+}
+
+func demuxBytes(in []byte) (*demuxed, error) {
+	r := &demuxed{}
+	d := &Demuxer{
+		OnTrack: func(t *media.Track) error { r.tracks = append(r.tracks, t); return nil },
+		OnFrame: func(f *media.Frame) error { r.frames = append(r.frames, f); return nil },
+	}
+	if err := d.Initialize(); err != nil {
+		return r, err
+	}
+	err := d.Run(context.Background(), bytes.NewReader(in))
+	r.stats = d.Stats()
+	return r, err
+}
+
+func (r *demuxed) dump() string {
+	var b strings.Builder
+	for _, t := range r.tracks {
+		cfg := fmt.Sprintf("%x", t.Config)
+		if len(cfg) > 128 {
+			cfg = fmt.Sprintf("%s…(%d bytes)", cfg[:128], len(t.Config))
+		}
+		fmt.Fprintf(&b, "track id=%d %s %s clock=%d size=%dx%d rate=%d channels=%d config=%s\n",
+			t.ID, t.Kind, t.Codec, t.ClockRate, t.Width, t.Height, t.SampleRate, t.Channels, cfg)
+	}
+	for _, f := range r.frames {
+		key := "-"
+		if f.Key {
+			key = "K"
+		}
+		fmt.Fprintf(&b, "%s %d %s dts=%d pts=%d %s", f.Track.Kind.String()[:1], f.Track.ID, f.Track.Codec, f.DTS, f.PTS, key)
+		for _, u := range f.Data {
+			switch f.Track.Codec {
+			case media.CodecH264:
+				fmt.Fprintf(&b, " %d:%d", h264.Type(u), len(u))
+			case media.CodecH265:
+				fmt.Fprintf(&b, " %d:%d", h265.Type(u), len(u))
+			default:
+				fmt.Fprintf(&b, " %d", len(u))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	s := r.stats
+	fmt.Fprintf(&b, "stats video=%d audio=%d clusters=%d dropped_other_tracks=%d skipped_tracks=%d\n",
+		s.VideoFrames, s.AudioFrames, s.Clusters, s.DroppedOtherTracks, s.SkippedTracks)
+	return b.String()
+}
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name+".txt")
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test -update to create the golden file")
+	require.Equal(t, string(want), got)
+}
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	return b
+}
+
+// checkInvariants holds for any demuxed stream, real or fuzzed.
+func checkInvariants(t testing.TB, r *demuxed) {
+	t.Helper()
+	announced := map[*media.Track]bool{}
+	for _, tr := range r.tracks {
+		announced[tr] = true
+		require.Equal(t, tr.Kind, tr.Codec.Kind())
+		require.Positive(t, tr.ClockRate)
+		if tr.Kind == media.KindAudio {
+			require.Equal(t, tr.SampleRate, tr.ClockRate)
+			require.Positive(t, tr.Channels)
+		} else {
+			require.Equal(t, VideoClockRate, tr.ClockRate)
+		}
+	}
+	last := map[*media.Track]int64{}
+	for i, f := range r.frames {
+		require.True(t, announced[f.Track], "frame %d before its track", i)
+		require.NotEmpty(t, f.Data, "frame %d", i)
+		for _, u := range f.Data {
+			require.NotEmpty(t, u, "frame %d", i)
+		}
+		if f.Track.Kind == media.KindAudio {
+			require.True(t, f.Key)
+			require.Equal(t, f.DTS, f.PTS)
+		}
+		if prev, ok := last[f.Track]; ok && f.Track.Kind == media.KindVideo {
+			require.GreaterOrEqual(t, f.DTS, prev, "frame %d: DTS goes back", i)
+		}
+		last[f.Track] = f.DTS
+	}
+}
+
+type fileCase struct {
+	name, file string
+
+	videoCodec    media.CodecID
+	width, height int
+	videoFrames   int
+	bframes       bool
+
+	audioCodec  media.CodecID
+	sampleRate  int
+	channels    int
+	audioFrames int
+}
+
+var cases = []fileCase{
+	{
+		name: "ffmpeg_vp8_opus", file: "vp8_opus.webm",
+		videoCodec: media.CodecVP8, width: 320, height: 180, videoFrames: 30,
+		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 1, audioFrames: 51,
+	},
+	{
+		name: "ffmpeg_vp9_vorbis", file: "vp9_vorbis.webm",
+		videoCodec: media.CodecVP9, width: 320, height: 180, videoFrames: 30,
+		audioCodec: media.CodecVorbis, sampleRate: 48000, channels: 1, audioFrames: 49,
+	},
+	{
+		name: "ffmpeg_h264_bf2_aac", file: "h264_bf2_aac.mkv",
+		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 30, bframes: true,
+		audioCodec: media.CodecAAC, sampleRate: 48000, channels: 1, audioFrames: 48,
+	},
+	{
+		name: "ffmpeg_hevc_mp3", file: "hevc_mp3.mkv",
+		videoCodec: media.CodecH265, width: 320, height: 180, videoFrames: 15,
+		audioCodec: media.CodecMP3, sampleRate: 48000, channels: 1, audioFrames: 22,
+	},
+	{
+		name: "ffmpeg_av1_opus", file: "av1_opus.mkv",
+		videoCodec: media.CodecAV1, width: 320, height: 180, videoFrames: 15,
+		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 1, audioFrames: 26,
+	},
+	{
+		name: "gst_vp8_opus_streamable", file: "gst_vp8_opus.webm",
+		videoCodec: media.CodecVP8, width: 320, height: 180, videoFrames: 30,
+		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 2, audioFrames: 51,
+	},
+}
+
+func TestDemuxFiles(t *testing.T) {
+	for _, ca := range cases {
+		t.Run(ca.name, func(t *testing.T) {
+			in := readTestdata(t, ca.file)
+			clone := bytes.Clone(in)
+			r, err := demuxBytes(in)
+			require.NoError(t, err)
+			require.Equal(t, clone, in, "input mutated")
+			checkGolden(t, ca.name, r.dump())
+			checkInvariants(t, r)
+
+			vt := r.track(media.KindVideo)
+			require.NotNil(t, vt)
+			require.Equal(t, ca.videoCodec, vt.Codec)
+			require.Equal(t, ca.width, vt.Width)
+			require.Equal(t, ca.height, vt.Height)
+			at := r.track(media.KindAudio)
+			require.NotNil(t, at)
+			require.Equal(t, ca.audioCodec, at.Codec)
+			require.Equal(t, ca.sampleRate, at.SampleRate)
+			require.Equal(t, ca.channels, at.Channels)
+			if at.Codec != media.CodecMP3 { // MP3 needs no CodecPrivate
+				require.NotEmpty(t, at.Config)
+			}
+			video, audio := r.kind(media.KindVideo), r.kind(media.KindAudio)
+			require.Len(t, video, ca.videoFrames)
+			require.Len(t, audio, ca.audioFrames)
+			require.True(t, video[0].Key)
+			reordered := false
+			for _, f := range video {
+				reordered = reordered || f.PTS != f.DTS
+				require.LessOrEqual(t, f.DTS, f.PTS)
+			}
+			require.Equal(t, ca.bframes, reordered)
+			checkAgainstFFprobe(t, ca.file, video, audio)
+		})
+	}
+}
+
+// ffprobePTS returns the PTS in milliseconds (the TimestampScale of the
+// fixtures) of the packets of one stream kind.
+func ffprobePTS(t *testing.T, file, sel string) []int64 {
+	t.Helper()
+	if _, err := exec.LookPath("ffprobe"); err != nil {
+		t.Skip("ffprobe not installed")
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", sel, "-show_entries", "packet=pts",
+		"-of", "csv=p=0", filepath.Join("testdata", file)).Output()
+	require.NoError(t, err)
+	var res []int64
+	for _, l := range strings.Fields(string(out)) {
+		l = strings.Trim(l, ",")
+		if l == "" || l == "side_data" {
+			continue
+		}
+		v, err := strconv.ParseInt(l, 10, 64)
+		require.NoError(t, err, l)
+		res = append(res, v)
+	}
+	return res
+}
+
+// checkAgainstFFprobe compares frame counts and PTS (relative to the
+// first video frame, to the millisecond) with ffprobe's.
+func checkAgainstFFprobe(t *testing.T, file string, video, audio []*media.Frame) {
+	v, a := ffprobePTS(t, file, "v"), ffprobePTS(t, file, "a")
+	require.Len(t, video, len(v))
+	require.Len(t, audio, len(a))
+	for i, f := range video {
+		require.InDelta(t, v[i]-v[0], media.Rescale(f.PTS-video[0].PTS, VideoClockRate, 1000), 1, "video frame %d", i)
+	}
+	rate := audio[0].Track.ClockRate
+	for i, f := range audio {
+		require.InDelta(t, a[i]-v[0], media.Rescale(f.PTS, rate, 1000)-media.Rescale(video[0].PTS, VideoClockRate, 1000), 1, "audio frame %d", i)
+	}
+}
+
+func TestTruncated(t *testing.T) {
+	in := readTestdata(t, "h264_bf2_aac.mkv")
+	for _, n := range []int{30, 300, len(in) / 2, len(in) - 1} {
+		r, err := demuxBytes(in[:n])
+		require.ErrorIs(t, err, ErrTruncated, "cut at %d", n)
+		checkInvariants(t, r)
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	_, err := demuxBytes([]byte(strings.Repeat("not a matroska file ", 20)))
+	require.ErrorIs(t, err, ErrMalformed)
+	_, err = demuxBytes(nil)
+	require.ErrorIs(t, err, ErrMalformed)
+}
+
+func TestCallbackError(t *testing.T) {
+	boom := errors.New("boom")
+	d := &Demuxer{OnTrack: func(*media.Track) error { return nil }, OnFrame: func(*media.Frame) error { return boom }}
+	require.NoError(t, d.Initialize())
+	require.Equal(t, boom, d.Run(context.Background(), bytes.NewReader(readTestdata(t, "vp8_opus.webm"))))
+}

@@ -1,0 +1,72 @@
+package mkv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// fuzzSeedSize bounds the seeds: the headers, the tracks and the first
+// blocks, so that the fuzzer explores instead of minimizing 30 KB files.
+const fuzzSeedSize = 6 * 1024
+
+// FuzzDemuxer feeds whole streams, seeded with every case of the table
+// cut to fuzzSeedSize.
+func FuzzDemuxer(f *testing.F) {
+	for _, ca := range cases {
+		in := readTestdata(f, ca.file)
+		f.Add(in[:min(len(in), fuzzSeedSize)])
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		clone := bytes.Clone(in)
+		r, err := demuxBytes(in)
+		require.Equal(t, clone, in, "input mutated")
+		if err != nil {
+			require.True(t, errors.Is(err, ErrTruncated) || errors.Is(err, ErrMalformed) || errors.Is(err, ErrUnsupportedCodec),
+				"unexpected error %v", err)
+		}
+		checkInvariants(t, r)
+		for _, fr := range r.frames {
+			size := 0
+			for _, u := range fr.Data {
+				size += len(u)
+			}
+			require.LessOrEqual(t, size, MaxBlockSize)
+		}
+		require.LessOrEqual(t, len(r.tracks), MaxTracks)
+	})
+}
+
+// BenchmarkDemux measures a whole file: EBML parsing and the per-block
+// path (one buffer per block, one frame per laced frame).
+func BenchmarkDemux(b *testing.B) {
+	in := readTestdata(b, "h264_bf2_aac.mkv")
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		d := &Demuxer{OnTrack: func(*media.Track) error { return nil }, OnFrame: func(*media.Frame) error { return nil }}
+		if err := d.Initialize(); err != nil {
+			b.Fatal(err)
+		}
+		if err := d.Run(context.Background(), bytes.NewReader(in)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseBlock measures splitting one Xiph-laced block.
+func BenchmarkParseBlock(b *testing.B) {
+	blk := []byte{0x81, 0, 0, flagKeyframe | lacingXiph, 2, 100, 100}
+	blk = append(blk, make([]byte, 300)...)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseBlock(blk, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

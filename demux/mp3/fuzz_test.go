@@ -1,0 +1,54 @@
+package mp3
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// fuzzSeedSize bounds the seeds: tags and the first frames.
+const fuzzSeedSize = 4 * 1024
+
+// FuzzDemuxer feeds MP3 streams through Run, seeded with the start of
+// every case of the table and the refused Layer II file.
+func FuzzDemuxer(f *testing.F) {
+	for _, ca := range cases {
+		in := readTestdata(f, ca.file)
+		f.Add(in[:min(len(in), fuzzSeedSize)])
+	}
+	f.Add(readTestdata(f, "layer2.mp3"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		clone := bytes.Clone(in)
+		r, _ := demuxBytes(in)
+		require.Equal(t, clone, in, "input mutated")
+		checkInvariants(t, r)
+		for _, tr := range r.tracks {
+			require.Positive(t, tr.ClockRate)
+			require.Positive(t, tr.Channels)
+		}
+	})
+}
+
+// BenchmarkRun measures a whole CBR file: per frame, one allocation for
+// the frame and one for its bytes.
+func BenchmarkRun(b *testing.B) {
+	in := readTestdata(b, "cbr_44k.mp3")
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		d := &Demuxer{
+			OnTrack: func(*media.Track) error { return nil },
+			OnFrame: func(*media.Frame) error { return nil },
+		}
+		if err := d.Initialize(); err != nil {
+			b.Fatal(err)
+		}
+		if err := d.Run(context.Background(), bytes.NewReader(in)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package mp4
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// fuzzSeedSize bounds the seeds: the fuzzer minimizes every input that
+// finds new coverage, and small seeds let it explore rather than minimize.
+// The first bytes of each file hold its moov box (or, for a file with the
+// moov at the end, exercise the truncated paths).
+const fuzzSeedSize = 8 * 1024
+
+// FuzzDemuxer feeds files through Run and RunFragmented, seeded with the
+// start of every case of the table and the whole refused files.
+func FuzzDemuxer(f *testing.F) {
+	for _, ca := range cases {
+		in := readTestdata(f, ca.file)
+		f.Add(in[:min(len(in), fuzzSeedSize)])
+	}
+	f.Add(readTestdata(f, "ac3.mp4"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		clone := bytes.Clone(in)
+		for _, run := range []func([]byte) (*demuxed, error){demuxBytes, demuxStream} {
+			r, _ := run(in)
+			require.Equal(t, clone, in, "input mutated")
+			checkInvariants(t, r.frames)
+			for _, tr := range r.tracks {
+				require.Equal(t, tr.Kind, tr.Codec.Kind())
+				require.Positive(t, tr.ClockRate)
+				if tr.Kind == media.KindAudio {
+					require.Equal(t, tr.SampleRate, tr.ClockRate)
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkRun measures a whole file through Run: per frame, the frame
+// allocation and its own copy of the sample.
+func BenchmarkRun(b *testing.B) {
+	benchmarkFile(b, "h264_aac_faststart.mp4", func(d *Demuxer, in []byte) error {
+		return d.Run(context.Background(), bytes.NewReader(in), int64(len(in)))
+	})
+}
+
+// BenchmarkRunFragmented measures a fragmented file through RunFragmented.
+func BenchmarkRunFragmented(b *testing.B) {
+	benchmarkFile(b, "h264_aac_frag.mp4", func(d *Demuxer, in []byte) error {
+		return d.RunFragmented(context.Background(), bytes.NewReader(in))
+	})
+}
+
+func benchmarkFile(b *testing.B, file string, run func(*Demuxer, []byte) error) {
+	in := readTestdata(b, file)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		d := &Demuxer{
+			OnTrack: func(*media.Track) error { return nil },
+			OnFrame: func(*media.Frame) error { return nil },
+		}
+		if err := d.Initialize(); err != nil {
+			b.Fatal(err)
+		}
+		if err := run(d, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkNewFrame measures the per-frame path for one H.264 sample: one
+// allocation for the frame and its NAL unit headers, one for the bytes.
+func BenchmarkNewFrame(b *testing.B) {
+	tr := &track{t: &media.Track{Codec: media.CodecH264}, lengthSize: 4}
+	sample := append([]byte{0, 0, 0, 2, 9, 0xf0, 0, 0, 4, 0}, make([]byte, 1024)...)
+	sample[10] = 0x41
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := newFrame(tr, sample, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

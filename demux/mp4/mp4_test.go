@@ -1,0 +1,379 @@
+package mp4
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// fileCase is one real file from testdata/gen.sh.
+type fileCase struct {
+	name string
+	file string
+	// stream is true when RunFragmented can read the file too (moov
+	// first) and must give the same frames as Run.
+	stream bool
+
+	videoCodec    media.CodecID
+	width, height int
+	videoFrames   int
+	bframes       bool
+
+	audioCodec  media.CodecID
+	sampleRate  int
+	channels    int
+	audioFrames int
+}
+
+var cases = []fileCase{
+	{
+		name: "ffmpeg_h264_aac_faststart", file: "h264_aac_faststart.mp4", stream: true,
+		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 30, bframes: true,
+		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 1, audioFrames: 45,
+	},
+	{
+		name: "ffmpeg_h264_aac_moov_end", file: "h264_aac_moov_end.mp4",
+		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 60, bframes: true,
+		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 1, audioFrames: 88,
+	},
+	{
+		name: "ffmpeg_h264_aac_mov", file: "h264_aac.mov",
+		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 30, bframes: true,
+		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 1, audioFrames: 45,
+	},
+	{
+		name: "ffmpeg_aac_m4a", file: "aac_48k.m4a",
+		audioCodec: media.CodecAAC, sampleRate: 48000, channels: 2, audioFrames: 48,
+	},
+	{
+		name: "ffmpeg_h264_aac_fragmented", file: "h264_aac_frag.mp4", stream: true,
+		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 60, bframes: true,
+		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 1, audioFrames: 88,
+	},
+	{
+		name: "ffmpeg_h264_opus_cmaf", file: "h264_opus_cmaf.mp4", stream: true,
+		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 30, bframes: true,
+		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 2, audioFrames: 51,
+	},
+	{
+		name: "ffmpeg_hevc_opus", file: "hevc_opus.mp4",
+		videoCodec: media.CodecH265, width: 320, height: 180, videoFrames: 30, bframes: true,
+		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 1, audioFrames: 51,
+	},
+	{
+		name: "ffmpeg_av1_mp3", file: "av1_mp3.mp4",
+		videoCodec: media.CodecAV1, width: 320, height: 180, videoFrames: 30,
+		audioCodec: media.CodecMP3, sampleRate: 44100, channels: 2, audioFrames: 40,
+	},
+	{
+		name: "ffmpeg_vp9_opus", file: "vp9_opus.mp4",
+		videoCodec: media.CodecVP9, width: 320, height: 180, videoFrames: 30,
+		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 2, audioFrames: 51,
+	},
+	{
+		name: "gst_x264_voaac", file: "gst_x264_voaac.mp4",
+		videoCodec: media.CodecH264, width: 320, height: 240, videoFrames: 30, bframes: true,
+		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 2, audioFrames: 25,
+	},
+}
+
+func TestDemuxFiles(t *testing.T) {
+	for _, ca := range cases {
+		t.Run(ca.name, func(t *testing.T) {
+			in := readTestdata(t, ca.file)
+			clone := bytes.Clone(in)
+			r, err := demuxBytes(in)
+			require.NoError(t, err)
+			require.Equal(t, clone, in, "input mutated")
+			checkGolden(t, ca.name, r.dump())
+			checkInvariants(t, r.frames)
+
+			n := 0
+			if vt := r.track(media.KindVideo); ca.videoCodec != 0 {
+				n++
+				require.NotNil(t, vt)
+				require.Equal(t, ca.videoCodec, vt.Codec)
+				require.Equal(t, VideoClockRate, vt.ClockRate)
+				require.Equal(t, ca.width, vt.Width)
+				require.Equal(t, ca.height, vt.Height)
+				require.NotEmpty(t, vt.Config)
+				v := r.of(vt)
+				require.Len(t, v, ca.videoFrames)
+				require.True(t, v[0].Key, "the first video frame is a keyframe")
+				reordered := false
+				for _, f := range v {
+					reordered = reordered || f.PTS != f.DTS
+				}
+				require.Equal(t, ca.bframes, reordered, "composition offsets")
+			}
+			at := r.track(media.KindAudio)
+			n++
+			require.NotNil(t, at)
+			require.Equal(t, ca.audioCodec, at.Codec)
+			require.Equal(t, ca.sampleRate, at.SampleRate)
+			require.Equal(t, ca.sampleRate, at.ClockRate)
+			require.Equal(t, ca.channels, at.Channels)
+			require.Len(t, r.of(at), ca.audioFrames)
+			require.Len(t, r.tracks, n)
+
+			checkProbe(t, r, readProbe(t, ca.file))
+
+			if ca.stream {
+				rs, err := demuxStream(in)
+				require.NoError(t, err)
+				require.Equal(t, r.dump(), rs.dump(), "RunFragmented and Run disagree")
+			}
+		})
+	}
+}
+
+// checkInvariants holds for any demuxed stream, real or fuzzed.
+func checkInvariants(t testing.TB, frames []*media.Frame) {
+	t.Helper()
+	lastDTS := map[*media.Track]int64{}
+	for i, f := range frames {
+		require.NotNil(t, f.Track, "frame %d", i)
+		require.NotEmpty(t, f.Data, "frame %d", i)
+		size := 0
+		for _, u := range f.Data {
+			require.NotEmpty(t, u, "frame %d", i)
+			size += len(u)
+		}
+		require.LessOrEqual(t, size, MaxSampleSize)
+		if f.Track.Kind == media.KindAudio {
+			require.True(t, f.Key)
+		}
+		if prev, ok := lastDTS[f.Track]; ok {
+			require.GreaterOrEqual(t, f.DTS, prev, "frame %d: DTS goes back", i)
+		}
+		lastDTS[f.Track] = f.DTS
+	}
+}
+
+// checkProbe compares the frames with ffprobe's packets: counts, sizes,
+// keyframes, decode and presentation times per track, the offset between
+// the tracks, and that frames come in decode order across tracks.
+func checkProbe(t *testing.T, r *demuxed, p *probe) {
+	t.Helper()
+	firstSec := map[int]float64{}
+	minSec := 0.0
+	for i := range r.tracks {
+		for _, pk := range p.packets {
+			if pk.stream == i {
+				s := float64(pk.dts) / float64(p.timebase[i])
+				firstSec[i] = s
+				if len(firstSec) == 1 || s < minSec {
+					minSec = s
+				}
+				break
+			}
+		}
+	}
+	for i, tr := range r.tracks {
+		var pks []probePacket
+		for _, pk := range p.packets {
+			if pk.stream == i {
+				pks = append(pks, pk)
+			}
+		}
+		fs := r.of(tr)
+		require.Len(t, fs, len(pks), "track %d", tr.ID)
+		tb, rate := int(p.timebase[i]), tr.ClockRate
+		for j, f := range fs {
+			pk := pks[j]
+			size := 0
+			for _, u := range f.Data {
+				size += len(u)
+				if tr.Codec == media.CodecH264 || tr.Codec == media.CodecH265 {
+					size += 4
+				}
+			}
+			require.Equal(t, pk.size, size, "track %d frame %d size", tr.ID, j)
+			if tr.Kind == media.KindVideo {
+				require.Equal(t, pk.key, f.Key, "track %d frame %d key", tr.ID, j)
+			}
+			wantDTS := media.Rescale(pk.dts-pks[0].dts, tb, rate)
+			require.InDelta(t, wantDTS, f.DTS-fs[0].DTS, 1, "track %d frame %d DTS", tr.ID, j)
+			wantCTO := media.Rescale(pk.pts-pk.dts, tb, rate)
+			require.InDelta(t, wantCTO, f.PTS-f.DTS, 1, "track %d frame %d PTS", tr.ID, j)
+		}
+		got := float64(fs[0].DTS) / float64(rate)
+		require.InDelta(t, firstSec[i]-minSec, got, 0.001, "track %d start", tr.ID)
+	}
+	last := -1.0
+	for i, f := range r.frames {
+		s := float64(f.DTS) / float64(f.Track.ClockRate)
+		require.GreaterOrEqual(t, s, last-1e-9, "frame %d out of decode order", i)
+		last = s
+	}
+}
+
+func TestTruncated(t *testing.T) {
+	for _, ca := range cases {
+		t.Run(ca.name, func(t *testing.T) {
+			in := readTestdata(t, ca.file)
+			cut := in[:len(in)/2]
+			r, err := demuxBytes(cut)
+			require.ErrorIs(t, err, ErrTruncated, "%v", err)
+			checkInvariants(t, r.frames)
+			if ca.stream {
+				rs, err := demuxStream(cut)
+				require.ErrorIs(t, err, ErrTruncated, "%v", err)
+				require.NotEmpty(t, rs.frames, "the frames before the cut")
+				checkInvariants(t, rs.frames)
+			}
+		})
+	}
+}
+
+func TestUnsupportedCodec(t *testing.T) {
+	for _, ca := range []struct{ file, name string }{
+		{"ac3.mp4", "unsupported audio codec: AC-3 ('ac-3')"},
+		{"pcm.mov", "unsupported audio codec: PCM ('sowt')"},
+	} {
+		t.Run(ca.file, func(t *testing.T) {
+			_, err := demuxBytes(readTestdata(t, ca.file))
+			require.ErrorIs(t, err, ErrUnsupportedCodec)
+			require.EqualError(t, err, ca.name)
+		})
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	for _, ca := range []struct {
+		name string
+		in   []byte
+	}{
+		{"empty", nil},
+		{"text", []byte("<html><body>404 Not Found</body></html>\n")},
+		{"short", []byte{0, 0, 0}},
+		{"bad box size", []byte{0, 0, 0, 4, 'f', 't', 'y', 'p'}},
+		{"no moov", append([]byte{0, 0, 0, 16, 'f', 't', 'y', 'p'}, "isom\x00\x00\x00\x00"...)},
+		{"zeros", make([]byte, 100)},
+	} {
+		t.Run(ca.name, func(t *testing.T) {
+			_, err := demuxBytes(ca.in)
+			require.ErrorIs(t, err, ErrMalformed, "%v", err)
+			_, err = demuxStream(ca.in)
+			require.ErrorIs(t, err, ErrMalformed, "%v", err)
+		})
+	}
+}
+
+// countingReaderAt counts the bytes read.
+type countingReaderAt struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestMoovAtEndReadsLittle checks that a file with the moov box at the end
+// starts after reading the box headers, the moov box and the first
+// sample's window, not the whole file.
+func TestMoovAtEndReadsLittle(t *testing.T) {
+	in := readTestdata(t, "h264_aac_moov_end.mp4")
+	moov := bytes.Index(in, []byte("moov")) - 4
+	require.Greater(t, moov, len(in)*3/4, "the fixture has its moov at the end")
+	cr := &countingReaderAt{r: bytes.NewReader(in)}
+	var atFirst int64 = -1
+	frames := 0
+	d := &Demuxer{
+		OnTrack: func(*media.Track) error { return nil },
+		OnFrame: func(*media.Frame) error {
+			if atFirst < 0 {
+				atFirst = cr.n
+			}
+			frames++
+			return nil
+		},
+		ReadAhead: 4096,
+	}
+	require.NoError(t, d.Initialize())
+	require.NoError(t, d.Run(context.Background(), cr, int64(len(in))))
+	require.Equal(t, 148, frames)
+	moovSize := int64(len(in) - moov)
+	require.LessOrEqual(t, atFirst, moovSize+4*largeBoxHeaderSize+4096)
+	require.Less(t, atFirst*5, int64(len(in)), "read %d of %d bytes before the first frame", atFirst, len(in))
+	// Every byte is read about once in total.
+	require.Less(t, cr.n, int64(len(in))*3/2)
+}
+
+func TestRunFragmentedNeedsMoovFirst(t *testing.T) {
+	_, err := demuxStream(readTestdata(t, "h264_aac_moov_end.mp4"))
+	require.ErrorIs(t, err, ErrMalformed)
+	require.ErrorContains(t, err, "needs Run")
+}
+
+func TestCallbackErrors(t *testing.T) {
+	stop := errors.New("stop")
+	for _, file := range []string{"h264_aac_faststart.mp4", "h264_aac_frag.mp4"} {
+		in := readTestdata(t, file)
+		d := &Demuxer{
+			OnTrack: func(*media.Track) error { return nil },
+			OnFrame: func(*media.Frame) error { return stop },
+		}
+		require.NoError(t, d.Initialize())
+		require.Same(t, stop, d.Run(context.Background(), bytes.NewReader(in), int64(len(in))))
+		d = &Demuxer{
+			OnTrack: func(*media.Track) error { return stop },
+			OnFrame: func(*media.Frame) error { return nil },
+		}
+		require.NoError(t, d.Initialize())
+		require.Same(t, stop, d.RunFragmented(context.Background(), bytes.NewReader(in)))
+	}
+}
+
+func TestContextCanceled(t *testing.T) {
+	in := readTestdata(t, "h264_aac_faststart.mp4")
+	ctx, cancel := context.WithCancel(context.Background())
+	frames := 0
+	d := &Demuxer{
+		OnTrack: func(*media.Track) error { return nil },
+		OnFrame: func(*media.Frame) error {
+			frames++
+			if frames == 3 {
+				cancel()
+			}
+			return nil
+		},
+	}
+	require.NoError(t, d.Initialize())
+	require.ErrorIs(t, d.Run(ctx, bytes.NewReader(in), int64(len(in))), context.Canceled)
+	require.Equal(t, 3, frames)
+}
+
+func TestInitialize(t *testing.T) {
+	require.Error(t, (&Demuxer{}).Initialize())
+	d := &Demuxer{OnTrack: func(*media.Track) error { return nil }, OnFrame: func(*media.Frame) error { return nil }}
+	require.NoError(t, d.Initialize())
+	require.Equal(t, DefaultReadAhead, d.ReadAhead)
+}
+
+// TestFramesOwnTheirBytes checks that frames do not alias the read-ahead
+// window: their bytes stay put after the demuxer read on.
+func TestFramesOwnTheirBytes(t *testing.T) {
+	in := readTestdata(t, "h264_aac_faststart.mp4")
+	r, err := demuxBytes(in)
+	require.NoError(t, err)
+	first := bytes.Clone(r.frames[0].Data[0])
+	r2, err := demuxBytes(in)
+	require.NoError(t, err)
+	require.Equal(t, first, r2.frames[0].Data[0])
+	for _, f := range r.frames {
+		for _, u := range f.Data {
+			require.True(t, strings.Contains(string(in), string(u)))
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package ts
+
+import (
+	"fmt"
+
+	"github.com/asticode/go-astits"
+
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// Stream types and descriptors of the PMT.
+//
+// Specification: ITU-T Rec. H.222.0, Table 2-34; ATSC A/52 Annex A (AC-3);
+// ETSI EN 300 468 Annex D; ETSI TS Opus 0.1.3-draft, section 6.
+const (
+	streamTypeMPEG1Video = 0x01
+	streamTypeMPEG2Video = 0x02
+	streamTypeMPEG1Audio = 0x03
+	streamTypeMPEG2Audio = 0x04
+	streamTypePrivate    = 0x06
+	streamTypeADTS       = 0x0f
+	streamTypeMPEG4Video = 0x10
+	streamTypeLATM       = 0x11
+	streamTypeH264       = 0x1b
+	streamTypeH265       = 0x24
+	streamTypeVVC        = 0x33
+	streamTypeCAVS       = 0x42
+	streamTypeAC3        = 0x81
+	streamTypeDTS        = 0x82
+	streamTypeTrueHD     = 0x83
+	streamTypeEAC3       = 0x87
+	streamTypeDirac      = 0xd1
+	streamTypeVC1        = 0xea
+
+	formatOpus = 0x4f707573 // "Opus"
+	formatAC3  = 0x41432d33 // "AC-3"
+	formatEAC3 = 0x45414333 // "EAC3"
+
+	descriptorExtensionOpus = 0x80
+)
+
+// unsupportedTypes names the audio and video stream types we refuse.
+var unsupportedTypes = map[astits.StreamType]struct {
+	kind media.Kind
+	name string
+}{
+	streamTypeMPEG1Video: {media.KindVideo, "MPEG-1 video"},
+	streamTypeMPEG2Video: {media.KindVideo, "MPEG-2 video"},
+	streamTypeMPEG4Video: {media.KindVideo, "MPEG-4 Part 2 video"},
+	streamTypeVVC:        {media.KindVideo, "H.266/VVC"},
+	streamTypeCAVS:       {media.KindVideo, "AVS"},
+	streamTypeDirac:      {media.KindVideo, "Dirac"},
+	streamTypeVC1:        {media.KindVideo, "VC-1"},
+	streamTypeLATM:       {media.KindAudio, "AAC in LATM"},
+	streamTypeAC3:        {media.KindAudio, "AC-3"},
+	streamTypeDTS:        {media.KindAudio, "DTS"},
+	streamTypeTrueHD:     {media.KindAudio, "Dolby TrueHD"},
+	streamTypeEAC3:       {media.KindAudio, "E-AC-3"},
+}
+
+// classify returns the codec of an elementary stream, or the name of an
+// unsupported audio/video codec, or neither for data streams.
+func classify(es *astits.PMTElementaryStream) (codec media.CodecID, opusChannels int, unsupported *UnsupportedCodecError) {
+	st := es.StreamType
+	switch st {
+	case streamTypeH264:
+		return media.CodecH264, 0, nil
+	case streamTypeH265:
+		return media.CodecH265, 0, nil
+	case streamTypeADTS:
+		return media.CodecAAC, 0, nil
+	case streamTypeMPEG1Audio, streamTypeMPEG2Audio:
+		return media.CodecMP3, 0, nil // the layer is checked at the first frame
+	case streamTypePrivate:
+		return classifyPrivate(es)
+	}
+	if u, ok := unsupportedTypes[st]; ok {
+		return 0, 0, &UnsupportedCodecError{Kind: u.kind, Name: fmt.Sprintf("%s (stream type 0x%02x)", u.name, uint8(st)), PID: es.ElementaryPID}
+	}
+	return 0, 0, nil
+}
+
+// classifyPrivate looks at the descriptors of a private data stream
+// (stream type 0x06), which carries Opus, AC-3 and E-AC-3 as well as
+// subtitles and data.
+func classifyPrivate(es *astits.PMTElementaryStream) (media.CodecID, int, *UnsupportedCodecError) {
+	var opus bool
+	channels := 0
+	for _, desc := range es.ElementaryStreamDescriptors {
+		switch {
+		case desc.Registration != nil && desc.Registration.FormatIdentifier == formatOpus:
+			opus = true
+		case desc.Registration != nil && desc.Registration.FormatIdentifier == formatAC3, desc.AC3 != nil:
+			return 0, 0, &UnsupportedCodecError{Kind: media.KindAudio, Name: "AC-3 (private stream with AC-3 descriptor)", PID: es.ElementaryPID}
+		case desc.Registration != nil && desc.Registration.FormatIdentifier == formatEAC3, desc.EnhancedAC3 != nil:
+			return 0, 0, &UnsupportedCodecError{Kind: media.KindAudio, Name: "E-AC-3 (private stream with E-AC-3 descriptor)", PID: es.ElementaryPID}
+		case desc.Extension != nil && desc.Extension.Tag == descriptorExtensionOpus && desc.Extension.Unknown != nil && len(*desc.Extension.Unknown) > 0:
+			// channel_config_code: 1 and 2 are mono and stereo with
+			// mapping family 0; others need a mapping we do not build.
+			switch code := (*desc.Extension.Unknown)[0]; code {
+			case 1, 2:
+				channels = int(code)
+			default:
+				channels = -int(code) - 1
+			}
+		}
+	}
+	if !opus {
+		return 0, 0, nil
+	}
+	if channels < 0 {
+		return 0, 0, &UnsupportedCodecError{Kind: media.KindAudio, Name: fmt.Sprintf("Opus with channel_config_code 0x%02x", -channels-1), PID: es.ElementaryPID}
+	}
+	if channels == 0 {
+		channels = 2 // descriptor absent: stereo, as ffmpeg assumes
+	}
+	return media.CodecOpus, channels, nil
+}
+
+// handlePMT sets up the streams of a PMT. PMTs repeat: known PIDs keep
+// their state unless their stream type changes.
+func (d *Demuxer) handlePMT(pmt *astits.PMTData) error {
+	supported := 0
+	var lastUnsupported error
+	for _, es := range pmt.ElementaryStreams {
+		pid := es.ElementaryPID
+		if es.StreamType == StreamTypeSCTE35 {
+			d.scte35PIDs[pid] = true
+			continue
+		}
+		if s := d.streams[pid]; s != nil && s.streamType == es.StreamType {
+			if !s.skip {
+				supported++
+			}
+			continue
+		}
+		codec, channels, unsup := classify(es)
+		switch {
+		case unsup != nil && !d.SkipUnsupported:
+			return unsup
+		case unsup != nil:
+			lastUnsupported = unsup
+			d.stats.SkippedStreams++
+			d.streams[pid] = &stream{pid: pid, streamType: es.StreamType, skip: true}
+		case codec != 0:
+			supported++
+			d.streams[pid] = &stream{pid: pid, streamType: es.StreamType, codec: codec, opusChannels: channels}
+		}
+	}
+	if supported == 0 && lastUnsupported != nil {
+		return fmt.Errorf("no supported audio or video stream in program %d: %w", pmt.ProgramNumber, lastUnsupported)
+	}
+	return nil
+}

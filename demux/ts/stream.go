@@ -1,0 +1,308 @@
+package ts
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/asticode/go-astits"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg1audio"
+
+	"github.com/tributary-ingress/tributary/codec/aac"
+	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/codec/h265"
+	"github.com/tributary-ingress/tributary/codec/mp3"
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// stream is the state of one elementary stream of the PMT.
+type stream struct {
+	pid          uint16
+	streamType   astits.StreamType
+	codec        media.CodecID
+	opusChannels int
+	skip         bool
+
+	track *media.Track
+	// vps, sps and pps are the parameter sets the track was built from.
+	vps, sps, pps []byte
+	// seen is set when the stream pushed a frame since the last anchoring.
+	seen bool
+
+	// haveLast, lastDTS and delta extrapolate PES packets without PTS:
+	// the unwrapped DTS of the last frame and the distance to the one
+	// before (video), or the unwrapped time after the last audio frame.
+	haveLast bool
+	lastDTS  int64
+	delta    int64
+	audioEnd int64
+}
+
+func (s *stream) resetTiming() {
+	s.haveLast, s.lastDTS, s.delta, s.audioEnd, s.seen = false, 0, 0, 0, false
+}
+
+// timestamps returns the unwrapped DTS and PTS of a PES packet, or
+// ok=false when it has none and none can be extrapolated.
+func (d *Demuxer) timestamps(s *stream, pes *astits.PESData) (dts, pts int64, ok bool) {
+	var oh *astits.PESOptionalHeader
+	if pes.Header != nil {
+		oh = pes.Header.OptionalHeader
+	}
+	if oh == nil || oh.PTS == nil {
+		if !s.haveLast {
+			return 0, 0, false
+		}
+		if s.track != nil && s.track.Kind == media.KindAudio {
+			return s.audioEnd, s.audioEnd, true
+		}
+		v := s.lastDTS + s.delta
+		return v, v, true
+	}
+	rawDTS := oh.PTS.Base
+	if oh.DTS != nil {
+		rawDTS = oh.DTS.Base
+	}
+	dts = d.tl.unwrap(rawDTS)
+	return dts, relative(dts, oh.PTS.Base), true
+}
+
+func (d *Demuxer) handlePES(s *stream, pes *astits.PESData) error {
+	if len(pes.Data) == 0 {
+		return nil
+	}
+	switch s.codec {
+	case media.CodecH264, media.CodecH265:
+		return d.handleVideo(s, pes)
+	case media.CodecAAC:
+		return d.handleAAC(s, pes)
+	case media.CodecMP3:
+		return d.handleMP3(s, pes)
+	case media.CodecOpus:
+		return d.handleOpus(s, pes)
+	}
+	return nil
+}
+
+func (d *Demuxer) handleVideo(s *stream, pes *astits.PESData) error {
+	au, err := h264.SplitAnnexB(pes.Data)
+	if err != nil {
+		d.stats.DecodeErrors++
+		return nil
+	}
+	// Empty NAL units (double start codes) are not NAL units.
+	n := 0
+	for _, u := range au {
+		if len(u) > 0 {
+			au[n] = u
+			n++
+		}
+	}
+	au = au[:n]
+	if len(au) == 0 {
+		return nil
+	}
+	if err := d.updateVideoTrack(s, au); err != nil {
+		return err
+	}
+	if s.track == nil {
+		d.stats.DroppedBeforeConfig++
+		return nil
+	}
+	dts, pts, ok := d.timestamps(s, pes)
+	if !ok {
+		d.stats.DroppedNoTimestamp++
+		return nil
+	}
+	if s.haveLast && dts > s.lastDTS {
+		s.delta = dts - s.lastDTS
+	}
+	s.haveLast, s.lastDTS, s.seen = true, dts, true
+	var key bool
+	if s.codec == media.CodecH264 {
+		key = h264.IsKeyframe(au)
+	} else {
+		key = h265.IsKeyframe(au)
+	}
+	f := &media.Frame{Track: s.track, Key: key, Data: au}
+	return d.push(pending{frame: f, s: s, dts90: dts, pts90: pts, dur: s.delta})
+}
+
+// updateVideoTrack takes the parameter sets of an access unit and sets up
+// a new track when they are complete and differ from the current ones.
+func (d *Demuxer) updateVideoTrack(s *stream, au [][]byte) error {
+	vps, sps, pps := s.vps, s.sps, s.pps
+	for _, u := range au {
+		if s.codec == media.CodecH264 {
+			switch h264.Type(u) {
+			case h264.NALUTypeSPS:
+				sps = u
+			case h264.NALUTypePPS:
+				pps = u
+			}
+			continue
+		}
+		switch h265.Type(u) {
+		case h265.NALUTypeVPS:
+			vps = u
+		case h265.NALUTypeSPS:
+			sps = u
+		case h265.NALUTypePPS:
+			pps = u
+		}
+	}
+	if sps == nil || pps == nil || (s.codec == media.CodecH265 && vps == nil) {
+		return nil
+	}
+	if s.track != nil && bytes.Equal(vps, s.vps) && bytes.Equal(sps, s.sps) && bytes.Equal(pps, s.pps) {
+		return nil
+	}
+	t := &media.Track{ID: int(s.pid), Kind: media.KindVideo, Codec: s.codec, ClockRate: VideoClockRate}
+	if s.codec == media.CodecH264 {
+		info, err := h264.ParseSPS(sps)
+		if err != nil || len(sps) < 4 {
+			d.stats.DecodeErrors++
+			return nil
+		}
+		t.Width, t.Height = info.Width, info.Height
+		cfg := h264.DecoderConfig{
+			ProfileIndication: sps[1], ProfileCompatibility: sps[2], LevelIndication: sps[3],
+			LengthSize: 4, SPS: [][]byte{sps}, PPS: [][]byte{pps},
+		}
+		if t.Config, err = cfg.Marshal(); err != nil {
+			d.stats.DecodeErrors++
+			return nil
+		}
+	} else {
+		info, err := h265.ParseSPS(sps)
+		if err != nil {
+			d.stats.DecodeErrors++
+			return nil
+		}
+		t.Width, t.Height = info.Width, info.Height
+		if t.Config, err = marshalHVCC(info, vps, sps, pps); err != nil {
+			d.stats.DecodeErrors++
+			return nil
+		}
+	}
+	// The parameter sets alias a PES payload that also backs frames: keep
+	// copies so nothing retains more than it needs.
+	s.vps, s.sps, s.pps = bytes.Clone(vps), bytes.Clone(sps), bytes.Clone(pps)
+	s.track = t
+	return d.OnTrack(t)
+}
+
+// audioFrames pushes the frames of one audio PES packet; samples[i] is the
+// duration of frames[i] in track ticks.
+func (d *Demuxer) audioFrames(s *stream, pes *astits.PESData, frames [][]byte, samples []int64) error {
+	dts, _, ok := d.timestamps(s, pes)
+	if !ok {
+		d.stats.DroppedNoTimestamp++
+		return nil
+	}
+	s.seen = true
+	var extra int64
+	for i, fr := range frames {
+		f := &media.Frame{Track: s.track, Key: true, Data: [][]byte{fr}}
+		if err := d.push(pending{frame: f, s: s, dts90: dts, pts90: dts, extra: extra, dur: samples[i]}); err != nil {
+			return err
+		}
+		extra += samples[i]
+	}
+	s.haveLast = true
+	s.audioEnd = dts + media.Rescale(extra, s.track.ClockRate, VideoClockRate)
+	return nil
+}
+
+// setAudioTrack sets up a new audio track when the configuration changed.
+func (d *Demuxer) setAudioTrack(s *stream, rate, channels int, config []byte) error {
+	if s.track != nil && s.track.SampleRate == rate && s.track.Channels == channels && bytes.Equal(s.track.Config, config) {
+		return nil
+	}
+	s.track = &media.Track{
+		ID: int(s.pid), Kind: media.KindAudio, Codec: s.codec, ClockRate: rate,
+		Config: config, SampleRate: rate, Channels: channels,
+	}
+	return d.OnTrack(s.track)
+}
+
+func (d *Demuxer) handleAAC(s *stream, pes *astits.PESData) error {
+	frames, h, err := aac.SplitADTS(pes.Data)
+	if err != nil {
+		d.stats.DecodeErrors++
+		return nil
+	}
+	if h.SampleRate <= 0 || h.Channels <= 0 {
+		d.stats.DecodeErrors++
+		return nil
+	}
+	cfg, err := h.Config()
+	if err != nil {
+		d.stats.DecodeErrors++
+		return nil
+	}
+	if err := d.setAudioTrack(s, h.SampleRate, h.Channels, cfg); err != nil {
+		return err
+	}
+	samples := make([]int64, len(frames))
+	for i := range samples {
+		samples[i] = aac.SamplesPerFrame
+	}
+	return d.audioFrames(s, pes, frames, samples)
+}
+
+// handleMP3 splits a PES packet of MPEG audio into frames.
+//
+// Specification: ISO/IEC 11172-3, section 2.4.2.3.
+func (d *Demuxer) handleMP3(s *stream, pes *astits.PESData) error {
+	var frames [][]byte
+	var samples []int64
+	var first mp3.FrameHeader
+	buf := pes.Data
+	for len(buf) >= 4 {
+		h, err := mp3.ParseFrameHeader(buf)
+		if err != nil {
+			break
+		}
+		if h.Layer != 3 {
+			return &UnsupportedCodecError{Kind: media.KindAudio, Name: fmt.Sprintf("MPEG audio layer %d", h.Layer), PID: s.pid}
+		}
+		var raw mpeg1audio.FrameHeader
+		if raw.Unmarshal(buf) != nil {
+			break
+		}
+		n := raw.FrameLen()
+		if n <= 4 || n > len(buf) {
+			break
+		}
+		if len(frames) == 0 {
+			first = h
+		}
+		frames = append(frames, buf[:n:n])
+		samples = append(samples, int64(h.SamplesPerFrame))
+		buf = buf[n:]
+	}
+	if len(frames) == 0 {
+		d.stats.DecodeErrors++
+		return nil
+	}
+	if err := d.setAudioTrack(s, first.SampleRate, first.Channels, nil); err != nil {
+		return err
+	}
+	return d.audioFrames(s, pes, frames, samples)
+}
+
+func (d *Demuxer) handleOpus(s *stream, pes *astits.PESData) error {
+	packets, err := splitOpusAUs(pes.Data)
+	if err != nil || len(packets) == 0 {
+		d.stats.DecodeErrors++
+		return nil
+	}
+	if err := d.setAudioTrack(s, opusClockRate, s.opusChannels, opusHead(s.opusChannels)); err != nil {
+		return err
+	}
+	samples := make([]int64, len(packets))
+	for i, p := range packets {
+		samples[i] = int64(opusPacketSamples(p))
+	}
+	return d.audioFrames(s, pes, packets, samples)
+}

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Regenerates the MPEG-TS fixtures of demux/ts from real encoders.
+# Requires the ffmpeg CLI 5.1 (libx264, libx265, libmp3lame, libopus, ac3)
+# and gst-launch-1.0 (x264enc, voaacenc, mpegtsmux).
+#
+# SCTE-35: ffmpeg cannot create SCTE-35, so scte35_test.go builds the
+# splice_info_sections itself and muxes them into h264_bf2_aac.ts.
+set -eu
+cd "$(dirname "$0")"
+FF="ffmpeg -hide_banner -loglevel error -y -fflags +bitexact"
+V="-f lavfi -i testsrc2=size=320x180:rate=30"
+A="-f lavfi -i sine=frequency=440:sample_rate=44100"
+
+# H.264 High with B-frames + AAC-LC 44.1 kHz mono.
+$FF $V $A -t 1 -c:v libx264 -preset veryfast -profile:v high -bf 2 -g 15 -b:v 200k \
+	-c:a aac -ar 44100 -ac 1 -b:a 48k -map_metadata -1 -flags +bitexact h264_bf2_aac.ts
+# HEVC + MP3 48 kHz stereo.
+$FF $V $A -t 1 -c:v libx265 -preset veryfast -x265-params log-level=error:bframes=0:keyint=15 -b:v 150k \
+	-c:a libmp3lame -ar 48000 -ac 2 -b:a 64k -map_metadata -1 -flags +bitexact hevc_mp3.ts
+# H.264 Baseline + Opus 48 kHz stereo.
+$FF $V $A -t 1 -c:v libx264 -preset veryfast -profile:v baseline -g 15 -b:v 150k \
+	-c:a libopus -ar 48000 -ac 2 -b:a 48k -map_metadata -1 -flags +bitexact h264_opus.ts
+# 33-bit wrap: timestamps start 1 s before 2^33 ticks (95443.717 s).
+$FF $V $A -t 2 -c:v libx264 -preset veryfast -profile:v main -bf 1 -g 30 -b:v 100k \
+	-c:a aac -ar 48000 -ac 1 -b:a 32k -output_ts_offset 95441.5 -map_metadata -1 -flags +bitexact wrap.ts
+# AC-3 audio, which the demuxer refuses by name.
+$FF $V $A -t 0.3 -c:v libx264 -preset veryfast -b:v 100k -c:a ac3 -b:a 96k -map_metadata -1 -flags +bitexact ac3.ts
+# GStreamer: x264enc (B-frames) + voaacenc through mpegtsmux.
+gst-launch-1.0 -q videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=240,height=160,framerate=30/1 \
+	! x264enc threads=1 pass=quant quantizer=42 key-int-max=15 ! h264parse ! mpegtsmux name=m ! filesink location=gst_x264_voaac.ts \
+	audiotestsrc num-buffers=25 ! audio/x-raw,rate=44100,channels=2 ! voaacenc ! aacparse ! m.

@@ -1,0 +1,269 @@
+package url
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/tributary-ingress/tributary/demux/flv"
+	"github.com/tributary-ingress/tributary/demux/hls"
+	"github.com/tributary-ingress/tributary/demux/mkv"
+	"github.com/tributary-ingress/tributary/demux/mp3"
+	"github.com/tributary-ingress/tributary/demux/mp4"
+	"github.com/tributary-ingress/tributary/demux/ogg"
+	"github.com/tributary-ingress/tributary/demux/ts"
+	"github.com/tributary-ingress/tributary/ingest/srt"
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// MaxSpoolSize bounds the temporary copy of an MP4 whose index (moov) is
+// at the end, served by a server that does not honour range requests.
+const MaxSpoolSize = 4 << 30
+
+// Sink receives what a pull demuxes. Frame may block: the pull then reads
+// no faster than the sink plays.
+type Sink interface {
+	Track(t *media.Track) error
+	Frame(f *media.Frame) error
+}
+
+// Splice is an SCTE-35 splice_insert of an MPEG-TS input, on the timeline
+// of the frames.
+type Splice = ts.SpliceInsert
+
+// Config configures a pull.
+type Config struct {
+	// URL is http(s):// or srt://.
+	URL    string
+	Client *http.Client
+	Sink   Sink
+	// OnSplice receives SCTE-35 splice_insert commands (TS inputs:
+	// HTTP, HLS with TS segments, SRT). Optional.
+	OnSplice func(Splice) error
+	// OnFormat is told the recognized container. Optional.
+	OnFormat func(Format)
+}
+
+// ErrUnsupportedScheme is returned for URL schemes without an input.
+var ErrUnsupportedScheme = errors.New("unsupported URL scheme")
+
+// Live reports whether a URL is a live source that pushes in real time (its
+// frames must not be held back), as opposed to a file or a playlist read
+// at the pace of playback.
+func Live(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Scheme == "srt"
+}
+
+// Pull reads the media at c.URL to its end (nil), or until ctx ends or an
+// error. Errors say what was wrong: HTTP status, not a media file,
+// unsupported codec, truncated file.
+func Pull(ctx context.Context, c Config) error {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return fmt.Errorf("invalid URL: %w", err)
+	}
+	if c.Client == nil {
+		c.Client = NewClient(ClientConfig{})
+	}
+	switch u.Scheme {
+	case "http", "https":
+		return pullHTTP(ctx, c)
+	case "srt":
+		conn, err := srt.Dial(ctx, c.URL)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		defer stop()
+		c.format(FormatTS)
+		err = runTS(ctx, c, conn)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return err
+	}
+	return fmt.Errorf("%w %q (http, https and srt are supported)", ErrUnsupportedScheme, u.Scheme)
+}
+
+func (c Config) format(f Format) {
+	if c.OnFormat != nil {
+		c.OnFormat(f)
+	}
+}
+
+func pullHTTP(ctx context.Context, c Config) error {
+	rr, ranged, err := NewRangeReader(ctx, c.Client, c.URL)
+	if err != nil {
+		return err
+	}
+	if ranged {
+		probe := make([]byte, min(int64(ProbeSize), rr.Size()))
+		if _, err := rr.ReadAt(probe, 0); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		f := Sniff(probe, "", c.URL)
+		if f == FormatMP4 {
+			c.format(f)
+			return newMP4(c).Run(ctx, rr, rr.Size())
+		}
+		if f != FormatUnknown && f != FormatHLS {
+			c.format(f)
+			return runStream(ctx, c, f, io.NewSectionReader(rr, 0, rr.Size()))
+		}
+	}
+	// No ranges, a playlist, or unrecognized: stream the body.
+	resp, err := get(ctx, c.Client, c.URL, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	probe, _ := br.Peek(ProbeSize)
+	f := Sniff(probe, resp.Header.Get("Content-Type"), c.URL)
+	if f == FormatUnknown {
+		return fmt.Errorf("%w: %s (Content-Type %q) starts with %q", ErrNotMedia, redact(c.URL),
+			resp.Header.Get("Content-Type"), printable(probe, 16))
+	}
+	c.format(f)
+	if f == FormatMP4 {
+		return pullMP4Stream(ctx, c, br)
+	}
+	return runStream(ctx, c, f, br)
+}
+
+// pullMP4Stream plays an MP4 from a server without ranges: fragmented
+// files stream; others are spooled to a temporary file first (the index
+// may be at the end).
+func pullMP4Stream(ctx context.Context, c Config, br *bufio.Reader) error {
+	head, _ := br.Peek(ProbeSize)
+	if isFragmented(head) {
+		return newMP4(c).RunFragmented(ctx, br)
+	}
+	tmp, err := os.CreateTemp("", "tributary-pull-*.mp4")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	n, err := io.Copy(tmp, io.LimitReader(br, MaxSpoolSize+1))
+	if err != nil {
+		return fmt.Errorf("downloading %s: %w", redact(c.URL), err)
+	}
+	if n > MaxSpoolSize {
+		return fmt.Errorf("%s is larger than %d bytes and its server does not support range requests", redact(c.URL), int64(MaxSpoolSize))
+	}
+	return newMP4(c).Run(ctx, tmp, n)
+}
+
+// isFragmented tells a fragmented MP4 (moov with mvex, or styp/moof first).
+func isFragmented(b []byte) bool {
+	for i := 0; i+8 <= len(b); i++ {
+		switch string(b[i : i+4]) {
+		case "mvex", "moof", "styp":
+			return true
+		}
+	}
+	return false
+}
+
+func newMP4(c Config) *mp4.Demuxer {
+	d := &mp4.Demuxer{OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame}
+	_ = d.Initialize() // cannot fail: both callbacks are set
+	return d
+}
+
+func runStream(ctx context.Context, c Config, f Format, r io.Reader) error {
+	switch f {
+	case FormatMKV:
+		d := &mkv.Demuxer{OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame}
+		if err := d.Initialize(); err != nil {
+			return err
+		}
+		return d.Run(ctx, r)
+	case FormatOgg:
+		d := &ogg.Demuxer{OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame}
+		if err := d.Initialize(); err != nil {
+			return err
+		}
+		return d.Run(ctx, r)
+	case FormatMP3:
+		d := &mp3.Demuxer{OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame}
+		if err := d.Initialize(); err != nil {
+			return err
+		}
+		return d.Run(ctx, r)
+	case FormatTS:
+		return runTS(ctx, c, r)
+	case FormatFLV:
+		d := &flv.Demuxer{OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame}
+		rd := &flv.Reader{R: r, Demuxer: d}
+		if err := rd.Initialize(); err != nil {
+			return err
+		}
+		for {
+			if err := ctx.Err(); err != nil {
+				return context.Cause(ctx)
+			}
+			if err := rd.ReadTag(); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+		}
+	case FormatHLS:
+		d := &hls.Demuxer{URL: c.URL, Fetcher: fetcher{c.Client}, OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame, OnSCTE35: c.OnSplice}
+		if err := d.Initialize(); err != nil {
+			return err
+		}
+		return d.Run(ctx, r)
+	}
+	return fmt.Errorf("%w: %s", ErrNotMedia, f)
+}
+
+func runTS(ctx context.Context, c Config, r io.Reader) error {
+	d := &ts.Demuxer{OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame, OnSCTE35: c.OnSplice, SkipUnsupported: true}
+	if err := d.Initialize(); err != nil {
+		return err
+	}
+	return d.Run(ctx, r)
+}
+
+// fetcher serves the HLS demuxer's fetches with the pull's client.
+type fetcher struct{ c *http.Client }
+
+func (f fetcher) Get(ctx context.Context, u string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		resp.Body.Close()
+		return nil, &hls.StatusError{Code: resp.StatusCode}
+	}
+	return resp.Body, nil
+}
+
+// printable shows the first n bytes of b for an error message.
+func printable(b []byte, n int) string {
+	b = b[:min(len(b), n)]
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			c = '.'
+		}
+		out[i] = c
+	}
+	return string(out)
+}

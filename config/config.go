@@ -70,6 +70,15 @@ type Config struct {
 	RTMPSPort     int    `yaml:"rtmps_port"`
 	RTMPSCertFile string `yaml:"rtmps_cert_file"`
 	RTMPSKeyFile  string `yaml:"rtmps_key_file"`
+	// SRTPort is the SRT listener (UDP) where encoders push MPEG-TS with
+	// the stream key as streamid; 0 disables it. SRTPassphrase, when set,
+	// is required from publishers.
+	SRTPort       int    `yaml:"srt_port"`
+	SRTPassphrase string `yaml:"srt_passphrase"`
+	// DenyPrivateURLs refuses URL ingresses that resolve to loopback,
+	// private or link-local addresses (for deployments that take URLs from
+	// end users).
+	DenyPrivateURLs bool `yaml:"deny_private_urls"`
 }
 
 // CPUCostConfig is the cost, in cores, that admission control charges per
@@ -263,6 +272,7 @@ func (c *Config) Validate() error {
 		{"debug_handler_port", c.DebugHandlerPort, false},
 		{"api_port", c.APIPort, false},
 		{"rtmps_port", c.RTMPSPort, false},
+		{"srt_port", c.SRTPort, false},
 	} {
 		if p.v < 0 && !(p.disable && p.v == -1) {
 			return &Error{Key: p.key, Reason: fmt.Sprintf("must be a port number (got %d)", p.v)}
@@ -304,6 +314,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StorePath == "" {
 		return &Error{Key: "store_path", Reason: "must not be empty"}
+	}
+	if n := len(c.SRTPassphrase); n > 0 && (n < 10 || n > 79) {
+		return &Error{Key: "srt_passphrase", Reason: fmt.Sprintf("must be 10 to 79 characters (got %d), as SRT requires", n)}
 	}
 	if c.RTMPSPort > 0 && (c.RTMPSCertFile == "" || c.RTMPSKeyFile == "") {
 		return &Error{Key: "rtmps_port", Reason: "needs rtmps_cert_file and rtmps_key_file (PEM)"}

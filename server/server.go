@@ -19,6 +19,8 @@ import (
 
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/ingest/rtmp"
+	"github.com/tributary-ingress/tributary/ingest/srt"
+	"github.com/tributary-ingress/tributary/ingest/url"
 	"github.com/tributary-ingress/tributary/ingest/whip"
 	"github.com/tributary-ingress/tributary/room"
 	"github.com/tributary-ingress/tributary/service"
@@ -37,6 +39,8 @@ type Server struct {
 	rtmp    *rtmp.Server
 	rtmps   *rtmp.Server
 	whip    *whip.Server
+	srt     *srt.Server
+	pulls   pulls
 }
 
 // Initialize opens the store and starts every listener. On error, what was
@@ -58,6 +62,8 @@ func (s *Server) Initialize() (err error) {
 	s.manager = service.NewManager(service.ManagerConfig{
 		Store: s.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, Logger: s.Logger,
 	})
+	s.pulls.client = url.NewClient(url.ClientConfig{DenyPrivate: c.DenyPrivateURLs})
+	s.manager.SetURLLauncher(s)
 	api := service.NewAPI(s.manager, auth.NewSimpleKeyProvider(c.APIKey, c.APISecret))
 	mux := http.NewServeMux()
 	mux.Handle(api.PathPrefix(), api.Handler())
@@ -96,8 +102,16 @@ func (s *Server) Initialize() (err error) {
 			return err
 		}
 	}
+	if c.SRTPort > 0 {
+		s.srt = &srt.Server{Address: fmt.Sprintf(":%d", c.SRTPort), Passphrase: c.SRTPassphrase,
+			Authorizer: s, Logger: s.Logger.WithValues("input", "srt")}
+		if err := s.srt.Initialize(); err != nil {
+			s.srt = nil
+			return fmt.Errorf("srt_port %d: %w", c.SRTPort, err)
+		}
+	}
 	s.Logger.Infow("tributary started",
-		"apiPort", c.APIPort, "healthPort", c.HealthPort, "rtmpPort", c.RTMPPort, "whipPort", c.WHIPPort, "rtmpsPort", c.RTMPSPort,
+		"apiPort", c.APIPort, "healthPort", c.HealthPort, "rtmpPort", c.RTMPPort, "whipPort", c.WHIPPort, "rtmpsPort", c.RTMPSPort, "srtPort", c.SRTPort,
 		"store", c.StorePath, "rtmpBaseURL", c.RTMPBaseURL, "whipBaseURL", c.WHIPBaseURL, "wsURL", c.WsURL)
 	return nil
 }
@@ -131,6 +145,10 @@ func (s *Server) Close(ctx context.Context) {
 	if s.whip != nil {
 		s.whip.Close()
 	}
+	if s.srt != nil {
+		s.srt.Close()
+	}
+	s.pulls.wg.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for i, h := range s.https {
@@ -142,14 +160,19 @@ func (s *Server) Close(ctx context.Context) {
 	}
 }
 
+// authError words a refused publish for the log and the encoder.
+func authError(err error) error {
+	if errors.Is(err, service.ErrNotFound) {
+		return errors.New("stream key not found")
+	}
+	return err
+}
+
 // AuthorizeRTMP starts the session of an RTMP publish.
 func (s *Server) AuthorizeRTMP(streamKey string, _ net.Addr) (rtmp.Publisher, error) {
 	sess, err := s.manager.StartSession(streamKey, livekit.IngressInput_RTMP_INPUT)
 	if err != nil {
-		if errors.Is(err, service.ErrNotFound) {
-			return nil, errors.New("stream key not found")
-		}
-		return nil, err
+		return nil, authError(err)
 	}
 	return session.Start(session.Config{
 		Reporter:    sess,

@@ -49,6 +49,12 @@ type outputs struct {
 
 	pubOnce   sync.Once
 	closeOnce sync.Once
+
+	vw []*pacedWriter // per video layer
+	aw *pacedWriter
+
+	cueMu sync.Mutex
+	cues  []Splice // ad-break commands waiting for their media time
 }
 
 type videoOut struct {
@@ -223,6 +229,7 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 		}
 		s.addTrack(at.TrackInfo())
 	}
+	o.startWriters(len(vspec.Layers))
 	s.log.Infow("session outputs started", "transcoding", transcoding,
 		"videoLayers", len(vspec.Layers), "videoCodec", vspec.Codec.String(), "audio", o.audio != nil)
 	return o, nil
@@ -253,6 +260,7 @@ func (s *Session) addTrack(ti *livekit.TrackInfo) {
 
 // write routes one source frame.
 func (o *outputs) write(f *media.Frame) error {
+	o.s.conf.Stats.input(f)
 	switch f.Track.Kind {
 	case media.KindVideo:
 		v := o.video
@@ -302,36 +310,56 @@ func (o *outputs) withParams(f *media.Frame) *media.Frame {
 	return &g
 }
 
-func (o *outputs) writeVideo(layer int, f *media.Frame) {
-	if _, err := o.pace(f); err != nil {
-		return
-	}
-	if err := o.video.track.WriteFrame(layer, f); err != nil {
-		o.s.log.Debugw("video write", "error", err.Error(), "layer", layer)
-		return
-	}
-	o.published()
-}
+// writeVideo queues a frame of a layer for its release time.
+func (o *outputs) writeVideo(layer int, f *media.Frame) { o.vw[layer].push(f) }
 
-func (o *outputs) writeAudio(f *media.Frame) {
-	if _, err := o.pace(f); err != nil {
-		return
+// writeAudio queues an Opus frame for its release time.
+func (o *outputs) writeAudio(f *media.Frame) { o.aw.push(f) }
+
+// startWriters starts the paced writers of the published tracks.
+func (o *outputs) startWriters(layers int) {
+	if o.video != nil {
+		for i := range layers {
+			layer := i
+			var onDrop func()
+			if tc := o.video.tc; tc != nil {
+				onDrop = func() { tc.RequestKeyframe(layer) }
+			}
+			o.vw = append(o.vw, newPacedWriter(o, func(f *media.Frame) error {
+				if err := o.video.track.WriteFrame(layer, f); err != nil {
+					return err
+				}
+				o.s.conf.Stats.output(layer, f)
+				return nil
+			}, onDrop))
+		}
 	}
-	if err := o.audio.track.WriteFrame(f); err != nil {
-		o.s.log.Debugw("audio write", "error", err.Error())
-		return
+	if o.audio != nil {
+		o.aw = newPacedWriter(o, func(f *media.Frame) error {
+			if err := o.audio.track.WriteFrame(f); err != nil {
+				return err
+			}
+			o.s.conf.Stats.output(-1, f)
+			return nil
+		}, nil)
 	}
-	o.published()
 }
 
 // pace waits until f is due. Forwarded frames of a live source also tell
 // the pacer when they arrived (transcoded frames are new and carry none).
 func (o *outputs) pace(f *media.Frame) (time.Duration, error) {
 	pts := media.Duration(f.PTS, f.Track.ClockRate)
+	var late time.Duration
+	var err error
 	if o.s.conf.Live {
-		return o.pacer.WaitArrived(o.s.ctx, pts, f.Wall)
+		late, err = o.pacer.WaitArrived(o.s.ctx, pts, f.Wall)
+	} else {
+		late, err = o.pacer.Wait(o.s.ctx, pts)
 	}
-	return o.pacer.Wait(o.s.ctx, pts)
+	if err == nil {
+		o.applyCues(pts)
+	}
+	return late, err
 }
 
 // retrack handles a new configuration of a track mid-stream.
@@ -397,6 +425,14 @@ func (o *outputs) closeOnceFn() {
 		if err := o.audio.tc.Close(); err != nil {
 			o.s.log.Debugw("audio transcoder close", "error", err.Error())
 		}
+	}
+	// The transcoders have flushed into the writers; release what is
+	// queued, then leave.
+	for _, w := range o.vw {
+		w.close()
+	}
+	if o.aw != nil {
+		o.aw.close()
 	}
 	if o.room != nil {
 		o.room.Close()

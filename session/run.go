@@ -27,11 +27,12 @@ var (
 )
 
 type event struct {
-	track *media.Track
-	frame *media.Frame
-	at    time.Time // arrival of a frame
-	end   bool
-	err   error
+	track  *media.Track
+	frame  *media.Frame
+	splice *Splice
+	at     time.Time // arrival of a frame
+	end    bool
+	err    error
 }
 
 // Session is one running session. The input calls Track, Frame and Close
@@ -97,6 +98,13 @@ func (s *Session) Frame(f *media.Frame) error {
 	return s.send(event{frame: f, at: now}, !s.conf.Live)
 }
 
+// Splice announces an ad-break command (SCTE-35 splice_insert) at a time
+// on the frames' timeline; the participant attribute follows it when the
+// published media reaches that time.
+func (s *Session) Splice(sp Splice) error {
+	return s.send(event{splice: &sp}, true)
+}
+
 // Close tells the session the input has ended: err nil for a clean end.
 func (s *Session) Close(err error) {
 	s.closeOnce.Do(func() {
@@ -120,6 +128,7 @@ func (s *Session) send(e event, block bool) error {
 			s.dropped.mu.Lock()
 			s.dropped.frames++
 			s.dropped.mu.Unlock()
+			s.conf.Stats.drop()
 		}
 		return nil
 	}
@@ -154,10 +163,12 @@ func (s *Session) run() {
 // runInner collects the tracks, starts the outputs and pumps the frames.
 func (s *Session) runInner() error {
 	var (
-		video, audio *media.Track
-		early        []*media.Frame
-		firstSeen    <-chan time.Time
-		first        event // the first frame, which anchors the pacing clock
+		video, audio   *media.Track
+		early          []*media.Frame
+		firstSeen      <-chan time.Time
+		first          event // the first frame, which anchors the pacing clock
+		pendingSplices []Splice
+		inputEnded     bool
 	)
 	noMedia := time.NewTimer(s.conf.NoMediaTimeout)
 	defer noMedia.Stop()
@@ -180,6 +191,7 @@ collect:
 				if video == nil && audio == nil {
 					return nil // connected and left without media
 				}
+				inputEnded = true // a short file: play what it had
 				break collect
 			case e.track != nil:
 				if e.track.Kind == media.KindVideo {
@@ -190,6 +202,8 @@ collect:
 				if firstSeen == nil {
 					firstSeen = time.After(s.conf.TrackWait)
 				}
+			case e.splice != nil:
+				pendingSplices = append(pendingSplices, *e.splice)
 			case e.frame != nil:
 				if first.frame == nil {
 					first = e
@@ -211,10 +225,16 @@ collect:
 		// frame: the frames held meanwhile go out at once.
 		out.pacer.Start(first.at, media.Duration(first.frame.PTS, first.frame.Track.ClockRate))
 	}
+	for _, sp := range pendingSplices {
+		out.splice(sp)
+	}
 	for _, f := range early {
 		if err := out.write(f); err != nil {
 			return err
 		}
+	}
+	if inputEnded {
+		return nil // closing the outputs releases what is queued
 	}
 
 	stats := time.NewTicker(statsInterval)
@@ -255,6 +275,8 @@ collect:
 			case e.end:
 				out.flush()
 				return e.err
+			case e.splice != nil:
+				out.splice(*e.splice)
 			case e.track != nil:
 				if err := out.retrack(e.track); err != nil {
 					return err

@@ -98,4 +98,6 @@ type Config struct {
 	// NoMediaTimeout fails the session when no frame arrives for this long
 	// after the start (default 10 s).
 	NoMediaTimeout time.Duration
+	// Stats, when set, receives the session's media counters (metrics).
+	Stats *Stats
 }

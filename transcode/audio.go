@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/livekit/protocol/logger"
 
@@ -45,6 +46,8 @@ type Audio struct {
 	// sample is that many samples after its first input sample, so the
 	// output PTS is moved back by it to keep lip sync exact.
 	lookahead int64
+
+	wall time.Time // arrival of the source frame being transcoded
 
 	anchored bool
 	anchor   int64 // output PTS (48 kHz) of the first resampled sample
@@ -97,6 +100,7 @@ func (a *Audio) Track() *media.Track { return a.track }
 
 // Write transcodes one source frame.
 func (a *Audio) Write(f *media.Frame) error {
+	a.wall = f.Wall
 	for _, d := range f.Data {
 		frames, err := a.dec.Decode(d, f.PTS)
 		if err != nil {
@@ -187,7 +191,7 @@ func (a *Audio) Close() error {
 
 func (a *Audio) emit(p ffi.Packet) {
 	pts := p.PTS - a.lookahead
-	a.conf.Output(&media.Frame{Track: a.track, PTS: pts, DTS: pts, Key: true, Data: [][]byte{p.Data}})
+	a.conf.Output(&media.Frame{Track: a.track, PTS: pts, DTS: pts, Key: true, Wall: a.wall, Data: [][]byte{p.Data}})
 }
 
 func absInt(v int64) int64 {

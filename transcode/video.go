@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/livekit/protocol/logger"
 
@@ -99,6 +100,9 @@ const picturePool = layerQueue + 2
 type picture struct {
 	f      *ffi.VideoFrame
 	shared *sharedFrame
+	// wall is the arrival time of the source frame, carried to the output
+	// so the session paces transcoded frames on the input's clock.
+	wall time.Time
 }
 
 // done gives the picture back once the layer has encoded it.
@@ -303,7 +307,14 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 	}()
 	var buf []byte
 	decodeErrors := 0
+	walls := map[int64]time.Time{} // source PTS → arrival, until decoded
 	for f := range v.in {
+		if len(walls) > maxPendingWalls {
+			clear(walls) // a decoder that swallowed frames; start over
+		}
+		if !f.Wall.IsZero() {
+			walls[f.PTS] = f.Wall
+		}
 		buf = h264.AppendAnnexB(buf[:0], f.Data)
 		if f.Track.Codec != media.CodecH264 && f.Track.Codec != media.CodecH265 {
 			buf = append(buf[:0], f.Data[0]...)
@@ -319,22 +330,28 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 			}
 			continue
 		}
-		v.fanOut(pics)
+		v.fanOut(pics, walls)
 	}
 	if pics, err := dec.Flush(); err == nil {
-		v.fanOut(pics)
+		v.fanOut(pics, walls)
 	}
 }
 
+// maxPendingWalls bounds the arrival times kept for frames in the decoder
+// (a few frames of reordering delay in practice).
+const maxPendingWalls = 256
+
 // fanOut hands each picture to every layer, thinning to the frame-rate cap.
-func (v *Video) fanOut(pics []*ffi.VideoFrame) {
+func (v *Video) fanOut(pics []*ffi.VideoFrame, walls map[int64]time.Time) {
 	for _, p := range pics {
+		wall := walls[p.PTS]
+		delete(walls, p.PTS)
 		if v.havePTS && v.minInterval > 0 && p.PTS-v.lastPTS < v.minInterval && p.PTS >= v.lastPTS {
 			p.Release()
 			continue
 		}
 		v.lastPTS, v.havePTS = p.PTS, true
-		v.distribute(p)
+		v.distribute(p, wall)
 	}
 }
 
@@ -345,7 +362,7 @@ func (v *Video) fanOut(pics []*ffi.VideoFrame) {
 // source. A layer whose size and format are the source's encodes p itself.
 // All pictures are made before any is queued, so nothing read here is
 // handed to (and released by) a layer goroutine before the reading ends.
-func (v *Video) distribute(p *ffi.VideoFrame) {
+func (v *Video) distribute(p *ffi.VideoFrame, wall time.Time) {
 	direct := int32(0)
 	prev := p
 	for _, i := range v.order {
@@ -389,6 +406,7 @@ func (v *Video) distribute(p *ffi.VideoFrame) {
 		if pic.f == p {
 			pic.shared = sf
 		}
+		pic.wall = wall
 		if v.conf.Blocking {
 			l.in <- pic
 			continue
@@ -455,14 +473,16 @@ func (v *Video) layerLoop(l *layer) {
 			v.fail(err)
 			continue
 		}
-		v.emit(l, pkts)
+		// Zero-latency encoders emit a picture's packet at once: it
+		// carries that picture's arrival time.
+		v.emit(l, pkts, pic.wall)
 	}
 	if pkts, err := l.enc.Flush(); err == nil {
-		v.emit(l, pkts)
+		v.emit(l, pkts, time.Time{})
 	}
 }
 
-func (v *Video) emit(l *layer, pkts []ffi.Packet) {
+func (v *Video) emit(l *layer, pkts []ffi.Packet, wall time.Time) {
 	for _, p := range pkts {
 		var data [][]byte
 		if v.conf.Codec == media.CodecH264 {
@@ -474,6 +494,6 @@ func (v *Video) emit(l *layer, pkts []ffi.Packet) {
 		} else {
 			data = [][]byte{p.Data}
 		}
-		v.conf.Output(l.idx, &media.Frame{Track: l.track, PTS: p.PTS, DTS: p.DTS, Key: p.Key, Data: data})
+		v.conf.Output(l.idx, &media.Frame{Track: l.track, PTS: p.PTS, DTS: p.DTS, Key: p.Key, Wall: wall, Data: data})
 	}
 }

@@ -80,22 +80,39 @@ func queryValue(raw, key string) string {
 // ErrTimeout is the cause when an SRT peer goes silent.
 var ErrTimeout = errors.New("SRT peer went silent")
 
-// deadlineReader ends reads that wait longer than timeout.
+// maxMessage is the largest SRT live-mode payload (1316 bytes, 7 TS packets,
+// is the usual; the protocol allows up to the MSS).
+const maxMessage = 1500
+
+// deadlineReader turns an SRT connection into a byte stream and ends reads
+// that wait longer than timeout. SRT live mode is message based: a Read
+// with a buffer smaller than the message loses the rest of it, so whole
+// messages are read into an own buffer and handed out from there.
 type deadlineReader struct {
 	c       gosrt.Conn
 	timeout time.Duration
+	buf     [maxMessage]byte
+	pending []byte
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
-	if err := d.c.SetReadDeadline(time.Now().Add(d.timeout)); err != nil {
-		return 0, err
+	if len(d.pending) == 0 {
+		if err := d.c.SetReadDeadline(time.Now().Add(d.timeout)); err != nil {
+			return 0, err
+		}
+		n, err := d.c.Read(d.buf[:])
+		d.pending = d.buf[:n]
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return 0, fmt.Errorf("%w: nothing received for %v", ErrTimeout, d.timeout)
+		}
+		if n == 0 {
+			return 0, err
+		}
 	}
-	n, err := d.c.Read(p)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return n, fmt.Errorf("%w: nothing received for %v", ErrTimeout, d.timeout)
-	}
-	return n, err
+	n := copy(p, d.pending)
+	d.pending = d.pending[n:]
+	return n, nil
 }
 
 func (d *deadlineReader) Close() error { return d.c.Close() }

@@ -111,7 +111,9 @@ func TestListenerWithFFmpeg(t *testing.T) {
 		t.Fatal("push did not end")
 	}
 	counter.mu.Lock()
-	require.Greater(t, counter.packets, 50)
+	// 2 s of 320x180 H.264 is ~40 kB: every TS packet arrives, not one
+	// per SRT message.
+	require.Greater(t, counter.packets, 200)
 	require.Zero(t, counter.bad, "the byte stream is aligned MPEG-TS")
 	counter.mu.Unlock()
 
@@ -154,7 +156,7 @@ func TestCallerWithFFmpegListener(t *testing.T) {
 		t.Fatal("pull did not end")
 	}
 	conn.Close()
-	require.Greater(t, c.packets, 50)
+	require.Greater(t, c.packets, 200)
 	require.Zero(t, c.bad)
 
 	_, err = Dial(ctx, "srt://127.0.0.1:1?mode=rendezvous")

@@ -1,0 +1,97 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/livekit/protocol/livekit"
+
+	"github.com/tributary-ingress/tributary/demux/ts"
+	"github.com/tributary-ingress/tributary/ingest/srt"
+	"github.com/tributary-ingress/tributary/ingest/url"
+	"github.com/tributary-ingress/tributary/service"
+	"github.com/tributary-ingress/tributary/session"
+)
+
+// pulls runs URL ingresses and SRT pushes, and joins their goroutines.
+type pulls struct {
+	client *http.Client
+	wg     sync.WaitGroup
+}
+
+// LaunchURL starts the session of a URL ingress: it pulls the media and
+// plays it into the room in real time, ending COMPLETE at the end of the
+// media or ERROR with the reason.
+func (s *Server) LaunchURL(sess *service.Session) {
+	info := sess.Info()
+	live := url.Live(info.Url)
+	ps := session.Start(session.Config{
+		Reporter:    sess,
+		Transcoders: transcoders{blocking: !live},
+		Room:        s.roomConfig(),
+		Live:        live,
+	})
+	s.pulls.wg.Add(1)
+	go func() {
+		defer s.pulls.wg.Done()
+		err := url.Pull(sess.Context(), url.Config{
+			URL: info.Url, Client: s.pulls.client, Sink: ps,
+			OnSplice: func(sp url.Splice) error { return ps.Splice(fromTS(sp)) },
+			OnFormat: func(f url.Format) { sess.Logger().Infow("pulling", "format", string(f)) },
+		})
+		ps.Close(err)
+		ps.Wait()
+	}()
+}
+
+func fromTS(sp ts.SpliceInsert) session.Splice {
+	return session.Splice{EventID: sp.EventID, Cancel: sp.Cancel, OutOfNetwork: sp.OutOfNetwork, Immediate: sp.Immediate, PTS: sp.PTS}
+}
+
+// AuthorizeSRT starts the session of an SRT push. The Ingress API has no
+// SRT input type, so an SRT push publishes to an RTMP ingress with its
+// stream key as streamid: the same ingress takes either protocol.
+func (s *Server) AuthorizeSRT(streamKey string, _ net.Addr) (srt.Publisher, error) {
+	sess, err := s.manager.StartSession(streamKey, livekit.IngressInput_RTMP_INPUT)
+	if err != nil {
+		return nil, authError(err)
+	}
+	ps := session.Start(session.Config{Reporter: sess, Transcoders: transcoders{}, Room: s.roomConfig(), Live: true})
+	return srtPublisher{ps}, nil
+}
+
+type srtPublisher struct{ ps *session.Session }
+
+// Serve demuxes the pushed MPEG-TS into the session until either ends.
+func (p srtPublisher) Serve(r io.Reader) error {
+	d := &ts.Demuxer{OnTrack: p.ps.Track, OnFrame: p.ps.Frame, SkipUnsupported: true,
+		OnSCTE35: func(sp ts.SpliceInsert) error { return p.ps.Splice(fromTS(sp)) }}
+	if err := d.Initialize(); err != nil {
+		p.ps.Close(err)
+		p.ps.Wait()
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- d.Run(context.Background(), r) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-p.ps.Done():
+		// The session ended (API, newer publisher): closing the listener
+		// side is up to the caller; stop reading.
+		if c, ok := r.(io.Closer); ok {
+			_ = c.Close()
+		}
+		err = <-errc
+	}
+	p.ps.Close(err)
+	p.ps.Wait()
+	if err != nil {
+		return fmt.Errorf("SRT push: %w", err)
+	}
+	return nil
+}

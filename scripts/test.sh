@@ -35,10 +35,20 @@ go vet ./...
 step "build without cgo"
 CGO_ENABLED=0 go build ./...
 
-step "go test -race"
-pkgs=("$@")
-[ ${#pkgs[@]} -eq 0 ] && pkgs=(./...)
-go test -race -count=1 -timeout 40m "${pkgs[@]}"
+if [ $# -gt 0 ]; then
+  step "go test -race $*"
+  go test -race -count=1 -timeout 40m "$@"
+else
+  # Unit and package tests in parallel, then the end-to-end packages one at
+  # a time: they start real servers, encoders and browsers, and timing
+  # checks (frame rates, layer switches, latency) want the cores.
+  e2e_pkgs=(./e2e/ ./internal/e2e/)
+  mapfile -t unit_pkgs < <(go list ./... | grep -v -e '/e2e$' -e '/internal/e2e$')
+  step "go test -race (packages)"
+  go test -race -count=1 -timeout 30m "${unit_pkgs[@]}"
+  step "go test -race (end to end)"
+  go test -race -count=1 -p 1 -timeout 45m "${e2e_pkgs[@]}"
+fi
 
 step "fuzz targets, briefly (FUZZTIME=${FUZZTIME:-5s} each)"
 if [ $# -eq 0 ]; then

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/livekit/protocol/logger"
 	"github.com/livekit/protocol/redis"
@@ -30,6 +31,7 @@ const (
 	DefaultHTTPRelayPort = 9090
 	DefaultAPIPort       = 7890
 	DefaultServiceName   = "ingress"
+	DefaultDrainTimeout  = 30 * time.Second
 )
 
 // Config is the whole configuration file.
@@ -54,6 +56,15 @@ type Config struct {
 	EnableStreamLatencyReduction bool   `yaml:"enable_stream_latency_reduction"`
 	ServiceName                  string `yaml:"service_name"`
 	NodeID                       string `yaml:"node_id"`
+
+	// DrainTimeout bounds how long SIGTERM or SIGQUIT waits for running
+	// sessions to end before stopping them (Tributary key, both modes;
+	// e.g. "30s", default 30s). SIGINT stops at once.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// IsolateTranscoding runs each session's transcoders in a child process
+	// of the same binary, so a codec crash ends only that session
+	// (Tributary key, cluster mode; default true).
+	IsolateTranscoding *bool `yaml:"isolate_transcoding"`
 
 	// Standalone-mode keys of Tributary.
 
@@ -222,6 +233,9 @@ func (c *Config) applyDefaults(getenv func(string) string) {
 	if c.ServiceName == "" {
 		c.ServiceName = DefaultServiceName
 	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
 	if c.StorePath == "" {
 		c.StorePath = defaultStorePath(getenv)
 	}
@@ -314,6 +328,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StorePath == "" {
 		return &Error{Key: "store_path", Reason: "must not be empty"}
+	}
+	if c.DrainTimeout < 0 {
+		return &Error{Key: "drain_timeout", Reason: fmt.Sprintf("must not be negative (got %v)", c.DrainTimeout)}
 	}
 	if n := len(c.SRTPassphrase); n > 0 && (n < 10 || n > 79) {
 		return &Error{Key: "srt_passphrase", Reason: fmt.Sprintf("must be 10 to 79 characters (got %d), as SRT requires", n)}

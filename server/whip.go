@@ -5,8 +5,11 @@ import (
 	"fmt"
 
 	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/logger"
 
+	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/ingest/whip"
+	"github.com/tributary-ingress/tributary/room"
 	"github.com/tributary-ingress/tributary/service"
 	"github.com/tributary-ingress/tributary/session"
 	"github.com/tributary-ingress/tributary/session/forward"
@@ -18,7 +21,17 @@ var defaultSTUN = []string{"stun.l.google.com:19302", "stun1.l.google.com:19302"
 
 // startWHIP starts the WHIP endpoint on whip_port.
 func (s *Server) startWHIP() error {
-	c := s.Config
+	w, err := startWHIPServer(s.Config, s, s.Logger)
+	if err != nil {
+		return err
+	}
+	s.whip = w
+	return nil
+}
+
+// startWHIPServer starts a WHIP endpoint on whip_port with the ICE
+// settings of rtc_config, authorizing publishes with auth.
+func startWHIPServer(c *config.Config, auth whip.Authorizer, log logger.Logger) (*whip.Server, error) {
 	rc := c.RTCConfig
 	ice := whip.ICEConfig{
 		TCPPort:         int(rc.TCPPort),
@@ -43,15 +56,14 @@ func (s *Server) startWHIP() error {
 	}
 	w := &whip.Server{
 		Address:    fmt.Sprintf(":%d", c.WHIPPort),
-		Authorizer: s,
+		Authorizer: auth,
 		ICE:        ice,
-		Logger:     s.Logger.WithValues("input", "whip"),
+		Logger:     log.WithValues("input", "whip"),
 	}
 	if err := w.Initialize(); err != nil {
-		return fmt.Errorf("whip_port %d: %w", c.WHIPPort, err)
+		return nil, fmt.Errorf("whip_port %d: %w", c.WHIPPort, err)
 	}
-	s.whip = w
-	return nil
+	return w, nil
 }
 
 // AuthorizeWHIP starts the session of a WHIP publish: passthrough by
@@ -70,16 +82,23 @@ func (s *Server) AuthorizeWHIP(streamKey string, remote string) (whip.Publisher,
 		return nil, err
 	}
 	sess.Logger().Infow("WHIP publish", "remote", remote, "transcoding", sess.Info().GetEnableTranscoding())
-	if sess.Info().GetEnableTranscoding() {
+	return whipPublisher(sess, s.roomConfig(), transcoders{}, nil), nil
+}
+
+// whipPublisher starts the media side of a WHIP session reporting to r:
+// transcoding when the ingress enables it, passthrough otherwise.
+func whipPublisher(r session.Reporter, rc room.Config, tc session.Transcoders, stats *session.Stats) whip.Publisher {
+	if r.Info().GetEnableTranscoding() {
 		fs := session.Start(session.Config{
-			Reporter:    sess,
-			Transcoders: transcoders{},
-			Room:        s.roomConfig(),
+			Reporter:    r,
+			Transcoders: tc,
+			Room:        rc,
 			Live:        true,
+			Stats:       stats,
 		})
-		return &whip.Depacketizer{ID: sess.ResourceID(), Publisher: fs, Logger: sess.Logger()}, nil
+		return &whip.Depacketizer{ID: r.ResourceID(), Publisher: fs, Logger: r.Logger()}
 	}
-	return &whipForward{Session: forward.Start(forward.Config{Reporter: sess, Room: s.roomConfig()}), id: sess.ResourceID()}, nil
+	return &whipForward{Session: forward.Start(forward.Config{Reporter: r, Room: rc}), id: r.ResourceID()}
 }
 
 // whipForward adapts a passthrough session to the WHIP input.

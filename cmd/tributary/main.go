@@ -5,23 +5,16 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/livekit/protocol/logger"
 
 	"github.com/tributary-ingress/tributary/config"
+	"github.com/tributary-ingress/tributary/internal/isolate"
 	"github.com/tributary-ingress/tributary/server"
 )
-
-// drainTimeout bounds how long SIGTERM waits for sessions to end.
-const drainTimeout = 30 * time.Second
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -31,6 +24,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == isolate.ChildCommand {
+		return runTranscodeChild(args[1:])
+	}
 	fs := flag.NewFlagSet("tributary", flag.ContinueOnError)
 	confPath := fs.String("config", "", "path to the YAML config file (or INGRESS_CONFIG_FILE / INGRESS_CONFIG_BODY)")
 	if err := fs.Parse(args); err != nil {
@@ -55,22 +51,15 @@ func run(args []string) error {
 	log := zl.WithValues("service", conf.ServiceName)
 	logger.SetLogger(log, conf.ServiceName)
 
+	var srv node
 	if conf.ClusterMode() {
-		return errors.New("redis is configured, which selects cluster mode (a worker of livekit-server); " +
-			"cluster mode is not available in this build yet: remove the redis section to run standalone")
+		srv = &server.Cluster{Config: conf, Logger: log}
+	} else {
+		srv = &server.Server{Config: conf, Logger: log}
 	}
-
-	srv := &server.Server{Config: conf, Logger: log}
 	if err := srv.Initialize(); err != nil {
 		return err
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
-	defer stop()
-	<-ctx.Done()
-	log.Infow("shutting down")
-	dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
-	defer cancel()
-	srv.Close(dctx)
+	shutdown(srv, conf.DrainTimeout, log)
 	return nil
 }

@@ -82,10 +82,17 @@ logging:
 // test fails.
 func StartLiveKit(t testing.TB) *LiveKit {
 	t.Helper()
+	return StartLiveKitWith(t, "")
+}
+
+// StartLiveKitWith is StartLiveKit with more YAML appended to the
+// server's config (e.g. redis and ingress sections).
+func StartLiveKitWith(t testing.TB, extraConfig string) *LiveKit {
+	t.Helper()
 	bin := LiveKitServerBin(t)
 	var lastErr error
 	for attempt := 1; attempt <= liveKitStartAttempts; attempt++ {
-		lk, err := startLiveKitOnce(t, bin)
+		lk, err := startLiveKitOnce(t, bin, extraConfig)
 		if err == nil {
 			return lk
 		}
@@ -102,7 +109,7 @@ func StartLiveKit(t testing.TB) *LiveKit {
 // startLiveKitOnce starts one server on fresh ports. On a readiness error
 // it also returns the LiveKit, whose process has then exited or is killed
 // at cleanup.
-func startLiveKitOnce(t testing.TB, bin string) (*LiveKit, error) {
+func startLiveKitOnce(t testing.TB, bin, extraConfig string) (*LiveKit, error) {
 	t.Helper()
 	ports, err := freePorts()
 	if err != nil {
@@ -111,7 +118,7 @@ func startLiveKitOnce(t testing.TB, bin string) (*LiveKit, error) {
 	port, tcpPort, udpPort := ports[0], ports[1], ports[2]
 
 	cfgPath := filepath.Join(t.TempDir(), "livekit.yaml")
-	cfg := fmt.Sprintf(liveKitConfig, port, tcpPort, udpPort, DevAPIKey, DevAPISecret)
+	cfg := fmt.Sprintf(liveKitConfig, port, tcpPort, udpPort, DevAPIKey, DevAPISecret) + extraConfig
 	if err = os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, fmt.Errorf("write livekit config: %w", err)
 	}

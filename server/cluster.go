@@ -1,0 +1,288 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/logger"
+	"github.com/livekit/protocol/redis"
+	"github.com/livekit/psrpc/pkg/bus/redisbus"
+
+	"github.com/tributary-ingress/tributary/config"
+	"github.com/tributary-ingress/tributary/ingest/rtmp"
+	"github.com/tributary-ingress/tributary/ingest/url"
+	"github.com/tributary-ingress/tributary/ingest/whip"
+	"github.com/tributary-ingress/tributary/internal/monitor"
+	"github.com/tributary-ingress/tributary/room"
+	"github.com/tributary-ingress/tributary/service"
+	"github.com/tributary-ingress/tributary/service/cluster"
+	"github.com/tributary-ingress/tributary/session"
+)
+
+// Cluster is a running cluster-mode Tributary: a worker of a
+// livekit-server configured with the same Redis. livekit-server serves the
+// Ingress API and keeps the records; this process has no store and no
+// Twirp API. It takes RTMP and WHIP publishes (authorized through
+// livekit-server), URL ingresses sent by StartIngress, and reports every
+// state change back.
+type Cluster struct {
+	Config *config.Config
+	Logger logger.Logger
+
+	mon     *monitor.Monitor
+	worker  *cluster.Worker
+	redis   interface{ Close() error }
+	https   []*http.Server
+	serving []chan error
+	rtmp    *rtmp.Server
+	rtmps   *rtmp.Server
+	whip    *whip.Server
+	pulls   pulls
+}
+
+// Initialize connects to Redis, joins the psrpc bus and starts every
+// listener. On error, what was started is stopped again.
+func (c *Cluster) Initialize() (err error) {
+	conf := c.Config
+	if c.Logger == nil {
+		c.Logger = logger.GetLogger()
+	}
+	defer func() {
+		if err != nil {
+			c.Close(context.Background())
+		}
+	}()
+	nodeID := conf.NodeID
+	if nodeID == "" {
+		host, _ := os.Hostname()
+		nodeID = fmt.Sprintf("tributary-%s-%d", host, os.Getpid())
+	}
+	c.mon, err = monitor.New(monitor.Config{
+		Costs:     costsOf(conf.CPUCost),
+		NodeID:    nodeID,
+		Logger:    c.Logger.WithValues("component", "monitor"),
+		Admission: true,
+	})
+	if err != nil {
+		return err
+	}
+	rc, err := redis.GetRedisClient(conf.Redis)
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	c.redis = rc
+	c.pulls.client = url.NewClient(url.ClientConfig{DenyPrivate: conf.DenyPrivateURLs})
+	c.worker, err = cluster.New(cluster.Config{
+		Bus:       redisbus.New(rc),
+		Admission: c.mon,
+		URL:       urlLauncher(c.launchURL),
+		Logger:    c.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	if conf.HealthPort > 0 {
+		if err := c.serveHTTP("health_port", conf.HealthPort, c.mon.HealthHandler()); err != nil {
+			return err
+		}
+	}
+	if conf.PrometheusPort > 0 {
+		if err := c.serveHTTP("prometheus_port", conf.PrometheusPort, c.mon.Handler()); err != nil {
+			return err
+		}
+	}
+	if conf.RTMPPort > 0 {
+		c.rtmp = &rtmp.Server{Address: fmt.Sprintf(":%d", conf.RTMPPort), Authorizer: c, Logger: c.Logger.WithValues("input", "rtmp")}
+		if err := c.rtmp.Initialize(); err != nil {
+			c.rtmp = nil
+			return fmt.Errorf("rtmp_port %d: %w", conf.RTMPPort, err)
+		}
+	}
+	if conf.RTMPSPort > 0 {
+		cert, err := tls.LoadX509KeyPair(conf.RTMPSCertFile, conf.RTMPSKeyFile)
+		if err != nil {
+			return fmt.Errorf("rtmps_cert_file/rtmps_key_file: %w", err)
+		}
+		c.rtmps = &rtmp.Server{
+			Address:    fmt.Sprintf(":%d", conf.RTMPSPort),
+			TLSConfig:  &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+			Authorizer: c, Logger: c.Logger.WithValues("input", "rtmps"),
+		}
+		if err := c.rtmps.Initialize(); err != nil {
+			c.rtmps = nil
+			return fmt.Errorf("rtmps_port %d: %w", conf.RTMPSPort, err)
+		}
+	}
+	if conf.WHIPPort > 0 {
+		if c.whip, err = startWHIPServer(conf, c, c.Logger); err != nil {
+			return err
+		}
+	}
+	c.Logger.Infow("tributary started in cluster mode (worker of livekit-server over Redis)",
+		"nodeID", nodeID, "healthPort", conf.HealthPort, "prometheusPort", conf.PrometheusPort,
+		"rtmpPort", conf.RTMPPort, "whipPort", conf.WHIPPort, "rtmpsPort", conf.RTMPSPort,
+		"wsURL", conf.WsURL)
+	return nil
+}
+
+func (c *Cluster) serveHTTP(key string, port int, h http.Handler) error {
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+	if err != nil {
+		return fmt.Errorf("%s %d: %w", key, port, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	c.https = append(c.https, srv)
+	c.serving = append(c.serving, done)
+	return nil
+}
+
+// Drain stops taking sessions (publishes are refused, StartIngress bids
+// -1, /availability answers 503) and waits for the running ones to end,
+// at most until ctx is done.
+func (c *Cluster) Drain(ctx context.Context) error {
+	if c.mon != nil {
+		c.mon.SetDraining()
+	}
+	if c.worker == nil {
+		return nil
+	}
+	n := c.worker.Active()
+	c.Logger.Infow("draining: no new sessions; waiting for the running ones", "sessions", n)
+	return c.worker.Drain(ctx)
+}
+
+// Close ends the running sessions (waiting for their final state to be
+// reported, at most until ctx is done), then stops every listener and
+// leaves the bus.
+func (c *Cluster) Close(ctx context.Context) {
+	if c.mon != nil {
+		c.mon.SetDraining()
+	}
+	if c.worker != nil {
+		if err := c.worker.Stop(ctx, service.ErrShutdown); err != nil {
+			c.Logger.Warnw("shutdown", err)
+		}
+	}
+	for _, r := range []*rtmp.Server{c.rtmp, c.rtmps} {
+		if r != nil {
+			r.Close()
+		}
+	}
+	if c.whip != nil {
+		c.whip.Close()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i, h := range c.https {
+		_ = h.Shutdown(sctx)
+		<-c.serving[i]
+	}
+	c.pulls.wg.Wait()
+	if c.worker != nil {
+		c.worker.Close()
+	}
+	if c.redis != nil {
+		_ = c.redis.Close()
+	}
+	if c.mon != nil {
+		c.mon.Close()
+	}
+}
+
+// track exports a session's counters in the metrics until it ends.
+func (c *Cluster) track(s *cluster.Session) *session.Stats {
+	st := &session.Stats{}
+	s.OnEnd(c.mon.Track(s.Info(), s.ResourceID(), st))
+	return st
+}
+
+// AuthorizeRTMP authorizes an RTMP publish through livekit-server and
+// starts its session.
+func (c *Cluster) AuthorizeRTMP(streamKey string, _ net.Addr) (rtmp.Publisher, error) {
+	s, err := c.worker.Authorize(streamKey, livekit.IngressInput_RTMP_INPUT)
+	if err != nil {
+		if errors.Is(err, service.ErrNotFound) {
+			return nil, errors.New("stream key not found")
+		}
+		return nil, err
+	}
+	return session.Start(session.Config{
+		Reporter:    s,
+		Transcoders: isolatedTranscoders(c.Config, s, false, c.Logger),
+		Room:        c.roomConfig(),
+		Live:        true,
+		Stats:       c.track(s),
+	}), nil
+}
+
+// AuthorizeWHIP authorizes a WHIP publish through livekit-server and
+// starts its session.
+func (c *Cluster) AuthorizeWHIP(streamKey string, remote string) (whip.Publisher, error) {
+	s, err := c.worker.Authorize(streamKey, livekit.IngressInput_WHIP_INPUT)
+	switch {
+	case err == nil:
+	case errors.Is(err, service.ErrNotFound):
+		return nil, whip.ErrStreamKeyNotFound
+	case errors.Is(err, service.ErrDisabled), errors.Is(err, service.ErrWrongInput):
+		return nil, fmt.Errorf("%w: %w", whip.ErrForbidden, err)
+	case errors.Is(err, service.ErrShutdown), errors.Is(err, monitor.ErrNoCapacity):
+		return nil, fmt.Errorf("%w: %w", whip.ErrUnavailable, err)
+	default:
+		return nil, err
+	}
+	s.Logger().Infow("WHIP publish", "remote", remote, "transcoding", s.Info().GetEnableTranscoding())
+	return whipPublisher(s, c.roomConfig(), isolatedTranscoders(c.Config, s, false, c.Logger), c.track(s)), nil
+}
+
+func (c *Cluster) roomConfig() room.Config {
+	return room.Config{URL: c.Config.WsURL, APIKey: c.Config.APIKey, APISecret: c.Config.APISecret}
+}
+
+// launchURL starts the pull session of a URL ingress sent by StartIngress:
+// it plays the media into the room in real time, ending COMPLETE at the
+// end of the media or ERROR with the reason.
+func (c *Cluster) launchURL(s *cluster.Session) error {
+	info := s.Info()
+	live := url.Live(info.Url)
+	ps := session.Start(session.Config{
+		Reporter:    s,
+		Transcoders: isolatedTranscoders(c.Config, s, !live, c.Logger),
+		Room:        c.roomConfig(),
+		Live:        live,
+		Stats:       c.track(s),
+	})
+	c.pulls.wg.Add(1)
+	go func() {
+		defer c.pulls.wg.Done()
+		err := url.Pull(s.Context(), url.Config{
+			URL: info.Url, Client: c.pulls.client, Sink: ps,
+			OnSplice: func(sp url.Splice) error { return ps.Splice(fromTS(sp)) },
+			OnFormat: func(f url.Format) { s.Logger().Infow("pulling", "format", string(f)) },
+		})
+		ps.Close(err)
+		ps.Wait()
+	}()
+	return nil
+}
+
+// urlLauncher adapts the URL input to the worker.
+type urlLauncher func(s *cluster.Session) error
+
+func (f urlLauncher) LaunchURL(s *cluster.Session) error { return f(s) }
+
+// costsOf converts the cpu_cost section.
+func costsOf(c config.CPUCostConfig) monitor.Costs {
+	return monitor.Costs{
+		RTMP: c.RTMPCPUCost, WHIP: c.WHIPCPUCost, WHIPBypass: c.WHIPBypassTranscodingCPUCost,
+		URL: c.URLCPUCost, MinIdleRatio: c.MinIdleRatio,
+	}
+}

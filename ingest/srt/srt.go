@@ -80,6 +80,13 @@ func queryValue(raw, key string) string {
 // ErrTimeout is the cause when an SRT peer goes silent.
 var ErrTimeout = errors.New("SRT peer went silent")
 
+// msgConn is the part of an SRT connection deadlineReader uses.
+type msgConn interface {
+	Read(p []byte) (int, error)
+	SetReadDeadline(t time.Time) error
+	Close() error
+}
+
 // maxMessage is the largest SRT live-mode payload (1316 bytes, 7 TS packets,
 // is the usual; the protocol allows up to the MSS).
 const maxMessage = 1500
@@ -89,7 +96,7 @@ const maxMessage = 1500
 // with a buffer smaller than the message loses the rest of it, so whole
 // messages are read into an own buffer and handed out from there.
 type deadlineReader struct {
-	c       gosrt.Conn
+	c       msgConn
 	timeout time.Duration
 	buf     [maxMessage]byte
 	pending []byte

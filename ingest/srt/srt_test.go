@@ -111,9 +111,10 @@ func TestListenerWithFFmpeg(t *testing.T) {
 		t.Fatal("push did not end")
 	}
 	counter.mu.Lock()
-	// 2 s of 320x180 H.264 is ~40 kB: every TS packet arrives, not one
-	// per SRT message.
-	require.Greater(t, counter.packets, 200)
+	// SRT drops packets that miss the latency window on a loaded machine,
+	// so only the flow and the alignment are checked here; reading whole
+	// messages is checked by TestWholeMessages.
+	require.Greater(t, counter.packets, 50)
 	require.Zero(t, counter.bad, "the byte stream is aligned MPEG-TS")
 	counter.mu.Unlock()
 
@@ -156,9 +157,48 @@ func TestCallerWithFFmpegListener(t *testing.T) {
 		t.Fatal("pull did not end")
 	}
 	conn.Close()
-	require.Greater(t, c.packets, 200)
+	require.Greater(t, c.packets, 50)
 	require.Zero(t, c.bad)
 
 	_, err = Dial(ctx, "srt://127.0.0.1:1?mode=rendezvous")
 	require.ErrorContains(t, err, "mode=rendezvous is not supported")
+}
+
+// fakeMsgConn returns one message per Read, as SRT live mode does, and
+// truncates it to the caller's buffer as SRT does.
+type fakeMsgConn struct{ msgs [][]byte }
+
+func (f *fakeMsgConn) Read(p []byte) (int, error) {
+	if len(f.msgs) == 0 {
+		return 0, io.EOF
+	}
+	m := f.msgs[0]
+	f.msgs = f.msgs[1:]
+	return copy(p, m), nil
+}
+func (f *fakeMsgConn) SetReadDeadline(time.Time) error { return nil }
+func (f *fakeMsgConn) Close() error                    { return nil }
+
+// TestWholeMessages: 188-byte reads of 1316-byte messages (7 TS packets)
+// get every packet, not the first of each message.
+func TestWholeMessages(t *testing.T) {
+	var msgs [][]byte
+	for m := 0; m < 10; m++ {
+		msg := make([]byte, 1316)
+		for p := 0; p < 7; p++ {
+			msg[p*188] = 0x47
+			msg[p*188+1] = byte(m*7 + p)
+		}
+		msgs = append(msgs, msg)
+	}
+	r := &deadlineReader{c: &fakeMsgConn{msgs: msgs}, timeout: time.Second}
+	buf := make([]byte, 188)
+	for i := 0; i < 70; i++ {
+		_, err := io.ReadFull(r, buf)
+		require.NoError(t, err)
+		require.Equal(t, byte(0x47), buf[0])
+		require.Equal(t, byte(i), buf[1], "packet %d", i)
+	}
+	_, err := io.ReadFull(r, buf)
+	require.ErrorIs(t, err, io.EOF)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/livekit/protocol/logger"
 
 	"github.com/tributary-ingress/tributary/config"
+	"github.com/tributary-ingress/tributary/console"
 	"github.com/tributary-ingress/tributary/ingest/rtmp"
 	"github.com/tributary-ingress/tributary/ingest/srt"
 	"github.com/tributary-ingress/tributary/ingest/url"
@@ -67,6 +68,11 @@ func (s *Server) Initialize() (err error) {
 	api := service.NewAPI(s.manager, auth.NewSimpleKeyProvider(c.APIKey, c.APISecret))
 	mux := http.NewServeMux()
 	mux.Handle(api.PathPrefix(), api.Handler())
+	web := &console.Console{APIKey: c.APIKey, APISecret: c.APISecret, WsURL: c.WsURL, Logger: s.Logger.WithValues("component", "console")}
+	if err := web.Initialize(); err != nil {
+		return err
+	}
+	mux.Handle("/", web)
 	if err := s.serveHTTP("api_port", c.APIPort, mux); err != nil {
 		return err
 	}

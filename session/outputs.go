@@ -53,8 +53,12 @@ type outputs struct {
 	vw []*pacedWriter // per video layer
 	aw *pacedWriter
 
-	cueMu sync.Mutex
-	cues  []Splice // ad-break commands waiting for their media time
+	cueMu   sync.Mutex
+	cues    []cue         // ad-break commands waiting for their media time
+	adValue string        // the ad-break attribute as last set
+	inTime  time.Duration // media time reached by the input (see noteInput)
+	inSeen  bool
+	attrs   attributeSetter // where the attribute goes; nil: the room
 }
 
 type videoOut struct {
@@ -261,6 +265,7 @@ func (s *Session) addTrack(ti *livekit.TrackInfo) {
 // write routes one source frame.
 func (o *outputs) write(f *media.Frame) error {
 	o.s.conf.Stats.input(f)
+	o.noteInput(f)
 	switch f.Track.Kind {
 	case media.KindVideo:
 		v := o.video

@@ -260,9 +260,11 @@ collect:
 			s.log.Infow("lost the LiveKit connection, joining again", "reason", reason.String())
 			video, audio = out.sources()
 			out.close()
+			prev := out
 			if out, err = s.rejoin(video, audio); err != nil {
 				return err
 			}
+			out.inheritCues(prev)
 		case <-noMedia.C:
 			return fmt.Errorf("%w for %v: the encoder stopped sending", ErrNoMedia, s.conf.NoMediaTimeout)
 		case <-stats.C:

@@ -1,11 +1,11 @@
 package ts
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/internal/tstest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -16,97 +16,19 @@ import (
 
 const testSCTE35PID = 0x1f0
 
-func tsPID(pkt []byte) uint16 { return uint16(pkt[1]&0x1f)<<8 | uint16(pkt[2]) }
+func tsPID(pkt []byte) uint16 { return tstest.PID(pkt) }
 
 // splitPackets cuts a TS into its packets (aliasing in).
 func splitPackets(t testing.TB, in []byte) [][]byte {
-	require.Zero(t, len(in)%PacketSize)
-	var out [][]byte
-	for p := 0; p < len(in); p += PacketSize {
-		out = append(out, in[p:p+PacketSize])
-	}
-	return out
-}
-
-// pmtPID returns the PMT PID of the first program of the PAT.
-func pmtPID(t testing.TB, pkts [][]byte) uint16 {
-	for _, p := range pkts {
-		if tsPID(p) == 0 {
-			_, pl, _, _ := packetPayload(p)
-			sec := pl[1+int(pl[0]):]
-			return uint16(sec[10]&0x1f)<<8 | uint16(sec[11])
-		}
-	}
-	t.Fatal("no PAT")
-	return 0
-}
-
-// addSCTE35ToPMT returns a copy of a one-packet PMT with an SCTE-35
-// elementary stream appended.
-//
-// Specification: ITU-T Rec. H.222.0, section 2.4.4.9 (TS_program_map_section).
-func addSCTE35ToPMT(t testing.TB, pkt []byte) []byte {
-	_, pl, pusi, ok := packetPayload(pkt)
-	require.True(t, ok && pusi)
-	sec := pl[1+int(pl[0]):]
-	n := 3 + (int(sec[1]&0x0f)<<8 | int(sec[2]))
-	body := bytes.Clone(sec[:n-4]) // without CRC
-	body = append(body, StreamTypeSCTE35, 0xe0|testSCTE35PID>>8, testSCTE35PID&0xff, 0xf0, 0)
-	l := len(body) + 4 - 3
-	body[1] = body[1]&0xf0 | byte(l>>8)
-	body[2] = byte(l)
-	body = be32append(body, crc32MPEG2(body))
-	out := append(bytes.Clone(pkt[:4]), 0)
-	out = append(out, body...)
-	require.LessOrEqual(t, len(out), PacketSize)
-	for len(out) < PacketSize {
-		out = append(out, 0xff)
-	}
-	require.Equal(t, byte(0x10), out[3]&0x30, "PMT packet without adaptation field")
-	return out
-}
-
-// sectionPackets carries a section in packets of at most chunk payload
-// bytes each, padded with adaptation-field stuffing so that the section
-// spans several packets when chunk is small.
-func sectionPackets(section []byte, chunk int, cc *byte) [][]byte {
-	data := append([]byte{0}, section...) // pointer_field
-	var out [][]byte
-	for first := true; len(data) > 0; first = false {
-		n := min(chunk, len(data), PacketSize-4)
-		pkt := []byte{0x47, testSCTE35PID >> 8, testSCTE35PID & 0xff, 0x10 | *cc&0x0f}
-		*cc++
-		if first {
-			pkt[1] |= 0x40
-		}
-		if pad := PacketSize - 4 - n; pad > 0 {
-			pkt[3] |= 0x20
-			pkt = append(pkt, byte(pad-1))
-			if pad > 1 {
-				pkt = append(pkt, 0x00)
-				pkt = append(pkt, bytes.Repeat([]byte{0xff}, pad-2)...)
-			}
-		}
-		pkt = append(pkt, data[:n]...)
-		data = data[n:]
-		out = append(out, pkt)
-	}
-	return out
+	pkts, err := tstest.SplitPackets(in)
+	require.NoError(t, err)
+	return pkts
 }
 
 // videoPESStarts returns the indices of the packets that start a video
 // PES, and the raw PTS of each.
 func videoPESStarts(pkts [][]byte, videoPID uint16) (idx []int, pts []int64) {
-	for i, p := range pkts {
-		pid, pl, pusi, _ := packetPayload(p)
-		if pid != videoPID || !pusi || len(pl) < 14 || pl[7]&0x80 == 0 {
-			continue
-		}
-		v := int64(pl[9]>>1&7)<<30 | int64(pl[10])<<22 | int64(pl[11]>>1)<<15 | int64(pl[12])<<7 | int64(pl[13]>>1)
-		idx = append(idx, i)
-		pts = append(pts, v)
-	}
-	return idx, pts
+	return tstest.PESStarts(pkts, videoPID)
 }
 
 // buildSCTE35 returns h264_bf2_aac.ts with three splice_inserts: an
@@ -116,7 +38,8 @@ func videoPESStarts(pkts [][]byte, videoPID uint16) (idx []int, pts []int64) {
 func buildSCTE35(t testing.TB) (ts []byte, outPTSRaw int64) {
 	in := readTestdata(t, "h264_bf2_aac.ts")
 	pkts := splitPackets(t, in)
-	pmt := pmtPID(t, pkts)
+	pmt, err := tstest.PMTPID(pkts)
+	require.NoError(t, err)
 	idx, pts := videoPESStarts(pkts, 0x100)
 	require.Len(t, idx, 30)
 
@@ -138,18 +61,10 @@ func buildSCTE35(t testing.TB) (ts []byte, outPTSRaw int64) {
 	}{{5, out, 20}, {6, cancel, 184}, {25, back, 184}} {
 		b, err := c.sec.Marshal()
 		require.NoError(t, err)
-		insert[idx[c.frame]] = append(insert[idx[c.frame]], sectionPackets(b, c.chunk, &cc)...)
+		insert[idx[c.frame]] = append(insert[idx[c.frame]], tstest.SectionPackets(testSCTE35PID, b, c.chunk, &cc)...)
 	}
-	var res []byte
-	for i, p := range pkts {
-		for _, q := range insert[i] {
-			res = append(res, q...)
-		}
-		if tsPID(p) == pmt {
-			p = addSCTE35ToPMT(t, p)
-		}
-		res = append(res, p...)
-	}
+	res, err := tstest.Insert(pkts, pmt, StreamTypeSCTE35, testSCTE35PID, insert)
+	require.NoError(t, err)
 	return res, pts[15]
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-ingress/tributary/demux/mp4"
 	"github.com/tributary-ingress/tributary/demux/ogg"
 	"github.com/tributary-ingress/tributary/demux/ts"
+	"github.com/tributary-ingress/tributary/ingest/rtsp"
 	"github.com/tributary-ingress/tributary/ingest/srt"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -38,7 +39,7 @@ type Splice = ts.SpliceInsert
 
 // Config configures a pull.
 type Config struct {
-	// URL is http(s):// or srt://.
+	// URL is http(s)://, srt:// or rtsp(s)://.
 	URL    string
 	Client *http.Client
 	Sink   Sink
@@ -57,7 +58,7 @@ var ErrUnsupportedScheme = errors.New("unsupported URL scheme")
 // at the pace of playback.
 func Live(raw string) bool {
 	u, err := url.Parse(raw)
-	return err == nil && u.Scheme == "srt"
+	return err == nil && (u.Scheme == "srt" || u.Scheme == "rtsp" || u.Scheme == "rtsps")
 }
 
 // Pull reads the media at c.URL to its end (nil), or until ctx ends or an
@@ -88,8 +89,11 @@ func Pull(ctx context.Context, c Config) error {
 			return context.Cause(ctx)
 		}
 		return err
+	case "rtsp", "rtsps":
+		c.format(FormatRTSP)
+		return rtsp.Pull(ctx, rtsp.Config{URL: c.URL, Sink: c.Sink})
 	}
-	return fmt.Errorf("%w %q (http, https and srt are supported)", ErrUnsupportedScheme, u.Scheme)
+	return fmt.Errorf("%w %q (http, https, srt and rtsp are supported)", ErrUnsupportedScheme, u.Scheme)
 }
 
 func (c Config) format(f Format) {

@@ -135,6 +135,7 @@ const (
 	FormatTS      Format = "ts"
 	FormatFLV     Format = "flv"
 	FormatHLS     Format = "hls"
+	FormatRTSP    Format = "rtsp" // RTP from an RTSP server, not a container
 )
 
 // Sniff recognizes the container from the first bytes; the content type

@@ -91,3 +91,15 @@ func TestHTTPErrorsAndPrivate(t *testing.T) {
 	_, _, err = NewRangeReader(context.Background(), NewClient(ClientConfig{DenyPrivate: true}), srv.URL+"/x.mp4")
 	require.True(t, errors.Is(err, ErrPrivateAddress), "%v", err)
 }
+
+func TestLive(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"srt://127.0.0.1:9000?streamid=x": true,
+		"rtsp://cam.local/stream":         true,
+		"rtsps://cam.local/stream":        true,
+		"https://cdn.example/a.m3u8":      false,
+		"http://host/file.mp4":            false,
+	} {
+		require.Equal(t, want, Live(raw), raw)
+	}
+}

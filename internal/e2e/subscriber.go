@@ -91,8 +91,9 @@ type Subscriber struct {
 	closed       bool
 	changed      chan struct{} // closed and cleared on every change; nil when nobody waits
 	participants map[string]*participantEntry
-	tracks       map[string]*trackEntry // by track SID
-	capturing    bool                   // keep every packet (see CapturePackets)
+	tracks       map[string]*trackEntry       // by track SID
+	capturing    bool                         // keep every packet (see CapturePackets)
+	attrChanges  map[string][]AttributeChange // by identity (see AttributeChanges)
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -140,9 +141,7 @@ func NewSubscriber(t testing.TB, lk *LiveKit, room string) *Subscriber {
 			OnMetadataChanged: func(_ string, p lksdk.Participant) {
 				s.participantChanged(p)
 			},
-			OnAttributesChanged: func(_ map[string]string, p lksdk.Participant) {
-				s.participantChanged(p)
-			},
+			OnAttributesChanged: s.onAttributesChanged,
 		},
 		OnParticipantConnected:    s.addParticipant,
 		OnParticipantDisconnected: s.removeParticipant,
@@ -374,10 +373,13 @@ func (s *Subscriber) addParticipant(rp *lksdk.RemoteParticipant) {
 		return
 	}
 	identity := rp.Identity()
+	attrs := rp.Attributes() // the SDK's lock: not under ours
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.participants[identity]; !ok || e.rp != rp || e.left {
 		s.participants[identity] = &participantEntry{rp: rp}
+		s.recordAttributesLocked(identity, attrs, now)
 	}
 	s.broadcastLocked()
 }

@@ -1,0 +1,253 @@
+// Package rtsp pulls a live stream from an RTSP server (rtsp:// and
+// rtsps:// URL inputs, beyond upstream) with gortsplib as the client:
+// DESCRIBE, SETUP of the first supported video and audio media, PLAY,
+// then RTP depacketized into media frames until the server ends the
+// stream or the context is cancelled.
+//
+// Supported: H.264 and H.265 video (parameter sets from the SDP or in
+// band), MPEG-4 audio (AAC, RFC 3640 "mpeg4-generic") and Opus. The
+// transport is gortsplib's choice: UDP first, TCP (interleaved) when UDP
+// is refused or nothing arrives within 3 s.
+//
+// Timestamps: gortsplib decodes the RTP timestamps of all tracks against
+// one clock that starts at 0 with the first packet (rtptime.GlobalDecoder2,
+// which aligns the other tracks by arrival), in 90 kHz for video and the
+// sample rate for audio — the units of media.Frame.
+//
+// Specification: RFC 2326 (RTSP 1.0), RFC 6184 (H.264 over RTP), RFC 7798
+// (H.265), RFC 3640 (MPEG-4 audio), RFC 7587 (Opus).
+package rtsp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/livekit/protocol/logger"
+	"github.com/pion/rtp"
+
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// ReadTimeout is how long the client waits for an answer or for media
+// before giving up on the server.
+const ReadTimeout = 10 * time.Second
+
+// ErrNoSupportedMedia is returned when the server's stream has no track
+// this input can play.
+var ErrNoSupportedMedia = errors.New("no supported media in the RTSP stream")
+
+// Sink receives the tracks and frames of the stream. It is called from
+// gortsplib's reader goroutines, one track at a time per media; it must
+// not block for long (the stream is live).
+type Sink interface {
+	Track(t *media.Track) error
+	Frame(f *media.Frame) error
+}
+
+// Config configures a pull.
+type Config struct {
+	// URL is rtsp:// or rtsps://, credentials in the user info if needed.
+	URL  string
+	Sink Sink
+	// ReadTimeout overrides ReadTimeout when positive.
+	ReadTimeout time.Duration
+	// Transport forces "udp" or "tcp"; empty lets gortsplib choose.
+	Transport string
+	// Logger receives transport switches, and losses and decode errors at
+	// most once a second. Optional.
+	Logger logger.Logger
+}
+
+// Pull plays the stream at c.URL into c.Sink until the server ends it
+// (nil), ctx ends (its cause), or an error (naming the cause: connection
+// refused, a status like 404 Not Found, no supported media, a Sink error).
+func Pull(ctx context.Context, c Config) error {
+	u, err := base.ParseURL(c.URL)
+	if err != nil {
+		return fmt.Errorf("invalid RTSP URL: %w", err)
+	}
+	shown := redacted(c.URL)
+	client := &gortsplib.Client{
+		Scheme:      u.Scheme,
+		Host:        u.Host,
+		ReadTimeout: ReadTimeout,
+	}
+	if c.ReadTimeout > 0 {
+		client.ReadTimeout = c.ReadTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = logger.GetLogger()
+	}
+	// gortsplib logs these with the standard logger unless told otherwise.
+	var lost lossReport
+	client.OnTransportSwitch = func(err error) { c.Logger.Infow("RTSP transport switched", "reason", err.Error()) }
+	client.OnPacketsLost = func(n uint64) { lost.add(c.Logger, n, nil) }
+	client.OnDecodeError = func(err error) { lost.add(c.Logger, 0, err) }
+	switch strings.ToLower(c.Transport) {
+	case "":
+	case "udp":
+		t := gortsplib.TransportUDP
+		client.Transport = &t
+	case "tcp":
+		t := gortsplib.TransportTCP
+		client.Transport = &t
+	default:
+		return fmt.Errorf("RTSP transport %q: udp or tcp", c.Transport)
+	}
+	if err := client.Start2(); err != nil {
+		return fmt.Errorf("RTSP client: %w", err)
+	}
+	// Close unblocks every request and the readers; it is safe to call
+	// more than once.
+	stop := context.AfterFunc(ctx, client.Close)
+	defer stop()
+	defer client.Close()
+
+	p := &puller{client: client, sink: c.Sink}
+	if err := p.start(u); err != nil {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return fmt.Errorf("RTSP %s: %w", shown, err)
+	}
+	err = client.Wait()
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if serr := p.err(); serr != nil {
+		return serr
+	}
+	if errors.Is(err, io.EOF) {
+		return nil // the server closed the connection: the stream ended
+	}
+	return fmt.Errorf("RTSP %s: %w", shown, err)
+}
+
+// puller holds the state of one pull.
+type puller struct {
+	client *gortsplib.Client
+	sink   Sink
+
+	mu      sync.Mutex
+	sinkErr error
+}
+
+// start describes the stream, sets up the medias it can play and starts
+// playing.
+func (p *puller) start(u *base.URL) error {
+	desc, _, err := p.client.Describe(u)
+	if err != nil {
+		return fmt.Errorf("DESCRIBE: %w", err)
+	}
+	var video, audio *track
+	var seen []string
+	for _, medi := range desc.Medias {
+		for _, forma := range medi.Formats {
+			seen = append(seen, forma.Codec())
+			t, err := newTrack(forma)
+			if err != nil || t == nil {
+				continue
+			}
+			switch {
+			case t.kind == media.KindVideo && video == nil:
+				video = t
+			case t.kind == media.KindAudio && audio == nil:
+				audio = t
+			default:
+				continue
+			}
+			t.medi = medi
+			break
+		}
+	}
+	if video == nil && audio == nil {
+		return fmt.Errorf("%w: the server offers %s; H.264, H.265, AAC and Opus are supported",
+			ErrNoSupportedMedia, strings.Join(seen, ", "))
+	}
+	for i, t := range []*track{video, audio} {
+		if t == nil {
+			continue
+		}
+		t.id = i + 1
+		if _, err := p.client.Setup(desc.BaseURL, t.medi, 0, 0); err != nil {
+			return fmt.Errorf("SETUP %s: %w", t.forma.Codec(), err)
+		}
+		p.client.OnPacketRTP(t.medi, t.forma, func(pkt *rtp.Packet) { p.packet(t, pkt) })
+	}
+	if _, err := p.client.Play(nil); err != nil {
+		return fmt.Errorf("PLAY: %w", err)
+	}
+	return nil
+}
+
+// packet handles one RTP packet of a track, on the reader goroutine of its
+// media.
+func (p *puller) packet(t *track, pkt *rtp.Packet) {
+	if p.err() != nil {
+		return
+	}
+	pts, ok := p.client.PacketPTS2(t.medi, pkt)
+	if !ok {
+		return // no time yet (a B-frame before the first reference)
+	}
+	err := t.handle(pkt, pts, p.sink)
+	if err != nil {
+		p.mu.Lock()
+		if p.sinkErr == nil {
+			p.sinkErr = err
+		}
+		p.mu.Unlock()
+		p.client.Close()
+	}
+}
+
+func (p *puller) err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sinkErr
+}
+
+// lossReport aggregates packet losses and decode errors into at most one
+// log line a second.
+type lossReport struct {
+	mu      sync.Mutex
+	last    time.Time
+	packets uint64
+	errors  int
+	lastErr error
+}
+
+func (r *lossReport) add(l logger.Logger, packets uint64, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.packets += packets
+	if err != nil {
+		r.errors++
+		r.lastErr = err
+	}
+	if now := time.Now(); now.Sub(r.last) >= time.Second {
+		msg := ""
+		if r.lastErr != nil {
+			msg = r.lastErr.Error()
+		}
+		l.Infow("RTSP packets lost or undecodable", "lostPackets", r.packets, "decodeErrors", r.errors, "lastError", msg)
+		r.last, r.packets, r.errors, r.lastErr = now, 0, 0, nil
+	}
+}
+
+// redacted returns the URL without its password, for messages.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "URL"
+	}
+	return u.Redacted()
+}

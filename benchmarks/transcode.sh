@@ -8,7 +8,9 @@
 #
 # The work, for each input (30 s of 30 fps H.264 High with B-frames + AAC
 # 48 kHz stereo, generated once into ~/.cache/tributary/bench/):
-#   one H.264 decode → 3 scales (1280x720, 640x360, 320x180, bilinear) →
+#   one H.264 decode → 3 scales (1280x720, 640x360, 320x180; GStreamer and
+#   FFmpeg bilinear from the source, Tributary area-averaged, each layer
+#   from the next larger one) →
 #   3 x264 encodes (preset veryfast, tune zerolatency, baseline, no
 #   B-frames, keyframe every 60 frames, CBR-like: maxrate = bitrate, 1 s
 #   VBV; 1.9 Mbps / 671751 bps / 237500 bps, the default preset), and the
@@ -17,8 +19,8 @@
 #   outputs are discarded.
 #
 # Threads: each tool keeps its own defaults, which is what a user gets:
-#   Tributary: decoder 1 thread; x264 2 sliced threads for ≥720p layers,
-#     1 for smaller ones (see transcode/video.go).
+#   Tributary: decoder 1 thread; x264 1 thread per layer, the layers
+#     encoding in parallel (see transcode/video.go).
 #   GStreamer: avdec_h264 max-threads=0 (auto), x264enc threads=0 (auto,
 #     sliced because of tune=zerolatency).
 #   FFmpeg: decoder threads auto (frame threads), libx264 threads auto

@@ -62,6 +62,8 @@ func main() {
 	case livekit.IngressInput_WHIP_INPUT:
 		fmt.Printf("\nPublish with a WHIP client to:\n  %s/%s\n", info.Url, info.StreamKey)
 	}
+	fmt.Printf("\nWatch it (and manage ingresses) in the web console: %s/ — log in with %s / %s;\n"+
+		"select the ingress to see its live preview.\n", *api, *key, *secret)
 	fmt.Printf("\nManage ingresses with the lk CLI:\n  lk --url %s --api-key %s --api-secret %s ingress list\n", *api, *key, *secret)
 }
 

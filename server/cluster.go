@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -98,27 +97,8 @@ func (c *Cluster) Initialize() (err error) {
 			return err
 		}
 	}
-	if conf.RTMPPort > 0 {
-		c.rtmp = &rtmp.Server{Address: fmt.Sprintf(":%d", conf.RTMPPort), Authorizer: c, Logger: c.Logger.WithValues("input", "rtmp")}
-		if err := c.rtmp.Initialize(); err != nil {
-			c.rtmp = nil
-			return fmt.Errorf("rtmp_port %d: %w", conf.RTMPPort, err)
-		}
-	}
-	if conf.RTMPSPort > 0 {
-		cert, err := tls.LoadX509KeyPair(conf.RTMPSCertFile, conf.RTMPSKeyFile)
-		if err != nil {
-			return fmt.Errorf("rtmps_cert_file/rtmps_key_file: %w", err)
-		}
-		c.rtmps = &rtmp.Server{
-			Address:    fmt.Sprintf(":%d", conf.RTMPSPort),
-			TLSConfig:  &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-			Authorizer: c, Logger: c.Logger.WithValues("input", "rtmps"),
-		}
-		if err := c.rtmps.Initialize(); err != nil {
-			c.rtmps = nil
-			return fmt.Errorf("rtmps_port %d: %w", conf.RTMPSPort, err)
-		}
+	if c.rtmp, c.rtmps, err = startRTMP(conf, c, c.Logger); err != nil {
+		return err
 	}
 	if conf.WHIPPort > 0 {
 		if c.whip, err = startWHIPServer(conf, c, c.Logger); err != nil {

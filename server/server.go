@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -81,27 +80,8 @@ func (s *Server) Initialize() (err error) {
 			return err
 		}
 	}
-	if c.RTMPPort > 0 {
-		s.rtmp = &rtmp.Server{Address: fmt.Sprintf(":%d", c.RTMPPort), Authorizer: s, Logger: s.Logger.WithValues("input", "rtmp")}
-		if err := s.rtmp.Initialize(); err != nil {
-			s.rtmp = nil
-			return fmt.Errorf("rtmp_port %d: %w", c.RTMPPort, err)
-		}
-	}
-	if c.RTMPSPort > 0 {
-		cert, err := tls.LoadX509KeyPair(c.RTMPSCertFile, c.RTMPSKeyFile)
-		if err != nil {
-			return fmt.Errorf("rtmps_cert_file/rtmps_key_file: %w", err)
-		}
-		s.rtmps = &rtmp.Server{
-			Address:    fmt.Sprintf(":%d", c.RTMPSPort),
-			TLSConfig:  &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-			Authorizer: s, Logger: s.Logger.WithValues("input", "rtmps"),
-		}
-		if err := s.rtmps.Initialize(); err != nil {
-			s.rtmps = nil
-			return fmt.Errorf("rtmps_port %d: %w", c.RTMPSPort, err)
-		}
+	if s.rtmp, s.rtmps, err = startRTMP(c, s, s.Logger); err != nil {
+		return err
 	}
 	if c.WHIPPort > 0 {
 		if err := s.startWHIP(); err != nil {

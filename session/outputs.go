@@ -10,6 +10,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 
 	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/codec/h265"
 	"github.com/tributary-ingress/tributary/media"
 	"github.com/tributary-ingress/tributary/room"
 	"github.com/tributary-ingress/tributary/simulcast"
@@ -63,7 +64,7 @@ type outputs struct {
 
 type videoOut struct {
 	src      *media.Track
-	params   [][]byte // SPS+PPS from the track config (H.264)
+	params   [][]byte // parameter sets from the track config (H.264, H.265)
 	track    *room.VideoTrack
 	tc       VideoTranscoder
 	bframes  h264.BFrameDetector
@@ -117,13 +118,7 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 	var vplan simulcast.VideoPlan
 	var layers []simulcast.Layer
 	if video != nil {
-		o.video = &videoOut{src: video, since: time.Now()}
-		if video.Codec == media.CodecH264 {
-			var dc h264.DecoderConfig
-			if err := dc.Unmarshal(video.Config); err == nil {
-				o.video.params = append(append([][]byte{}, dc.SPS...), dc.PPS...)
-			}
-		}
+		o.video = &videoOut{src: video, since: time.Now(), params: parameterSets(video)}
 		if transcoding {
 			var err error
 			vplan, err = simulcast.ResolveVideo(info.Video)
@@ -296,18 +291,42 @@ func (o *outputs) write(f *media.Frame) error {
 	return nil
 }
 
-// withParams puts the track's SPS/PPS in front of an H.264 keyframe that
-// lacks them: FLV and MP4 keep them out of band, while a WebRTC receiver
-// and a decoder need them in band.
+// parameterSets returns the parameter sets of an H.264 (SPS, PPS) or
+// H.265 (VPS, SPS, PPS) track's configuration record, nil otherwise.
+func parameterSets(t *media.Track) [][]byte {
+	switch t.Codec {
+	case media.CodecH264:
+		var dc h264.DecoderConfig
+		if err := dc.Unmarshal(t.Config); err == nil {
+			return append(append([][]byte{}, dc.SPS...), dc.PPS...)
+		}
+	case media.CodecH265:
+		var dc h265.DecoderConfig
+		if err := dc.Unmarshal(t.Config); err == nil {
+			return append(append(append([][]byte{}, dc.VPS...), dc.SPS...), dc.PPS...)
+		}
+	}
+	return nil
+}
+
+// hasSPS tells whether an access unit carries its sequence parameter set.
+func hasSPS(codec media.CodecID, au [][]byte) bool {
+	for _, n := range au {
+		if codec == media.CodecH264 && h264.Type(n) == h264.NALUTypeSPS ||
+			codec == media.CodecH265 && h265.Type(n) == h265.NALUTypeSPS {
+			return true
+		}
+	}
+	return false
+}
+
+// withParams puts the track's parameter sets in front of an H.264 or
+// H.265 keyframe that lacks them: FLV, MP4 and Matroska keep them out of
+// band, while a WebRTC receiver and a decoder need them in band.
 func (o *outputs) withParams(f *media.Frame) *media.Frame {
 	v := o.video
-	if !f.Key || len(v.params) == 0 || f.Track.Codec != media.CodecH264 {
+	if !f.Key || len(v.params) == 0 || hasSPS(f.Track.Codec, f.Data) {
 		return f
-	}
-	for _, n := range f.Data {
-		if h264.Type(n) == h264.NALUTypeSPS {
-			return f
-		}
 	}
 	g := *f
 	g.Data = make([][]byte, 0, len(v.params)+len(f.Data))
@@ -379,12 +398,7 @@ func (o *outputs) retrack(t *media.Track) error {
 			return fmt.Errorf("video codec changed mid-stream from %s to %s: reconnect the encoder", o.video.src.Codec, t.Codec)
 		}
 		o.video.src = t
-		if t.Codec == media.CodecH264 {
-			var dc h264.DecoderConfig
-			if err := dc.Unmarshal(t.Config); err == nil {
-				o.video.params = append(append([][]byte{}, dc.SPS...), dc.PPS...)
-			}
-		}
+		o.video.params = parameterSets(t)
 	case media.KindAudio:
 		if o.audio == nil {
 			o.s.log.Infow("ignoring an audio track that appeared after the start")

@@ -31,11 +31,14 @@ func accessUnit(key bool, size int) [][]byte {
 	return [][]byte{slice}
 }
 
-// BenchmarkPacketizeH264 is room's video send path without the network:
-// NAL units → Annex-B (h264.AnnexB.Marshal, as room.VideoTrack.WriteFrame
-// does) → RTP packets of at most 1200 bytes (pion's H264Payloader, which
-// the SDK's sample writer uses). Sizes: a 720p P-frame at 1.9 Mbps
-// (~8 kB) and an IDR (~60 kB).
+// BenchmarkPacketizeH264 is the former H.264 send path of
+// room.VideoTrack.WriteFrame without the network, kept as the "before" of
+// room's own BenchmarkPacketizeH264 (the allocation-free packetizer now
+// used for H.264 and VP8; `go test -bench Packetize ./room/ ./benchmarks/`
+// runs both): NAL units → Annex-B (h264.AnnexB.Marshal) → RTP packets of
+// at most 1200 bytes (pion's H264Payloader, which the SDK's sample writer
+// uses; H.265 still goes this way with pion's H265Payloader). Sizes: a
+// 720p P-frame at 1.9 Mbps (~8 kB) and an IDR (~60 kB).
 func BenchmarkPacketizeH264(b *testing.B) {
 	for _, c := range []struct {
 		name string
@@ -55,6 +58,27 @@ func BenchmarkPacketizeH264(b *testing.B) {
 				}
 				pkts := p.Packetize(data, 3000)
 				n += len(pkts)
+			}
+			b.ReportMetric(float64(n)/float64(b.N), "packets/op")
+		})
+	}
+}
+
+// BenchmarkPacketizeVP8 is the former VP8 send path: pion's VP8Payloader
+// with a 15-bit PictureID, as the SDK's sample writer configures it.
+func BenchmarkPacketizeVP8(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		size int
+	}{{"inter-8kB", 8000}, {"key-60kB", 60000}} {
+		b.Run(c.name, func(b *testing.B) {
+			frame := accessUnit(false, c.size)[0]
+			p := rtp.NewPacketizer(1200, 96, 0x1234, &codecs.VP8Payloader{EnablePictureID: true}, rtp.NewRandomSequencer(), 90000)
+			b.SetBytes(int64(c.size))
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				n += len(p.Packetize(frame, 3000))
 			}
 			b.ReportMetric(float64(n)/float64(b.N), "packets/op")
 		})

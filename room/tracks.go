@@ -11,6 +11,7 @@ import (
 	"github.com/livekit/protocol/utils/guid"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
@@ -43,6 +44,9 @@ type VideoTrack struct {
 	layers []*lksdk.LocalTrack
 	codec  media.CodecID
 	rtp    []rtpClock
+	// pkt packetizes H.264 and VP8 frames per layer (nil for the codecs
+	// left to the SDK's sample writer).
+	pkt []*packetizer
 }
 
 // AudioTrack is the published Opus track.
@@ -147,6 +151,11 @@ func (r *Room) PublishVideo(spec VideoSpec) (*VideoTrack, error) {
 		}
 		vt.layers = append(vt.layers, t)
 		vt.rtp = append(vt.rtp, newRTPClock(90000))
+		var pk *packetizer
+		if spec.Codec == media.CodecH264 || spec.Codec == media.CodecVP8 {
+			pk = newPacketizer(rtpPayloadMTU, func(p *rtp.Packet) error { return t.WriteRTP(p, nil) })
+		}
+		vt.pkt = append(vt.pkt, pk)
 	}
 	if len(vt.layers) == 1 {
 		vt.pub, err = r.room.LocalParticipant.PublishTrack(vt.layers[0], opts)
@@ -173,13 +182,29 @@ func (vt *VideoTrack) TrackInfo() *livekit.TrackInfo { return vt.pub.TrackInfo()
 // ErrBadLayer is returned for a layer index the track does not have.
 var ErrBadLayer = errors.New("no such video layer")
 
-// WriteFrame sends one encoded access unit on a layer. H.264/H.265 frames
-// carry NAL units, which are written Annex-B for the SDK's packetizer.
+// WriteFrame sends one encoded access unit on a layer. H.264 and VP8
+// frames are packetized here into reused buffers and written with
+// LocalTrack.WriteRTP, which adds the simulcast MID/RID header extensions
+// itself; the RTP timestamp comes from the frame's PTS. H.265 frames carry
+// NAL units, which are written Annex-B for the SDK's packetizer, as are
+// VP9 and AV1 frames written whole.
+//
+// The SDK's sample writer also offers frame encryption (E2EE), which
+// tributary does not enable; the packetized path does not support it.
 func (vt *VideoTrack) WriteFrame(layer int, f *media.Frame) error {
 	if layer < 0 || layer >= len(vt.layers) {
 		return ErrBadLayer
 	}
 	ts, d := vt.rtp[layer].stamp(f.PTS, f.Track.ClockRate)
+	if pk := vt.pkt[layer]; pk != nil {
+		if !vt.layers[layer].IsBound() {
+			return nil // not negotiated yet: the SDK's writer drops samples too
+		}
+		if vt.codec == media.CodecVP8 {
+			return pk.VP8(f.Data, ts)
+		}
+		return pk.H264(f.Data, ts)
+	}
 	var data []byte
 	switch vt.codec {
 	case media.CodecH264, media.CodecH265:

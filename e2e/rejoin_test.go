@@ -79,11 +79,22 @@ func TestRTMPRejoinsAfterFinalDisconnect(t *testing.T) {
 	case <-fctx.Done():
 		t.Fatalf("livekit-server did not stop: %v", context.Cause(fctx))
 	}
-	requireLog(fctx, t, tr, "lost the LiveKit connection, joining again", "SERVER_SHUTDOWN")
-	// With the server gone, the first attempts fail: rejoin retries.
-	requireLog(fctx, t, tr, "joining again failed, will retry")
-	lk.Restart(t)
-	requireLog(fctx, t, tr, "joined the room again")
+	// Whether the SDK gets the server's leave (a final disconnect: our
+	// rejoin) or only sees the connection drop (its own reconnection) is a
+	// race inside livekit-server's shutdown; both must recover. The run
+	// logs which path it took.
+	ownRejoin := waitEitherLog(fctx, t, tr,
+		"lost the LiveKit connection, joining again", "connection to LiveKit lost, reconnecting") == 0
+	if ownRejoin {
+		requireLog(fctx, t, tr, "lost the LiveKit connection, joining again", "SERVER_SHUTDOWN")
+		// With the server gone, the first attempts fail: rejoin retries.
+		requireLog(fctx, t, tr, "joining again failed, will retry")
+		lk.Restart(t)
+		requireLog(fctx, t, tr, "joined the room again")
+	} else {
+		t.Log("the SDK saw the connection drop before the leave: its own reconnection recovers")
+		lk.Restart(t)
+	}
 
 	sub := e2e.NewSubscriber(t, lk, "lazarus")
 	vt, err := sub.WaitTrack(fctx, func(s e2e.TrackStats) bool {
@@ -97,12 +108,33 @@ func TestRTMPRejoinsAfterFinalDisconnect(t *testing.T) {
 	wstop()
 	require.Empty(t, <-sawError, "the ingress was never in ERROR")
 	logs := tr.Tail(1 << 20)
-	require.False(t, strings.Contains(logs, "reconnected to LiveKit"), "the SDK did not resume by itself")
+	if ownRejoin {
+		require.False(t, strings.Contains(logs, "reconnected to LiveKit"), "the SDK did not resume by itself")
+	}
 	for _, line := range strings.Split(logs, "\n") {
 		for _, s := range []string{"left the room", "lost the LiveKit connection", "joining again failed", "joined the room again"} {
 			if strings.Contains(line, s) {
 				t.Log(line)
 			}
+		}
+	}
+}
+
+// waitEitherLog waits until Tributary's log has a line containing one of
+// the strings and returns its index.
+func waitEitherLog(ctx context.Context, t *testing.T, tr *tributary, options ...string) int {
+	t.Helper()
+	for {
+		logs := tr.Tail(1 << 20)
+		for i, o := range options {
+			if strings.Contains(logs, o) {
+				return i
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no log line with any of %q", options)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -75,10 +75,8 @@ type Session struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	mu     sync.Mutex
-	state  *livekit.IngressState
-	failed bool
-	ended  bool
+	// Report holds the state and its rules; states go to the store.
+	Report
 }
 
 // StartSession authorizes a publish on a stream key for the given input
@@ -124,13 +122,13 @@ func (m *Manager) start(info *livekit.IngressInfo) (*Session, error) {
 		log:        m.log.WithValues("ingressID", info.IngressId, "resourceID", resourceID),
 		ctx:        ctx,
 		cancel:     cancel,
-		state: &livekit.IngressState{
-			Status:     livekit.IngressState_ENDPOINT_BUFFERING,
-			StartedAt:  startedAt,
-			ResourceId: resourceID,
-		},
 	}
-	if err := s.writeLocked(); err != nil {
+	s.InitReport(&livekit.IngressState{
+		Status:     livekit.IngressState_ENDPOINT_BUFFERING,
+		StartedAt:  startedAt,
+		ResourceId: resourceID,
+	}, s.log, s.store)
+	if err := s.WriteState(); err != nil {
 		cancel(err)
 		return nil, err
 	}
@@ -152,82 +150,18 @@ func (s *Session) Logger() logger.Logger { return s.log }
 // Context is cancelled when the session must stop; context.Cause tells why.
 func (s *Session) Context() context.Context { return s.ctx }
 
-// State returns a copy of the state the session last reported.
-func (s *Session) State() *livekit.IngressState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return proto.Clone(s.state).(*livekit.IngressState)
-}
-
-// SetPublishing reports that media flows into the room.
-func (s *Session) SetPublishing() error {
-	return s.modify(func(st *livekit.IngressState) {
-		st.Status = livekit.IngressState_ENDPOINT_PUBLISHING
-	})
-}
-
-// SetInputVideo reports what the source's video is.
-func (s *Session) SetInputVideo(v *livekit.InputVideoState) error {
-	return s.modify(func(st *livekit.IngressState) { st.Video = v })
-}
-
-// SetInputAudio reports what the source's audio is.
-func (s *Session) SetInputAudio(a *livekit.InputAudioState) error {
-	return s.modify(func(st *livekit.IngressState) { st.Audio = a })
-}
-
-// SetRoomID reports the ID of the room joined.
-func (s *Session) SetRoomID(id string) error {
-	return s.modify(func(st *livekit.IngressState) { st.RoomId = id })
-}
-
-// AddTrack reports a published track.
-func (s *Session) AddTrack(t *livekit.TrackInfo) error {
-	return s.modify(func(st *livekit.IngressState) { st.Tracks = append(st.Tracks, t) })
-}
-
-// Fail puts the session in ERROR with a reason a streamer can act on. The
-// first error of a session sticks; later ones are only logged.
-func (s *Session) Fail(err error) error {
-	s.mu.Lock()
-	if s.failed || s.ended {
-		s.mu.Unlock()
-		s.log.Debugw("further session error", err)
-		return nil
-	}
-	s.failed = true
-	s.state.Status = livekit.IngressState_ENDPOINT_ERROR
-	s.state.Error = err.Error()
-	werr := s.writeLocked()
-	s.mu.Unlock()
-	s.log.Warnw("session failed", err)
-	return werr
-}
-
 // End finishes the session: INACTIVE for reusable inputs (RTMP, WHIP),
 // COMPLETE for URL input, unless it failed (ERROR stays). Calling End more
 // than once is harmless.
 func (s *Session) End() error {
-	s.mu.Lock()
-	if s.ended {
-		s.mu.Unlock()
+	complete := s.info.InputType == livekit.IngressInput_URL_INPUT && context.Cause(s.ctx) == nil
+	status, first, err := s.Finish(complete, s.m.conf.Now().UnixNano())
+	if !first {
 		return nil
 	}
-	s.ended = true
-	if !s.failed {
-		if s.info.InputType == livekit.IngressInput_URL_INPUT && context.Cause(s.ctx) == nil {
-			s.state.Status = livekit.IngressState_ENDPOINT_COMPLETE
-		} else {
-			s.state.Status = livekit.IngressState_ENDPOINT_INACTIVE
-		}
-	}
-	s.state.EndedAt = s.m.conf.Now().UnixNano()
-	err := s.writeLocked()
 	if errors.Is(err, ErrNotFound) {
 		err = nil // deleted meanwhile: nothing to record
 	}
-	status := s.state.Status
-	s.mu.Unlock()
 
 	s.m.mu.Lock()
 	if s.m.active[s.info.IngressId] == s {
@@ -245,23 +179,9 @@ func (s *Session) End() error {
 	return err
 }
 
-func (s *Session) modify(fn func(st *livekit.IngressState)) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ended {
-		return nil
-	}
-	fn(s.state)
-	if s.failed {
-		s.state.Status = livekit.IngressState_ENDPOINT_ERROR
-	}
-	return s.writeLocked()
-}
-
-// writeLocked stores the session's state; s.mu is held.
-func (s *Session) writeLocked() error {
-	st := proto.Clone(s.state).(*livekit.IngressState)
-	_, err := s.m.UpdateState(s.info.IngressId, st)
+// store writes a state of the session to the record.
+func (s *Session) store(st *livekit.IngressState) error {
+	_, err := s.m.UpdateState(s.info.IngressId, proto.Clone(st).(*livekit.IngressState))
 	return err
 }
 

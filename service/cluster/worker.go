@@ -166,11 +166,11 @@ func (w *Worker) start(info *livekit.IngressInfo, resourceID string) (*Session, 
 	if prev := info.GetState().GetStartedAt(); startedAt <= prev {
 		startedAt = prev + 1
 	}
-	s.state = &livekit.IngressState{
+	s.InitReport(&livekit.IngressState{
 		Status:     livekit.IngressState_ENDPOINT_BUFFERING,
 		StartedAt:  startedAt,
 		ResourceId: resourceID,
-	}
+	}, s.log, s.send)
 	s.info.State = nil
 
 	w.mu.Lock()
@@ -205,10 +205,7 @@ func (w *Worker) start(info *livekit.IngressInfo, resourceID string) (*Session, 
 	w.sessions.Add(1)
 	w.mu.Unlock()
 
-	s.mu.Lock()
-	err := s.writeLocked()
-	s.mu.Unlock()
-	if err != nil {
+	if err := s.WriteState(); err != nil {
 		s.log.Warnw("could not report BUFFERING to livekit-server", err)
 		cancel(err)
 		_ = s.End()

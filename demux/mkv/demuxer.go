@@ -360,10 +360,7 @@ func (d *Demuxer) emit(blk block) error {
 		if len(data) == 0 || len(data[0]) == 0 {
 			return nil
 		}
-		dtsNs := ptsNs
-		if t.dts.k > 0 {
-			dtsNs = t.dts.next(ptsNs)
-		}
+		dtsNs := t.dts.next(ptsNs)
 		key := blk.keyframe
 		if !key {
 			key = isKeyframe(tr.Codec, data)

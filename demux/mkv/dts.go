@@ -39,21 +39,22 @@ func (g *dtsGen) init(k int, defaultDurationNs uint64) {
 // next returns the DTS of the next frame (in decode order) whose PTS is
 // pts, in nanoseconds.
 func (g *dtsGen) next(pts int64) int64 {
-	if g.k == 0 {
-		return pts
+	dts := pts
+	if g.k > 0 {
+		if g.n == 0 {
+			g.first = pts
+		}
+		g.push(pts)
+		if g.n < g.k {
+			dts = g.first - int64(g.k-g.n)*g.durNs
+			g.n++
+		} else {
+			dts = g.pop()
+		}
+		dts = min(dts, pts)
 	}
-	if g.n == 0 {
-		g.first = pts
-	}
-	g.push(pts)
-	var dts int64
-	if g.n < g.k {
-		dts = g.first - int64(g.k-g.n)*g.durNs
-		g.n++
-	} else {
-		dts = g.pop()
-	}
-	dts = min(dts, pts)
+	// Decode order is file order: a block whose timestamp goes back (a
+	// damaged or spliced file) keeps DTS monotonic, for every codec.
 	if g.primed && dts < g.last {
 		dts = g.last
 	}

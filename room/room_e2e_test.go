@@ -124,4 +124,23 @@ func TestPublishSimulcast(t *testing.T) {
 		default:
 		}
 	}
+
+	// Dynacast: with the only subscriber on LOW, the server says (after its
+	// 5 s pause delay) that MEDIUM and HIGH have no receiver, which
+	// LayerEnabled reports; asking for HIGH again enables it at once.
+	require.True(t, vt.LayerEnabled(2), "HIGH is wanted while it is received")
+	require.NoError(t, sub.SetVideoQuality(vt.SID(), livekit.VideoQuality_LOW))
+	require.Eventually(t, func() bool { return !vt.LayerEnabled(2) && !vt.LayerEnabled(1) }, 20*time.Second, 50*time.Millisecond,
+		"MEDIUM and HIGH were never disabled with the subscriber on LOW")
+	require.True(t, vt.LayerEnabled(0), "LOW stays enabled")
+	require.NoError(t, sub.SetVideoQuality(vt.SID(), livekit.VideoQuality_HIGH))
+	require.Eventually(t, func() bool { return vt.LayerEnabled(2) }, 5*time.Second, 20*time.Millisecond,
+		"HIGH was not enabled again when asked for")
+}
+
+// TestLayerFlagFound pins the server SDK field LayerEnabled reads: an SDK
+// upgrade that renames it must fail here, not silently keep every layer
+// encoding.
+func TestLayerFlagFound(t *testing.T) {
+	require.True(t, room.DynacastSupported(), "server-sdk-go's LocalTrack has no atomic.Bool field %q any more", "disabled")
 }

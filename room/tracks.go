@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
+	"go.uber.org/atomic"
 
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -47,6 +48,8 @@ type VideoTrack struct {
 	// pkt packetizes H.264 and VP8 frames per layer (nil for the codecs
 	// left to the SDK's sample writer).
 	pkt []*packetizer
+	// disabled are the SDK's per-layer dynacast flags (see LayerEnabled).
+	disabled []*atomic.Bool
 }
 
 // AudioTrack is the published Opus track.
@@ -150,6 +153,7 @@ func (r *Room) PublishVideo(spec VideoSpec) (*VideoTrack, error) {
 			return nil, fmt.Errorf("publish video: %w", err)
 		}
 		vt.layers = append(vt.layers, t)
+		vt.disabled = append(vt.disabled, layerFlag(t))
 		vt.rtp = append(vt.rtp, newRTPClock(90000))
 		var pk *packetizer
 		if spec.Codec == media.CodecH264 || spec.Codec == media.CodecVP8 {

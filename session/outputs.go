@@ -73,6 +73,10 @@ type videoOut struct {
 	frames   int64
 	since    time.Time
 	lastSize [2]int
+	// layers as published and, per layer, whether its encoder runs (see
+	// applyDynacast); used by the input goroutine only.
+	layers  []room.VideoLayer
+	running []bool
 }
 
 type audioOut struct {
@@ -205,6 +209,11 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 				return nil, fmt.Errorf("video transcoder: %w", err)
 			}
 			o.video.tc = tc
+			o.video.layers = vspec.Layers
+			o.video.running = make([]bool, len(vspec.Layers))
+			for i := range o.video.running {
+				o.video.running[i] = true
+			}
 		}
 		s.addTrack(vt.TrackInfo())
 	}
@@ -274,6 +283,7 @@ func (o *outputs) write(f *media.Frame) error {
 		}
 		f = o.withParams(f)
 		if v.tc != nil {
+			o.applyDynacast(v)
 			return v.tc.Write(f)
 		}
 		o.writeVideo(0, f)
@@ -289,6 +299,30 @@ func (o *outputs) write(f *media.Frame) error {
 		o.writeAudio(f)
 	}
 	return nil
+}
+
+// applyDynacast follows LiveKit's dynacast: a transcoded layer that no
+// subscriber receives is paused (no scaling, no encoding: for the default
+// preset the 720p layer alone is about three quarters of the encoding
+// CPU), and resumed, from a keyframe, with the first source frame after a
+// subscriber wants it again. LiveKit announces a downgrade after its
+// dynacast_pause_delay (5 s by default) and an upgrade at once. Forwarded
+// layers are never paused: their keyframes come only from the source.
+func (o *outputs) applyDynacast(v *videoOut) {
+	for i, was := range v.running {
+		on := v.track.LayerEnabled(i)
+		if on == was {
+			continue
+		}
+		v.running[i] = on
+		v.tc.SetLayerActive(i, on)
+		l := v.layers[i]
+		msg := "video layer paused: no subscriber receives it"
+		if on {
+			msg = "video layer resumed"
+		}
+		o.s.log.Infow(msg, "quality", l.Quality.String(), "width", l.Width, "height", l.Height)
+	}
 }
 
 // parameterSets returns the parameter sets of an H.264 (SPS, PPS) or

@@ -43,6 +43,9 @@ type Reporter interface {
 type VideoTranscoder interface {
 	Write(f *media.Frame) error
 	RequestKeyframe(layer int)
+	// SetLayerActive pauses or resumes a layer's scaling and encoding; a
+	// resumed layer starts with a keyframe.
+	SetLayerActive(layer int, active bool)
 	Close() error
 }
 

@@ -27,7 +27,7 @@ func (s *Stats) InputBytes() (video, audio int64) {
 }
 
 // OutputBytes returns the bytes sent to the room per video layer (0 is
-// the highest quality) and for audio.
+// the lowest quality, as published) and for audio.
 func (s *Stats) OutputBytes() (video []int64, audio int64) {
 	n := int(s.outLayers.Load())
 	video = make([]int64, n)

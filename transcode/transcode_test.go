@@ -208,6 +208,108 @@ func TestVideoKeyframeRequest(t *testing.T) {
 	require.Equal(t, 2, countKeys(out.frames[1]), "layer 1 gets the requested keyframe")
 }
 
+// TestVideoLayerPause pauses two layers (one scaled, one that encodes the
+// decoded picture as is) and resumes one of them: a paused layer outputs
+// nothing, the others keep every picture at their size, and the resumed
+// layer starts again with a keyframe that a new decoder can start from,
+// where its encoder's own 2 s cadence would not have put one.
+func TestVideoLayerPause(t *testing.T) {
+	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "6", "-c:v", "libx264", "-bf", "0", "-g", "300")
+	vtrack, _, frames := readFLV(t, path)
+	layers := []Layer{{160, 90, 100_000}, {320, 180, 300_000}, {640, 360, 800_000}}
+	out := &layerOut{frames: map[int][]*media.Frame{}}
+	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: layers, Output: out.add, Blocking: true})
+	require.NoError(t, err)
+	// drained waits until layer 0 has output n pictures: with no B-frames
+	// one picture comes out per frame in, so a change made now applies
+	// from source frame n on.
+	drained := func(n int) {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			out.mu.Lock()
+			c := len(out.frames[0])
+			out.mu.Unlock()
+			if c >= n {
+				return
+			}
+			require.True(t, time.Now().Before(deadline), "layer 0 produced %d of %d frames", c, n)
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	var srcPTS []int64
+	for _, f := range frames {
+		if f.Track.Kind != media.KindVideo {
+			continue
+		}
+		switch len(srcPTS) {
+		case 30:
+			drained(30)
+			v.SetLayerActive(1, false)
+			v.SetLayerActive(2, false)
+		case 100:
+			drained(100)
+			v.SetLayerActive(2, true)
+		}
+		srcPTS = append(srcPTS, f.PTS)
+		require.NoError(t, v.Write(withParams(t, vtrack, f)))
+	}
+	require.NoError(t, v.Close())
+	require.Len(t, srcPTS, 180)
+
+	ptsOf := func(fs []*media.Frame) []int64 {
+		var p []int64
+		for _, f := range fs {
+			p = append(p, f.PTS)
+		}
+		return p
+	}
+	require.Equal(t, srcPTS, ptsOf(out.frames[0]), "layer 0 is never paused: every picture")
+	require.Equal(t, srcPTS[:30], ptsOf(out.frames[1]), "layer 1: nothing after its pause")
+	require.Equal(t, append(append([]int64{}, srcPTS[:30]...), srcPTS[100:]...), ptsOf(out.frames[2]),
+		"layer 2: nothing while paused, every picture after its resume")
+
+	// Left to x264's cadence (every 60 encoded frames) the keyframes would
+	// be at 0 and 60; the resume puts one at 30 and the cadence follows it.
+	var keys []int
+	for n, f := range out.frames[2] {
+		if f.Key {
+			keys = append(keys, n)
+		}
+	}
+	require.Equal(t, []int{0, 30, 90}, keys, "layer 2: the first frame after the resume is a keyframe")
+	dec, err := ffi.NewVideoDecoder(ffi.CodecH264, nil)
+	require.NoError(t, err)
+	defer dec.Close()
+	decoded := 0
+	for _, f := range out.frames[2][30:] {
+		pics, err := dec.Decode(h264.JoinAnnexB(f.Data), f.PTS)
+		require.NoError(t, err)
+		for _, p := range pics {
+			require.Equal(t, 640, p.Width())
+			decoded++
+			p.Release()
+		}
+	}
+	require.GreaterOrEqual(t, decoded, 79, "a decoder that starts at the resume decodes what follows")
+
+	// Layer 0 was scaled from the 320x180 picture, then from the source
+	// while that layer was paused: still 160x90 throughout.
+	dec0, err := ffi.NewVideoDecoder(ffi.CodecH264, nil)
+	require.NoError(t, err)
+	defer dec0.Close()
+	decoded = 0
+	for _, f := range out.frames[0] {
+		pics, err := dec0.Decode(h264.JoinAnnexB(f.Data), f.PTS)
+		require.NoError(t, err)
+		for _, p := range pics {
+			require.Equal(t, [2]int{160, 90}, [2]int{p.Width(), p.Height()})
+			decoded++
+			p.Release()
+		}
+	}
+	require.GreaterOrEqual(t, decoded, 179)
+}
+
 // TestAudioToOpus converts 44.1 kHz AAC to Opus: 20 ms packets with PTS
 // stepping by 960 from the source's start, and the duration preserved.
 func TestAudioToOpus(t *testing.T) {

@@ -88,6 +88,10 @@ type layer struct {
 	free      chan *ffi.VideoFrame
 	allocated int
 	dropped   atomic.Int64
+	// paused is the wanted state (SetLayerActive, any goroutine); running
+	// is the decode goroutine's view of it, so a resume is seen once.
+	paused  atomic.Bool
+	running bool
 }
 
 // picturePool is the number of pictures per layer: the queue, the one
@@ -172,7 +176,7 @@ func NewVideo(conf VideoConfig) (*Video, error) {
 			return nil, err
 		}
 		v.layers = append(v.layers, &layer{
-			idx: i, conf: l, enc: enc, in: make(chan picture, layerQueue),
+			idx: i, conf: l, enc: enc, in: make(chan picture, layerQueue), running: true,
 			free:  make(chan *ffi.VideoFrame, picturePool),
 			track: &media.Track{ID: i, Kind: media.KindVideo, Codec: conf.Codec, ClockRate: 90000, Width: l.Width, Height: l.Height},
 		})
@@ -368,6 +372,9 @@ func (v *Video) distribute(p *ffi.VideoFrame, wall time.Time) {
 	for _, i := range v.order {
 		l := v.layers[i]
 		v.pics[i] = picture{}
+		if !v.layerRunning(l) {
+			continue
+		}
 		if p.Width() == l.conf.Width && p.Height() == l.conf.Height && p.Format() == "yuv420p" {
 			v.pics[i].f = p
 			direct++
@@ -418,6 +425,31 @@ func (v *Video) distribute(p *ffi.VideoFrame, wall time.Time) {
 			pic.done(l)
 		}
 	}
+}
+
+// SetLayerActive pauses (false) or resumes (true) the scaling and encoding
+// of layer i, e.g. when no subscriber of the room receives it (LiveKit's
+// dynacast). A paused layer costs nothing and outputs nothing; a resumed
+// one starts again from the next decoded picture, which it encodes as a
+// keyframe so receivers can start at once. Layers start active. Safe for
+// concurrent use.
+func (v *Video) SetLayerActive(i int, active bool) {
+	if i >= 0 && i < len(v.layers) {
+		v.layers[i].paused.Store(!active)
+	}
+}
+
+// layerRunning applies a pause or resume of l asked for since the last
+// picture, and reports whether l gets this one (decode goroutine).
+func (v *Video) layerRunning(l *layer) bool {
+	run := !l.paused.Load()
+	if run != l.running {
+		l.running = run
+		if run {
+			l.enc.ForceKeyframe()
+		}
+	}
+	return run
 }
 
 // takePicture returns a free picture of l's size: a returned one, a new one

@@ -98,6 +98,10 @@ func RunChild(r io.Reader, w io.Writer, log logger.Logger) error {
 			if v, ok := streams[id].(*transcode.Video); ok {
 				v.RequestKeyframe(m.Layer)
 			}
+		case opLayerActive:
+			if v, ok := streams[id].(*transcode.Video); ok {
+				v.SetLayerActive(m.Layer, m.Active)
+			}
 		case opClose:
 			if s := streams[id]; s != nil {
 				if err := s.Close(); err != nil {

@@ -319,6 +319,11 @@ func (s *stream) RequestKeyframe(layer int) {
 	_ = s.c.send(&message{Op: opKeyframe, Stream: s.id, Layer: layer})
 }
 
+// SetLayerActive pauses or resumes the child's encoding of layer.
+func (s *stream) SetLayerActive(layer int, active bool) {
+	_ = s.c.send(&message{Op: opLayerActive, Stream: s.id, Layer: layer, Active: active})
+}
+
 // Close flushes the transcoder (its last frames are delivered), stops its
 // output goroutines, and stops the child when it was the last one.
 func (s *stream) Close() error {

@@ -22,14 +22,15 @@ const ChildCommand = "transcode-child"
 type op int
 
 const (
-	opVideo    op = iota + 1 // parent → child: start a video transcoder
-	opAudio                  // parent → child: start an audio transcoder
-	opFrame                  // parent → child: a source frame
-	opKeyframe               // parent → child: a keyframe request for Layer
-	opClose                  // parent → child: flush and close the stream
-	opOut                    // child → parent: an encoded frame of Layer
-	opErr                    // child → parent: the stream failed
-	opClosed                 // child → parent: the stream is flushed and closed
+	opVideo       op = iota + 1 // parent → child: start a video transcoder
+	opAudio                     // parent → child: start an audio transcoder
+	opFrame                     // parent → child: a source frame
+	opKeyframe                  // parent → child: a keyframe request for Layer
+	opClose                     // parent → child: flush and close the stream
+	opOut                       // child → parent: an encoded frame of Layer
+	opErr                       // child → parent: the stream failed
+	opClosed                    // child → parent: the stream is flushed and closed
+	opLayerActive               // parent → child: resume (Active) or pause layer Layer
 )
 
 // message is one unit on the pipe; Stream identifies a transcoder.
@@ -41,6 +42,7 @@ type message struct {
 	Video  *videoInit
 	Audio  *audioInit
 	Err    string
+	Active bool
 }
 
 type videoInit struct {

@@ -16,7 +16,7 @@ type SessionStats interface {
 	// ("video", "audio").
 	InputBytes() (video, audio int64)
 	// OutputBytes returns the bytes sent to the room per video layer (index
-	// 0 is the highest quality) and for audio.
+	// 0 is the lowest quality, as in the published layers) and for audio.
 	OutputBytes() (video []int64, audio int64)
 	// DroppedFrames returns how many source frames were dropped because the
 	// session could not keep up.
@@ -88,7 +88,7 @@ func newSessionCollector(m *Monitor, constLabels prometheus.Labels) *sessionColl
 	return &sessionCollector{
 		m:          m,
 		inBitrate:  d("input_bitrate_bps", "Bitrate received from the source over the last second, per kind.", "kind"),
-		outBitrate: d("output_bitrate_bps", "Bitrate sent to the room over the last second, per video layer (0 = highest) or audio.", "kind", "layer"),
+		outBitrate: d("output_bitrate_bps", "Bitrate sent to the room over the last second, per video layer (0 = lowest quality) or audio.", "kind", "layer"),
 		inBytes:    d("input_bytes_total", "Bytes received from the source, per kind.", "kind"),
 		outBytes:   d("output_bytes_total", "Bytes sent to the room, per video layer or audio.", "kind", "layer"),
 		dropped:    d("dropped_frames_total", "Source frames dropped because the session could not keep up."),

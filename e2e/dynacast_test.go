@@ -1,0 +1,127 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/internal/e2e"
+)
+
+// processCPU returns the CPU time (user + system) a process has used so
+// far, from /proc/<pid>/stat (clock ticks of 1/100 s on Linux).
+func processCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	require.NoError(t, err)
+	// The fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, err := strconv.ParseInt(f[11], 10, 64)
+	require.NoError(t, err)
+	stime, err := strconv.ParseInt(f[12], 10, 64)
+	require.NoError(t, err)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// cpuOver measures a process's CPU use, in cores, over d.
+func cpuOver(t *testing.T, pid int, d time.Duration) float64 {
+	t.Helper()
+	c0, t0 := processCPU(t, pid), time.Now()
+	time.Sleep(d)
+	return (processCPU(t, pid) - c0).Seconds() / time.Since(t0).Seconds()
+}
+
+// TestRTMPDynacast checks that a transcoding session stops encoding the
+// layers no viewer receives and starts them again when one is wanted: the
+// only subscriber switches to LOW, LiveKit's dynacast announces (after its
+// 5 s pause delay) that MEDIUM and HIGH have no receiver, Tributary logs
+// both pauses and its CPU use drops; when the subscriber asks for HIGH
+// again, the 1280x720 layer reaches it within a second and a half (it
+// restarts with a keyframe rather than waiting for the 2 s cadence).
+func TestRTMPDynacast(t *testing.T) {
+	lk := e2e.StartLiveKit(t)
+	tr := startTributary(t, tributaryOpts{WsURL: lk.URL})
+	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	info, err := c.CreateIngress(ctx, &livekit.CreateIngressRequest{
+		InputType: livekit.IngressInput_RTMP_INPUT, Name: "dynacast", RoomName: "dynacast-room",
+		ParticipantIdentity: "cam",
+	})
+	require.NoError(t, err)
+	sub := e2e.NewSubscriber(t, lk, "dynacast-room")
+	ff := e2e.StartProcess(t, "ffmpeg", e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30,noise=alls=10:allf=t",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "60",
+		"-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "60", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-f", "flv", fmt.Sprintf("rtmp://127.0.0.1:%d/live/%s", tr.RTMPPort, info.StreamKey))
+	fctx, stop := ff.WithExit(ctx)
+	defer stop()
+
+	waitState(fctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
+	p, err := sub.WaitParticipant(fctx, func(p e2e.Participant) bool { return p.Identity == "cam" && len(p.Tracks) == 2 })
+	require.NoError(t, err)
+	var videoSID string
+	for _, ti := range p.Tracks {
+		if ti.Type == livekit.TrackType_VIDEO {
+			videoSID = ti.Sid
+		}
+	}
+	_, err = sub.WaitTrack(fctx, func(s e2e.TrackStats) bool {
+		return s.TrackSID == videoSID && s.Width == 1280 && s.Window >= 2*time.Second
+	})
+	require.NoError(t, err, "HIGH is received first")
+	cpuHigh := cpuOver(t, tr.PID(), 4*time.Second)
+
+	require.NoError(t, sub.SetVideoQuality(videoSID, livekit.VideoQuality_LOW))
+	_, err = sub.WaitTrack(fctx, func(s e2e.TrackStats) bool { return s.TrackSID == videoSID && s.Width == 320 })
+	require.NoError(t, err, "LOW is received")
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(logOf(t, tr), "video layer paused") < 2 {
+		require.True(t, time.Now().Before(deadline), "MEDIUM and HIGH were not paused within 20 s of the switch to LOW")
+		time.Sleep(100 * time.Millisecond)
+	}
+	log := logOf(t, tr)
+	require.Regexp(t, `video layer paused[^\n]*HIGH`, log)
+	require.Regexp(t, `video layer paused[^\n]*MEDIUM`, log)
+	require.NotRegexp(t, `video layer paused[^\n]*"LOW"`, log)
+	cpuLow := cpuOver(t, tr.PID(), 4*time.Second)
+	t.Logf("Tributary CPU: %.2f cores with HIGH received, %.2f with only LOW", cpuHigh, cpuLow)
+	require.Less(t, cpuLow, 0.75*cpuHigh, "pausing the 720p and 360p encoders saves most of the encoding CPU")
+	st, err := sub.WaitTrack(fctx, func(s e2e.TrackStats) bool {
+		return s.TrackSID == videoSID && s.Width == 320 && s.Window >= 2*time.Second
+	})
+	require.NoError(t, err)
+	require.InDelta(t, 30, st.FPS, 4, "LOW keeps its frame rate")
+
+	asked := time.Now()
+	require.NoError(t, sub.SetVideoQuality(videoSID, livekit.VideoQuality_HIGH))
+	_, err = sub.WaitTrack(fctx, func(s e2e.TrackStats) bool { return s.TrackSID == videoSID && s.Width == 1280 })
+	require.NoError(t, err, "HIGH is received again")
+	took := time.Since(asked)
+	t.Logf("HIGH back %v after it was asked for", took)
+	require.Less(t, took, 1500*time.Millisecond)
+	require.Contains(t, logOf(t, tr), "video layer resumed")
+	st, err = sub.WaitTrack(fctx, func(s e2e.TrackStats) bool {
+		return s.TrackSID == videoSID && s.Width == 1280 && s.Window >= 2*time.Second
+	})
+	require.NoError(t, err)
+	require.InDelta(t, 30, st.FPS, 4, "HIGH at full frame rate after its resume")
+}
+
+// logOf returns what the Tributary process has logged so far.
+func logOf(t *testing.T, tr *tributary) string {
+	t.Helper()
+	b, err := os.ReadFile(tr.LogPath)
+	require.NoError(t, err)
+	return string(b)
+}

@@ -1,0 +1,104 @@
+package isolate
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/logger"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/demux/flv"
+	"github.com/tributary-ingress/tributary/media"
+	"github.com/tributary-ingress/tributary/session"
+	"github.com/tributary-ingress/tributary/simulcast"
+)
+
+// TestMain lets the test binary be its own transcoding child, as the
+// tributary binary is in production.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == ChildCommand {
+		if err := RunChild(os.Stdin, os.Stdout, logger.GetLogger()); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestChildLayerPause transcodes through a real child process with one of
+// two layers paused from the start: the pause crosses the pipe before the
+// first frame, so the paused layer outputs nothing and the other every
+// picture.
+func TestChildLayerPause(t *testing.T) {
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg not installed: run scripts/install-system-deps.sh")
+	}
+	src := filepath.Join(t.TempDir(), "src.flv")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "1", "-c:v", "libx264", "-bf", "0", "-f", "flv", src).CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	var track *media.Track
+	var frames []*media.Frame
+	f, err := os.Open(src)
+	require.NoError(t, err)
+	defer f.Close()
+	r := &flv.Reader{R: f, Demuxer: &flv.Demuxer{
+		OnTrack: func(tr *media.Track) error { track = tr; return nil },
+		OnFrame: func(fr *media.Frame) error { frames = append(frames, fr); return nil },
+	}}
+	require.NoError(t, r.Initialize())
+	for {
+		if err := r.ReadTag(); errors.Is(err, io.EOF) {
+			break
+		} else {
+			require.NoError(t, err)
+		}
+	}
+	require.NotNil(t, track)
+
+	var mu sync.Mutex
+	got := map[int]int{}
+	tcs := &Transcoders{Bin: os.Args[0], Blocking: true}
+	v, err := tcs.NewVideo(session.VideoTranscodeConfig{
+		Source: track, Codec: media.CodecH264, FrameRate: 30,
+		Layers: []simulcast.Layer{
+			{Quality: livekit.VideoQuality_LOW, Width: 160, Height: 90, Bitrate: 100_000},
+			{Quality: livekit.VideoQuality_MEDIUM, Width: 320, Height: 180, Bitrate: 300_000},
+		},
+		Output: func(layer int, f *media.Frame) {
+			mu.Lock()
+			got[layer]++
+			mu.Unlock()
+		},
+	})
+	require.NoError(t, err)
+	v.SetLayerActive(1, false)
+	var dc h264.DecoderConfig
+	require.NoError(t, dc.Unmarshal(track.Config))
+	for _, fr := range frames {
+		if fr.Key {
+			g := *fr
+			g.Data = append(append(append([][]byte{}, dc.SPS...), dc.PPS...), fr.Data...)
+			fr = &g
+		}
+		require.NoError(t, v.Write(fr))
+	}
+	require.NoError(t, v.Close())
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, len(frames), got[0], "layer 0: every picture")
+	require.Zero(t, got[1], "layer 1 was paused before the first frame")
+}

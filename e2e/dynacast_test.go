@@ -40,8 +40,9 @@ func cpuOver(t *testing.T, pid int, d time.Duration) float64 {
 }
 
 // TestRTMPDynacast checks that a transcoding session stops encoding the
-// layers no viewer receives and starts them again when one is wanted: the
-// only subscriber switches to LOW, LiveKit's dynacast announces (after its
+// layers no viewer receives and starts them again when one is wanted: with
+// nobody in the room every layer is paused; a viewer joins and gets HIGH;
+// it switches to LOW, LiveKit's dynacast announces (after its
 // 5 s pause delay) that MEDIUM and HIGH have no receiver, Tributary logs
 // both pauses and its CPU use drops; when the subscriber asks for HIGH
 // again, the 1280x720 layer reaches it within a second and a half (it
@@ -58,7 +59,6 @@ func TestRTMPDynacast(t *testing.T) {
 		ParticipantIdentity: "cam",
 	})
 	require.NoError(t, err)
-	sub := e2e.NewSubscriber(t, lk, "dynacast-room")
 	ff := e2e.StartProcess(t, "ffmpeg", e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30,noise=alls=10:allf=t",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "60",
@@ -68,6 +68,15 @@ func TestRTMPDynacast(t *testing.T) {
 	defer stop()
 
 	waitState(fctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
+
+	// Nobody in the room: every layer is paused and the session only
+	// decodes.
+	waitPaused(t, tr, 3, "no layer was paused with nobody in the room")
+	cpuNobody := cpuOver(t, tr.PID(), 4*time.Second)
+
+	// A viewer joins: the layers resume and HIGH (the subscriber's default)
+	// arrives.
+	sub := e2e.NewSubscriber(t, lk, "dynacast-room")
 	p, err := sub.WaitParticipant(fctx, func(p e2e.Participant) bool { return p.Identity == "cam" && len(p.Tracks) == 2 })
 	require.NoError(t, err)
 	var videoSID string
@@ -82,21 +91,20 @@ func TestRTMPDynacast(t *testing.T) {
 	require.NoError(t, err, "HIGH is received first")
 	cpuHigh := cpuOver(t, tr.PID(), 4*time.Second)
 
+	require.GreaterOrEqual(t, strings.Count(logOf(t, tr), "video layer resumed"), 3, "the viewer's arrival resumed the layers")
+
 	require.NoError(t, sub.SetVideoQuality(videoSID, livekit.VideoQuality_LOW))
 	_, err = sub.WaitTrack(fctx, func(s e2e.TrackStats) bool { return s.TrackSID == videoSID && s.Width == 320 })
 	require.NoError(t, err, "LOW is received")
-	deadline := time.Now().Add(20 * time.Second)
-	for strings.Count(logOf(t, tr), "video layer paused") < 2 {
-		require.True(t, time.Now().Before(deadline), "MEDIUM and HIGH were not paused within 20 s of the switch to LOW")
-		time.Sleep(100 * time.Millisecond)
-	}
-	log := logOf(t, tr)
-	require.Regexp(t, `video layer paused[^\n]*HIGH`, log)
-	require.Regexp(t, `video layer paused[^\n]*MEDIUM`, log)
-	require.NotRegexp(t, `video layer paused[^\n]*"LOW"`, log)
+	log := waitPaused(t, tr, 5, "MEDIUM and HIGH were not paused within 20 s of the switch to LOW")
+	after := log[strings.LastIndex(log, "video layer resumed"):]
+	require.Regexp(t, `video layer paused[^\n]*HIGH`, after)
+	require.Regexp(t, `video layer paused[^\n]*MEDIUM`, after)
+	require.NotRegexp(t, `video layer paused[^\n]*"LOW"`, after)
 	cpuLow := cpuOver(t, tr.PID(), 4*time.Second)
-	t.Logf("Tributary CPU: %.2f cores with HIGH received, %.2f with only LOW", cpuHigh, cpuLow)
+	t.Logf("Tributary CPU: %.2f cores with HIGH received, %.2f with only LOW, %.2f with nobody in the room", cpuHigh, cpuLow, cpuNobody)
 	require.Less(t, cpuLow, 0.75*cpuHigh, "pausing the 720p and 360p encoders saves most of the encoding CPU")
+	require.Less(t, cpuNobody, 0.75*cpuHigh, "with nobody watching the session only decodes")
 	st, err := sub.WaitTrack(fctx, func(s e2e.TrackStats) bool {
 		return s.TrackSID == videoSID && s.Width == 320 && s.Window >= 2*time.Second
 	})
@@ -116,6 +124,21 @@ func TestRTMPDynacast(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.InDelta(t, 30, st.FPS, 4, "HIGH at full frame rate after its resume")
+}
+
+// waitPaused waits until Tributary has logged n layer pauses in all, and
+// returns its log.
+func waitPaused(t *testing.T, tr *tributary, n int, msg string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		log := logOf(t, tr)
+		if strings.Count(log, "video layer paused") >= n {
+			return log
+		}
+		require.True(t, time.Now().Before(deadline), msg)
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // logOf returns what the Tributary process has logged so far.

@@ -63,8 +63,15 @@ type Config struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// IsolateTranscoding runs each session's transcoders in a child process
 	// of the same binary, so a codec crash ends only that session
-	// (Tributary key, cluster mode; default true).
+	// (Tributary key; default true in cluster mode, false standalone).
 	IsolateTranscoding *bool `yaml:"isolate_transcoding"`
+
+	// SRTPort is the SRT listener (UDP) where encoders push MPEG-TS with
+	// an RTMP ingress's stream key as streamid; 0 disables it (Tributary
+	// key, both modes). SRTPassphrase, when set, is required from
+	// publishers.
+	SRTPort       int    `yaml:"srt_port"`
+	SRTPassphrase string `yaml:"srt_passphrase"`
 
 	// Standalone-mode keys of Tributary.
 
@@ -81,11 +88,6 @@ type Config struct {
 	RTMPSPort     int    `yaml:"rtmps_port"`
 	RTMPSCertFile string `yaml:"rtmps_cert_file"`
 	RTMPSKeyFile  string `yaml:"rtmps_key_file"`
-	// SRTPort is the SRT listener (UDP) where encoders push MPEG-TS with
-	// the stream key as streamid; 0 disables it. SRTPassphrase, when set,
-	// is required from publishers.
-	SRTPort       int    `yaml:"srt_port"`
-	SRTPassphrase string `yaml:"srt_passphrase"`
 	// DenyPrivateURLs refuses URL ingresses that resolve to loopback,
 	// private or link-local addresses (for deployments that take URLs from
 	// end users).

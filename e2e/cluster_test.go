@@ -117,9 +117,16 @@ func clusterGet(ctx context.Context, url string) (int, string) {
 // metrics scrapes the worker and returns sample values by "name{labels}".
 func (w *worker) metrics(t *testing.T) map[string]float64 {
 	t.Helper()
+	return scrapeMetrics(t, w.MetricsURL)
+}
+
+// scrapeMetrics reads a Prometheus endpoint and returns sample values by
+// "name{labels}".
+func scrapeMetrics(t *testing.T, url string) map[string]float64 {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	code, body := clusterGet(ctx, w.MetricsURL)
+	code, body := clusterGet(ctx, url)
 	require.Equal(t, http.StatusOK, code, body)
 	out := map[string]float64{}
 	sc := bufio.NewScanner(strings.NewReader(body))
@@ -459,4 +466,45 @@ func TestClusterURL(t *testing.T) {
 	require.Empty(t, end.State.Error)
 	require.Contains(t, free.Tail(1<<20), info.IngressId)
 	require.NotContains(t, busy.Tail(1<<20), info.IngressId)
+}
+
+// TestClusterSRT: a cluster worker with srt_port takes an SRT push whose
+// streamid is the stream key of an RTMP ingress created through
+// livekit-server (the real lk CLI), authorizes it over psrpc like an RTMP
+// publish, and the room gets the stream while livekit-server's record
+// shows PUBLISHING with the input described.
+func TestClusterSRT(t *testing.T) {
+	env := startClusterEnv(t)
+	srtPort := freeUDPPort(t)
+	w := env.startWorker(t, "worker", fmt.Sprintf("srt_port: %d\ncpu_cost:\n  rtmp_cpu_cost: 0.01\n  min_idle_ratio: 0.001\n", srtPort))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	id, key := env.createRTMP(t, "srt-room", "srt-cam")
+	sub := e2e.NewSubscriber(t, env.lk, "srt-room")
+	ff := e2e.StartProcess(t, "ffmpeg-srt", e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-c:a", "aac", "-f", "mpegts",
+		fmt.Sprintf("srt://127.0.0.1:%d?streamid=%s", srtPort, key))
+	fctx, stop := ff.WithExit(ctx)
+	defer stop()
+
+	st := waitState(fctx, t, env.ingress, id, livekit.IngressState_ENDPOINT_PUBLISHING)
+	require.Equal(t, uint32(640), st.State.Video.GetWidth())
+	require.Equal(t, "audio/mp4a-latm", st.State.Audio.GetMimeType())
+	vt, err := sub.WaitTrack(fctx, func(s e2e.TrackStats) bool {
+		return s.ParticipantIdentity == "srt-cam" && s.MimeType == "video/H264" && s.Width > 0 && s.Window >= 2*time.Second
+	})
+	require.NoError(t, err)
+	require.Equal(t, 640, vt.Width)
+	require.InDelta(t, 30, vt.FPS, 4)
+	require.Contains(t, w.Tail(1<<20), id, "the worker ran the session")
+
+	// An unknown stream key is refused at the SRT handshake, with the
+	// reason in the worker's log.
+	bad := e2e.StartProcess(t, "ffmpeg-srt-bad", e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "5", "-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts",
+		fmt.Sprintf("srt://127.0.0.1:%d?streamid=nosuchkey", srtPort))
+	waitExit(t, bad, 20*time.Second)
+	require.Error(t, bad.Err(), "ffmpeg's push with an unknown key fails")
+	require.Contains(t, w.Tail(1<<20), "SRT publish refused")
 }

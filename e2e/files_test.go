@@ -3,9 +3,6 @@ package e2e_test
 import (
 	"context"
 	"crypto/sha1"
-	"errors"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -14,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/demux/flv"
 	"github.com/tributary-ingress/tributary/internal/e2e"
+	"github.com/tributary-ingress/tributary/internal/flvtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -40,33 +37,17 @@ func encodeFile(t *testing.T, name string, seconds int, video ...string) string 
 // sliceHashes returns the SHA-1 of every H.264 slice NAL unit of an FLV file.
 func sliceHashes(t *testing.T, path string) map[[sha1.Size]byte]struct{} {
 	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
 	out := map[[sha1.Size]byte]struct{}{}
-	d := &flv.Demuxer{
-		OnTrack: func(*media.Track) error { return nil },
-		OnFrame: func(fr *media.Frame) error {
-			if fr.Track.Kind != media.KindVideo {
-				return nil
-			}
-			for _, n := range fr.Data {
-				if typ := h264.Type(n); typ == h264.NALUTypeNonIDR || typ == h264.NALUTypeIDR {
-					out[sha1.Sum(n)] = struct{}{}
-				}
-			}
+	require.NoError(t, flvtest.Read(path, nil, func(fr *media.Frame) error {
+		if fr.Track.Kind != media.KindVideo {
 			return nil
-		},
-	}
-	r := &flv.Reader{R: f, Demuxer: d}
-	require.NoError(t, r.Initialize())
-	for {
-		if err := r.ReadTag(); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			require.NoError(t, err)
 		}
-	}
+		for _, n := range fr.Data {
+			if typ := h264.Type(n); typ == h264.NALUTypeNonIDR || typ == h264.NALUTypeIDR {
+				out[sha1.Sum(n)] = struct{}{}
+			}
+		}
+		return nil
+	}))
 	return out
 }

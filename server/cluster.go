@@ -16,6 +16,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/ingest/rtmp"
+	"github.com/tributary-ingress/tributary/ingest/srt"
 	"github.com/tributary-ingress/tributary/ingest/url"
 	"github.com/tributary-ingress/tributary/ingest/whip"
 	"github.com/tributary-ingress/tributary/internal/monitor"
@@ -43,6 +44,7 @@ type Cluster struct {
 	rtmp    *rtmp.Server
 	rtmps   *rtmp.Server
 	whip    *whip.Server
+	srt     *srt.Server
 	pulls   pulls
 }
 
@@ -105,9 +107,12 @@ func (c *Cluster) Initialize() (err error) {
 			return err
 		}
 	}
+	if c.srt, err = startSRT(conf, c, c.Logger); err != nil {
+		return err
+	}
 	c.Logger.Infow("tributary started in cluster mode (worker of livekit-server over Redis)",
 		"nodeID", nodeID, "healthPort", conf.HealthPort, "prometheusPort", conf.PrometheusPort,
-		"rtmpPort", conf.RTMPPort, "whipPort", conf.WHIPPort, "rtmpsPort", conf.RTMPSPort,
+		"rtmpPort", conf.RTMPPort, "whipPort", conf.WHIPPort, "rtmpsPort", conf.RTMPSPort, "srtPort", conf.SRTPort,
 		"wsURL", conf.WsURL)
 	return nil
 }
@@ -160,6 +165,9 @@ func (c *Cluster) Close(ctx context.Context) {
 	if c.whip != nil {
 		c.whip.Close()
 	}
+	if c.srt != nil {
+		c.srt.Close()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for i, h := range c.https {
@@ -179,15 +187,31 @@ func (c *Cluster) Close(ctx context.Context) {
 }
 
 // track exports a session's counters in the metrics until it ends.
-func (c *Cluster) track(s *cluster.Session) *session.Stats {
-	st := &session.Stats{}
-	s.OnEnd(c.mon.Track(s.Info(), s.ResourceID(), st))
-	return st
-}
+func (c *Cluster) track(s *cluster.Session) *session.Stats { return trackSession(c.mon, s) }
 
 // AuthorizeRTMP authorizes an RTMP publish through livekit-server and
 // starts its session.
 func (c *Cluster) AuthorizeRTMP(streamKey string, _ net.Addr) (rtmp.Publisher, error) {
+	ps, err := c.startPush(streamKey)
+	if err != nil {
+		return nil, err
+	}
+	return ps, nil
+}
+
+// AuthorizeSRT authorizes an SRT push (the streamid is an RTMP ingress's
+// stream key, as in standalone mode) through livekit-server and starts its
+// session.
+func (c *Cluster) AuthorizeSRT(streamKey string, _ net.Addr) (srt.Publisher, error) {
+	ps, err := c.startPush(streamKey)
+	if err != nil {
+		return nil, err
+	}
+	return srtPublisher{ps}, nil
+}
+
+// startPush starts the live session of an RTMP ingress's stream key.
+func (c *Cluster) startPush(streamKey string) (*session.Session, error) {
 	s, err := c.worker.Authorize(streamKey, livekit.IngressInput_RTMP_INPUT)
 	if err != nil {
 		if errors.Is(err, service.ErrNotFound) {
@@ -197,7 +221,7 @@ func (c *Cluster) AuthorizeRTMP(streamKey string, _ net.Addr) (rtmp.Publisher, e
 	}
 	return session.Start(session.Config{
 		Reporter:    s,
-		Transcoders: isolatedTranscoders(c.Config, s, false, c.Logger),
+		Transcoders: isolatedTranscoders(c.Config, s, false, true, c.Logger),
 		Room:        c.roomConfig(),
 		Live:        true,
 		Stats:       c.track(s),
@@ -220,7 +244,7 @@ func (c *Cluster) AuthorizeWHIP(streamKey string, remote string) (whip.Publisher
 		return nil, err
 	}
 	s.Logger().Infow("WHIP publish", "remote", remote, "transcoding", s.Info().GetEnableTranscoding())
-	return whipPublisher(s, c.roomConfig(), isolatedTranscoders(c.Config, s, false, c.Logger), c.track(s)), nil
+	return whipPublisher(s, c.roomConfig(), isolatedTranscoders(c.Config, s, false, true, c.Logger), c.track(s)), nil
 }
 
 func (c *Cluster) roomConfig() room.Config {
@@ -235,7 +259,7 @@ func (c *Cluster) launchURL(s *cluster.Session) error {
 	live := url.Live(info.Url)
 	ps := session.Start(session.Config{
 		Reporter:    s,
-		Transcoders: isolatedTranscoders(c.Config, s, !live, c.Logger),
+		Transcoders: isolatedTranscoders(c.Config, s, !live, true, c.Logger),
 		Room:        c.roomConfig(),
 		Live:        live,
 		Stats:       c.track(s),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/ingest/rtmp"
+	"github.com/tributary-ingress/tributary/ingest/srt"
 )
 
 // startRTMP starts the RTMP listener (rtmp_port) and the RTMPS one
@@ -41,4 +42,19 @@ func startRTMP(c *config.Config, auth rtmp.Authorizer, log logger.Logger) (plain
 		}
 	}
 	return plain, secure, nil
+}
+
+// startSRT starts the SRT listener (srt_port) where encoders push MPEG-TS
+// with an RTMP ingress's stream key as streamid, for either mode; nil when
+// srt_port is 0.
+func startSRT(c *config.Config, auth srt.Authorizer, log logger.Logger) (*srt.Server, error) {
+	if c.SRTPort <= 0 {
+		return nil, nil
+	}
+	s := &srt.Server{Address: fmt.Sprintf(":%d", c.SRTPort), Passphrase: c.SRTPassphrase,
+		Authorizer: auth, Logger: log.WithValues("input", "srt")}
+	if err := s.Initialize(); err != nil {
+		return nil, fmt.Errorf("srt_port %d: %w", c.SRTPort, err)
+	}
+	return s, nil
 }

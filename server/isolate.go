@@ -3,18 +3,39 @@ package server
 import (
 	"os"
 
+	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/logger"
 
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/internal/isolate"
+	"github.com/tributary-ingress/tributary/internal/monitor"
 	"github.com/tributary-ingress/tributary/session"
 )
 
+// trackable is a session of either mode, as the metrics see it.
+type trackable interface {
+	Info() *livekit.IngressInfo
+	ResourceID() string
+	OnEnd(func())
+}
+
+// trackSession exports a session's counters in the metrics until it ends.
+func trackSession(mon *monitor.Monitor, s trackable) *session.Stats {
+	st := &session.Stats{}
+	s.OnEnd(mon.Track(s.Info(), s.ResourceID(), st))
+	return st
+}
+
 // isolatedTranscoders returns the transcoders of one session: in a child
 // process of this binary (crash isolation), or in process when
-// isolate_transcoding is false or the executable cannot be found.
-func isolatedTranscoders(conf *config.Config, info session.Reporter, blocking bool, log logger.Logger) session.Transcoders {
-	if conf.IsolateTranscoding != nil && !*conf.IsolateTranscoding {
+// isolate_transcoding says so (its default is byDefault: true in cluster
+// mode, false standalone) or the executable cannot be found.
+func isolatedTranscoders(conf *config.Config, info session.Reporter, blocking, byDefault bool, log logger.Logger) session.Transcoders {
+	on := byDefault
+	if conf.IsolateTranscoding != nil {
+		on = *conf.IsolateTranscoding
+	}
+	if !on {
 		return transcoders{blocking: blocking}
 	}
 	bin, err := os.Executable()

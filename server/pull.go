@@ -31,9 +31,10 @@ func (s *Server) LaunchURL(sess *service.Session) {
 	live := url.Live(info.Url)
 	ps := session.Start(session.Config{
 		Reporter:    sess,
-		Transcoders: transcoders{blocking: !live},
+		Transcoders: s.transcoders(sess, !live),
 		Room:        s.roomConfig(),
 		Live:        live,
+		Stats:       trackSession(s.mon, sess),
 	})
 	s.pulls.wg.Add(1)
 	go func() {
@@ -60,8 +61,7 @@ func (s *Server) AuthorizeSRT(streamKey string, _ net.Addr) (srt.Publisher, erro
 	if err != nil {
 		return nil, authError(err)
 	}
-	ps := session.Start(session.Config{Reporter: sess, Transcoders: transcoders{}, Room: s.roomConfig(), Live: true})
-	return srtPublisher{ps}, nil
+	return srtPublisher{s.startPush(sess)}, nil
 }
 
 type srtPublisher struct{ ps *session.Session }

@@ -22,6 +22,7 @@ import (
 	"github.com/tributary-ingress/tributary/ingest/srt"
 	"github.com/tributary-ingress/tributary/ingest/url"
 	"github.com/tributary-ingress/tributary/ingest/whip"
+	"github.com/tributary-ingress/tributary/internal/monitor"
 	"github.com/tributary-ingress/tributary/room"
 	"github.com/tributary-ingress/tributary/service"
 	"github.com/tributary-ingress/tributary/session"
@@ -34,6 +35,7 @@ type Server struct {
 
 	store   *service.Store
 	manager *service.Manager
+	mon     *monitor.Monitor // metrics (prometheus_port); no admission control
 	https   []*http.Server
 	serving []chan error
 	rtmp    *rtmp.Server
@@ -59,6 +61,13 @@ func (s *Server) Initialize() (err error) {
 	if err != nil {
 		return err
 	}
+	// One standalone node takes every publish: the monitor only measures.
+	s.mon, err = monitor.New(monitor.Config{
+		Costs: costsOf(c.CPUCost), NodeID: c.NodeID, Logger: s.Logger.WithValues("component", "monitor"),
+	})
+	if err != nil {
+		return err
+	}
 	s.manager = service.NewManager(service.ManagerConfig{
 		Store: s.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, Logger: s.Logger,
 	})
@@ -80,6 +89,11 @@ func (s *Server) Initialize() (err error) {
 			return err
 		}
 	}
+	if c.PrometheusPort > 0 {
+		if err := s.serveHTTP("prometheus_port", c.PrometheusPort, s.mon.Handler()); err != nil {
+			return err
+		}
+	}
 	if s.rtmp, s.rtmps, err = startRTMP(c, s, s.Logger); err != nil {
 		return err
 	}
@@ -88,16 +102,11 @@ func (s *Server) Initialize() (err error) {
 			return err
 		}
 	}
-	if c.SRTPort > 0 {
-		s.srt = &srt.Server{Address: fmt.Sprintf(":%d", c.SRTPort), Passphrase: c.SRTPassphrase,
-			Authorizer: s, Logger: s.Logger.WithValues("input", "srt")}
-		if err := s.srt.Initialize(); err != nil {
-			s.srt = nil
-			return fmt.Errorf("srt_port %d: %w", c.SRTPort, err)
-		}
+	if s.srt, err = startSRT(c, s, s.Logger); err != nil {
+		return err
 	}
 	s.Logger.Infow("tributary started",
-		"apiPort", c.APIPort, "healthPort", c.HealthPort, "rtmpPort", c.RTMPPort, "whipPort", c.WHIPPort, "rtmpsPort", c.RTMPSPort, "srtPort", c.SRTPort,
+		"apiPort", c.APIPort, "healthPort", c.HealthPort, "prometheusPort", c.PrometheusPort, "rtmpPort", c.RTMPPort, "whipPort", c.WHIPPort, "rtmpsPort", c.RTMPSPort, "srtPort", c.SRTPort,
 		"store", c.StorePath, "rtmpBaseURL", c.RTMPBaseURL, "whipBaseURL", c.WHIPBaseURL, "wsURL", c.WsURL)
 	return nil
 }
@@ -144,6 +153,9 @@ func (s *Server) Close(ctx context.Context) {
 	if s.store != nil {
 		_ = s.store.Close()
 	}
+	if s.mon != nil {
+		s.mon.Close()
+	}
 }
 
 // authError words a refused publish for the log and the encoder.
@@ -160,12 +172,24 @@ func (s *Server) AuthorizeRTMP(streamKey string, _ net.Addr) (rtmp.Publisher, er
 	if err != nil {
 		return nil, authError(err)
 	}
+	return s.startPush(sess), nil
+}
+
+// startPush starts the media side of a live push (RTMP, SRT).
+func (s *Server) startPush(sess *service.Session) *session.Session {
 	return session.Start(session.Config{
 		Reporter:    sess,
-		Transcoders: transcoders{},
+		Transcoders: s.transcoders(sess, false),
 		Room:        s.roomConfig(),
 		Live:        true,
-	}), nil
+		Stats:       trackSession(s.mon, sess),
+	})
+}
+
+// transcoders returns a session's transcoders: in process, or in a child
+// process with isolate_transcoding: true.
+func (s *Server) transcoders(sess *service.Session, blocking bool) session.Transcoders {
+	return isolatedTranscoders(s.Config, sess, blocking, false, s.Logger)
 }
 
 func (s *Server) roomConfig() room.Config {

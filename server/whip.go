@@ -82,7 +82,7 @@ func (s *Server) AuthorizeWHIP(streamKey string, remote string) (whip.Publisher,
 		return nil, err
 	}
 	sess.Logger().Infow("WHIP publish", "remote", remote, "transcoding", sess.Info().GetEnableTranscoding())
-	return whipPublisher(sess, s.roomConfig(), transcoders{}, nil), nil
+	return whipPublisher(sess, s.roomConfig(), s.transcoders(sess, false), trackSession(s.mon, sess)), nil
 }
 
 // whipPublisher starts the media side of a WHIP session reporting to r:

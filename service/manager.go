@@ -170,6 +170,7 @@ func (s *Session) End() error {
 	s.m.mu.Unlock()
 	cause := context.Cause(s.ctx)
 	s.cancel(nil)
+	s.RunEndHooks()
 	s.m.sessions.Done()
 	if cause != nil {
 		s.log.Infow("session ended", "status", status.String(), "reason", cause.Error())

@@ -24,6 +24,35 @@ type Report struct {
 	state  *livekit.IngressState
 	failed bool
 	ended  bool
+
+	hookMu    sync.Mutex
+	hooksDone bool
+	onEnd     []func()
+}
+
+// OnEnd registers fn to run once the session has ended (at once, in its
+// own goroutine, when it already has).
+func (r *Report) OnEnd(fn func()) {
+	r.hookMu.Lock()
+	defer r.hookMu.Unlock()
+	if r.hooksDone {
+		go fn()
+		return
+	}
+	r.onEnd = append(r.onEnd, fn)
+}
+
+// RunEndHooks runs the functions given to OnEnd; the session's End calls
+// it once, after its final state.
+func (r *Report) RunEndHooks() {
+	r.hookMu.Lock()
+	r.hooksDone = true
+	hooks := r.onEnd
+	r.onEnd = nil
+	r.hookMu.Unlock()
+	for _, fn := range hooks {
+		fn()
+	}
 }
 
 // InitReport sets the first state, the logger and where states go. Call

@@ -3,14 +3,12 @@ package transcode
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sync"
 	"testing"
 
 	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/demux/flv"
 	"github.com/tributary-ingress/tributary/ffi"
+	"github.com/tributary-ingress/tributary/internal/flvtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -38,16 +36,11 @@ func sourcePictures(b *testing.B) []*ffi.VideoFrame {
 }
 
 func decodeFile(path string) ([]*ffi.VideoFrame, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	var dec *ffi.VideoDecoder
 	var params [][]byte
 	var out []*ffi.VideoFrame
-	d := &flv.Demuxer{
-		OnTrack: func(t *media.Track) error {
+	err := flvtest.Read(path,
+		func(t *media.Track) error {
 			if t.Kind != media.KindVideo {
 				return nil
 			}
@@ -60,7 +53,7 @@ func decodeFile(path string) ([]*ffi.VideoFrame, error) {
 			dec, err = ffi.NewVideoDecoder(ffi.CodecH264, nil, ffi.WithThreads(1))
 			return err
 		},
-		OnFrame: func(fr *media.Frame) error {
+		func(fr *media.Frame) error {
 			if dec == nil || fr.Track.Kind != media.KindVideo {
 				return nil
 			}
@@ -71,26 +64,17 @@ func decodeFile(path string) ([]*ffi.VideoFrame, error) {
 			pics, err := dec.Decode(h264.AppendAnnexB(nil, data), fr.PTS)
 			out = append(out, pics...)
 			return err
-		},
+		})
+	if dec != nil {
+		defer dec.Close()
 	}
-	r := &flv.Reader{R: f, Demuxer: d}
-	if err := r.Initialize(); err != nil {
+	if err != nil {
 		return nil, err
-	}
-	for {
-		err := r.ReadTag()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
 	}
 	if dec == nil {
 		return nil, errors.New("no video")
 	}
 	pics, err := dec.Flush()
-	dec.Close()
 	return append(out, pics...), err
 }
 

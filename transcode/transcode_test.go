@@ -2,9 +2,6 @@ package transcode
 
 import (
 	"context"
-	"errors"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -14,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/demux/flv"
 	"github.com/tributary-ingress/tributary/ffi"
+	"github.com/tributary-ingress/tributary/internal/flvtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -39,32 +36,8 @@ func makeFLV(t testing.TB, args ...string) string {
 // readFLV demuxes a whole file.
 func readFLV(t *testing.T, path string) (video, audio *media.Track, frames []*media.Frame) {
 	t.Helper()
-	f, err := os.Open(path)
+	video, audio, frames, err := flvtest.ReadAll(path)
 	require.NoError(t, err)
-	defer f.Close()
-	d := &flv.Demuxer{
-		OnTrack: func(tr *media.Track) error {
-			if tr.Kind == media.KindVideo {
-				video = tr
-			} else {
-				audio = tr
-			}
-			return nil
-		},
-		OnFrame: func(fr *media.Frame) error {
-			frames = append(frames, fr)
-			return nil
-		},
-	}
-	r := &flv.Reader{R: f, Demuxer: d}
-	require.NoError(t, r.Initialize())
-	for {
-		err := r.ReadTag()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
-	}
 	return video, audio, frames
 }
 

@@ -2,8 +2,6 @@ package isolate
 
 import (
 	"context"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/demux/flv"
+	"github.com/tributary-ingress/tributary/internal/flvtest"
 	"github.com/tributary-ingress/tributary/media"
 	"github.com/tributary-ingress/tributary/session"
 	"github.com/tributary-ingress/tributary/simulcast"
@@ -50,23 +48,8 @@ func TestChildLayerPause(t *testing.T) {
 		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "1", "-c:v", "libx264", "-bf", "0", "-f", "flv", src).CombinedOutput()
 	require.NoError(t, err, string(out))
 
-	var track *media.Track
-	var frames []*media.Frame
-	f, err := os.Open(src)
+	track, _, frames, err := flvtest.ReadAll(src)
 	require.NoError(t, err)
-	defer f.Close()
-	r := &flv.Reader{R: f, Demuxer: &flv.Demuxer{
-		OnTrack: func(tr *media.Track) error { track = tr; return nil },
-		OnFrame: func(fr *media.Frame) error { frames = append(frames, fr); return nil },
-	}}
-	require.NoError(t, r.Initialize())
-	for {
-		if err := r.ReadTag(); errors.Is(err, io.EOF) {
-			break
-		} else {
-			require.NoError(t, err)
-		}
-	}
 	require.NotNil(t, track)
 
 	var mu sync.Mutex

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -35,10 +34,6 @@ type Session struct {
 	// Report holds the state and its rules; states go to livekit-server.
 	service.Report
 	updatedAt int64 // of the last state sent; guarded by the Report's lock
-
-	hookMu    sync.Mutex
-	hooksDone bool
-	onEnd     []func()
 }
 
 // Info returns the ingress record as it was when the session started.
@@ -56,17 +51,6 @@ func (s *Session) Context() context.Context { return s.ctx }
 // Done is closed once the session has ended and reported its end.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
-// OnEnd registers fn to run once the session has ended.
-func (s *Session) OnEnd(fn func()) {
-	s.hookMu.Lock()
-	defer s.hookMu.Unlock()
-	if s.hooksDone {
-		go fn()
-		return
-	}
-	s.onEnd = append(s.onEnd, fn)
-}
-
 // End finishes the session: INACTIVE for RTMP and WHIP, COMPLETE for a URL
 // input that reached its end, ERROR when it failed. Calling End more than
 // once is harmless.
@@ -79,18 +63,10 @@ func (s *Session) End() error {
 	if isNotFound(err) {
 		err = nil // deleted meanwhile: nothing to record
 	}
-	s.hookMu.Lock()
-	s.hooksDone = true
-	hooks := s.onEnd
-	s.onEnd = nil
-	s.hookMu.Unlock()
-
 	s.w.remove(s)
 	cause := context.Cause(s.ctx)
 	s.cancel(nil)
-	for _, fn := range hooks {
-		fn()
-	}
+	s.RunEndHooks()
 	close(s.done)
 	if cause != nil {
 		s.log.Infow("session ended", "status", status.String(), "reason", cause.Error())

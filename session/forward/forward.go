@@ -34,8 +34,12 @@ const (
 	// the track is published: a browser starts its top layer only once its
 	// bandwidth estimate allows, so missing sizes are then estimated.
 	DefaultSizeWait = 2 * time.Second
-	// DefaultNoMediaTimeout ends a session whose source sends nothing.
-	DefaultNoMediaTimeout = 15 * time.Second
+	// DefaultNoMediaTimeout ends a session whose source sends nothing
+	// while its connection stays up. It is longer than the WHIP input's ICE
+	// failure detection (5 s disconnected + 10 s failed, checked every
+	// 2 s), so a client that vanished is reported as a lost connection,
+	// the more precise reason.
+	DefaultNoMediaTimeout = 20 * time.Second
 
 	joinTimeout   = 20 * time.Second
 	statsInterval = 5 * time.Second

@@ -7,16 +7,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/media"
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 )
 
 func newTestDemuxer(t testing.TB) (*Demuxer, *demuxed) {
 	r := &demuxed{}
-	d := &Demuxer{
-		OnTrack:    func(tr *media.Track) error { r.tracks = append(r.tracks, tr); return nil },
-		OnFrame:    func(f *media.Frame) error { r.frames = append(r.frames, f); return nil },
-		OnMetadata: func(m *Metadata) error { r.metadata = append(r.metadata, m); return nil },
-	}
+	d := newCollector(r)
 	require.NoError(t, d.Initialize())
 	return d, r
 }
@@ -24,7 +20,7 @@ func newTestDemuxer(t testing.TB) (*Demuxer, *demuxed) {
 // firstTags returns the AVC sequence header and first video frame body of
 // a real file.
 func firstVideoTags(t testing.TB, name string) (seq, frame []byte) {
-	src := readTestdata(t, name)
+	src := demuxtest.ReadTestdata(t, name)
 	for p := 13; p+11 <= len(src); {
 		n := int(src[p+1])<<16 | int(src[p+2])<<8 | int(src[p+3])
 		if src[p] == tagTypeVideo {
@@ -78,22 +74,22 @@ func TestFramesBeforeSequenceHeader(t *testing.T) {
 	d, r := newTestDemuxer(t)
 	require.NoError(t, d.WriteVideo(0, frame))
 	require.NoError(t, d.WriteAudio(0, []byte{0xaf, 1, 0x21, 0x00}))
-	require.Empty(t, r.frames)
+	require.Empty(t, r.Frames)
 	require.Equal(t, uint64(2), d.Stats().DroppedBeforeConfig)
 
 	require.NoError(t, d.WriteVideo(0, seq))
 	require.NoError(t, d.WriteVideo(0, seq)) // repeated: no new track
-	require.Len(t, r.tracks, 1)
+	require.Len(t, r.Tracks, 1)
 	require.NoError(t, d.WriteVideo(33, frame))
-	require.Len(t, r.frames, 1)
-	require.Same(t, r.tracks[0], r.frames[0].Track)
+	require.Len(t, r.Frames, 1)
+	require.Same(t, r.Tracks[0], r.Frames[0].Track)
 
 	// A changed configuration replaces the track, same ID.
 	seq2, _ := firstVideoTags(t, "h264_main_mp3.flv")
 	require.NoError(t, d.WriteVideo(66, seq2))
-	require.Len(t, r.tracks, 2)
-	require.Equal(t, VideoTrackID, r.tracks[1].ID)
-	require.Equal(t, 320, r.tracks[1].Width)
+	require.Len(t, r.Tracks, 2)
+	require.Equal(t, VideoTrackID, r.Tracks[1].ID)
+	require.Equal(t, 320, r.Tracks[1].Width)
 }
 
 func TestFrameOwnsItsBytes(t *testing.T) {
@@ -102,11 +98,11 @@ func TestFrameOwnsItsBytes(t *testing.T) {
 	require.NoError(t, d.WriteVideo(0, seq))
 	body := append([]byte(nil), frame...)
 	require.NoError(t, d.WriteVideo(0, body))
-	want := append([]byte(nil), r.frames[0].Data[0]...)
+	want := append([]byte(nil), r.Frames[0].Data[0]...)
 	for i := range body {
 		body[i] = 0xee
 	}
-	require.Equal(t, want, r.frames[0].Data[0])
+	require.Equal(t, want, r.Frames[0].Data[0])
 }
 
 func TestTimestamps(t *testing.T) {
@@ -142,9 +138,9 @@ func TestAACInADTS(t *testing.T) {
 	raw := []byte{0x21, 0x10, 0x05, 0x00}
 	adts := []byte{0xff, 0xf1, 0x50, 0x80, byte((7 + len(raw)) >> 3), byte((7+len(raw))<<5) | 0x1f, 0xfc}
 	require.NoError(t, d.WriteAudio(23, append(append([]byte{0xaf, 1}, adts...), raw...)))
-	require.Len(t, r.frames, 1)
-	require.Equal(t, [][]byte{raw}, r.frames[0].Data)
-	require.Equal(t, int64(23*44100/1000), r.frames[0].DTS)
+	require.Len(t, r.Frames, 1)
+	require.Equal(t, [][]byte{raw}, r.Frames[0].Data)
+	require.Equal(t, int64(23*44100/1000), r.Frames[0].DTS)
 }
 
 func TestMetadata(t *testing.T) {
@@ -210,10 +206,10 @@ func TestReaderErrors(t *testing.T) {
 	r := &Reader{R: errReader{}, Demuxer: d}
 	require.ErrorIs(t, r.Initialize(), ErrNotFLV)
 
-	in := readTestdata(t, "h264_high_bf2_aac.flv")
+	in := demuxtest.ReadTestdata(t, "h264_high_bf2_aac.flv")
 	res, err := demuxBytes(in[:len(in)/2])
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
-	require.NotEmpty(t, res.frames)
+	require.NotEmpty(t, res.Frames)
 }
 
 type errReader struct{}

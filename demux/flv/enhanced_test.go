@@ -2,8 +2,6 @@ package flv
 
 import (
 	"encoding/binary"
-	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/h265"
 	"github.com/tributary-ingress/tributary/codec/vp9"
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 )
 
 // FFmpeg 5.1 cannot write Enhanced RTMP, so these helpers wrap elementary
@@ -38,13 +37,6 @@ func writeFLV(tags []tag) []byte {
 		out = binary.BigEndian.AppendUint32(out, uint32(11+n))
 	}
 	return out
-}
-
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	return b
 }
 
 // ivfFrames returns the frames of an IVF file.
@@ -90,7 +82,7 @@ func exAudio(pt uint8, fcc string, payload []byte) []byte {
 // Even frames use CodedFrames with a zero composition offset, odd ones
 // CodedFramesX; frame 5 carries a ModEx offset of 0.5 ms.
 func buildHEVCOpus(t testing.TB) []byte {
-	nalus, err := h264.SplitAnnexB(readTestdata(t, "hevc.h265"))
+	nalus, err := h264.SplitAnnexB(demuxtest.ReadTestdata(t, "hevc.h265"))
 	require.NoError(t, err)
 	var aus [][][]byte
 	var vps, sps, pps []byte
@@ -143,7 +135,7 @@ func buildHEVCOpus(t testing.TB) []byte {
 // buildAV1AAC wraps testdata/av1.ivf (libaom) as av01, temporal
 // delimiters stripped, and synthetic AAC frames as mp4a (48 kHz stereo).
 func buildAV1AAC(t testing.TB) []byte {
-	frames := ivfFrames(t, readTestdata(t, "av1.ivf"))
+	frames := ivfFrames(t, demuxtest.ReadTestdata(t, "av1.ivf"))
 	var seqHdr []byte
 	tags := []tag{}
 	for i, tu := range frames {
@@ -188,7 +180,7 @@ func buildAV1AAC(t testing.TB) []byte {
 func buildVP9MP3(t testing.TB) []byte {
 	vpcc := []byte{0, 10, 8<<4 | 1<<1, 1, 1, 1, 0, 0}
 	tags := []tag{{tagTypeVideo, 0, exVideo(true, videoPacketSequenceStart, "vp09", 0, vpcc)}}
-	for i, fr := range ivfFrames(t, readTestdata(t, "vp9.ivf")) {
+	for i, fr := range ivfFrames(t, demuxtest.ReadTestdata(t, "vp9.ivf")) {
 		info, err := vp9.ParseFrame(fr)
 		require.NoError(t, err)
 		ft := byte(2)
@@ -210,7 +202,7 @@ func buildVP9MP3(t testing.TB) []byte {
 		}
 		tags = append(tags, tag{tagTypeVideo, msAt(i, 1, 30), body})
 	}
-	src := readTestdata(t, "h264_main_mp3.flv")
+	src := demuxtest.ReadTestdata(t, "h264_main_mp3.flv")
 	for p := 13; p+11 <= len(src); {
 		n := int(src[p+1])<<16 | int(src[p+2])<<8 | int(src[p+3])
 		ts := uint32(src[p+7])<<24 | uint32(src[p+4])<<16 | uint32(src[p+5])<<8 | uint32(src[p+6])

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -31,7 +32,7 @@ type fileCase struct {
 }
 
 func file(name string) func(testing.TB) []byte {
-	return func(t testing.TB) []byte { return readTestdata(t, name) }
+	return func(t testing.TB) []byte { return demuxtest.ReadTestdata(t, name) }
 }
 
 var cases = []fileCase{
@@ -81,16 +82,16 @@ func TestDemuxFiles(t *testing.T) {
 			r, err := demuxBytes(in)
 			require.NoError(t, err)
 			require.Equal(t, clone, in, "input mutated")
-			checkGolden(t, ca.name, r.dump())
+			demuxtest.CheckGolden(t, ca.name, r.dump())
 
-			vt := r.track(media.KindVideo)
+			vt := r.KindTrack(media.KindVideo)
 			require.NotNil(t, vt)
 			require.Equal(t, ca.videoCodec, vt.Codec)
 			require.Equal(t, VideoClockRate, vt.ClockRate)
 			require.Equal(t, ca.width, vt.Width)
 			require.Equal(t, ca.height, vt.Height)
 
-			at := r.track(media.KindAudio)
+			at := r.KindTrack(media.KindAudio)
 			require.NotNil(t, at)
 			require.Equal(t, ca.audioCodec, at.Codec)
 			require.Equal(t, ca.sampleRate, at.SampleRate)
@@ -101,7 +102,7 @@ func TestDemuxFiles(t *testing.T) {
 			require.Len(t, r.audio(), ca.audioFrames)
 			require.Equal(t, ca.droppedOtherTracks, r.stats.DroppedOtherTracks)
 			require.Zero(t, r.stats.Discontinuities)
-			checkInvariants(t, r.frames)
+			checkInvariants(t, r.Frames)
 			require.True(t, r.video()[0].Key, "the first video frame is a keyframe")
 
 			if ca.videoCodec == media.CodecH264 {

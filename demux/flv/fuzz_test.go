@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -92,7 +93,7 @@ func FuzzDemuxer(f *testing.F) {
 		clone := bytes.Clone(in)
 		r, _ := demuxBytes(in)
 		require.Equal(t, clone, in, "input mutated")
-		for _, tr := range r.tracks {
+		for _, tr := range r.Tracks {
 			switch tr.Kind {
 			case media.KindVideo:
 				require.Equal(t, VideoTrackID, tr.ID)
@@ -109,7 +110,7 @@ func FuzzDemuxer(f *testing.F) {
 			require.Equal(t, tr.Kind, tr.Codec.Kind())
 		}
 		var lastMs int64
-		for i, fr := range r.frames {
+		for i, fr := range r.Frames {
 			require.NotEmpty(t, fr.Data, "frame %d", i)
 			size := 0
 			for _, u := range fr.Data {
@@ -177,7 +178,7 @@ func BenchmarkDemuxAudio(b *testing.B) {
 
 // BenchmarkReader measures a whole file through Reader.
 func BenchmarkReader(b *testing.B) {
-	in := readTestdata(b, "h264_high_bf2_aac.flv")
+	in := demuxtest.ReadTestdata(b, "h264_high_bf2_aac.flv")
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/demux/mp4"
 	"github.com/tributary-ingress/tributary/demux/ts"
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -24,9 +25,7 @@ func fixtureFiles(t testing.TB) memFetcher {
 		ents, err := os.ReadDir(filepath.Join("testdata", dir))
 		require.NoError(t, err)
 		for _, e := range ents {
-			b, err := os.ReadFile(filepath.Join("testdata", dir, e.Name()))
-			require.NoError(t, err)
-			files["http://fix/"+dir+"/"+e.Name()] = b
+			files["http://fix/"+dir+"/"+e.Name()] = demuxtest.ReadTestdata(t, filepath.Join(dir, e.Name()))
 		}
 	}
 	return files
@@ -36,12 +35,7 @@ func fixtureFiles(t testing.TB) memFetcher {
 // with refreshes and retries cut short.
 func runPlaylist(t testing.TB, files memFetcher, dir, body string) (*demuxed, error) {
 	r := &demuxed{}
-	d := &Demuxer{
-		URL: "http://fix/" + dir + "/x.m3u8", Fetcher: files, MaxRetries: -1, RefreshInterval: time.Microsecond,
-		OnVariant: func(v Variant) error { r.variants = append(r.variants, v); return nil },
-		OnTrack:   func(t *media.Track) error { r.tracks = append(r.tracks, t); return nil },
-		OnFrame:   func(f *media.Frame) error { r.frames = append(r.frames, f); return nil },
-	}
+	d := r.collect(&Demuxer{URL: "http://fix/" + dir + "/x.m3u8", Fetcher: files, MaxRetries: -1, RefreshInterval: time.Microsecond})
 	require.NoError(t, d.Initialize())
 	files["http://fix/"+dir+"/x.m3u8"] = []byte(body)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -56,9 +50,7 @@ func runPlaylist(t testing.TB, files memFetcher, dir, body string) (*demuxed, er
 // testdata and of the tests.
 func FuzzPlaylist(f *testing.F) {
 	for _, p := range []string{"ts/master.m3u8", "ts/v0.m3u8", "fmp4/index.m3u8"} {
-		b, err := os.ReadFile(filepath.Join("testdata", p))
-		require.NoError(f, err)
-		f.Add(string(b))
+		f.Add(string(demuxtest.ReadTestdata(f, p)))
 	}
 	f.Add(livePlaylist([]string{"v1_0.ts", "v1_1.ts"}, 2)(0))
 	f.Add("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nv1_0.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:1,\nv1_1.ts\n#EXT-X-ENDLIST\n")
@@ -101,16 +93,16 @@ func FuzzDemuxer(f *testing.F) {
 				errors.Is(err, ts.ErrTruncated) || errors.Is(err, ts.ErrUnsupportedCodec), "unexpected error: %v", err)
 		}
 		checkFrames(t, r)
-		require.GreaterOrEqual(t, len(r.frames), len(first.frames), "the first segment played")
+		require.GreaterOrEqual(t, len(r.Frames), len(first.Frames), "the first segment played")
 	})
 }
 
 func checkFrames(t *testing.T, r *demuxed) {
 	announced := map[*media.Track]bool{}
-	for _, tr := range r.tracks {
+	for _, tr := range r.Tracks {
 		announced[tr] = true
 	}
-	for i, f := range r.frames {
+	for i, f := range r.Frames {
 		require.True(t, announced[f.Track], "frame %d before its track", i)
 		require.NotEmpty(t, f.Data)
 	}

@@ -3,14 +3,10 @@ package hls
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,12 +14,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/demux/ts"
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden dumps in testdata/golden")
 
 // httpFetcher is the Fetcher of the tests: net/http against the test
 // server (ingest/url has the production one).
@@ -79,31 +73,21 @@ func (s *server) static(path, body string) {
 
 // demuxed is everything a Demuxer emitted.
 type demuxed struct {
+	demuxtest.Collector
 	variants []Variant
-	tracks   []*media.Track
-	frames   []*media.Frame
 	stats    Stats
 }
 
-func (r *demuxed) kind(k media.Kind) []*media.Frame {
-	var out []*media.Frame
-	for _, f := range r.frames {
-		if f.Track.Kind == k {
-			out = append(out, f)
-		}
-	}
-	return out
+// collect sets the callbacks of d to collect into r.
+func (r *demuxed) collect(d *Demuxer) *Demuxer {
+	d.OnVariant = func(v Variant) error { r.variants = append(r.variants, v); return nil }
+	d.OnTrack = r.OnTrack
+	d.OnFrame = r.OnFrame
+	return d
 }
 
 func newDemuxer(s *server, path string, r *demuxed) *Demuxer {
-	return &Demuxer{
-		URL:        s.URL + path,
-		Fetcher:    httpFetcher{s.Client()},
-		RetryDelay: time.Millisecond,
-		OnVariant:  func(v Variant) error { r.variants = append(r.variants, v); return nil },
-		OnTrack:    func(t *media.Track) error { r.tracks = append(r.tracks, t); return nil },
-		OnFrame:    func(f *media.Frame) error { r.frames = append(r.frames, f); return nil },
-	}
+	return r.collect(&Demuxer{URL: s.URL + path, Fetcher: httpFetcher{s.Client()}, RetryDelay: time.Millisecond})
 }
 
 // play fetches the first playlist and runs d on it.
@@ -123,24 +107,11 @@ func (r *demuxed) dump() string {
 	for _, v := range r.variants {
 		fmt.Fprintf(&b, "variant %s bandwidth=%d resolution=%s codecs=%s\n", v.URL[strings.LastIndex(v.URL, "/")+1:], v.Bandwidth, v.Resolution, v.Codecs)
 	}
-	for _, t := range r.tracks {
-		fmt.Fprintf(&b, "track id=%d %s %s clock=%d size=%dx%d rate=%d channels=%d config=%x\n",
-			t.ID, t.Kind, t.Codec, t.ClockRate, t.Width, t.Height, t.SampleRate, t.Channels, t.Config)
+	for _, t := range r.Tracks {
+		demuxtest.WriteTrack(&b, t, demuxtest.ConfigHex)
 	}
-	for _, f := range r.frames {
-		key := "-"
-		if f.Key {
-			key = "K"
-		}
-		fmt.Fprintf(&b, "%s %d %s dts=%d pts=%d %s", f.Track.Kind.String()[:1], f.Track.ID, f.Track.Codec, f.DTS, f.PTS, key)
-		for _, u := range f.Data {
-			if f.Track.Codec == media.CodecH264 {
-				fmt.Fprintf(&b, " %d:%d", h264.Type(u), len(u))
-			} else {
-				fmt.Fprintf(&b, " %d", len(u))
-			}
-		}
-		b.WriteByte('\n')
+	for _, f := range r.Frames {
+		demuxtest.WriteFrame(&b, f, demuxtest.LabelKindID)
 	}
 	s := r.stats
 	fmt.Fprintf(&b, "stats segments=%d playlists=%d retries=%d discontinuities=%d skipped=%d\n",
@@ -148,25 +119,12 @@ func (r *demuxed) dump() string {
 	return b.String()
 }
 
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name+".txt")
-	if *update {
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test -update to create the golden file")
-	require.Equal(t, string(want), got)
-}
-
 // checkMonotonic checks that every track's DTS increases and that each
 // track's first frame is announced.
 func checkMonotonic(t *testing.T, r *demuxed) {
 	t.Helper()
 	last := map[int]int64{}
-	for i, f := range r.frames {
+	for i, f := range r.Frames {
 		if prev, ok := last[f.Track.ID]; ok {
 			require.Greater(t, f.DTS, prev, "frame %d (track %d): DTS goes back", i, f.Track.ID)
 		}
@@ -178,14 +136,8 @@ func checkMonotonic(t *testing.T, r *demuxed) {
 // reads from a playlist in testdata.
 func ffprobeCounts(t *testing.T, playlist string) (video, audio int) {
 	t.Helper()
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Skip("ffprobe not installed")
-	}
-	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "packet=codec_type", "-of", "csv=p=0",
-		filepath.Join("testdata", playlist)).Output()
-	require.NoError(t, err)
-	for _, l := range strings.Fields(string(out)) {
-		switch strings.Trim(l, ",") {
+	for _, rec := range demuxtest.FFprobe(t, playlist, "", "packet=codec_type") {
+		switch rec[0] {
 		case "video":
 			video++
 		case "audio":
@@ -216,10 +168,10 @@ func TestVOD(t *testing.T) {
 			d := newDemuxer(s, ca.path, r)
 			d.MaxBandwidth = ca.maxBandwidth
 			require.NoError(t, play(t, d, r))
-			checkGolden(t, ca.name, r.dump())
+			demuxtest.CheckGolden(t, ca.name, r.dump())
 			checkMonotonic(t, r)
 
-			video, audio := r.kind(media.KindVideo), r.kind(media.KindAudio)
+			video, audio := r.KindFrames(media.KindVideo), r.KindFrames(media.KindAudio)
 			require.Equal(t, ca.width, video[0].Track.Width)
 			require.Equal(t, ca.height, video[0].Track.Height)
 			require.Equal(t, media.CodecAAC, audio[0].Track.Codec)
@@ -263,10 +215,10 @@ func TestLive(t *testing.T) {
 	// Same frames as the VOD playlist of the same segments.
 	vod := &demuxed{}
 	require.NoError(t, play(t, newDemuxer(s, "/ts/v1.m3u8", vod), vod))
-	require.Equal(t, len(vod.frames), len(r.frames))
-	for i := range vod.frames {
-		require.Equal(t, vod.frames[i].DTS, r.frames[i].DTS, "frame %d", i)
-		require.Equal(t, vod.frames[i].PTS, r.frames[i].PTS, "frame %d", i)
+	require.Equal(t, len(vod.Frames), len(r.Frames))
+	for i := range vod.Frames {
+		require.Equal(t, vod.Frames[i].DTS, r.Frames[i].DTS, "frame %d", i)
+		require.Equal(t, vod.Frames[i].PTS, r.Frames[i].PTS, "frame %d", i)
 	}
 	require.Equal(t, uint64(3), r.stats.Segments)
 	require.Equal(t, uint64(3), r.stats.PlaylistFetches, "refreshes until ENDLIST")
@@ -288,7 +240,7 @@ func TestLiveCancel(t *testing.T) {
 	require.NoError(t, err)
 	defer body.Close()
 	require.ErrorIs(t, d.Run(ctx, body), context.DeadlineExceeded)
-	require.NotEmpty(t, r.frames)
+	require.NotEmpty(t, r.Frames)
 }
 
 func TestSegment404(t *testing.T) {
@@ -302,7 +254,7 @@ func TestSegment404(t *testing.T) {
 	require.ErrorAs(t, err, &fe)
 	require.Equal(t, "HTTP 404 fetching segment "+s.URL+"/ts/missing.ts", err.Error())
 	require.Equal(t, uint64(2), r.stats.Retries)
-	require.NotEmpty(t, r.frames, "the first segment played")
+	require.NotEmpty(t, r.Frames, "the first segment played")
 }
 
 func TestDiscontinuityTS(t *testing.T) {
@@ -313,7 +265,7 @@ func TestDiscontinuityTS(t *testing.T) {
 	require.NoError(t, play(t, newDemuxer(s, "/disc.m3u8", r), r))
 	checkMonotonic(t, r)
 	require.Equal(t, uint64(1), r.stats.Discontinuities)
-	video := r.kind(media.KindVideo)
+	video := r.KindFrames(media.KindVideo)
 	require.Len(t, video, 120)
 	// The second half is the first, moved behind it.
 	shift := video[60].DTS - video[0].DTS
@@ -332,7 +284,7 @@ func TestDiscontinuityFMP4(t *testing.T) {
 	checkMonotonic(t, r)
 	require.Equal(t, uint64(3), r.stats.Segments)
 	require.Equal(t, uint64(1), r.stats.Discontinuities)
-	video := r.kind(media.KindVideo)
+	video := r.KindFrames(media.KindVideo)
 	require.Len(t, video, 90)
 	require.Greater(t, video[60].DTS, video[59].DTS)
 	require.Less(t, video[60].DTS-video[59].DTS, int64(90000/5))
@@ -400,9 +352,7 @@ func TestChooseVariant(t *testing.T) {
 func BenchmarkVODSegments(b *testing.B) {
 	files := map[string][]byte{}
 	for _, n := range []string{"ts/v0.m3u8", "ts/v0_0.ts", "ts/v0_1.ts", "ts/v0_2.ts"} {
-		data, err := os.ReadFile(filepath.Join("testdata", n))
-		require.NoError(b, err)
-		files["http://fix/"+n] = data
+		files["http://fix/"+n] = demuxtest.ReadTestdata(b, n)
 	}
 	b.ReportAllocs()
 	for b.Loop() {

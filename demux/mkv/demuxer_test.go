@@ -4,55 +4,25 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/codec/h265"
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden dumps in testdata/golden")
-
 type demuxed struct {
-	tracks []*media.Track
-	frames []*media.Frame
-	stats  Stats
-}
-
-func (r *demuxed) kind(k media.Kind) []*media.Frame {
-	var out []*media.Frame
-	for _, f := range r.frames {
-		if f.Track.Kind == k {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func (r *demuxed) track(k media.Kind) *media.Track {
-	for _, t := range r.tracks {
-		if t.Kind == k {
-			return t
-		}
-	}
-	return nil
+	demuxtest.Collector
+	stats Stats
 }
 
 func demuxBytes(in []byte) (*demuxed, error) {
 	r := &demuxed{}
-	d := &Demuxer{
-		OnTrack: func(t *media.Track) error { r.tracks = append(r.tracks, t); return nil },
-		OnFrame: func(f *media.Frame) error { r.frames = append(r.frames, f); return nil },
-	}
+	d := &Demuxer{OnTrack: r.OnTrack, OnFrame: r.OnFrame}
 	if err := d.Initialize(); err != nil {
 		return r, err
 	}
@@ -63,31 +33,11 @@ func demuxBytes(in []byte) (*demuxed, error) {
 
 func (r *demuxed) dump() string {
 	var b strings.Builder
-	for _, t := range r.tracks {
-		cfg := fmt.Sprintf("%x", t.Config)
-		if len(cfg) > 128 {
-			cfg = fmt.Sprintf("%s…(%d bytes)", cfg[:128], len(t.Config))
-		}
-		fmt.Fprintf(&b, "track id=%d %s %s clock=%d size=%dx%d rate=%d channels=%d config=%s\n",
-			t.ID, t.Kind, t.Codec, t.ClockRate, t.Width, t.Height, t.SampleRate, t.Channels, cfg)
+	for _, t := range r.Tracks {
+		demuxtest.WriteTrack(&b, t, demuxtest.ConfigShortHex)
 	}
-	for _, f := range r.frames {
-		key := "-"
-		if f.Key {
-			key = "K"
-		}
-		fmt.Fprintf(&b, "%s %d %s dts=%d pts=%d %s", f.Track.Kind.String()[:1], f.Track.ID, f.Track.Codec, f.DTS, f.PTS, key)
-		for _, u := range f.Data {
-			switch f.Track.Codec {
-			case media.CodecH264:
-				fmt.Fprintf(&b, " %d:%d", h264.Type(u), len(u))
-			case media.CodecH265:
-				fmt.Fprintf(&b, " %d:%d", h265.Type(u), len(u))
-			default:
-				fmt.Fprintf(&b, " %d", len(u))
-			}
-		}
-		b.WriteByte('\n')
+	for _, f := range r.Frames {
+		demuxtest.WriteFrame(&b, f, demuxtest.LabelKindID)
 	}
 	s := r.stats
 	fmt.Fprintf(&b, "stats video=%d audio=%d clusters=%d dropped_other_tracks=%d skipped_tracks=%d\n",
@@ -95,31 +45,11 @@ func (r *demuxed) dump() string {
 	return b.String()
 }
 
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name+".txt")
-	if *update {
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test -update to create the golden file")
-	require.Equal(t, string(want), got)
-}
-
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	return b
-}
-
 // checkInvariants holds for any demuxed stream, real or fuzzed.
 func checkInvariants(t testing.TB, r *demuxed) {
 	t.Helper()
 	announced := map[*media.Track]bool{}
-	for _, tr := range r.tracks {
+	for _, tr := range r.Tracks {
 		announced[tr] = true
 		require.Equal(t, tr.Kind, tr.Codec.Kind())
 		require.Positive(t, tr.ClockRate)
@@ -131,7 +61,7 @@ func checkInvariants(t testing.TB, r *demuxed) {
 		}
 	}
 	last := map[*media.Track]int64{}
-	for i, f := range r.frames {
+	for i, f := range r.Frames {
 		require.True(t, announced[f.Track], "frame %d before its track", i)
 		require.NotEmpty(t, f.Data, "frame %d", i)
 		for _, u := range f.Data {
@@ -198,20 +128,20 @@ var cases = []fileCase{
 func TestDemuxFiles(t *testing.T) {
 	for _, ca := range cases {
 		t.Run(ca.name, func(t *testing.T) {
-			in := readTestdata(t, ca.file)
+			in := demuxtest.ReadTestdata(t, ca.file)
 			clone := bytes.Clone(in)
 			r, err := demuxBytes(in)
 			require.NoError(t, err)
 			require.Equal(t, clone, in, "input mutated")
-			checkGolden(t, ca.name, r.dump())
+			demuxtest.CheckGolden(t, ca.name, r.dump())
 			checkInvariants(t, r)
 
-			vt := r.track(media.KindVideo)
+			vt := r.KindTrack(media.KindVideo)
 			require.NotNil(t, vt)
 			require.Equal(t, ca.videoCodec, vt.Codec)
 			require.Equal(t, ca.width, vt.Width)
 			require.Equal(t, ca.height, vt.Height)
-			at := r.track(media.KindAudio)
+			at := r.KindTrack(media.KindAudio)
 			require.NotNil(t, at)
 			require.Equal(t, ca.audioCodec, at.Codec)
 			require.Equal(t, ca.sampleRate, at.SampleRate)
@@ -219,7 +149,7 @@ func TestDemuxFiles(t *testing.T) {
 			if at.Codec != media.CodecMP3 { // MP3 needs no CodecPrivate
 				require.NotEmpty(t, at.Config)
 			}
-			video, audio := r.kind(media.KindVideo), r.kind(media.KindAudio)
+			video, audio := r.KindFrames(media.KindVideo), r.KindFrames(media.KindAudio)
 			require.Len(t, video, ca.videoFrames)
 			require.Len(t, audio, ca.audioFrames)
 			require.True(t, video[0].Key)
@@ -238,20 +168,10 @@ func TestDemuxFiles(t *testing.T) {
 // fixtures) of the packets of one stream kind.
 func ffprobePTS(t *testing.T, file, sel string) []int64 {
 	t.Helper()
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Skip("ffprobe not installed")
-	}
-	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", sel, "-show_entries", "packet=pts",
-		"-of", "csv=p=0", filepath.Join("testdata", file)).Output()
-	require.NoError(t, err)
 	var res []int64
-	for _, l := range strings.Fields(string(out)) {
-		l = strings.Trim(l, ",")
-		if l == "" || l == "side_data" {
-			continue
-		}
-		v, err := strconv.ParseInt(l, 10, 64)
-		require.NoError(t, err, l)
+	for _, rec := range demuxtest.FFprobe(t, file, sel, "packet=pts") {
+		v, err := strconv.ParseInt(rec[0], 10, 64)
+		require.NoError(t, err, rec[0])
 		res = append(res, v)
 	}
 	return res
@@ -273,7 +193,7 @@ func checkAgainstFFprobe(t *testing.T, file string, video, audio []*media.Frame)
 }
 
 func TestTruncated(t *testing.T) {
-	in := readTestdata(t, "h264_bf2_aac.mkv")
+	in := demuxtest.ReadTestdata(t, "h264_bf2_aac.mkv")
 	for _, n := range []int{30, 300, len(in) / 2, len(in) - 1} {
 		r, err := demuxBytes(in[:n])
 		require.ErrorIs(t, err, ErrTruncated, "cut at %d", n)
@@ -292,5 +212,5 @@ func TestCallbackError(t *testing.T) {
 	boom := errors.New("boom")
 	d := &Demuxer{OnTrack: func(*media.Track) error { return nil }, OnFrame: func(*media.Frame) error { return boom }}
 	require.NoError(t, d.Initialize())
-	require.Equal(t, boom, d.Run(context.Background(), bytes.NewReader(readTestdata(t, "vp8_opus.webm"))))
+	require.Equal(t, boom, d.Run(context.Background(), bytes.NewReader(demuxtest.ReadTestdata(t, "vp8_opus.webm"))))
 }

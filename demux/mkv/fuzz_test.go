@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -19,7 +20,7 @@ const fuzzSeedSize = 6 * 1024
 // cut to fuzzSeedSize.
 func FuzzDemuxer(f *testing.F) {
 	for _, ca := range cases {
-		in := readTestdata(f, ca.file)
+		in := demuxtest.ReadTestdata(f, ca.file)
 		f.Add(in[:min(len(in), fuzzSeedSize)])
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -31,21 +32,21 @@ func FuzzDemuxer(f *testing.F) {
 				"unexpected error %v", err)
 		}
 		checkInvariants(t, r)
-		for _, fr := range r.frames {
+		for _, fr := range r.Frames {
 			size := 0
 			for _, u := range fr.Data {
 				size += len(u)
 			}
 			require.LessOrEqual(t, size, MaxBlockSize)
 		}
-		require.LessOrEqual(t, len(r.tracks), MaxTracks)
+		require.LessOrEqual(t, len(r.Tracks), MaxTracks)
 	})
 }
 
 // BenchmarkDemux measures a whole file: EBML parsing and the per-block
 // path (one buffer per block, one frame per laced frame).
 func BenchmarkDemux(b *testing.B) {
-	in := readTestdata(b, "h264_bf2_aac.mkv")
+	in := demuxtest.ReadTestdata(b, "h264_bf2_aac.mkv")
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {

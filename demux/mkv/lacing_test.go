@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -64,13 +65,13 @@ func lacedBlock(rel int16, lacing byte, frames [][]byte) []byte {
 
 // opusStream returns the OpusHead and packets of vp8_opus.webm.
 func opusStream(t *testing.T) ([]byte, [][]byte) {
-	r, err := demuxBytes(readTestdata(t, "vp8_opus.webm"))
+	r, err := demuxBytes(demuxtest.ReadTestdata(t, "vp8_opus.webm"))
 	require.NoError(t, err)
 	var packets [][]byte
-	for _, f := range r.kind(media.KindAudio) {
+	for _, f := range r.KindFrames(media.KindAudio) {
 		packets = append(packets, f.Data[0])
 	}
-	return r.track(media.KindAudio).Config, packets
+	return r.KindTrack(media.KindAudio).Config, packets
 }
 
 // TestLacing builds a live-style stream (unknown-size Segment and
@@ -103,8 +104,8 @@ func TestLacing(t *testing.T) {
 	require.NoError(t, err)
 	checkInvariants(t, r)
 	want := [][]byte{packets[0], big, packets[2], packets[3], packets[4], packets[5], packets[6], fixed[0], fixed[1], fixed[2], packets[10]}
-	require.Len(t, r.frames, len(want))
-	for i, f := range r.frames {
+	require.Len(t, r.Frames, len(want))
+	for i, f := range r.Frames {
 		require.Equal(t, want[i], f.Data[0], "frame %d", i)
 		require.Equal(t, int64(i)*960, f.PTS, "frame %d", i)
 	}
@@ -125,19 +126,19 @@ func TestLacingErrors(t *testing.T) {
 }
 
 func TestUnsupportedCodec(t *testing.T) {
-	in := bytes.Replace(readTestdata(t, "vp8_opus.webm"), []byte("A_OPUS"), []byte("A_AC3\x00"), 1)
+	in := bytes.Replace(demuxtest.ReadTestdata(t, "vp8_opus.webm"), []byte("A_OPUS"), []byte("A_AC3\x00"), 1)
 	_, err := demuxBytes(in)
 	require.ErrorIs(t, err, ErrUnsupportedCodec)
 	require.Contains(t, err.Error(), "A_AC3")
 
 	r := &demuxed{}
 	d := &Demuxer{SkipUnsupported: true,
-		OnTrack: func(t *media.Track) error { r.tracks = append(r.tracks, t); return nil },
-		OnFrame: func(f *media.Frame) error { r.frames = append(r.frames, f); return nil }}
+		OnTrack: func(t *media.Track) error { r.Tracks = append(r.Tracks, t); return nil },
+		OnFrame: func(f *media.Frame) error { r.Frames = append(r.Frames, f); return nil }}
 	require.NoError(t, d.Initialize())
 	require.NoError(t, d.Run(t.Context(), bytes.NewReader(in)))
-	require.Len(t, r.tracks, 1)
-	require.Len(t, r.frames, 30)
+	require.Len(t, r.Tracks, 1)
+	require.Len(t, r.Frames, 30)
 	require.Equal(t, uint64(51), d.Stats().DroppedOtherTracks)
 }
 

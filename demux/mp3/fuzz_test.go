@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -17,16 +18,16 @@ const fuzzSeedSize = 4 * 1024
 // every case of the table and the refused Layer II file.
 func FuzzDemuxer(f *testing.F) {
 	for _, ca := range cases {
-		in := readTestdata(f, ca.file)
+		in := demuxtest.ReadTestdata(f, ca.file)
 		f.Add(in[:min(len(in), fuzzSeedSize)])
 	}
-	f.Add(readTestdata(f, "layer2.mp3"))
+	f.Add(demuxtest.ReadTestdata(f, "layer2.mp3"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		clone := bytes.Clone(in)
 		r, _ := demuxBytes(in)
 		require.Equal(t, clone, in, "input mutated")
 		checkInvariants(t, r)
-		for _, tr := range r.tracks {
+		for _, tr := range r.Tracks {
 			require.Positive(t, tr.ClockRate)
 			require.Positive(t, tr.Channels)
 		}
@@ -36,7 +37,7 @@ func FuzzDemuxer(f *testing.F) {
 // BenchmarkRun measures a whole CBR file: per frame, one allocation for
 // the frame and one for its bytes.
 func BenchmarkRun(b *testing.B) {
-	in := readTestdata(b, "cbr_44k.mp3")
+	in := demuxtest.ReadTestdata(b, "cbr_44k.mp3")
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -20,17 +21,17 @@ const fuzzSeedSize = 8 * 1024
 // start of every case of the table and the whole refused files.
 func FuzzDemuxer(f *testing.F) {
 	for _, ca := range cases {
-		in := readTestdata(f, ca.file)
+		in := demuxtest.ReadTestdata(f, ca.file)
 		f.Add(in[:min(len(in), fuzzSeedSize)])
 	}
-	f.Add(readTestdata(f, "ac3.mp4"))
+	f.Add(demuxtest.ReadTestdata(f, "ac3.mp4"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		clone := bytes.Clone(in)
 		for _, run := range []func([]byte) (*demuxed, error){demuxBytes, demuxStream} {
 			r, _ := run(in)
 			require.Equal(t, clone, in, "input mutated")
-			checkInvariants(t, r.frames)
-			for _, tr := range r.tracks {
+			checkInvariants(t, r.Frames)
+			for _, tr := range r.Tracks {
 				require.Equal(t, tr.Kind, tr.Codec.Kind())
 				require.Positive(t, tr.ClockRate)
 				if tr.Kind == media.KindAudio {
@@ -57,7 +58,7 @@ func BenchmarkRunFragmented(b *testing.B) {
 }
 
 func benchmarkFile(b *testing.B, file string, run func(*Demuxer, []byte) error) {
-	in := readTestdata(b, file)
+	in := demuxtest.ReadTestdata(b, file)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -87,16 +88,16 @@ var cases = []fileCase{
 func TestDemuxFiles(t *testing.T) {
 	for _, ca := range cases {
 		t.Run(ca.name, func(t *testing.T) {
-			in := readTestdata(t, ca.file)
+			in := demuxtest.ReadTestdata(t, ca.file)
 			clone := bytes.Clone(in)
 			r, err := demuxBytes(in)
 			require.NoError(t, err)
 			require.Equal(t, clone, in, "input mutated")
-			checkGolden(t, ca.name, r.dump())
-			checkInvariants(t, r.frames)
+			demuxtest.CheckGolden(t, ca.name, r.dump())
+			checkInvariants(t, r.Frames)
 
 			n := 0
-			if vt := r.track(media.KindVideo); ca.videoCodec != 0 {
+			if vt := r.KindTrack(media.KindVideo); ca.videoCodec != 0 {
 				n++
 				require.NotNil(t, vt)
 				require.Equal(t, ca.videoCodec, vt.Codec)
@@ -104,7 +105,7 @@ func TestDemuxFiles(t *testing.T) {
 				require.Equal(t, ca.width, vt.Width)
 				require.Equal(t, ca.height, vt.Height)
 				require.NotEmpty(t, vt.Config)
-				v := r.of(vt)
+				v := r.TrackFrames(vt)
 				require.Len(t, v, ca.videoFrames)
 				require.True(t, v[0].Key, "the first video frame is a keyframe")
 				reordered := false
@@ -113,17 +114,17 @@ func TestDemuxFiles(t *testing.T) {
 				}
 				require.Equal(t, ca.bframes, reordered, "composition offsets")
 			}
-			at := r.track(media.KindAudio)
+			at := r.KindTrack(media.KindAudio)
 			n++
 			require.NotNil(t, at)
 			require.Equal(t, ca.audioCodec, at.Codec)
 			require.Equal(t, ca.sampleRate, at.SampleRate)
 			require.Equal(t, ca.sampleRate, at.ClockRate)
 			require.Equal(t, ca.channels, at.Channels)
-			require.Len(t, r.of(at), ca.audioFrames)
-			require.Len(t, r.tracks, n)
+			require.Len(t, r.TrackFrames(at), ca.audioFrames)
+			require.Len(t, r.Tracks, n)
 
-			checkProbe(t, r, readProbe(t, ca.file))
+			checkProbe(t, r, demuxtest.ReadProbe(t, ca.file, "stream_index", "pts", "dts", "size", "flags"))
 
 			if ca.stream {
 				rs, err := demuxStream(in)
@@ -160,14 +161,14 @@ func checkInvariants(t testing.TB, frames []*media.Frame) {
 // checkProbe compares the frames with ffprobe's packets: counts, sizes,
 // keyframes, decode and presentation times per track, the offset between
 // the tracks, and that frames come in decode order across tracks.
-func checkProbe(t *testing.T, r *demuxed, p *probe) {
+func checkProbe(t *testing.T, r *demuxed, p *demuxtest.Probe) {
 	t.Helper()
 	firstSec := map[int]float64{}
 	minSec := 0.0
-	for i := range r.tracks {
-		for _, pk := range p.packets {
-			if pk.stream == i {
-				s := float64(pk.dts) / float64(p.timebase[i])
+	for i := range r.Tracks {
+		for _, pk := range p.Packets {
+			if pk.Stream == i {
+				s := float64(pk.DTS) / float64(p.Timebase[i])
 				firstSec[i] = s
 				if len(firstSec) == 1 || s < minSec {
 					minSec = s
@@ -176,16 +177,16 @@ func checkProbe(t *testing.T, r *demuxed, p *probe) {
 			}
 		}
 	}
-	for i, tr := range r.tracks {
-		var pks []probePacket
-		for _, pk := range p.packets {
-			if pk.stream == i {
+	for i, tr := range r.Tracks {
+		var pks []demuxtest.Packet
+		for _, pk := range p.Packets {
+			if pk.Stream == i {
 				pks = append(pks, pk)
 			}
 		}
-		fs := r.of(tr)
+		fs := r.TrackFrames(tr)
 		require.Len(t, fs, len(pks), "track %d", tr.ID)
-		tb, rate := int(p.timebase[i]), tr.ClockRate
+		tb, rate := int(p.Timebase[i]), tr.ClockRate
 		for j, f := range fs {
 			pk := pks[j]
 			size := 0
@@ -195,20 +196,20 @@ func checkProbe(t *testing.T, r *demuxed, p *probe) {
 					size += 4
 				}
 			}
-			require.Equal(t, pk.size, size, "track %d frame %d size", tr.ID, j)
+			require.Equal(t, pk.Size, size, "track %d frame %d size", tr.ID, j)
 			if tr.Kind == media.KindVideo {
-				require.Equal(t, pk.key, f.Key, "track %d frame %d key", tr.ID, j)
+				require.Equal(t, pk.Key, f.Key, "track %d frame %d key", tr.ID, j)
 			}
-			wantDTS := media.Rescale(pk.dts-pks[0].dts, tb, rate)
+			wantDTS := media.Rescale(pk.DTS-pks[0].DTS, tb, rate)
 			require.InDelta(t, wantDTS, f.DTS-fs[0].DTS, 1, "track %d frame %d DTS", tr.ID, j)
-			wantCTO := media.Rescale(pk.pts-pk.dts, tb, rate)
+			wantCTO := media.Rescale(pk.PTS-pk.DTS, tb, rate)
 			require.InDelta(t, wantCTO, f.PTS-f.DTS, 1, "track %d frame %d PTS", tr.ID, j)
 		}
 		got := float64(fs[0].DTS) / float64(rate)
 		require.InDelta(t, firstSec[i]-minSec, got, 0.001, "track %d start", tr.ID)
 	}
 	last := -1.0
-	for i, f := range r.frames {
+	for i, f := range r.Frames {
 		s := float64(f.DTS) / float64(f.Track.ClockRate)
 		require.GreaterOrEqual(t, s, last-1e-9, "frame %d out of decode order", i)
 		last = s
@@ -218,16 +219,16 @@ func checkProbe(t *testing.T, r *demuxed, p *probe) {
 func TestTruncated(t *testing.T) {
 	for _, ca := range cases {
 		t.Run(ca.name, func(t *testing.T) {
-			in := readTestdata(t, ca.file)
+			in := demuxtest.ReadTestdata(t, ca.file)
 			cut := in[:len(in)/2]
 			r, err := demuxBytes(cut)
 			require.ErrorIs(t, err, ErrTruncated, "%v", err)
-			checkInvariants(t, r.frames)
+			checkInvariants(t, r.Frames)
 			if ca.stream {
 				rs, err := demuxStream(cut)
 				require.ErrorIs(t, err, ErrTruncated, "%v", err)
-				require.NotEmpty(t, rs.frames, "the frames before the cut")
-				checkInvariants(t, rs.frames)
+				require.NotEmpty(t, rs.Frames, "the frames before the cut")
+				checkInvariants(t, rs.Frames)
 			}
 		})
 	}
@@ -239,7 +240,7 @@ func TestUnsupportedCodec(t *testing.T) {
 		{"pcm.mov", "unsupported audio codec: PCM ('sowt')"},
 	} {
 		t.Run(ca.file, func(t *testing.T) {
-			_, err := demuxBytes(readTestdata(t, ca.file))
+			_, err := demuxBytes(demuxtest.ReadTestdata(t, ca.file))
 			require.ErrorIs(t, err, ErrUnsupportedCodec)
 			require.EqualError(t, err, ca.name)
 		})
@@ -283,7 +284,7 @@ func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // starts after reading the box headers, the moov box and the first
 // sample's window, not the whole file.
 func TestMoovAtEndReadsLittle(t *testing.T) {
-	in := readTestdata(t, "h264_aac_moov_end.mp4")
+	in := demuxtest.ReadTestdata(t, "h264_aac_moov_end.mp4")
 	moov := bytes.Index(in, []byte("moov")) - 4
 	require.Greater(t, moov, len(in)*3/4, "the fixture has its moov at the end")
 	cr := &countingReaderAt{r: bytes.NewReader(in)}
@@ -311,7 +312,7 @@ func TestMoovAtEndReadsLittle(t *testing.T) {
 }
 
 func TestRunFragmentedNeedsMoovFirst(t *testing.T) {
-	_, err := demuxStream(readTestdata(t, "h264_aac_moov_end.mp4"))
+	_, err := demuxStream(demuxtest.ReadTestdata(t, "h264_aac_moov_end.mp4"))
 	require.ErrorIs(t, err, ErrMalformed)
 	require.ErrorContains(t, err, "needs Run")
 }
@@ -319,7 +320,7 @@ func TestRunFragmentedNeedsMoovFirst(t *testing.T) {
 func TestCallbackErrors(t *testing.T) {
 	stop := errors.New("stop")
 	for _, file := range []string{"h264_aac_faststart.mp4", "h264_aac_frag.mp4"} {
-		in := readTestdata(t, file)
+		in := demuxtest.ReadTestdata(t, file)
 		d := &Demuxer{
 			OnTrack: func(*media.Track) error { return nil },
 			OnFrame: func(*media.Frame) error { return stop },
@@ -336,7 +337,7 @@ func TestCallbackErrors(t *testing.T) {
 }
 
 func TestContextCanceled(t *testing.T) {
-	in := readTestdata(t, "h264_aac_faststart.mp4")
+	in := demuxtest.ReadTestdata(t, "h264_aac_faststart.mp4")
 	ctx, cancel := context.WithCancel(context.Background())
 	frames := 0
 	d := &Demuxer{
@@ -364,14 +365,14 @@ func TestInitialize(t *testing.T) {
 // TestFramesOwnTheirBytes checks that frames do not alias the read-ahead
 // window: their bytes stay put after the demuxer read on.
 func TestFramesOwnTheirBytes(t *testing.T) {
-	in := readTestdata(t, "h264_aac_faststart.mp4")
+	in := demuxtest.ReadTestdata(t, "h264_aac_faststart.mp4")
 	r, err := demuxBytes(in)
 	require.NoError(t, err)
-	first := bytes.Clone(r.frames[0].Data[0])
+	first := bytes.Clone(r.Frames[0].Data[0])
 	r2, err := demuxBytes(in)
 	require.NoError(t, err)
-	require.Equal(t, first, r2.frames[0].Data[0])
-	for _, f := range r.frames {
+	require.Equal(t, first, r2.Frames[0].Data[0])
+	for _, f := range r.Frames {
 		for _, u := range f.Data {
 			require.True(t, strings.Contains(string(in), string(u)))
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -19,16 +20,16 @@ const fuzzSeedSize = 4 * 1024
 // case of the table and the refused FLAC file.
 func FuzzDemuxer(f *testing.F) {
 	for _, ca := range cases {
-		in := readTestdata(f, ca.file)
+		in := demuxtest.ReadTestdata(f, ca.file)
 		f.Add(in[:min(len(in), fuzzSeedSize)])
 	}
-	f.Add(readTestdata(f, "flac.ogg"))
+	f.Add(demuxtest.ReadTestdata(f, "flac.ogg"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		clone := bytes.Clone(in)
 		r, _ := demux(in, true)
 		require.Equal(t, clone, in, "input mutated")
 		checkInvariants(t, r)
-		for _, tr := range r.tracks {
+		for _, tr := range r.Tracks {
 			require.Positive(t, tr.ClockRate)
 			require.Positive(t, tr.Channels)
 			require.NotEmpty(t, tr.Config)
@@ -39,7 +40,7 @@ func FuzzDemuxer(f *testing.F) {
 // BenchmarkRun measures a whole Opus file: per packet, one allocation for
 // the frame and one for its bytes.
 func BenchmarkRun(b *testing.B) {
-	in := readTestdata(b, "opus_stereo.ogg")
+	in := demuxtest.ReadTestdata(b, "opus_stereo.ogg")
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {

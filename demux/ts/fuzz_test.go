@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -23,7 +24,7 @@ func fuzzSeed(in []byte) []byte {
 // the SCTE-35 stream, cut to fuzzSeedPackets packets.
 func FuzzDemuxer(f *testing.F) {
 	for _, ca := range cases {
-		f.Add(fuzzSeed(readTestdata(f, ca.file)))
+		f.Add(fuzzSeed(demuxtest.ReadTestdata(f, ca.file)))
 	}
 	scte, _ := buildSCTE35(f)
 	pkts := splitPackets(f, scte)
@@ -42,7 +43,7 @@ func FuzzDemuxer(f *testing.F) {
 			require.True(t, errorsIsAny(err, ErrTruncated, ErrMalformed, ErrUnsupportedCodec), "unexpected error %v", err)
 		}
 		checkInvariants(t, r)
-		for _, fr := range r.frames {
+		for _, fr := range r.Frames {
 			size := 0
 			for _, u := range fr.Data {
 				size += len(u)
@@ -102,7 +103,7 @@ func errorsIsAny(err error, targets ...error) bool {
 // BenchmarkDemux measures a whole file: the per-frame path (PES to frame)
 // plus astits's packet handling.
 func BenchmarkDemux(b *testing.B) {
-	in := readTestdata(b, "h264_bf2_aac.ts")
+	in := demuxtest.ReadTestdata(b, "h264_bf2_aac.ts")
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/internal/tstest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -36,7 +37,7 @@ func videoPESStarts(pkts [][]byte, videoPID uint16) (idx []int, pts []int64) {
 // packets, with a pts_adjustment), a cancel of another event, and an
 // immediate return (sent before frame 25).
 func buildSCTE35(t testing.TB) (ts []byte, outPTSRaw int64) {
-	in := readTestdata(t, "h264_bf2_aac.ts")
+	in := demuxtest.ReadTestdata(t, "h264_bf2_aac.ts")
 	pkts := splitPackets(t, in)
 	pmt, err := tstest.PMTPID(pkts)
 	require.NoError(t, err)
@@ -72,11 +73,11 @@ func TestSCTE35InTS(t *testing.T) {
 	in, _ := buildSCTE35(t)
 	r, err := demuxBytes(in)
 	require.NoError(t, err)
-	checkGolden(t, "scte35", r.dump())
+	demuxtest.CheckGolden(t, "scte35", r.dump())
 	checkInvariants(t, r)
 	require.Len(t, r.splices, 3)
 
-	video := r.kind(media.KindVideo)
+	video := r.KindFrames(media.KindVideo)
 	require.Len(t, video, 30)
 	// Presentation order: the frame with the 16th PES is video[15].
 	outEv := r.splices[0]
@@ -89,7 +90,7 @@ func TestSCTE35InTS(t *testing.T) {
 	require.Equal(t, uint16(7), outEv.UniqueProgramID)
 	// Delivered before the frame it announces, after the ones sent before it.
 	nVideoBefore := 0
-	for _, f := range r.frames[:r.splicesAfter[0]] {
+	for _, f := range r.Frames[:r.splicesAfter[0]] {
 		if f.Track.Kind == media.KindVideo {
 			nVideoBefore++
 		}

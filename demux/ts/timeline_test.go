@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -12,7 +13,7 @@ import (
 // two Run calls: the result is that of one Run (the timeline continues),
 // except for the PES packets the cut splits.
 func TestConsecutiveRuns(t *testing.T) {
-	in := readTestdata(t, "wrap.ts")
+	in := demuxtest.ReadTestdata(t, "wrap.ts")
 	whole, err := demuxBytes(in)
 	require.NoError(t, err)
 	pkts := splitPackets(t, in)
@@ -20,7 +21,7 @@ func TestConsecutiveRuns(t *testing.T) {
 	cut := idx[30] * PacketSize
 	parts, err := demuxBytes(in[:cut], in[cut:])
 	require.NoError(t, err)
-	wv, pv := whole.kind(media.KindVideo), parts.kind(media.KindVideo)
+	wv, pv := whole.KindFrames(media.KindVideo), parts.KindFrames(media.KindVideo)
 	require.Len(t, pv, len(wv))
 	for i := range wv {
 		require.Equal(t, wv[i].DTS, pv[i].DTS, "frame %d", i)
@@ -32,23 +33,23 @@ func TestConsecutiveRuns(t *testing.T) {
 // HLS stream that loops the same segment): the second copy follows the
 // first instead of going back in time.
 func TestDiscontinuity(t *testing.T) {
-	in := readTestdata(t, "h264_bf2_aac.ts")
+	in := demuxtest.ReadTestdata(t, "h264_bf2_aac.ts")
 	r := &demuxed{}
 	d := newCollector(r)
 	require.NoError(t, d.Initialize())
 	require.NoError(t, d.Run(t.Context(), bytesReader(in)))
-	n := len(r.frames)
+	n := len(r.Frames)
 	d.Discontinuity()
 	require.NoError(t, d.Run(t.Context(), bytesReader(in)))
-	require.Len(t, r.frames, 2*n)
+	require.Len(t, r.Frames, 2*n)
 	checkInvariants(t, r)
-	video := r.kind(media.KindVideo)
+	video := r.KindFrames(media.KindVideo)
 	for i := 1; i < len(video); i++ {
 		require.Greater(t, video[i].DTS, video[i-1].DTS, "frame %d", i)
 	}
 	// The second copy starts where the first ended (its audio runs a few
 	// frames longer than its video), and keeps its internal spacing.
-	audio := r.kind(media.KindAudio)
+	audio := r.KindFrames(media.KindAudio)
 	audioEnd := media.Rescale(audio[n-30-1].DTS+1024, 44100, VideoClockRate)
 	require.GreaterOrEqual(t, video[30].DTS, video[29].DTS+3000)
 	require.InDelta(t, audioEnd, video[30].DTS, 1)
@@ -70,12 +71,12 @@ func TestUnwrap(t *testing.T) {
 // or HTTP client joining a running stream does: video before the next
 // SPS/PPS is dropped and counted, and the first frame is a keyframe.
 func TestJoinMidStream(t *testing.T) {
-	in := readTestdata(t, "h264_bf2_aac.ts")
+	in := demuxtest.ReadTestdata(t, "h264_bf2_aac.ts")
 	idx, _ := videoPESStarts(splitPackets(t, in), 0x100)
 	r, err := demuxBytes(in[idx[1]*PacketSize:])
 	require.NoError(t, err)
 	checkInvariants(t, r)
-	video := r.kind(media.KindVideo)
+	video := r.KindFrames(media.KindVideo)
 	require.NotEmpty(t, video)
 	require.True(t, video[0].Key)
 	// 29 access units follow the cut; those before the next PMT are not

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/h265"
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -63,15 +63,15 @@ var cases = []fileCase{
 func TestDemuxFiles(t *testing.T) {
 	for _, ca := range cases {
 		t.Run(ca.name, func(t *testing.T) {
-			in := readTestdata(t, ca.file)
+			in := demuxtest.ReadTestdata(t, ca.file)
 			clone := bytes.Clone(in)
 			r, err := demuxBytes(in)
 			require.NoError(t, err)
 			require.Equal(t, clone, in, "input mutated")
-			checkGolden(t, ca.name, r.dump())
+			demuxtest.CheckGolden(t, ca.name, r.dump())
 			checkInvariants(t, r)
 
-			vt := r.track(media.KindVideo)
+			vt := r.KindTrack(media.KindVideo)
 			require.NotNil(t, vt)
 			require.Equal(t, ca.videoCodec, vt.Codec)
 			require.Equal(t, ca.width, vt.Width)
@@ -94,13 +94,13 @@ func TestDemuxFiles(t *testing.T) {
 				require.Equal(t, ca.width, sps.Width)
 			}
 
-			at := r.track(media.KindAudio)
+			at := r.KindTrack(media.KindAudio)
 			require.NotNil(t, at)
 			require.Equal(t, ca.audioCodec, at.Codec)
 			require.Equal(t, ca.sampleRate, at.SampleRate)
 			require.Equal(t, ca.channels, at.Channels)
 
-			video, audio := r.kind(media.KindVideo), r.kind(media.KindAudio)
+			video, audio := r.KindFrames(media.KindVideo), r.KindFrames(media.KindAudio)
 			require.Len(t, video, ca.videoFrames)
 			require.Len(t, audio, ca.audioFrames)
 			require.True(t, video[0].Key)
@@ -127,21 +127,14 @@ func TestDemuxFiles(t *testing.T) {
 // stream kind ("v" or "a"), as ffprobe demuxes them.
 func ffprobePackets(t *testing.T, file, sel string) [][2]int64 {
 	t.Helper()
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Skip("ffprobe not installed")
-	}
-	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", sel, "-show_entries", "packet=pts,dts",
-		"-of", "csv=p=0", "testdata/"+file).Output()
-	require.NoError(t, err)
 	var res [][2]int64
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Split(strings.TrimSpace(line), ",")
-		if len(f) < 2 || f[0] == "" || f[0] == "side_data" {
+	for _, f := range demuxtest.FFprobe(t, file, sel, "packet=pts,dts") {
+		if len(f) < 2 {
 			continue
 		}
 		pts, err1 := strconv.ParseInt(f[0], 10, 64)
 		dts, err2 := strconv.ParseInt(f[1], 10, 64)
-		require.NoError(t, errors.Join(err1, err2), line)
+		require.NoError(t, errors.Join(err1, err2), strings.Join(f, ","))
 		res = append(res, [2]int64{pts, dts})
 	}
 	return res
@@ -167,7 +160,7 @@ func checkAgainstFFprobe(t *testing.T, file string, video, audio []*media.Frame)
 }
 
 func TestUnsupportedAC3(t *testing.T) {
-	_, err := demuxBytes(readTestdata(t, "ac3.ts"))
+	_, err := demuxBytes(demuxtest.ReadTestdata(t, "ac3.ts"))
 	require.ErrorIs(t, err, ErrUnsupportedCodec)
 	require.Contains(t, err.Error(), "AC-3")
 
@@ -176,14 +169,14 @@ func TestUnsupportedAC3(t *testing.T) {
 	d := newCollector(r)
 	d.SkipUnsupported = true
 	require.NoError(t, d.Initialize())
-	require.NoError(t, d.Run(context.Background(), bytes.NewReader(readTestdata(t, "ac3.ts"))))
-	require.Len(t, r.tracks, 1)
-	require.Len(t, r.frames, 9)
+	require.NoError(t, d.Run(context.Background(), bytes.NewReader(demuxtest.ReadTestdata(t, "ac3.ts"))))
+	require.Len(t, r.Tracks, 1)
+	require.Len(t, r.Frames, 9)
 	require.Equal(t, uint64(1), d.Stats().SkippedStreams)
 }
 
 func TestTruncated(t *testing.T) {
-	in := readTestdata(t, "h264_bf2_aac.ts")
+	in := demuxtest.ReadTestdata(t, "h264_bf2_aac.ts")
 	for _, n := range []int{100, 188*50 + 17, len(in) - 1} {
 		r, err := demuxBytes(in[:n])
 		require.ErrorIs(t, err, ErrTruncated, "cut at %d", n)
@@ -194,7 +187,7 @@ func TestTruncated(t *testing.T) {
 func TestMalformed(t *testing.T) {
 	for _, in := range [][]byte{
 		[]byte(strings.Repeat("this is not a transport stream ", 40)),
-		append(bytes.Clone(readTestdata(t, "h264_bf2_aac.ts")[:188*10]), bytes.Repeat([]byte{0x12}, 188)...),
+		append(bytes.Clone(demuxtest.ReadTestdata(t, "h264_bf2_aac.ts")[:188*10]), bytes.Repeat([]byte{0x12}, 188)...),
 	} {
 		_, err := demuxBytes(in)
 		require.ErrorIs(t, err, ErrMalformed)
@@ -204,7 +197,7 @@ func TestMalformed(t *testing.T) {
 func TestEmpty(t *testing.T) {
 	r, err := demuxBytes(nil)
 	require.NoError(t, err)
-	require.Empty(t, r.frames)
+	require.Empty(t, r.Frames)
 }
 
 func TestCallbackError(t *testing.T) {
@@ -214,7 +207,7 @@ func TestCallbackError(t *testing.T) {
 		OnFrame: func(*media.Frame) error { return boom },
 	}
 	require.NoError(t, d.Initialize())
-	require.Equal(t, boom, d.Run(context.Background(), bytes.NewReader(readTestdata(t, "h264_bf2_aac.ts"))))
+	require.Equal(t, boom, d.Run(context.Background(), bytes.NewReader(demuxtest.ReadTestdata(t, "h264_bf2_aac.ts"))))
 }
 
 func TestContextCancelled(t *testing.T) {
@@ -222,5 +215,5 @@ func TestContextCancelled(t *testing.T) {
 	cancel()
 	d := &Demuxer{OnTrack: func(*media.Track) error { return nil }, OnFrame: func(*media.Frame) error { return nil }}
 	require.NoError(t, d.Initialize())
-	require.ErrorIs(t, d.Run(ctx, bytes.NewReader(readTestdata(t, "h264_bf2_aac.ts"))), context.Canceled)
+	require.ErrorIs(t, d.Run(ctx, bytes.NewReader(demuxtest.ReadTestdata(t, "h264_bf2_aac.ts"))), context.Canceled)
 }

@@ -10,6 +10,10 @@
 // stereo 96 kbps via transcode.NewAudio. SPS/PPS are put in front of
 // keyframes as the session does. Outputs are counted and discarded.
 //
+// -pause 1,2 pauses layers from the start (0 is the lowest), as LiveKit's
+// dynacast does for layers nobody receives: "-pause 1,2" is a room whose
+// viewers all watch LOW, "-pause 0,1,2" a room with nobody in it.
+//
 // CPU is getrusage(RUSAGE_SELF) user+sys, which includes every thread of
 // the process (Go and the codec libraries' own threads); peak RSS is
 // ru_maxrss.
@@ -22,6 +26,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -56,11 +62,23 @@ func main() {
 	in := flag.String("i", "", "input FLV file (H.264 + AAC)")
 	audioBitrate := flag.Int("audio-bitrate", 96000, "Opus bitrate")
 	noAudio := flag.Bool("no-audio", false, "skip the audio")
+	pauseList := flag.String("pause", "", "layers to pause from the start, e.g. 1,2 (0 is the lowest)")
 	flag.Parse()
 	if *in == "" {
 		fail(errors.New("-i is required"))
 	}
-	res, err := run(*in, *audioBitrate, *noAudio)
+	var pause []int
+	for _, p := range strings.Split(*pauseList, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		i, err := strconv.Atoi(p)
+		if err != nil || i < 0 {
+			fail(fmt.Errorf("-pause: %q is not a layer index", p))
+		}
+		pause = append(pause, i)
+	}
+	res, err := run(*in, *audioBitrate, *noAudio, pause)
 	if err != nil {
 		fail(err)
 	}
@@ -68,7 +86,7 @@ func main() {
 	fmt.Println(string(b))
 }
 
-func run(path string, audioBitrate int, noAudio bool) (*Result, error) {
+func run(path string, audioBitrate int, noAudio bool, pause []int) (*Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -128,7 +146,16 @@ func run(path string, audioBitrate int, noAudio bool) (*Result, error) {
 						}
 					},
 				})
-				return err
+				if err != nil {
+					return err
+				}
+				for _, i := range pause {
+					if i >= len(tl) {
+						return fmt.Errorf("-pause: no layer %d (the source gives %d)", i, len(tl))
+					}
+					video.SetLayerActive(i, false)
+				}
+				return nil
 			case media.KindAudio:
 				if noAudio || audio != nil {
 					return nil

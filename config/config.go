@@ -359,6 +359,26 @@ func checkURL(key, raw string, schemes ...string) error {
 	return &Error{Key: key, Reason: fmt.Sprintf("%q must use scheme %s", raw, strings.Join(schemes, " or "))}
 }
 
+// NoEffect lists the keys of LiveKit's worker config that are set but do
+// nothing in Tributary, each with the reason, so that they can be logged
+// at start instead of silently ignored.
+func (c *Config) NoEffect() [][2]string {
+	var out [][2]string
+	if c.Development {
+		out = append(out, [2]string{"development", "Tributary has no development mode; use logging.level: debug"})
+	}
+	if c.WHIPProxyEnabled {
+		out = append(out, [2]string{"whip_proxy_enabled", "Tributary serves WHIP itself on whip_port; there is no handler process to proxy to"})
+	}
+	if c.EnableStreamLatencyReduction {
+		out = append(out, [2]string{"enable_stream_latency_reduction", "always on: Tributary releases media on a bounded media clock and never builds up preroll"})
+	}
+	if !c.ClusterMode() && c.CPUCost != (CPUCostConfig{}) {
+		out = append(out, [2]string{"cpu_cost", "admission control runs in cluster mode only; a standalone Tributary takes every publish"})
+	}
+	return out
+}
+
 // ClusterMode reports whether the config asks for the livekit-server worker
 // mode (psrpc over Redis).
 func (c *Config) ClusterMode() bool {

@@ -135,3 +135,18 @@ func TestSource(t *testing.T) {
 	require.Equal(t, "INGRESS_CONFIG_BODY", origin)
 	require.Equal(t, base, string(b))
 }
+
+func TestNoEffect(t *testing.T) {
+	conf, err := Parse([]byte("api_key: k\napi_secret: s\nws_url: ws://127.0.0.1:7880\ndevelopment: true\nwhip_proxy_enabled: true\nenable_stream_latency_reduction: true\ncpu_cost:\n  rtmp_cpu_cost: 1\n"), func(string) string { return "" })
+	require.NoError(t, err)
+	var keys []string
+	for _, k := range conf.NoEffect() {
+		require.NotEmpty(t, k[1], "a reason for %s", k[0])
+		keys = append(keys, k[0])
+	}
+	require.Equal(t, []string{"development", "whip_proxy_enabled", "enable_stream_latency_reduction", "cpu_cost"}, keys)
+
+	conf, err = Parse([]byte("api_key: k\napi_secret: s\nws_url: ws://127.0.0.1:7880\nredis:\n  address: 127.0.0.1:6379\ncpu_cost:\n  rtmp_cpu_cost: 1\n"), func(string) string { return "" })
+	require.NoError(t, err)
+	require.Empty(t, conf.NoEffect(), "cpu_cost counts in cluster mode; nothing else is set")
+}

@@ -15,15 +15,16 @@ import (
 )
 
 // TestStandaloneMetricsAndIsolation runs standalone Tributary with
-// prometheus_port and isolate_transcoding: true. Two RTMP sessions
+// prometheus_port, debug_handler_port and isolate_transcoding: true. Two RTMP sessions
 // transcode, each in its own child process; the metrics show each
 // session's input and per-layer output bitrates; a SIGKILL of one child
 // (as a codec crash would) puts that ingress in ERROR with the reason and
 // takes it out of the metrics, while the other keeps publishing.
 func TestStandaloneMetricsAndIsolation(t *testing.T) {
 	lk := e2e.StartLiveKit(t)
-	metricsPort := freePort(t)
-	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, Extra: fmt.Sprintf("prometheus_port: %d\nisolate_transcoding: true\n", metricsPort)})
+	metricsPort, debugPort := freePort(t), freePort(t)
+	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, Extra: fmt.Sprintf(
+		"prometheus_port: %d\ndebug_handler_port: %d\nisolate_transcoding: true\nwhip_proxy_enabled: true\n", metricsPort, debugPort)})
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
 	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -84,4 +85,11 @@ func TestStandaloneMetricsAndIsolation(t *testing.T) {
 		t.Fatal("tributary died")
 	default:
 	}
+
+	// debug_handler_port serves Go's profiles; a key without effect is
+	// reported at start.
+	code, body := clusterGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/goroutine?debug=1", debugPort))
+	require.Equal(t, 200, code)
+	require.Contains(t, body, "goroutine profile:")
+	require.Regexp(t, `config key has no effect[^\n]*whip_proxy_enabled`, logOf(t, tr))
 }

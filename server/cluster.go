@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -60,11 +59,7 @@ func (c *Cluster) Initialize() (err error) {
 			c.Close(context.Background())
 		}
 	}()
-	nodeID := conf.NodeID
-	if nodeID == "" {
-		host, _ := os.Hostname()
-		nodeID = fmt.Sprintf("tributary-%s-%d", host, os.Getpid())
-	}
+	nodeID := nodeID(conf)
 	c.mon, err = monitor.New(monitor.Config{
 		Costs:     costsOf(conf.CPUCost),
 		NodeID:    nodeID,
@@ -96,6 +91,11 @@ func (c *Cluster) Initialize() (err error) {
 	}
 	if conf.PrometheusPort > 0 {
 		if err := c.serveHTTP("prometheus_port", conf.PrometheusPort, c.mon.Handler()); err != nil {
+			return err
+		}
+	}
+	if conf.DebugHandlerPort > 0 {
+		if err := c.serveHTTP("debug_handler_port", conf.DebugHandlerPort, debugHandler()); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,9 @@ package server
 import (
 	"crypto/tls"
 	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"os"
 
 	"github.com/livekit/protocol/logger"
 
@@ -57,4 +60,26 @@ func startSRT(c *config.Config, auth srt.Authorizer, log logger.Logger) (*srt.Se
 		return nil, fmt.Errorf("srt_port %d: %w", c.SRTPort, err)
 	}
 	return s, nil
+}
+
+// debugHandler serves Go's profiles on debug_handler_port (both modes):
+// /debug/pprof/ (goroutine, heap, profile?seconds=N, trace, …). It shows
+// the process's internals: keep the port private.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// nodeID is node_id, or one made of the host name and process ID.
+func nodeID(c *config.Config) string {
+	if c.NodeID != "" {
+		return c.NodeID
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("tributary-%s-%d", host, os.Getpid())
 }

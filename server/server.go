@@ -63,7 +63,7 @@ func (s *Server) Initialize() (err error) {
 	}
 	// One standalone node takes every publish: the monitor only measures.
 	s.mon, err = monitor.New(monitor.Config{
-		Costs: costsOf(c.CPUCost), NodeID: c.NodeID, Logger: s.Logger.WithValues("component", "monitor"),
+		Costs: costsOf(c.CPUCost), NodeID: nodeID(c), Logger: s.Logger.WithValues("component", "monitor"),
 	})
 	if err != nil {
 		return err
@@ -91,6 +91,11 @@ func (s *Server) Initialize() (err error) {
 	}
 	if c.PrometheusPort > 0 {
 		if err := s.serveHTTP("prometheus_port", c.PrometheusPort, s.mon.Handler()); err != nil {
+			return err
+		}
+	}
+	if c.DebugHandlerPort > 0 {
+		if err := s.serveHTTP("debug_handler_port", c.DebugHandlerPort, debugHandler()); err != nil {
 			return err
 		}
 	}

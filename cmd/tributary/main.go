@@ -50,6 +50,9 @@ func run(args []string) error {
 	}
 	log := zl.WithValues("service", conf.ServiceName)
 	logger.SetLogger(log, conf.ServiceName)
+	for _, k := range conf.NoEffect() {
+		log.Warnw("config key has no effect", nil, "key", k[0], "why", k[1])
+	}
 
 	var srv node
 	if conf.ClusterMode() {

@@ -35,8 +35,9 @@ type whipPage struct {
 
 // startWHIPPage serves the page and opens it in headless Chromium,
 // publishing to whipURL (another origin: the WHIP endpoint's CORS is
-// exercised). query adds page parameters (simulcast, codec).
-func startWHIPPage(t *testing.T, whipURL string, query url.Values) *whipPage {
+// exercised). query adds page parameters (simulcast, codec);
+// chromiumArgs are added to the browser's command line.
+func startWHIPPage(t *testing.T, whipURL string, query url.Values, chromiumArgs ...string) *whipPage {
 	t.Helper()
 	p := &whipPage{events: make(chan pageEvent, 256), commands: make(chan string, 1)}
 	mux := http.NewServeMux()
@@ -65,7 +66,7 @@ func startWHIPPage(t *testing.T, whipURL string, query url.Values) *whipPage {
 		query = url.Values{}
 	}
 	query.Set("whip", whipURL)
-	p.browser = e2e.StartChromium(t, p.srv.URL+"/whip.html?"+query.Encode())
+	p.browser = e2e.StartChromium(t, p.srv.URL+"/whip.html?"+query.Encode(), chromiumArgs...)
 	return p
 }
 

@@ -135,6 +135,12 @@ type Frame struct {
 	// (H.264/H.265), or one element with the whole frame (VP8/VP9/AV1
 	// temporal unit, audio frames).
 	Data [][]byte
+	// AudioLevel is the level of an audio frame in -dBov as RFC 6464
+	// writes it (0 is the loudest, 127 silence), when HasAudioLevel: the
+	// transcoder measures it, and LiveKit's active-speaker detection reads
+	// it from the RTP header extension.
+	AudioLevel    uint8
+	HasAudioLevel bool
 }
 
 // Duration converts ticks of a clock rate to a time.Duration without

@@ -36,8 +36,11 @@ type RTPVideoTrack struct {
 
 // RTPAudioTrack is a published audio track fed with RTP packets.
 type RTPAudioTrack struct {
-	pub   *lksdk.LocalTrackPublication
-	track *lksdk.LocalTrack
+	pub        *lksdk.LocalTrackPublication
+	track      *lksdk.LocalTrack
+	levelExtID uint8
+	level      uint8 // the last packet's level, for opts
+	opts       lksdk.SampleWriteOptions
 }
 
 // PublishVideoRTP publishes a video track for RTP forwarding.
@@ -123,7 +126,10 @@ func (vt *RTPVideoTrack) WriteRTP(layer int, p *rtp.Packet) error {
 }
 
 // PublishAudioRTP publishes an audio track (Opus) for RTP forwarding.
-func (r *Room) PublishAudioRTP(codec webrtc.RTPCodecCapability, stereo bool) (*RTPAudioTrack, error) {
+// levelExtID is the ID of the audio-level header extension (RFC 6464) in
+// the packets that will be forwarded, 0 if they have none: the level is
+// passed on, under the ID negotiated with LiveKit.
+func (r *Room) PublishAudioRTP(codec webrtc.RTPCodecCapability, stereo bool, levelExtID uint8) (*RTPAudioTrack, error) {
 	if !strings.EqualFold(codec.MimeType, webrtc.MimeTypeOpus) {
 		return nil, fmt.Errorf("publish audio: cannot forward %s into a room (Opus only)", codec.MimeType)
 	}
@@ -142,7 +148,7 @@ func (r *Room) PublishAudioRTP(codec webrtc.RTPCodecCapability, stereo bool) (*R
 		return nil, fmt.Errorf("publish audio track: %w", err)
 	}
 	r.log.Infow("published forwarded audio", "codec", codec.MimeType, "stereo", stereo, "trackSID", pub.SID())
-	return &RTPAudioTrack{pub: pub, track: t}, nil
+	return &RTPAudioTrack{pub: pub, track: t, levelExtID: levelExtID}, nil
 }
 
 // SID returns the track's ID.
@@ -151,10 +157,19 @@ func (at *RTPAudioTrack) SID() string { return at.pub.SID() }
 // TrackInfo returns what the server knows of the published track.
 func (at *RTPAudioTrack) TrackInfo() *livekit.TrackInfo { return at.pub.TrackInfo() }
 
-// WriteRTP forwards one packet, as RTPVideoTrack.WriteRTP does.
+// WriteRTP forwards one packet, as RTPVideoTrack.WriteRTP does, keeping
+// its audio level. It is called from one goroutine.
 func (at *RTPAudioTrack) WriteRTP(p *rtp.Packet) error {
+	var opts *lksdk.SampleWriteOptions
+	if at.levelExtID != 0 {
+		if e := p.GetExtension(at.levelExtID); len(e) > 0 {
+			at.level = e[0] & 0x7f // RFC 6464: V bit, then the level
+			at.opts.AudioLevel = &at.level
+			opts = &at.opts
+		}
+	}
 	stripExtensions(p)
-	return at.track.WriteRTP(p, nil)
+	return at.track.WriteRTP(p, opts)
 }
 
 func stripExtensions(p *rtp.Packet) {

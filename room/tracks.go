@@ -57,6 +57,11 @@ type AudioTrack struct {
 	pub   *lksdk.LocalTrackPublication
 	track *lksdk.LocalTrack
 	rtp   rtpClock
+	// level and opts carry a frame's audio level to the SDK, which writes
+	// it as the RFC 6464 header extension LiveKit's active-speaker
+	// detection reads; reused by the one writer goroutine.
+	level uint8
+	opts  lksdk.SampleWriteOptions
 }
 
 // rtpClock turns PTS into RTP timestamps: a random base plus the PTS
@@ -253,8 +258,15 @@ func (at *AudioTrack) SID() string { return at.pub.SID() }
 // TrackInfo returns what the server knows of the published track.
 func (at *AudioTrack) TrackInfo() *livekit.TrackInfo { return at.pub.TrackInfo() }
 
-// WriteFrame sends one Opus packet.
+// WriteFrame sends one Opus packet, with its audio level when the frame
+// has one.
 func (at *AudioTrack) WriteFrame(f *media.Frame) error {
 	ts, d := at.rtp.stamp(f.PTS, f.Track.ClockRate)
-	return at.track.WriteSample(pmedia.Sample{Data: f.Data[0], Duration: d, PacketTimestamp: ts}, nil)
+	var opts *lksdk.SampleWriteOptions
+	if f.HasAudioLevel {
+		at.level = f.AudioLevel
+		at.opts.AudioLevel = &at.level
+		opts = &at.opts
+	}
+	return at.track.WriteSample(pmedia.Sample{Data: f.Data[0], Duration: d, PacketTimestamp: ts}, opts)
 }

@@ -110,7 +110,7 @@ type whipForward struct {
 func (f *whipForward) ResourceID() string { return f.id }
 
 func (f *whipForward) Start(n whip.Negotiated) error {
-	m := forward.Media{RequestKeyframe: n.RequestKeyframe}
+	m := forward.Media{RequestKeyframe: n.RequestKeyframe, AudioLevelExtID: n.AudioLevelExtID}
 	if n.Video != nil {
 		m.Video = &forward.Video{Codec: n.Video.RTPCodecCapability, Layers: n.VideoLayers()}
 	}

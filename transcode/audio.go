@@ -1,7 +1,9 @@
 package transcode
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/livekit/protocol/logger"
@@ -53,6 +55,11 @@ type Audio struct {
 	anchor   int64 // output PTS (48 kHz) of the first resampled sample
 	emitted  int64 // samples produced by the resampler since the anchor
 	errors   int
+
+	// The audio level of the latest 20 ms of PCM encoded (see level).
+	levelSum   float64 // squares of the samples of the window so far
+	levelCount int     // samples in it (all channels)
+	level      uint8   // of the last complete window, RFC 6464 -dBov
 }
 
 // NewAudio opens the decoder, resampler and Opus encoder.
@@ -151,6 +158,7 @@ func (a *Audio) encode(pcm []byte) error {
 	}
 	pts := a.anchor + a.emitted
 	a.emitted += int64(len(pcm) / (2 * a.conf.Channels))
+	a.measure(pcm)
 	pkts, err := a.enc.Encode(pcm, pts)
 	if err != nil {
 		return err
@@ -191,7 +199,40 @@ func (a *Audio) Close() error {
 
 func (a *Audio) emit(p ffi.Packet) {
 	pts := p.PTS - a.lookahead
-	a.conf.Output(&media.Frame{Track: a.track, PTS: pts, DTS: pts, Key: true, Wall: a.wall, Data: [][]byte{p.Data}})
+	a.conf.Output(&media.Frame{Track: a.track, PTS: pts, DTS: pts, Key: true, Wall: a.wall, Data: [][]byte{p.Data},
+		AudioLevel: a.level, HasAudioLevel: true})
+}
+
+// levelWindow is the span the audio level is measured over: one Opus
+// frame (20 ms at 48 kHz).
+const levelWindow = 960
+
+// measure adds signed 16-bit PCM to the level window and, each time a
+// window is complete, sets the level: the RMS of its samples in dB below
+// full scale (RFC 6464: -dBov, 0 loudest, 127 silence). A packet carries
+// the level of the last complete window, at most 20 ms older than its own
+// audio: LiveKit averages levels over hundreds of milliseconds to decide
+// who speaks.
+func (a *Audio) measure(pcm []byte) {
+	window := levelWindow * a.conf.Channels
+	for i := 0; i+1 < len(pcm); i += 2 {
+		v := float64(int16(binary.LittleEndian.Uint16(pcm[i:])))
+		a.levelSum += v * v
+		a.levelCount++
+		if a.levelCount == window {
+			a.level = dBov(a.levelSum / float64(window))
+			a.levelSum, a.levelCount = 0, 0
+		}
+	}
+}
+
+// dBov converts a mean square of 16-bit samples into an RFC 6464 level.
+func dBov(meanSquare float64) uint8 {
+	if meanSquare <= 0 {
+		return 127
+	}
+	db := -10 * math.Log10(meanSquare/(32768*32768))
+	return uint8(math.Round(min(max(db, 0), 127)))
 }
 
 func absInt(v int64) int64 {

@@ -308,3 +308,32 @@ func TestAudioToOpus(t *testing.T) {
 		require.Equal(t, 48000, f.Track.ClockRate)
 	}
 }
+
+// TestAudioLevel checks the RFC 6464 level carried by each Opus frame: a
+// sine of amplitude 0.5 on both channels (RMS 0.354, −9 dBov), then
+// silence.
+func TestAudioLevel(t *testing.T) {
+	path := makeFLV(t, "-f", "lavfi", "-i", "aevalsrc=if(lt(t\\,1)\\,0.5*sin(2*PI*440*t)\\,0)|if(lt(t\\,1)\\,0.5*sin(2*PI*440*t)\\,0):s=48000",
+		"-t", "2", "-c:a", "aac", "-b:a", "128k")
+	_, atrack, frames := readFLV(t, path)
+	var got []*media.Frame
+	a, err := NewAudio(AudioConfig{Source: atrack, Channels: 2, Bitrate: 64000, Output: func(f *media.Frame) { got = append(got, f) }})
+	require.NoError(t, err)
+	for _, f := range frames {
+		require.NoError(t, a.Write(f))
+	}
+	require.NoError(t, a.Close())
+	require.Greater(t, len(got), 90)
+	for _, f := range got {
+		require.True(t, f.HasAudioLevel)
+		sec := float64(f.PTS-got[0].PTS) / 48000
+		switch {
+		case sec > 0.2 && sec < 0.8:
+			require.InDelta(t, 9, int(f.AudioLevel), 1, "the tone at %.2f s", sec)
+		case sec > 1.3 && sec < 1.8:
+			require.Greater(t, int(f.AudioLevel), 80, "silence at %.2f s", sec)
+		}
+	}
+	require.Equal(t, uint8(127), dBov(0))
+	require.Equal(t, uint8(0), dBov(32768*32768))
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -62,6 +63,11 @@ func (s *Server) newAPI() error {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m); err != nil {
 		return err
+	}
+	// The client's audio level (RFC 6464) is passed on to LiveKit, whose
+	// active-speaker detection reads it.
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return fmt.Errorf("whip audio level extension: %w", err)
 	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/livekit/protocol/logger"
 	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -102,6 +103,16 @@ func (c *conn) negotiate(ctx context.Context, o *offer) (string, Negotiated, err
 	}
 	if err := waitGathered(ctx, gathered); err != nil {
 		return "", n, err
+	}
+	for _, t := range pc.GetTransceivers() {
+		if t.Kind() != webrtc.RTPCodecTypeAudio || t.Receiver() == nil {
+			continue
+		}
+		for _, e := range t.Receiver().GetParameters().HeaderExtensions {
+			if e.URI == sdp.AudioLevelURI && e.ID > 0 && e.ID < 256 {
+				n.AudioLevelExtID = uint8(e.ID)
+			}
+		}
 	}
 	c.rids = n.VideoRIDs
 	n.RequestKeyframe = c.requestKeyframe

@@ -72,6 +72,9 @@ type Negotiated struct {
 	VideoRIDs []string
 	// Audio is the audio codec (Opus), nil without audio.
 	Audio *webrtc.RTPCodecParameters
+	// AudioLevelExtID is the ID of the client's audio-level header
+	// extension (RFC 6464) in the audio packets, 0 when not negotiated.
+	AudioLevelExtID uint8
 	// RequestKeyframe sends a PLI to the client for a video layer. It does
 	// not block.
 	RequestKeyframe func(layer int)

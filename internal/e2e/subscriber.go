@@ -94,6 +94,7 @@ type Subscriber struct {
 	tracks       map[string]*trackEntry       // by track SID
 	capturing    bool                         // keep every packet (see CapturePackets)
 	attrChanges  map[string][]AttributeChange // by identity (see AttributeChanges)
+	speakers     []SpeakerChange              // see SpeakerChanges
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -145,6 +146,7 @@ func NewSubscriber(t testing.TB, lk *LiveKit, room string) *Subscriber {
 		},
 		OnParticipantConnected:    s.addParticipant,
 		OnParticipantDisconnected: s.removeParticipant,
+		OnActiveSpeakersChanged:   s.onActiveSpeakers,
 	}
 	lkRoom, err := lksdk.ConnectToRoomWithToken(lk.URL, token, cb,
 		lksdk.WithAutoSubscribe(true),

@@ -63,6 +63,9 @@ type Video struct {
 type Media struct {
 	Video *Video // nil without video
 	Audio *webrtc.RTPCodecCapability
+	// AudioLevelExtID is the ID of the source's audio-level header
+	// extension (RFC 6464), 0 without: its level is passed on to LiveKit.
+	AudioLevelExtID uint8
 	// RequestKeyframe asks the source for a keyframe on a video layer. It
 	// must not block.
 	RequestKeyframe func(layer int)
@@ -272,12 +275,13 @@ func (s *Session) runInner() error {
 		s.log.Infow("forwarding video", "codec", v.Codec.MimeType, "layers", layerString(spec.Layers))
 	}
 	if a := m.Audio; a != nil {
-		at, err := rm.PublishAudioRTP(*a, a.Channels == 2)
+		at, err := rm.PublishAudioRTP(*a, a.Channels == 2, m.AudioLevelExtID)
 		if err != nil {
 			return err
 		}
 		out.audio = at
 		s.addTrack(at.TrackInfo())
+		s.log.Infow("forwarding audio", "codec", a.MimeType, "audioLevel", m.AudioLevelExtID != 0)
 	}
 	s.out.Store(out)
 	if m.Video != nil && m.RequestKeyframe != nil {

@@ -22,6 +22,7 @@ require (
 	github.com/twitchtv/twirp v8.1.3+incompatible
 	github.com/yutopp/go-rtmp v0.0.7
 	go.etcd.io/bbolt v1.5.0
+	go.uber.org/goleak v1.3.0
 	google.golang.org/protobuf v1.36.12
 	gopkg.in/yaml.v3 v3.0.1
 )

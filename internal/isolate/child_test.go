@@ -12,6 +12,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/logger"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/internal/flvtest"
@@ -21,7 +22,8 @@ import (
 )
 
 // TestMain lets the test binary be its own transcoding child, as the
-// tributary binary is in production.
+// tributary binary is in production, and fails the tests if a goroutine
+// outlives them.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == ChildCommand {
 		if err := RunChild(os.Stdin, os.Stdout, logger.GetLogger()); err != nil {
@@ -29,7 +31,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // TestChildLayerPause transcodes through a real child process with one of

@@ -37,6 +37,11 @@
 # audio, no pipeline. Its ratios to GStreamer and FFmpeg are the best ratios
 # any transcoder using libavcodec's decoder and x264 with these settings can
 # reach on this machine and content.
+#
+# Two last rows are not the same work and take no part in the ratios:
+# Tributary with the layers LiveKit's dynacast would pause when every
+# viewer watches LOW (tributary_low_only) or nobody watches
+# (tributary_nobody).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -73,6 +78,16 @@ measure() {
 
 run_tributary() {
   measure "$BIN/transcodebench" -i "$1"
+}
+
+# Not the same work, shown for what it saves: Tributary when LiveKit's
+# dynacast reports that every viewer watches the LOW layer (the 720p and
+# 360p encoders paused), and when nobody watches (decode and Opus only).
+run_tributary_low_only() {
+  measure "$BIN/transcodebench" -i "$1" -pause 1,2
+}
+run_tributary_nobody() {
+  measure "$BIN/transcodebench" -i "$1" -pause 0,1,2
 }
 
 run_gstreamer() {
@@ -150,7 +165,7 @@ echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 echo "tools:   $(ffmpeg -version | head -1 | cut -d' ' -f1-3), $(gst-launch-1.0 --version | sed -n 2p), $(go version | cut -d' ' -f3)"
 echo "runs:    best of $RUNS per tool; media ${BENCH_SECONDS}s per input"
 echo
-printf "%-6s %-10s %12s %10s %10s %10s\n" input tool "cpu/media-s" "rss MiB" "wall s" "cpu s"
+printf "%-6s %-18s %12s %10s %10s %10s\n" input tool "cpu/media-s" "rss MiB" "wall s" "cpu s"
 for inp in $INPUTS; do
   case $inp in
     1080p) src="$BENCH_CACHE/src-1080p30-high.flv"; gen_source "$src" 1920 1080 6M high 3 ;;
@@ -158,11 +173,11 @@ for inp in $INPUTS; do
     *) echo "unknown input $inp (1080p or 720p)" >&2; exit 2 ;;
   esac
   declare -A cpu=() rss=()
-  for tool in tributary gstreamer ffmpeg floor; do
+  for tool in tributary gstreamer ffmpeg floor tributary_low_only tributary_nobody; do
     read -r c m w < <(best "run_$tool" "$src")
     cpu[$tool]=$(awk -v c="$c" -v s="$BENCH_SECONDS" 'BEGIN{printf "%.3f", c/s}')
     rss[$tool]=$(awk -v m="$m" 'BEGIN{printf "%.1f", m/1024}')
-    printf "%-6s %-10s %12s %10s %10s %10s\n" "$inp" "$tool" "${cpu[$tool]}" "${rss[$tool]}" "$w" "$c"
+    printf "%-6s %-18s %12s %10s %10s %10s\n" "$inp" "$tool" "${cpu[$tool]}" "${rss[$tool]}" "$w" "$c"
   done
   awk -v t="${cpu[tributary]}" -v g="${cpu[gstreamer]}" -v f="${cpu[ffmpeg]}" -v fl="${cpu[floor]}" \
     -v tr="${rss[tributary]}" -v gr="${rss[gstreamer]}" -v fr="${rss[ffmpeg]}" -v inp="$inp" 'BEGIN{

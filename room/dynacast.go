@@ -18,10 +18,11 @@ import (
 // encode is ~3/4 of the x264 time of the default preset), so the flag is
 // read here, from the SDK's unexported field.
 //
-// The field (a go.uber.org/atomic Bool) is located once, by name and type; if a future SDK renames or
-// retypes it, layerFlag returns nil, every layer counts as enabled (the
-// behaviour without dynacast) and TestLayerFlagFound (room_e2e_test.go) fails, so an upgrade
-// cannot silently lose the feature.
+// The field (a go.uber.org/atomic Bool) is located once, by name and
+// type; if a future SDK renames or retypes it, layerFlag returns nil,
+// every layer counts as enabled (the behaviour without dynacast) and
+// TestLayerFlagFound (room_e2e_test.go) fails, so an upgrade cannot
+// silently lose the feature.
 const sdkDisabledField = "disabled"
 
 var disabledOffset = func() uintptr {

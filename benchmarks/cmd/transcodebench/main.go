@@ -14,6 +14,11 @@
 // dynacast does for layers nobody receives: "-pause 1,2" is a room whose
 // viewers all watch LOW, "-pause 0,1,2" a room with nobody in it.
 //
+// -isolate BIN runs the transcoders in a child process of BIN (the
+// tributary binary: its transcode-child subcommand), as a session with
+// isolate_transcoding does; CPU then includes the child's
+// (RUSAGE_CHILDREN) and child_max_rss_mib is reported.
+//
 // CPU is getrusage(RUSAGE_SELF) user+sys, which includes every thread of
 // the process (Go and the codec libraries' own threads); peak RSS is
 // ru_maxrss.
@@ -36,7 +41,9 @@ import (
 
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/demux/flv"
+	"github.com/tributary-ingress/tributary/internal/isolate"
 	"github.com/tributary-ingress/tributary/media"
+	"github.com/tributary-ingress/tributary/session"
 	"github.com/tributary-ingress/tributary/simulcast"
 	"github.com/tributary-ingress/tributary/transcode"
 )
@@ -52,6 +59,7 @@ type Result struct {
 	CPUSeconds        float64  `json:"cpu_seconds"`
 	CPUPerMediaSecond float64  `json:"cpu_per_media_second"`
 	MaxRSSMiB         float64  `json:"max_rss_mib"`
+	ChildMaxRSSMiB    float64  `json:"child_max_rss_mib,omitempty"`
 	SourceFrames      int      `json:"source_video_frames"`
 	LayerFrames       []int64  `json:"layer_frames"`
 	LayerBytes        []int64  `json:"layer_bytes"`
@@ -63,6 +71,7 @@ func main() {
 	audioBitrate := flag.Int("audio-bitrate", 96000, "Opus bitrate")
 	noAudio := flag.Bool("no-audio", false, "skip the audio")
 	pauseList := flag.String("pause", "", "layers to pause from the start, e.g. 1,2 (0 is the lowest)")
+	isolateBin := flag.String("isolate", "", "transcode in a child process of this tributary binary")
 	flag.Parse()
 	if *in == "" {
 		fail(errors.New("-i is required"))
@@ -78,7 +87,7 @@ func main() {
 		}
 		pause = append(pause, i)
 	}
-	res, err := run(*in, *audioBitrate, *noAudio, pause)
+	res, err := run(*in, *audioBitrate, *noAudio, pause, *isolateBin)
 	if err != nil {
 		fail(err)
 	}
@@ -86,7 +95,20 @@ func main() {
 	fmt.Println(string(b))
 }
 
-func run(path string, audioBitrate int, noAudio bool, pause []int) (*Result, error) {
+// videoTranscoder and audioTranscoder are what the benchmark drives: the
+// transcode package in process, or the isolate package's child process.
+type videoTranscoder interface {
+	Write(*media.Frame) error
+	SetLayerActive(int, bool)
+	Close() error
+}
+
+type audioTranscoder interface {
+	Write(*media.Frame) error
+	Close() error
+}
+
+func run(path string, audioBitrate int, noAudio bool, pause []int, isolateBin string) (*Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -96,8 +118,8 @@ func run(path string, audioBitrate int, noAudio bool, pause []int) (*Result, err
 
 	res := &Result{Input: path}
 	var (
-		video      *transcode.Video
-		audio      *transcode.Audio
+		video      videoTranscoder
+		audio      audioTranscoder
 		params     [][]byte
 		layers     []simulcast.Layer
 		frames     []atomic.Int64
@@ -107,6 +129,10 @@ func run(path string, audioBitrate int, noAudio bool, pause []int) (*Result, err
 		lastPTS    int64
 		frameDur   int64 = 3000
 	)
+	var isolated *isolate.Transcoders
+	if isolateBin != "" {
+		isolated = &isolate.Transcoders{Bin: isolateBin, Blocking: true, Logger: log}
+	}
 	start := time.Now()
 
 	d := &flv.Demuxer{
@@ -136,16 +162,22 @@ func run(path string, audioBitrate int, noAudio bool, pause []int) (*Result, err
 				}
 				frames = make([]atomic.Int64, len(tl))
 				bytes = make([]atomic.Int64, len(tl))
-				video, err = transcode.NewVideo(transcode.VideoConfig{
-					Source: t, Codec: media.CodecH264, MaxFrameRate: plan.FrameRate, Layers: tl,
-					Blocking: true, Logger: log,
-					Output: func(i int, f *media.Frame) {
-						frames[i].Add(1)
-						for _, n := range f.Data {
-							bytes[i].Add(int64(len(n)))
-						}
-					},
-				})
+				output := func(i int, f *media.Frame) {
+					frames[i].Add(1)
+					for _, n := range f.Data {
+						bytes[i].Add(int64(len(n)))
+					}
+				}
+				if isolated != nil {
+					video, err = isolated.NewVideo(session.VideoTranscodeConfig{
+						Source: t, Codec: media.CodecH264, FrameRate: plan.FrameRate, Layers: layers, Output: output, Logger: log,
+					})
+				} else {
+					video, err = transcode.NewVideo(transcode.VideoConfig{
+						Source: t, Codec: media.CodecH264, MaxFrameRate: plan.FrameRate, Layers: tl,
+						Blocking: true, Logger: log, Output: output,
+					})
+				}
 				if err != nil {
 					return err
 				}
@@ -161,10 +193,16 @@ func run(path string, audioBitrate int, noAudio bool, pause []int) (*Result, err
 					return nil
 				}
 				var err error
-				audio, err = transcode.NewAudio(transcode.AudioConfig{
-					Source: t, Channels: 2, Bitrate: audioBitrate, Logger: log,
-					Output: func(*media.Frame) { opusFrames.Add(1) },
-				})
+				output := func(*media.Frame) { opusFrames.Add(1) }
+				if isolated != nil {
+					audio, err = isolated.NewAudio(session.AudioTranscodeConfig{
+						Source: t, Channels: 2, Bitrate: audioBitrate, Output: output, Logger: log,
+					})
+				} else {
+					audio, err = transcode.NewAudio(transcode.AudioConfig{
+						Source: t, Channels: 2, Bitrate: audioBitrate, Logger: log, Output: output,
+					})
+				}
 				return err
 			}
 			return nil
@@ -224,6 +262,16 @@ func run(path string, audioBitrate int, noAudio bool, pause []int) (*Result, err
 	}
 	res.UserSeconds = tv(ru.Utime)
 	res.SysSeconds = tv(ru.Stime)
+	if isolated != nil {
+		// The child has exited with the last transcoder closed.
+		var rc syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &rc); err != nil {
+			return nil, err
+		}
+		res.UserSeconds += tv(rc.Utime)
+		res.SysSeconds += tv(rc.Stime)
+		res.ChildMaxRSSMiB = float64(rc.Maxrss) / 1024
+	}
 	res.CPUSeconds = res.UserSeconds + res.SysSeconds
 	res.MaxRSSMiB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
 	if res.SourceFrames > 1 {

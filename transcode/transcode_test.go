@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -434,6 +435,80 @@ func planePSNR(pic *ffi.VideoFrame, want []byte, w, h int) [3]float64 {
 			out[p] = 99
 		} else {
 			out[p] = 10 * math.Log10(255*255/mse)
+		}
+	}
+	return out
+}
+
+// TestAudioToOpusContent decodes the Opus made from a 440 Hz AAC tone at
+// 44.1 kHz and checks what a listener would: the tone is still 440 Hz
+// (a wrong resampling ratio would shift it), on both channels, at about
+// its level.
+func TestAudioToOpusContent(t *testing.T) {
+	path := makeFLV(t, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "3", "-c:a", "aac", "-ar", "44100", "-ac", "2")
+	_, atrack, frames := readFLV(t, path)
+	var got []*media.Frame
+	a, err := NewAudio(AudioConfig{Source: atrack, Channels: 2, Bitrate: 96000, Output: func(f *media.Frame) { got = append(got, f) }})
+	require.NoError(t, err)
+	for _, f := range frames {
+		require.NoError(t, a.Write(f))
+	}
+	require.NoError(t, a.Close())
+
+	dec, err := ffi.NewAudioDecoder(ffi.CodecOpus, nil, ffi.WithAudioParams(48000, 2))
+	require.NoError(t, err)
+	defer dec.Close()
+	var ch [2][]float64
+	for _, f := range got {
+		afs, err := dec.Decode(f.Data[0], f.PTS)
+		require.NoError(t, err)
+		for _, af := range afs {
+			require.Equal(t, 48000, af.SampleRate())
+			for c := range 2 {
+				ch[c] = append(ch[c], channelSamples(t, af, c)...)
+			}
+			af.Release()
+		}
+	}
+	for c := range 2 {
+		s := ch[c]
+		require.Greater(t, len(s), 2*48000)
+		mid := s[48000 : 2*48000] // one second, away from the edges
+		crossings := 0
+		var sq float64
+		for i := 1; i < len(mid); i++ {
+			if mid[i-1] < 0 && mid[i] >= 0 {
+				crossings++
+			}
+			sq += mid[i] * mid[i]
+		}
+		rms := math.Sqrt(sq / float64(len(mid)))
+		t.Logf("channel %d: %d Hz, RMS %.3f", c, crossings, rms)
+		require.InDelta(t, 440, crossings, 3, "channel %d frequency", c)
+		// ffmpeg's sine source has amplitude 1/8 (RMS 0.088), and its
+		// -ac 2 upmix puts the mono tone on each channel at −3 dB: 0.0625.
+		require.InDelta(t, 0.0625, rms, 0.006, "channel %d level", c)
+	}
+}
+
+// channelSamples returns channel c of a decoded audio frame as floats in
+// [-1, 1].
+func channelSamples(t *testing.T, af *ffi.AudioFrame, c int) []float64 {
+	t.Helper()
+	n, chans, format, planes := af.NumSamples(), af.Channels(), af.Format(), af.Planes()
+	out := make([]float64, n)
+	for i := range n {
+		plane, idx := planes[0], i*chans+c
+		if format.Planar() {
+			plane, idx = planes[c], i
+		}
+		switch format {
+		case ffi.SampleFormatFLT, ffi.SampleFormatFLTP:
+			out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(plane[4*idx:])))
+		case ffi.SampleFormatS16, ffi.SampleFormatS16P:
+			out[i] = float64(int16(binary.LittleEndian.Uint16(plane[2*idx:]))) / 32768
+		default:
+			t.Fatalf("unexpected sample format %s", format)
 		}
 	}
 	return out

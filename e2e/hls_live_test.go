@@ -84,3 +84,32 @@ func TestURLLiveHLS(t *testing.T) {
 	// played in real time: done within the window plus a reload or two.
 	require.Less(t, lag, 10*time.Second)
 }
+
+// TestURLHLSSeparateAudio plays an HLS master playlist made by ffmpeg
+// whose audio is a rendition of its own (EXT-X-MEDIA with a URI): the video
+// variant plays, and the log says plainly that its audio is not played
+// (rather than the room silently getting no audio).
+func TestURLHLSSeparateAudio(t *testing.T) {
+	lk := e2e.StartLiveKit(t)
+	tr := startTributary(t, tributaryOpts{WsURL: lk.URL})
+	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	makeMedia(t, filepath.Join(dir, "out_%v.m3u8"), "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "6", "-map", "0:v", "-map", "1:a",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac",
+		"-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod",
+		"-var_stream_map", "v:0,agroup:aud a:0,agroup:aud", "-master_pl_name", "master.m3u8")
+	base := serveFiles(t, dir)
+	sub := e2e.NewSubscriber(t, lk, "hls-sep")
+	info := createURL(ctx, t, c, "hls-sep", "hls-sep", base+"/master.m3u8", nil)
+	vt, err := sub.WaitTrack(ctx, func(s e2e.TrackStats) bool {
+		return s.MimeType == "video/H264" && s.Width == 640 && s.Window >= 2*time.Second
+	})
+	require.NoError(t, err)
+	require.InDelta(t, 30, vt.FPS, 4)
+	end := waitState(ctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_COMPLETE)
+	require.Empty(t, end.State.Error)
+	require.Regexp(t, `separate renditions[^\n]*"renditions": 1`, logOf(t, tr))
+}

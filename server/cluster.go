@@ -269,8 +269,9 @@ func (c *Cluster) launchURL(s *cluster.Session) error {
 		defer c.pulls.wg.Done()
 		err := url.Pull(s.Context(), url.Config{
 			URL: info.Url, Client: c.pulls.client, Sink: ps,
-			OnSplice: func(sp url.Splice) error { return ps.Splice(fromTS(sp)) },
-			OnFormat: func(f url.Format) { s.Logger().Infow("pulling", "format", string(f)) },
+			OnSplice:     func(sp url.Splice) error { return ps.Splice(fromTS(sp)) },
+			OnFormat:     func(f url.Format) { s.Logger().Infow("pulling", "format", string(f)) },
+			OnHLSVariant: logHLSVariant(s.Logger()),
 		})
 		ps.Close(err)
 		ps.Wait()

@@ -9,7 +9,9 @@ import (
 	"sync"
 
 	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/logger"
 
+	"github.com/tributary-ingress/tributary/demux/hls"
 	"github.com/tributary-ingress/tributary/demux/ts"
 	"github.com/tributary-ingress/tributary/ingest/srt"
 	"github.com/tributary-ingress/tributary/ingest/url"
@@ -41,12 +43,25 @@ func (s *Server) LaunchURL(sess *service.Session) {
 		defer s.pulls.wg.Done()
 		err := url.Pull(sess.Context(), url.Config{
 			URL: info.Url, Client: s.pulls.client, Sink: ps,
-			OnSplice: func(sp url.Splice) error { return ps.Splice(fromTS(sp)) },
-			OnFormat: func(f url.Format) { sess.Logger().Infow("pulling", "format", string(f)) },
+			OnSplice:     func(sp url.Splice) error { return ps.Splice(fromTS(sp)) },
+			OnFormat:     func(f url.Format) { sess.Logger().Infow("pulling", "format", string(f)) },
+			OnHLSVariant: logHLSVariant(sess.Logger()),
 		})
 		ps.Close(err)
 		ps.Wait()
 	}()
+}
+
+// logHLSVariant logs the variant an HLS pull plays, and warns when its
+// audio is in renditions of their own, which are not played.
+func logHLSVariant(log logger.Logger) func(hls.Variant) {
+	return func(v hls.Variant) {
+		log.Infow("HLS variant", "url", v.URL, "bandwidth", v.Bandwidth, "resolution", v.Resolution, "codecs", v.Codecs)
+		if v.AudioRenditions > 0 {
+			log.Warnw("this HLS stream has its audio in separate renditions (EXT-X-MEDIA with URI), which Tributary does not play yet: the room gets no audio from it", nil,
+				"renditions", v.AudioRenditions)
+		}
+	}
 }
 
 func fromTS(sp ts.SpliceInsert) session.Splice {

@@ -120,7 +120,8 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 			return err
 		}
 		if d.OnVariant != nil {
-			err := d.OnVariant(Variant{URL: mediaURL, Bandwidth: int(v.Bandwidth), Resolution: v.Resolution, Codecs: v.Codecs})
+			err := d.OnVariant(Variant{URL: mediaURL, Bandwidth: int(v.Bandwidth), Resolution: v.Resolution, Codecs: v.Codecs,
+				AudioRenditions: audioRenditions(pl.master, v)})
 			if err != nil {
 				return err
 			}

@@ -16,7 +16,8 @@
 //
 // Not supported (reported, not guessed): encrypted segments (EXT-X-KEY
 // other than NONE), byte-range segments (EXT-X-BYTERANGE), and alternative
-// audio renditions of EXT-X-MEDIA (the variant's own segments are played).
+// audio renditions of EXT-X-MEDIA (the variant's own segments are played;
+// Variant.AudioRenditions tells the caller when the audio is elsewhere).
 //
 // Specification: RFC 8216 (HTTP Live Streaming); draft-pantos-hls-rfc8216bis.
 package hls

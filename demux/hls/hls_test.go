@@ -347,6 +347,25 @@ func TestChooseVariant(t *testing.T) {
 	require.Equal(t, "a.m3u8", chooseVariant(only.master, 0, false).URI)
 }
 
+// TestAudioRenditions: a variant whose AUDIO group has renditions with
+// their own playlists is told apart from one with muxed audio.
+func TestAudioRenditions(t *testing.T) {
+	master := "#EXTM3U\n" +
+		"#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"en\",DEFAULT=YES,URI=\"audio_en.m3u8\"\n" +
+		"#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"fr\",URI=\"audio_fr.m3u8\"\n" +
+		"#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"muxed\",NAME=\"main\",DEFAULT=YES\n" +
+		"#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS=\"avc1.4d401e,mp4a.40.2\",AUDIO=\"aud\"\nsep.m3u8\n" +
+		"#EXT-X-STREAM-INF:BANDWIDTH=700000,RESOLUTION=640x360,CODECS=\"avc1.4d401e,mp4a.40.2\",AUDIO=\"muxed\"\nmux.m3u8\n" +
+		"#EXT-X-STREAM-INF:BANDWIDTH=600000,RESOLUTION=640x360,CODECS=\"avc1.4d401e,mp4a.40.2\"\nplain.m3u8\n"
+	pl, err := parsePlaylist(strings.NewReader(master))
+	require.NoError(t, err)
+	got := map[string]int{}
+	for _, v := range pl.master.Variants {
+		got[v.URI] = audioRenditions(pl.master, v)
+	}
+	require.Equal(t, map[string]int{"sep.m3u8": 2, "mux.m3u8": 0, "plain.m3u8": 0}, got)
+}
+
 // BenchmarkVODSegments measures the per-frame path of TS segments: fetch
 // from memory, TS demux, frame hand-off.
 func BenchmarkVODSegments(b *testing.B) {

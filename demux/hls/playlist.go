@@ -57,6 +57,32 @@ type Variant struct {
 	Bandwidth  int
 	Resolution string
 	Codecs     string
+	// AudioRenditions counts the audio renditions with their own playlist
+	// (EXT-X-MEDIA TYPE=AUDIO with a URI) in the variant's AUDIO group:
+	// when it is not 0, the audio is not in the variant's segments, and
+	// Run, which plays those only, delivers no audio.
+	AudioRenditions int
+}
+
+// audioRenditions counts the audio renditions of v's AUDIO group that
+// have a playlist of their own.
+func audioRenditions(m *m3u8.MasterPlaylist, v *m3u8.Variant) int {
+	if v.Audio == "" {
+		return 0
+	}
+	seen := map[string]bool{}
+	alts := slices.Clone(v.Alternatives)
+	for _, other := range m.Variants {
+		if other != nil {
+			alts = append(alts, other.Alternatives...)
+		}
+	}
+	for _, a := range alts {
+		if a != nil && strings.EqualFold(a.Type, "AUDIO") && a.GroupId == v.Audio && a.URI != "" {
+			seen[a.URI] = true
+		}
+	}
+	return len(seen)
 }
 
 // audioOnly reports whether a variant declares audio codecs only.

@@ -48,6 +48,9 @@ type Config struct {
 	OnSplice func(Splice) error
 	// OnFormat is told the recognized container. Optional.
 	OnFormat func(Format)
+	// OnHLSVariant is told the variant an HLS master playlist led to.
+	// Optional.
+	OnHLSVariant func(hls.Variant)
 }
 
 // ErrUnsupportedScheme is returned for URL schemes without an input.
@@ -223,7 +226,13 @@ func runStream(ctx context.Context, c Config, f Format, r io.Reader) error {
 			}
 		}
 	case FormatHLS:
-		d := &hls.Demuxer{URL: c.URL, Fetcher: fetcher{c.Client}, OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame, OnSCTE35: c.OnSplice}
+		d := &hls.Demuxer{URL: c.URL, Fetcher: fetcher{c.Client}, OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame, OnSCTE35: c.OnSplice,
+			OnVariant: func(v hls.Variant) error {
+				if c.OnHLSVariant != nil {
+					c.OnHLSVariant(v)
+				}
+				return nil
+			}}
 		if err := d.Initialize(); err != nil {
 			return err
 		}

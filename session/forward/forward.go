@@ -39,7 +39,7 @@ const (
 	// failure detection (5 s disconnected + 10 s failed, checked every
 	// 2 s), so a client that vanished is reported as a lost connection,
 	// the more precise reason.
-	DefaultNoMediaTimeout = 20 * time.Second
+	DefaultNoMediaTimeout = 25 * time.Second
 
 	joinTimeout   = 20 * time.Second
 	statsInterval = 5 * time.Second

@@ -319,14 +319,7 @@ func TestAudioToOpus(t *testing.T) {
 func TestAudioLevel(t *testing.T) {
 	path := makeFLV(t, "-f", "lavfi", "-i", "aevalsrc=if(lt(t\\,1)\\,0.5*sin(2*PI*440*t)\\,0)|if(lt(t\\,1)\\,0.5*sin(2*PI*440*t)\\,0):s=48000",
 		"-t", "2", "-c:a", "aac", "-b:a", "128k")
-	_, atrack, frames := readFLV(t, path)
-	var got []*media.Frame
-	a, err := NewAudio(AudioConfig{Source: atrack, Channels: 2, Bitrate: 64000, Output: func(f *media.Frame) { got = append(got, f) }})
-	require.NoError(t, err)
-	for _, f := range frames {
-		require.NoError(t, a.Write(f))
-	}
-	require.NoError(t, a.Close())
+	got := opusOf(t, path, 64000)
 	require.Greater(t, len(got), 90)
 	for _, f := range got {
 		require.True(t, f.HasAudioLevel)
@@ -446,14 +439,7 @@ func planePSNR(pic *ffi.VideoFrame, want []byte, w, h int) [3]float64 {
 // its level.
 func TestAudioToOpusContent(t *testing.T) {
 	path := makeFLV(t, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "3", "-c:a", "aac", "-ar", "44100", "-ac", "2")
-	_, atrack, frames := readFLV(t, path)
-	var got []*media.Frame
-	a, err := NewAudio(AudioConfig{Source: atrack, Channels: 2, Bitrate: 96000, Output: func(f *media.Frame) { got = append(got, f) }})
-	require.NoError(t, err)
-	for _, f := range frames {
-		require.NoError(t, a.Write(f))
-	}
-	require.NoError(t, a.Close())
+	got := opusOf(t, path, 96000)
 
 	dec, err := ffi.NewAudioDecoder(ffi.CodecOpus, nil, ffi.WithAudioParams(48000, 2))
 	require.NoError(t, err)
@@ -489,6 +475,21 @@ func TestAudioToOpusContent(t *testing.T) {
 		// -ac 2 upmix puts the mono tone on each channel at −3 dB: 0.0625.
 		require.InDelta(t, 0.0625, rms, 0.006, "channel %d level", c)
 	}
+}
+
+// opusOf transcodes the audio of an FLV file to stereo Opus at bitrate.
+func opusOf(t *testing.T, path string, bitrate int) []*media.Frame {
+	t.Helper()
+	_, atrack, frames := readFLV(t, path)
+	require.NotNil(t, atrack)
+	var got []*media.Frame
+	a, err := NewAudio(AudioConfig{Source: atrack, Channels: 2, Bitrate: bitrate, Output: func(f *media.Frame) { got = append(got, f) }})
+	require.NoError(t, err)
+	for _, f := range frames {
+		require.NoError(t, a.Write(f))
+	}
+	require.NoError(t, a.Close())
+	return got
 }
 
 // channelSamples returns channel c of a decoded audio frame as floats in

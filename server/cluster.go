@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/logger"
@@ -35,16 +33,11 @@ type Cluster struct {
 	Config *config.Config
 	Logger logger.Logger
 
-	mon     *monitor.Monitor
-	worker  *cluster.Worker
-	redis   interface{ Close() error }
-	https   []*http.Server
-	serving []chan error
-	rtmp    *rtmp.Server
-	rtmps   *rtmp.Server
-	whip    *whip.Server
-	srt     *srt.Server
-	pulls   pulls
+	mon    *monitor.Monitor
+	worker *cluster.Worker
+	redis  interface{ Close() error }
+	endpoints
+	pulls pulls
 }
 
 // Initialize connects to Redis, joins the psrpc bus and starts every
@@ -84,49 +77,16 @@ func (c *Cluster) Initialize() (err error) {
 	if err != nil {
 		return err
 	}
-	if conf.HealthPort > 0 {
-		if err := c.serveHTTP("health_port", conf.HealthPort, c.mon.HealthHandler()); err != nil {
-			return err
-		}
-	}
-	if conf.PrometheusPort > 0 {
-		if err := c.serveHTTP("prometheus_port", conf.PrometheusPort, c.mon.Handler()); err != nil {
-			return err
-		}
-	}
-	if conf.DebugHandlerPort > 0 {
-		if err := c.serveHTTP("debug_handler_port", conf.DebugHandlerPort, debugHandler()); err != nil {
-			return err
-		}
-	}
-	if c.rtmp, c.rtmps, err = startRTMP(conf, c, c.Logger); err != nil {
+	if err := c.serveOps(conf, c.mon.HealthHandler(), c.mon.Handler()); err != nil {
 		return err
 	}
-	if conf.WHIPPort > 0 {
-		if c.whip, err = startWHIPServer(conf, c, c.Logger); err != nil {
-			return err
-		}
-	}
-	if c.srt, err = startSRT(conf, c, c.Logger); err != nil {
+	if err := c.startInputs(conf, c, c.Logger); err != nil {
 		return err
 	}
 	c.Logger.Infow("tributary started in cluster mode (worker of livekit-server over Redis)",
 		"nodeID", nodeID, "healthPort", conf.HealthPort, "prometheusPort", conf.PrometheusPort,
 		"rtmpPort", conf.RTMPPort, "whipPort", conf.WHIPPort, "rtmpsPort", conf.RTMPSPort, "srtPort", conf.SRTPort,
 		"wsURL", conf.WsURL)
-	return nil
-}
-
-func (c *Cluster) serveHTTP(key string, port int, h http.Handler) error {
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
-	if err != nil {
-		return fmt.Errorf("%s %d: %w", key, port, err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	c.https = append(c.https, srv)
-	c.serving = append(c.serving, done)
 	return nil
 }
 
@@ -157,23 +117,8 @@ func (c *Cluster) Close(ctx context.Context) {
 			c.Logger.Warnw("shutdown", err)
 		}
 	}
-	for _, r := range []*rtmp.Server{c.rtmp, c.rtmps} {
-		if r != nil {
-			r.Close()
-		}
-	}
-	if c.whip != nil {
-		c.whip.Close()
-	}
-	if c.srt != nil {
-		c.srt.Close()
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for i, h := range c.https {
-		_ = h.Shutdown(sctx)
-		<-c.serving[i]
-	}
+	c.closeInputs()
+	c.closeHTTP()
 	c.pulls.wg.Wait()
 	if c.worker != nil {
 		c.worker.Close()

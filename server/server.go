@@ -7,10 +7,8 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
@@ -19,9 +17,7 @@ import (
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/console"
 	"github.com/tributary-ingress/tributary/ingest/rtmp"
-	"github.com/tributary-ingress/tributary/ingest/srt"
 	"github.com/tributary-ingress/tributary/ingest/url"
-	"github.com/tributary-ingress/tributary/ingest/whip"
 	"github.com/tributary-ingress/tributary/internal/monitor"
 	"github.com/tributary-ingress/tributary/room"
 	"github.com/tributary-ingress/tributary/service"
@@ -36,13 +32,8 @@ type Server struct {
 	store   *service.Store
 	manager *service.Manager
 	mon     *monitor.Monitor // metrics (prometheus_port); no admission control
-	https   []*http.Server
-	serving []chan error
-	rtmp    *rtmp.Server
-	rtmps   *rtmp.Server
-	whip    *whip.Server
-	srt     *srt.Server
-	pulls   pulls
+	endpoints
+	pulls pulls
 }
 
 // Initialize opens the store and starts every listener. On error, what was
@@ -84,48 +75,15 @@ func (s *Server) Initialize() (err error) {
 	if err := s.serveHTTP("api_port", c.APIPort, mux); err != nil {
 		return err
 	}
-	if c.HealthPort > 0 {
-		if err := s.serveHTTP("health_port", c.HealthPort, s.manager.HealthHandler()); err != nil {
-			return err
-		}
-	}
-	if c.PrometheusPort > 0 {
-		if err := s.serveHTTP("prometheus_port", c.PrometheusPort, s.mon.Handler()); err != nil {
-			return err
-		}
-	}
-	if c.DebugHandlerPort > 0 {
-		if err := s.serveHTTP("debug_handler_port", c.DebugHandlerPort, debugHandler()); err != nil {
-			return err
-		}
-	}
-	if s.rtmp, s.rtmps, err = startRTMP(c, s, s.Logger); err != nil {
+	if err := s.serveOps(c, s.manager.HealthHandler(), s.mon.Handler()); err != nil {
 		return err
 	}
-	if c.WHIPPort > 0 {
-		if err := s.startWHIP(); err != nil {
-			return err
-		}
-	}
-	if s.srt, err = startSRT(c, s, s.Logger); err != nil {
+	if err := s.startInputs(c, s, s.Logger); err != nil {
 		return err
 	}
 	s.Logger.Infow("tributary started",
 		"apiPort", c.APIPort, "healthPort", c.HealthPort, "prometheusPort", c.PrometheusPort, "rtmpPort", c.RTMPPort, "whipPort", c.WHIPPort, "rtmpsPort", c.RTMPSPort, "srtPort", c.SRTPort,
 		"store", c.StorePath, "rtmpBaseURL", c.RTMPBaseURL, "whipBaseURL", c.WHIPBaseURL, "wsURL", c.WsURL)
-	return nil
-}
-
-func (s *Server) serveHTTP(key string, port int, h http.Handler) error {
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
-	if err != nil {
-		return fmt.Errorf("%s %d: %w", key, port, err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	s.https = append(s.https, srv)
-	s.serving = append(s.serving, done)
 	return nil
 }
 
@@ -137,24 +95,9 @@ func (s *Server) Close(ctx context.Context) {
 			s.Logger.Warnw("shutdown", err)
 		}
 	}
-	for _, r := range []*rtmp.Server{s.rtmp, s.rtmps} {
-		if r != nil {
-			r.Close()
-		}
-	}
-	if s.whip != nil {
-		s.whip.Close()
-	}
-	if s.srt != nil {
-		s.srt.Close()
-	}
+	s.closeInputs()
 	s.pulls.wg.Wait()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for i, h := range s.https {
-		_ = h.Shutdown(sctx)
-		<-s.serving[i]
-	}
+	s.closeHTTP()
 	if s.store != nil {
 		_ = s.store.Close()
 	}

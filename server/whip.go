@@ -19,16 +19,6 @@ import (
 // use_external_ip without stun_servers, as LiveKit does.
 var defaultSTUN = []string{"stun.l.google.com:19302", "stun1.l.google.com:19302"}
 
-// startWHIP starts the WHIP endpoint on whip_port.
-func (s *Server) startWHIP() error {
-	w, err := startWHIPServer(s.Config, s, s.Logger)
-	if err != nil {
-		return err
-	}
-	s.whip = w
-	return nil
-}
-
 // startWHIPServer starts a WHIP endpoint on whip_port with the ICE
 // settings of rtc_config, authorizing publishes with auth.
 func startWHIPServer(c *config.Config, auth whip.Authorizer, log logger.Logger) (*whip.Server, error) {

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/livekit/protocol/logger"
+
+	"github.com/tributary-ingress/tributary/config"
+	"github.com/tributary-ingress/tributary/ingest/rtmp"
+	"github.com/tributary-ingress/tributary/ingest/srt"
+	"github.com/tributary-ingress/tributary/ingest/whip"
+)
+
+// endpoints are the listeners both modes run: HTTP ports and the media
+// inputs. Server and Cluster embed it.
+type endpoints struct {
+	https   []*http.Server
+	serving []chan error
+	rtmp    *rtmp.Server
+	rtmps   *rtmp.Server
+	whip    *whip.Server
+	srt     *srt.Server
+}
+
+// inputAuthorizer authorizes the publishes of every input.
+type inputAuthorizer interface {
+	rtmp.Authorizer
+	whip.Authorizer
+	srt.Authorizer
+}
+
+// serveHTTP serves h on port; key names the config key in errors.
+func (e *endpoints) serveHTTP(key string, port int, h http.Handler) error {
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+	if err != nil {
+		return fmt.Errorf("%s %d: %w", key, port, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	e.https = append(e.https, srv)
+	e.serving = append(e.serving, done)
+	return nil
+}
+
+// serveOps serves the operations ports that are set: health_port,
+// prometheus_port and debug_handler_port.
+func (e *endpoints) serveOps(c *config.Config, health, metrics http.Handler) error {
+	for _, p := range []struct {
+		key  string
+		port int
+		h    http.Handler
+	}{
+		{"health_port", c.HealthPort, health},
+		{"prometheus_port", c.PrometheusPort, metrics},
+		{"debug_handler_port", c.DebugHandlerPort, debugHandler()},
+	} {
+		if p.port <= 0 {
+			continue
+		}
+		if err := e.serveHTTP(p.key, p.port, p.h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startInputs starts the RTMP/RTMPS, WHIP and SRT listeners that are
+// configured, authorizing publishes with auth.
+func (e *endpoints) startInputs(c *config.Config, auth inputAuthorizer, log logger.Logger) (err error) {
+	if e.rtmp, e.rtmps, err = startRTMP(c, auth, log); err != nil {
+		return err
+	}
+	if c.WHIPPort > 0 {
+		if e.whip, err = startWHIPServer(c, auth, log); err != nil {
+			return err
+		}
+	}
+	e.srt, err = startSRT(c, auth, log)
+	return err
+}
+
+// closeInputs stops the media listeners.
+func (e *endpoints) closeInputs() {
+	for _, r := range []*rtmp.Server{e.rtmp, e.rtmps} {
+		if r != nil {
+			r.Close()
+		}
+	}
+	if e.whip != nil {
+		e.whip.Close()
+	}
+	if e.srt != nil {
+		e.srt.Close()
+	}
+}
+
+// closeHTTP shuts the HTTP ports down, waiting at most 5 s for requests
+// in flight.
+func (e *endpoints) closeHTTP() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i, h := range e.https {
+		_ = h.Shutdown(ctx)
+		<-e.serving[i]
+	}
+}

@@ -236,16 +236,25 @@ func (m *Manager) Close(ctx context.Context) error {
 		delete(m.active, id)
 	}
 	m.mu.Unlock()
+	if err := WaitSessions(ctx, &m.sessions); err != nil {
+		return fmt.Errorf("sessions still running at shutdown: %w", err)
+	}
+	return nil
+}
+
+// WaitSessions waits until sessions is done, or returns ctx's error when
+// ctx ends first.
+func WaitSessions(ctx context.Context, sessions *sync.WaitGroup) error {
 	done := make(chan struct{})
 	go func() {
-		m.sessions.Wait()
+		sessions.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("sessions still running at shutdown: %w", ctx.Err())
+		return ctx.Err()
 	}
 }
 

@@ -375,17 +375,10 @@ func (w *Worker) Stop(ctx context.Context, cause error) error {
 }
 
 func (w *Worker) wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		w.sessions.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("sessions still running: %w", ctx.Err())
+	if err := service.WaitSessions(ctx, &w.sessions); err != nil {
+		return fmt.Errorf("sessions still running: %w", err)
 	}
+	return nil
 }
 
 // Close stops serving RPCs. Call it after Stop.

@@ -7,26 +7,42 @@ import (
 )
 
 // Pacer releases frames at the pace of their presentation times, from one
-// clock origin shared by every track of a session, so audio and video leave
-// in sync and a file is played at real-time speed.
+// clock origin shared by every track of a session (every video layer and
+// the audio), so audio and video leave in sync and a file is played at
+// real-time speed. A frame is due at origin + PTS.
 //
-// Latency is bounded: a frame that is already late is released at once
-// (the catch-up after a stall is a short burst, not a growing queue), and
-// when the lag exceeds MaxLag, the lead exceeds MaxLead (a live source whose
-// clock runs fast), or the timeline jumps by more than MaxJump, the origin
-// is moved so the offset does not persist.
+// Live sources (WaitArrived) take the origin from the arrivals: the
+// earliest arrival − PTS + Delay seen over the last Window of arrivals.
+// A frame that arrived promptly therefore leaves Delay after it arrived; a
+// frame that is late (it sat in a queue, a transcoder took long, the
+// source stalled) leaves at once and moves nothing, so one slow writer
+// never delays the others. The window lets the origin follow a source
+// whose clock drifts from the wall clock. A frame is never held more than
+// Delay + MaxLead, whatever its timestamp says.
+//
+// Files (Wait) take the origin from the first frame and the wall clock:
+// a frame already late is released at once (the catch-up after a stall
+// is a short burst, not a growing queue), and when the lag exceeds MaxLag,
+// the lead exceeds MaxLead (when set), or the timeline jumps by more than
+// MaxJump, the origin is moved so the offset does not persist.
 type Pacer struct {
 	// Delay holds every frame this long behind the origin: the budget that
 	// lets slower paths (a transcoder) keep up with faster ones, so all
 	// tracks leave on the media timeline.
 	Delay time.Duration
-	// MaxLead, when set, bounds how early a frame may be (live sources);
-	// zero means no bound (files, read as fast as they are paced).
+	// MaxLead bounds how early a frame may be: for files, beyond it the
+	// origin is moved; for live sources, a frame is never held longer
+	// than Delay + MaxLead. Zero means no bound for files and 1 s for live
+	// sources.
 	MaxLead time.Duration
-	// MaxLag is the lateness beyond which the origin is reset (default 1 s).
+	// MaxLag is the lateness beyond which a file's origin is reset
+	// (default 1 s).
 	MaxLag time.Duration
 	// MaxJump is the timestamp jump treated as a discontinuity (default 10 s).
 	MaxJump time.Duration
+	// Window is how far back live arrivals count for the origin (default
+	// 4 s).
+	Window time.Duration
 	// Now and Sleep are the clock; time.Now and a timer by default (tests
 	// replace them).
 	Now   func() time.Time
@@ -34,9 +50,23 @@ type Pacer struct {
 
 	mu      sync.Mutex
 	started bool
-	origin  time.Time     // wall time of PTS 0
-	lastPTS time.Duration // newest PTS seen, for jump detection
+	origin  time.Time     // wall time of PTS 0 (files)
+	lastPTS time.Duration // newest PTS seen, for jump detection (files)
 	resets  int
+
+	// Live sources: the earliest arrival − PTS + Delay per slot of the
+	// arrival window (a ring of windowSlots), and where a discontinuity
+	// started a new window.
+	slots   [windowSlots]originSlot
+	newest  int64     // newest slot index with a sample
+	resetAt time.Time // arrivals before this belong to the old timeline
+}
+
+const windowSlots = 8
+
+type originSlot struct {
+	idx    int64 // slot index (arrival / slot length); 0: empty
+	origin time.Time
 }
 
 // Start anchors the clock: the frame with presentation time pts arrived at
@@ -50,26 +80,101 @@ func (p *Pacer) Start(at time.Time, pts time.Duration) {
 	p.started = true
 	p.origin = at.Add(p.Delay - pts)
 	p.lastPTS = pts
+	p.addArrival(at, p.origin)
 }
 
-// WaitArrived is Wait for a frame of a live source that arrived at
-// arrived: the clock origin moves earlier when a frame shows that the
-// source's frames can be released sooner (the first frames often arrive
-// late, held up by the publish handshake, and anchoring on them would add
-// that delay to every frame). A zero arrived is plain Wait.
+// WaitArrived waits until a frame of a live source that arrived at
+// arrived is due (see Pacer), and returns how late it is (0 when on time).
+// A zero arrived (a frame made here, not received) is due on the current
+// origin and moves nothing.
 func (p *Pacer) WaitArrived(ctx context.Context, pts time.Duration, arrived time.Time) (time.Duration, error) {
-	if !arrived.IsZero() {
-		p.mu.Lock()
-		if o := arrived.Add(p.Delay - pts); p.started && o.Before(p.origin) {
-			p.origin = o
-		}
-		p.mu.Unlock()
+	now := p.now()
+	p.mu.Lock()
+	maxLead, maxJump := p.MaxLead, p.MaxJump
+	if maxLead == 0 {
+		maxLead = time.Second
 	}
-	return p.Wait(ctx, pts)
+	if maxJump == 0 {
+		maxJump = 10 * time.Second
+	}
+	if arrived.IsZero() {
+		arrived = now
+		if p.started {
+			arrived = time.Time{} // no sample
+		}
+	}
+	if !arrived.IsZero() && !arrived.Before(p.resetAt) {
+		cand := arrived.Add(p.Delay - pts)
+		if o, ok := p.windowOrigin(); !p.started || !ok || absDur(cand.Sub(o)) > maxJump {
+			// The first frame, or a discontinuity of the source's
+			// timeline: a new window from this arrival on.
+			if p.started {
+				p.resets++
+			}
+			p.started = true
+			p.slots = [windowSlots]originSlot{}
+			p.resetAt = arrived
+		}
+		p.addArrival(arrived, cand)
+	}
+	origin, _ := p.windowOrigin()
+	p.mu.Unlock()
+
+	due := origin.Add(pts)
+	wait := due.Sub(now)
+	switch {
+	case wait <= 0:
+		return -wait, nil
+	case wait > p.Delay+maxLead:
+		// A frame of a timeline left behind (before a discontinuity):
+		// not worth holding.
+		return 0, nil
+	}
+	return 0, p.sleep(ctx, wait)
 }
 
-// Wait blocks until the frame with presentation time pts is due, and
-// returns how late it is (0 when on time).
+// addArrival records an origin candidate of a frame that arrived at at.
+// p.mu must be held.
+func (p *Pacer) addArrival(at, cand time.Time) {
+	idx := at.UnixNano()/int64(p.slotLen()) + 1 // never 0
+	s := &p.slots[idx%windowSlots]
+	if s.idx != idx {
+		if s.idx > idx {
+			return // older than the window
+		}
+		*s = originSlot{idx: idx, origin: cand}
+	} else if cand.Before(s.origin) {
+		s.origin = cand
+	}
+	p.newest = max(p.newest, idx)
+}
+
+// windowOrigin returns the earliest origin candidate of the window. p.mu
+// must be held.
+func (p *Pacer) windowOrigin() (time.Time, bool) {
+	var o time.Time
+	ok := false
+	for _, s := range p.slots {
+		if s.idx == 0 || s.idx <= p.newest-windowSlots {
+			continue
+		}
+		if !ok || s.origin.Before(o) {
+			o, ok = s.origin, true
+		}
+	}
+	return o, ok
+}
+
+func (p *Pacer) slotLen() time.Duration {
+	w := p.Window
+	if w == 0 {
+		w = 4 * time.Second
+	}
+	return max(w/windowSlots, time.Millisecond)
+}
+
+// Wait blocks until the frame of a file with presentation time pts is due,
+// and returns how late it is (0 when on time).
 func (p *Pacer) Wait(ctx context.Context, pts time.Duration) (time.Duration, error) {
 	now := p.now()
 	p.mu.Lock()

@@ -108,3 +108,88 @@ func TestPacerWaitArrived(t *testing.T) {
 	}
 	require.Equal(t, 3*33*ms+20*ms, clk.t.Sub(start))
 }
+
+// TestPacerLiveLateWriter: one session, two writers sharing the pacer (a
+// video layer whose frames come out of a backlog, a second second late,
+// and another layer on time). The late writer's frames leave at once and
+// the prompt writer's frames keep leaving Delay after their arrival: a
+// late writer must not move the origin (it once did, and every writer
+// then waited the whole Delay per frame: 4 fps, latency growing).
+func TestPacerLiveLateWriter(t *testing.T) {
+	ms := time.Millisecond
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: start}
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep, Delay: 250 * ms}
+	p.Start(start, 0)
+	for i := 1; i <= 300; i++ {
+		pts := time.Duration(i) * 33 * ms
+		arrived := start.Add(pts)
+		if clk.t.Before(arrived) {
+			clk.t = arrived
+		}
+		// The backlog: a frame of the same timeline 1.5 s older.
+		if i > 45 {
+			old := pts - 1500*ms
+			late, err := p.WaitArrived(context.Background(), old, start.Add(old))
+			require.NoError(t, err)
+			require.Equal(t, clk.t.Sub(start.Add(old+250*ms)), late, "frame %d of the late writer", i)
+		}
+		before := clk.t
+		late, err := p.WaitArrived(context.Background(), pts, arrived)
+		require.NoError(t, err)
+		require.Zero(t, late)
+		require.Equal(t, arrived.Add(250*ms), clk.t, "frame %d of the prompt writer leaves Delay after its arrival", i)
+		clk.t = before // the writers run side by side: only this one waited
+	}
+	require.Zero(t, p.Resets())
+}
+
+// TestPacerLiveDrift: a live source whose clock runs 1 % slow against the
+// wall clock (its frames arrive a little later each time). The origin
+// follows within the window, so frames keep leaving about Delay after they
+// arrive instead of all at once.
+func TestPacerLiveDrift(t *testing.T) {
+	ms := time.Millisecond
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: start}
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep, Delay: 100 * ms}
+	for i := range 30 * 60 { // a minute at 30 fps
+		pts := time.Duration(i) * 33 * ms
+		arrived := start.Add(pts + pts/100)
+		clk.t = arrived
+		_, err := p.WaitArrived(context.Background(), pts, arrived)
+		require.NoError(t, err)
+		held := clk.t.Sub(arrived)
+		if i > 30*10 {
+			require.InDelta(t, float64(100*ms), float64(held), float64(60*ms), "frame %d held %v", i, held)
+		}
+	}
+}
+
+// TestPacerLiveJump: a source whose timeline jumps (a new stream on the
+// same connection) starts a new window at once; frames of the old
+// timeline still queued are released without waiting.
+func TestPacerLiveJump(t *testing.T) {
+	ms := time.Millisecond
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: start}
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep, Delay: 100 * ms}
+	for i := range 100 {
+		pts := time.Hour + time.Duration(i)*33*ms
+		clk.t = start.Add(time.Duration(i) * 33 * ms)
+		_, err := p.WaitArrived(context.Background(), pts, clk.t)
+		require.NoError(t, err)
+	}
+	// The timeline restarts at 0.
+	arrived := clk.t.Add(33 * ms)
+	clk.t = arrived
+	_, err := p.WaitArrived(context.Background(), 0, arrived)
+	require.NoError(t, err)
+	require.Equal(t, arrived.Add(100*ms), clk.t, "the new timeline is paced at once")
+	require.Equal(t, 1, p.Resets())
+	// A frame of the old timeline, queued in another writer: released now.
+	before := clk.t
+	_, err = p.WaitArrived(context.Background(), time.Hour+100*33*ms, arrived.Add(-10*ms))
+	require.NoError(t, err)
+	require.Equal(t, before, clk.t)
+}

@@ -34,8 +34,9 @@ type VideoConfig struct {
 	Source *media.Track
 	// Codec of the output: media.CodecH264 or media.CodecVP8.
 	Codec media.CodecID
-	// MaxFrameRate caps the output frame rate (pictures closer together
-	// than 1/MaxFrameRate are skipped); 0 keeps every picture.
+	// MaxFrameRate caps the output frame rate: a faster source loses
+	// pictures evenly spread (30 fps capped at 25 keeps five in six; see
+	// frameRateCap); 0 keeps every picture.
 	MaxFrameRate float64
 	// Layers, low to high.
 	Layers []Layer
@@ -67,11 +68,9 @@ type Video struct {
 	order []int     // layer indices, largest picture first
 	pics  []picture // per layer, the picture being handed out (decode side)
 
-	waitKey     bool // decode side: a frame was dropped, skip to a keyframe
-	lastPTS     int64
-	havePTS     bool
-	minInterval int64
-	droppedIn   atomic.Int64
+	waitKey   bool // decode side: a frame was dropped, skip to a keyframe
+	rateCap   frameRateCap
+	droppedIn atomic.Int64
 }
 
 type layer struct {
@@ -153,10 +152,7 @@ func NewVideo(conf VideoConfig) (*Video, error) {
 		return nil, fmt.Errorf("video transcoder: cannot encode %s (H.264 or VP8)", conf.Codec)
 	}
 	v := &Video{conf: conf, log: conf.Logger, in: make(chan *media.Frame, decodeQueue)}
-	if conf.MaxFrameRate > 0 {
-		// 10 % slack so a source at exactly the cap is not thinned.
-		v.minInterval = int64(0.9 * float64(conf.Source.ClockRate) / conf.MaxFrameRate)
-	}
+	v.rateCap = newFrameRateCap(conf.MaxFrameRate, conf.Source.ClockRate)
 	fps := 30
 	if conf.MaxFrameRate > 0 {
 		fps = int(conf.MaxFrameRate + 0.5)
@@ -350,11 +346,10 @@ func (v *Video) fanOut(pics []*ffi.VideoFrame, walls map[int64]time.Time) {
 	for _, p := range pics {
 		wall := walls[p.PTS]
 		delete(walls, p.PTS)
-		if v.havePTS && v.minInterval > 0 && p.PTS-v.lastPTS < v.minInterval && p.PTS >= v.lastPTS {
+		if !v.rateCap.keep(p.PTS) {
 			p.Release()
 			continue
 		}
-		v.lastPTS, v.havePTS = p.PTS, true
 		v.distribute(p, wall)
 	}
 }

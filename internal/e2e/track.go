@@ -147,6 +147,8 @@ type trackRecorder struct {
 	// senderReports are the RTCP sender reports received for the stream
 	// (see probe.go).
 	senderReports []SenderReport
+	// timeline has every picture of a video track (see timeline.go).
+	timeline timeline
 }
 
 // maxSliceHashes bounds the memory of slice hashes (about 2 min at 30 fps).
@@ -204,6 +206,11 @@ func (r *trackRecorder) handle(pkt *rtp.Packet, now time.Time) bool {
 		r.curPicture = true
 		r.stats.Pictures++
 		r.window[len(r.window)-1].picture = true
+		r.timeline.add(pkt.Timestamp, now, r.stats.Width, r.stats.Height, key, false)
+	} else if picture {
+		// A later packet of the picture (its SPS came first, or the
+		// keyframe header): the resolution in force is known now.
+		r.timeline.add(pkt.Timestamp, now, r.stats.Width, r.stats.Height, key, true)
 	}
 	if key && !r.curKey {
 		r.curKey = true

@@ -191,4 +191,3 @@ func since(pics []e2e.Picture, from time.Time) []e2e.Picture {
 	}
 	return nil
 }
-

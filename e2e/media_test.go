@@ -128,8 +128,14 @@ func checkTimeline(t *testing.T, who string, pics []e2e.Picture, skip time.Durat
 	}
 	var bad []string
 	for _, s := range secs {
+		low := 0.9 * want.fps
+		if len(s.Sizes) > 1 {
+			// A second with a resolution change (a layer switch in the
+			// SFU, an encoder restarted) may lose a few pictures.
+			low = 0.7 * want.fps
+		}
 		switch {
-		case float64(s.Pictures) < 0.9*want.fps || float64(s.Pictures) > 1.1*want.fps+1:
+		case float64(s.Pictures) < low || float64(s.Pictures) > 1.1*want.fps+1:
 			bad = append(bad, fmt.Sprintf("%.0fs: %d pictures (want %.0f)", s.Start.Seconds(), s.Pictures, want.fps))
 		case want.size != "" && (len(s.Sizes) != 1 || s.Sizes[0] != want.size):
 			bad = append(bad, fmt.Sprintf("%.0fs: sizes %v (want %s)", s.Start.Seconds(), s.Sizes, want.size))

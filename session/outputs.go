@@ -129,10 +129,12 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 			if err != nil {
 				return nil, err
 			}
-			layers = vplan.Layers
-			if video.Width > 0 && video.Height > 0 {
-				layers = vplan.Fit(uint32(video.Width), uint32(video.Height))
-			}
+			// Every layer of the plan is published, sized for the source's
+			// aspect ratio; the transcoder gets the boxes and makes the
+			// layers the source's size allows, planning again when it
+			// changes (see transcode.Layer), so the track never has to be
+			// published again.
+			layers = vplan.Publish(uint32(video.Width), uint32(video.Height))
 			codec := media.CodecH264
 			if vplan.Codec == livekit.VideoCodec_VP8 {
 				codec = media.CodecVP8
@@ -201,7 +203,7 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 		o.video.track = vt
 		if transcoding {
 			tc, err := s.conf.Transcoders.NewVideo(VideoTranscodeConfig{
-				Source: video, Codec: vspec.Codec, FrameRate: vplan.FrameRate, Layers: layers, Logger: s.log,
+				Source: video, Codec: vspec.Codec, FrameRate: vplan.FrameRate, Layers: vplan.Layers, Logger: s.log,
 				Output: func(layer int, f *media.Frame) { o.writeVideo(layer, f) },
 			})
 			if err != nil {

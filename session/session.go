@@ -60,7 +60,9 @@ type VideoTranscodeConfig struct {
 	Source    *media.Track
 	Codec     media.CodecID // output: H264 or VP8
 	FrameRate float64       // upper bound of the output frame rate
-	Layers    []simulcast.Layer
+	// Layers are the plan's layers (their nominal boxes), one per
+	// published layer; the transcoder sizes them for the source.
+	Layers []simulcast.Layer
 	// Output receives each encoded frame of a layer (index into Layers).
 	// It is called from the layer's own goroutine.
 	Output func(layer int, f *media.Frame)

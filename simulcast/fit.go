@@ -27,27 +27,63 @@ func (p VideoPlan) Fit(srcW, srcH uint32) []Layer {
 	if srcW == 0 || srcH == 0 {
 		return nil
 	}
-	sw, sh := uint64(srcW), uint64(srcH)
-
 	var out []Layer
 	for _, l := range p.Layers {
-		w, h := sw, sh
-		if w > uint64(l.Width) {
-			w = uint64(l.Width)
-			h = w * sh / sw
-		}
-		if h > uint64(l.Height) {
-			h = uint64(l.Height)
-			w = h * sw / sh
-		}
-		w, h = evenUp(w), evenUp(h)
-
-		l.Width, l.Height = uint32(w), uint32(h)
+		var covers bool
+		l.Width, l.Height, covers = FitLayer(l.Width, l.Height, srcW, srcH)
 		out = append(out, l)
-
-		if w >= sw && h >= sh {
+		if covers {
 			break
 		}
+	}
+	return out
+}
+
+// FitLayer returns the size of a layer with the nominal box boxW×boxH for
+// a source of srcW×srcH (the rule of Fit), and whether it covers the
+// source: the layers above a covering one would be duplicates of it (or
+// upscaled), so they are not produced.
+func FitLayer(boxW, boxH, srcW, srcH uint32) (w, h uint32, covers bool) {
+	if srcW == 0 || srcH == 0 {
+		return boxW, boxH, false
+	}
+	sw, sh := uint64(srcW), uint64(srcH)
+	fw, fh := sw, sh
+	if fw > uint64(boxW) {
+		fw = uint64(boxW)
+		fh = fw * sh / sw
+	}
+	if fh > uint64(boxH) {
+		fh = uint64(boxH)
+		fw = fh * sw / sh
+	}
+	fw, fh = evenUp(fw), evenUp(fh)
+	return uint32(fw), uint32(fh), fw >= sw && fh >= sh
+}
+
+// Publish returns the layers to publish for a source of srcW×srcH when
+// transcoding: every layer of the plan, each at the largest size with the
+// source's aspect ratio that fits its box. Unlike Fit it keeps the layers
+// the source is too small for, so that a source that grows mid-stream (a
+// browser ramping up its bandwidth, an encoder changing its canvas) gets
+// them without republishing the track; until then they carry no media and
+// LiveKit gives their viewers the largest layer that does (as it does for
+// a browser's own simulcast). A zero size keeps the boxes.
+func (p VideoPlan) Publish(srcW, srcH uint32) []Layer {
+	out := make([]Layer, len(p.Layers))
+	for i, l := range p.Layers {
+		out[i] = l
+		if srcW == 0 || srcH == 0 {
+			continue
+		}
+		// Scale the source up or down to the box.
+		w := uint64(l.Width)
+		h := w * uint64(srcH) / uint64(srcW)
+		if h > uint64(l.Height) {
+			h = uint64(l.Height)
+			w = h * uint64(srcW) / uint64(srcH)
+		}
+		out[i].Width, out[i].Height = uint32(evenUp(w)), uint32(evenUp(h))
 	}
 	return out
 }

@@ -163,3 +163,30 @@ func FuzzFit(f *testing.F) {
 		}
 	})
 }
+
+func TestPublish(t *testing.T) {
+	p := VideoPlan{Layers: []Layer{
+		{Quality: livekit.VideoQuality_LOW, Width: 320, Height: 180},
+		{Quality: livekit.VideoQuality_MEDIUM, Width: 640, Height: 360},
+		{Quality: livekit.VideoQuality_HIGH, Width: 1280, Height: 720},
+	}}
+	sizes := func(ls []Layer) (out [][2]uint32) {
+		for _, l := range ls {
+			out = append(out, [2]uint32{l.Width, l.Height})
+		}
+		return out
+	}
+	// A browser's first pictures: every layer is published, at 16:9.
+	require.Equal(t, [][2]uint32{{320, 180}, {640, 360}, {1280, 720}}, sizes(p.Publish(320, 180)))
+	// 4:3 inside the 16:9 boxes.
+	require.Equal(t, [][2]uint32{{240, 180}, {480, 360}, {960, 720}}, sizes(p.Publish(640, 480)))
+	// Portrait.
+	require.Equal(t, [][2]uint32{{102, 180}, {202, 360}, {406, 720}}, sizes(p.Publish(1080, 1920)))
+	// Unknown size: the boxes.
+	require.Equal(t, [][2]uint32{{320, 180}, {640, 360}, {1280, 720}}, sizes(p.Publish(0, 0)))
+
+	w, h, covers := FitLayer(1280, 720, 960, 540)
+	require.Equal(t, [3]any{uint32(960), uint32(540), true}, [3]any{w, h, covers})
+	w, h, covers = FitLayer(640, 360, 960, 540)
+	require.Equal(t, [3]any{uint32(640), uint32(360), false}, [3]any{w, h, covers})
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/ffi"
 	"github.com/tributary-ingress/tributary/media"
+	"github.com/tributary-ingress/tributary/simulcast"
 )
 
 // Queue depths. Deeper queues only add latency: when a stage falls behind,
@@ -22,7 +24,15 @@ const (
 	layerQueue  = 2  // decoded pictures waiting for a layer's encoder
 )
 
-// Layer is one output layer.
+// Layer is one output layer: its nominal box. The pictures it gets are
+// the source scaled to fit the box with the source's aspect ratio, never
+// upscaled (simulcast.FitLayer); a layer above the first one that covers
+// the source is idle (it would duplicate that one) until the source grows.
+// Sizes are planned again whenever the decoded pictures change size, so a
+// source that changes resolution mid-stream (a browser ramping up, an
+// encoder changing its canvas, an HLS variant switch) keeps the layers its
+// new size allows; a layer whose size changes restarts its encoder, which
+// begins with a keyframe.
 type Layer struct {
 	Width, Height int
 	Bitrate       int
@@ -38,7 +48,7 @@ type VideoConfig struct {
 	// pictures evenly spread (30 fps capped at 25 keeps five in six; see
 	// frameRateCap); 0 keeps every picture.
 	MaxFrameRate float64
-	// Layers, low to high.
+	// Layers, low to high (see Layer).
 	Layers []Layer
 	// Output receives encoded frames of layer i, in order, from that
 	// layer's goroutine. It may block (pacing); the layer then falls behind
@@ -70,15 +80,27 @@ type Video struct {
 
 	waitKey   bool // decode side: a frame was dropped, skip to a keyframe
 	rateCap   frameRateCap
+	srcW      int // decode side: the picture size the layers are planned for
+	srcH      int
 	droppedIn atomic.Int64
 }
 
 type layer struct {
-	idx   int
-	conf  Layer
-	enc   *ffi.VideoEncoder
-	in    chan picture
-	track *media.Track
+	idx  int
+	conf Layer
+	// enc encodes pictures of encW×encH; only the layer goroutine uses it
+	// (it reopens it when the pictures change size).
+	enc        *ffi.VideoEncoder
+	encW, encH int
+	encConf    ffi.VideoEncoderConfig
+	// forceKey asks the layer goroutine for a keyframe (any goroutine).
+	forceKey atomic.Bool
+	in       chan picture
+	track    *media.Track
+	// w and h are the size this layer's pictures are made at, and fits
+	// whether the source needs this layer (see Layer); decode goroutine.
+	w, h int
+	fits bool
 	// scaler makes this layer's pictures; only the decode goroutine uses it.
 	scaler *ffi.Scaler
 	// free holds this layer's pictures that are not in use: the decode
@@ -162,17 +184,21 @@ func NewVideo(conf VideoConfig) (*Video, error) {
 		return nil, err
 	}
 	for i, l := range conf.Layers {
-		enc, err := ffi.NewVideoEncoder(ffi.VideoEncoderConfig{
+		// Opened at the box size, which checks the settings now; the first
+		// picture of another size reopens it.
+		ec := ffi.VideoEncoderConfig{
 			Codec: outCodec, Width: l.Width, Height: l.Height, FPS: fps, Bitrate: l.Bitrate,
 			Preset: conf.Preset, Threads: encoderThreads(l.Width, l.Height),
-		})
+		}
+		enc, err := ffi.NewVideoEncoder(ec)
 		if err != nil {
 			dec.Close()
 			v.closeLayers()
 			return nil, err
 		}
 		v.layers = append(v.layers, &layer{
-			idx: i, conf: l, enc: enc, in: make(chan picture, layerQueue), running: true,
+			idx: i, conf: l, enc: enc, encW: l.Width, encH: l.Height, encConf: ec,
+			in: make(chan picture, layerQueue), running: true, w: l.Width, h: l.Height, fits: true,
 			free:  make(chan *ffi.VideoFrame, picturePool),
 			track: &media.Track{ID: i, Kind: media.KindVideo, Codec: conf.Codec, ClockRate: 90000, Width: l.Width, Height: l.Height},
 		})
@@ -259,7 +285,7 @@ func (v *Video) Write(f *media.Frame) error {
 // RequestKeyframe asks layer i for a keyframe (a subscriber sent PLI/FIR).
 func (v *Video) RequestKeyframe(i int) {
 	if i >= 0 && i < len(v.layers) {
-		v.layers[i].enc.ForceKeyframe()
+		v.layers[i].forceKey.Store(true)
 	}
 }
 
@@ -362,6 +388,9 @@ func (v *Video) fanOut(pics []*ffi.VideoFrame, walls map[int64]time.Time) {
 // All pictures are made before any is queued, so nothing read here is
 // handed to (and released by) a layer goroutine before the reading ends.
 func (v *Video) distribute(p *ffi.VideoFrame, wall time.Time) {
+	if p.Width() != v.srcW || p.Height() != v.srcH {
+		v.plan(p.Width(), p.Height())
+	}
 	direct := int32(0)
 	prev := p
 	for _, i := range v.order {
@@ -370,7 +399,7 @@ func (v *Video) distribute(p *ffi.VideoFrame, wall time.Time) {
 		if !v.layerRunning(l) {
 			continue
 		}
-		if p.Width() == l.conf.Width && p.Height() == l.conf.Height && p.Format() == "yuv420p" {
+		if p.Width() == l.w && p.Height() == l.h && p.Format() == "yuv420p" {
 			v.pics[i].f = p
 			direct++
 			continue
@@ -381,12 +410,12 @@ func (v *Video) distribute(p *ffi.VideoFrame, wall time.Time) {
 			continue
 		}
 		src := prev
-		if src.Width() < l.conf.Width || src.Height() < l.conf.Height {
+		if src.Width() < l.w || src.Height() < l.h {
 			src = p
 		}
 		if err := v.scale(l, src, f); err != nil {
 			l.free <- f
-			v.fail(fmt.Errorf("layer %dx%d: %w", l.conf.Width, l.conf.Height, err))
+			v.fail(fmt.Errorf("layer %dx%d: %w", l.w, l.h, err))
 			continue
 		}
 		v.pics[i].f = f
@@ -435,17 +464,50 @@ func (v *Video) SetLayerActive(i int, active bool) {
 }
 
 // layerRunning applies a pause or resume of l asked for since the last
-// picture, and reports whether l gets this one (decode goroutine).
+// picture, and reports whether l gets this one (decode goroutine). A layer
+// runs when it is not paused and the source needs it.
 func (v *Video) layerRunning(l *layer) bool {
-	run := !l.paused.Load()
+	run := !l.paused.Load() && l.fits
 	if run != l.running {
 		l.running = run
 		if run {
-			l.enc.ForceKeyframe()
+			l.forceKey.Store(true)
 		}
 	}
 	return run
 }
+
+// plan sizes the layers for pictures of w×h (decode goroutine): each
+// layer's size within its box, and which layers the source needs.
+func (v *Video) plan(w, h int) {
+	first := v.srcW == 0
+	v.srcW, v.srcH = w, h
+	covered := false
+	sizes := make([]string, 0, len(v.layers))
+	for _, l := range v.layers { // low to high
+		fw, fh, covers := simulcast.FitLayer(uint32(l.conf.Width), uint32(l.conf.Height), uint32(w), uint32(h))
+		l.fits = !covered
+		covered = covered || covers
+		if int(fw) != l.w || int(fh) != l.h {
+			l.w, l.h = int(fw), int(fh)
+			if l.scaler != nil {
+				l.scaler.Close()
+				l.scaler = nil
+			}
+		}
+		if l.fits {
+			sizes = append(sizes, fmt.Sprintf("%dx%d", l.w, l.h))
+		} else {
+			sizes = append(sizes, "idle")
+		}
+	}
+	msg := "source resolution changed: layers planned again"
+	if first {
+		msg = "video layers planned"
+	}
+	v.log.Infow(msg, "source", fmt.Sprintf("%dx%d", w, h), "layers", strings.Join(sizes, " "))
+}
+
 
 // takePicture returns a free picture of l's size: a returned one, a new one
 // while the pool is not full, or (blocking mode) the next one l gives back.
@@ -453,28 +515,44 @@ func (v *Video) layerRunning(l *layer) bool {
 func (v *Video) takePicture(l *layer) *ffi.VideoFrame {
 	select {
 	case f := <-l.free:
-		return f
+		return v.resized(l, f)
 	default:
 	}
 	if l.allocated < picturePool {
-		f, err := ffi.NewVideoFrame(l.conf.Width, l.conf.Height)
+		f, err := ffi.NewVideoFrame(l.w, l.h)
 		if err != nil {
-			v.fail(fmt.Errorf("layer %dx%d: %w", l.conf.Width, l.conf.Height, err))
+			v.fail(fmt.Errorf("layer %dx%d: %w", l.w, l.h, err))
 			return nil
 		}
 		l.allocated++
 		return f
 	}
 	if v.conf.Blocking {
-		return <-l.free
+		return v.resized(l, <-l.free)
 	}
 	return nil
+}
+
+// resized returns f if it has l's current size, else a new picture of
+// that size in its place (the layer was planned again since f was made).
+func (v *Video) resized(l *layer, f *ffi.VideoFrame) *ffi.VideoFrame {
+	if f.Width() == l.w && f.Height() == l.h {
+		return f
+	}
+	f.Release()
+	n, err := ffi.NewVideoFrame(l.w, l.h)
+	if err != nil {
+		l.allocated--
+		v.fail(fmt.Errorf("layer %dx%d: %w", l.w, l.h, err))
+		return nil
+	}
+	return n
 }
 
 // scale writes src, resized to l's size, into dst.
 func (v *Video) scale(l *layer, src, dst *ffi.VideoFrame) error {
 	if l.scaler == nil {
-		s, err := ffi.NewScaler(src.Width(), src.Height(), l.conf.Width, l.conf.Height, scaleFlags)
+		s, err := ffi.NewScaler(src.Width(), src.Height(), l.w, l.h, scaleFlags)
 		if err != nil {
 			return err
 		}
@@ -486,7 +564,9 @@ func (v *Video) scale(l *layer, src, dst *ffi.VideoFrame) error {
 func (v *Video) layerLoop(l *layer) {
 	defer v.wg.Done()
 	defer func() {
-		l.enc.Close()
+		if l.enc != nil {
+			l.enc.Close()
+		}
 		// The decode goroutine has closed l.in, so every picture of the
 		// pool is back.
 		for range l.allocated {
@@ -494,6 +574,16 @@ func (v *Video) layerLoop(l *layer) {
 		}
 	}()
 	for pic := range l.in {
+		if pic.f.Width() != l.encW || pic.f.Height() != l.encH {
+			if err := v.reopen(l, pic.f.Width(), pic.f.Height()); err != nil {
+				pic.done(l)
+				v.fail(err)
+				continue
+			}
+		}
+		if l.forceKey.Swap(false) {
+			l.enc.ForceKeyframe()
+		}
 		pkts, err := l.enc.Encode(pic.f)
 		pic.done(l)
 		if err != nil {
@@ -504,9 +594,35 @@ func (v *Video) layerLoop(l *layer) {
 		// carries that picture's arrival time.
 		v.emit(l, pkts, pic.wall)
 	}
+	if l.enc == nil {
+		return
+	}
 	if pkts, err := l.enc.Flush(); err == nil {
 		v.emit(l, pkts, time.Time{})
 	}
+}
+
+// reopen replaces l's encoder by one for pictures of w×h (layer
+// goroutine): what the old one still holds is sent first, and the new one
+// starts with a keyframe carrying the new size.
+func (v *Video) reopen(l *layer, w, h int) error {
+	if pkts, err := l.enc.Flush(); err == nil {
+		v.emit(l, pkts, time.Time{})
+	}
+	l.enc.Close()
+	ec := l.encConf
+	ec.Width, ec.Height = w, h
+	enc, err := ffi.NewVideoEncoder(ec)
+	if err != nil {
+		l.enc, l.encW, l.encH = nil, 0, 0
+		return fmt.Errorf("layer %d at %dx%d: %w", l.idx, w, h, err)
+	}
+	l.enc, l.encW, l.encH = enc, w, h
+	t := *l.track
+	t.Width, t.Height = w, h
+	l.track = &t
+	l.forceKey.Store(false) // a new encoder starts with one
+	return nil
 }
 
 func (v *Video) emit(l *layer, pkts []ffi.Packet, wall time.Time) {

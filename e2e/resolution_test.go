@@ -1,0 +1,178 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/internal/e2e"
+)
+
+// Sources that change resolution mid-stream, for every input that can
+// carry such a change. Transcoding publishes every layer of the preset and
+// plans their sizes again on each change (the layers the new size allows,
+// each restarted with a keyframe); passthrough forwards the new size as
+// it comes. A viewer sees the new resolution without a new track.
+
+// resolutionSegments are the sizes a changing source goes through: a
+// grow (16:9), then an aspect change (4:3).
+var resolutionSegments = []string{"640x360", "1280x720", "960x720"}
+
+// sizeRuns returns the resolutions a timeline went through, in order,
+// leaving out runs shorter than minRun pictures (none is expected; a
+// short run would show in the log).
+func sizeRuns(pics []e2e.Picture, minRun int) []string {
+	var runs []string
+	var cur string
+	n := 0
+	flush := func() {
+		if n >= minRun && (len(runs) == 0 || runs[len(runs)-1] != cur) {
+			runs = append(runs, cur)
+		}
+	}
+	for _, p := range pics {
+		s := fmt.Sprintf("%dx%d", p.Width, p.Height)
+		if s != cur {
+			flush()
+			cur, n = s, 0
+		}
+		n++
+	}
+	flush()
+	return runs
+}
+
+// changingFLV makes an FLV stream (H.264 without B-frames, a keyframe a
+// second, AAC) that goes through sizes, secs seconds each: segments made
+// by ffmpeg, joined with continuous timestamps, each with its own sequence
+// headers, as an encoder that changes its canvas sends them.
+func changingFLV(t *testing.T, sizes []string, secs int) []e2e.FLVTag {
+	t.Helper()
+	dir := t.TempDir()
+	var out []e2e.FLVTag
+	var offset uint32
+	for i, size := range sizes {
+		path := filepath.Join(dir, fmt.Sprintf("seg%d.flv", i))
+		makeMedia(t, path, "-f", "lavfi", "-i", "testsrc2=size="+size+":rate=30",
+			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", fmt.Sprint(secs),
+			"-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "30", "-pix_fmt", "yuv420p",
+			"-c:a", "aac", "-ar", "48000", "-f", "flv")
+		tags, err := e2e.ReadFLVTags(path)
+		require.NoError(t, err)
+		var last uint32
+		for _, tag := range tags {
+			if tag.Type == e2e.FLVTagScript && i > 0 {
+				continue
+			}
+			tag.Timestamp += offset
+			last = max(last, tag.Timestamp)
+			out = append(out, tag)
+		}
+		offset = last + 33
+	}
+	return out
+}
+
+// changingTS makes an MPEG-TS file that goes through sizes (parameter
+// sets in band, continuous timestamps).
+func changingTS(t *testing.T, sizes []string, secs int) string {
+	t.Helper()
+	dir := t.TempDir()
+	list := ""
+	for i, size := range sizes {
+		path := filepath.Join(dir, fmt.Sprintf("seg%d.ts", i))
+		makeMedia(t, path, "-f", "lavfi", "-i", "testsrc2=size="+size+":rate=30",
+			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", fmt.Sprint(secs),
+			"-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "30", "-pix_fmt", "yuv420p",
+			"-c:a", "aac", "-ar", "48000", "-f", "mpegts")
+		list += fmt.Sprintf("file '%s'\n", path)
+	}
+	listPath := filepath.Join(dir, "list.txt")
+	require.NoError(t, os.WriteFile(listPath, []byte(list), 0o600))
+	out := filepath.Join(dir, "changing.ts")
+	makeMedia(t, out, "-f", "concat", "-safe", "0", "-i", listPath, "-c", "copy", "-f", "mpegts")
+	return out
+}
+
+// resolutionViewers are two viewers of a room: one on HIGH, one on LOW.
+type resolutionViewers struct {
+	high, low *e2e.Subscriber
+	sid       string
+	from      time.Time
+}
+
+func watchHighAndLow(ctx context.Context, t *testing.T, lk *e2e.LiveKit, room string) *resolutionViewers {
+	v := &resolutionViewers{high: e2e.NewSubscriber(t, lk, room), low: e2e.NewSubscriber(t, lk, room)}
+	v.sid = watchVideo(ctx, t, v.high)
+	require.Equal(t, v.sid, watchVideo(ctx, t, v.low))
+	require.NoError(t, v.low.SetVideoQuality(v.sid, livekit.VideoQuality_LOW))
+	require.NoError(t, v.high.SetVideoQuality(v.sid, livekit.VideoQuality_HIGH))
+	v.from = time.Now()
+	return v
+}
+
+// check checks both timelines: 30 fps in every second, latency flat, and
+// the resolutions each viewer went through.
+func (v *resolutionViewers) check(t *testing.T, wantHigh, wantLow []string) {
+	t.Helper()
+	// From a second after the quality requests took effect.
+	high := since(v.high.Timeline(v.sid), v.from.Add(time.Second))
+	low := since(v.low.Timeline(v.sid), v.from.Add(time.Second))
+	checkTimeline(t, "viewer on HIGH", high, 0, timelineWant{fps: 30})
+	checkTimeline(t, "viewer on LOW", low, 0, timelineWant{fps: 30})
+	require.Equal(t, wantHigh, sizeRuns(high, 15), "viewer on HIGH: resolutions over time")
+	if wantLow != nil {
+		require.Equal(t, wantLow, sizeRuns(low, 15), "viewer on LOW: resolutions over time")
+	}
+}
+
+// TestResolutionChangeRTMP: an RTMP encoder changes its canvas twice
+// (640x360 → 1280x720 → 960x720) with new sequence headers, as hardware
+// encoders and restarted OBS outputs do.
+//   - Transcoding (default preset): the track has three layers from the
+//     start; while the source is 640x360, HIGH has nothing to carry and
+//     its viewer gets MEDIUM (640x360); at 1280x720 HIGH starts and that
+//     viewer gets it; at 4:3 the layers become 960x720 / 480x360 /
+//     240x180. LOW's viewer sees 320x180 then 240x180.
+//   - Passthrough: the viewer sees each size as the encoder sends it.
+func TestResolutionChangeRTMP(t *testing.T) {
+	m := startMediaStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	tags := changingFLV(t, resolutionSegments, 7)
+
+	for _, transcode := range []bool{true, false} {
+		name := map[bool]string{true: "transcode", false: "passthrough"}[transcode]
+		t.Run(name, func(t *testing.T) {
+			room := "res-rtmp-" + name
+			info := createRTMP(ctx, t, m.c, room, "src", transcode)
+			published := make(chan error, 1)
+			pctx, stop := context.WithCancel(ctx)
+			defer stop()
+			go func() {
+				published <- e2e.PublishFLV(pctx, fmt.Sprintf("127.0.0.1:%d", m.tr.RTMPPort), "live", info.StreamKey, tags, nil)
+			}()
+			v := watchHighAndLow(ctx, t, m.lk, room)
+			select {
+			case err := <-published:
+				require.NoError(t, err)
+			case <-ctx.Done():
+				t.Fatal("the publisher did not finish")
+			}
+			if transcode {
+				v.check(t, []string{"640x360", "1280x720", "960x720"}, []string{"320x180", "240x180"})
+				log := logOf(t, m.tr)
+				require.Contains(t, log, "source resolution changed")
+			} else {
+				v.check(t, resolutionSegments, resolutionSegments)
+			}
+			waitState(ctx, t, m.c, info.IngressId, livekit.IngressState_ENDPOINT_INACTIVE)
+		})
+	}
+}

@@ -508,7 +508,6 @@ func (v *Video) plan(w, h int) {
 	v.log.Infow(msg, "source", fmt.Sprintf("%dx%d", w, h), "layers", strings.Join(sizes, " "))
 }
 
-
 // takePicture returns a free picture of l's size: a returned one, a new one
 // while the pool is not full, or (blocking mode) the next one l gives back.
 // It returns nil when l is behind and frames may be dropped.

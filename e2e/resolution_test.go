@@ -3,12 +3,14 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/internal/e2e"
@@ -175,4 +177,89 @@ func TestResolutionChangeRTMP(t *testing.T) {
 			waitState(ctx, t, m.c, info.IngressId, livekit.IngressState_ENDPOINT_INACTIVE)
 		})
 	}
+}
+
+// TestResolutionChangeTS: the same changes in MPEG-TS (parameter sets in
+// band), pushed to the SRT listener and played from an HTTP URL, both
+// transcoded with the default preset.
+func TestResolutionChangeTS(t *testing.T) {
+	lk := e2e.StartLiveKit(t)
+	srtPort := freeUDPPort(t)
+	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, Extra: fmt.Sprintf("srt_port: %d\n", srtPort)})
+	m := &mediaStack{lk: lk, tr: tr, c: lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	ts := changingTS(t, resolutionSegments, 7)
+	wantHigh := []string{"640x360", "1280x720", "960x720"}
+	wantLow := []string{"320x180", "240x180"}
+
+	t.Run("srt push", func(t *testing.T) {
+		info := createRTMP(ctx, t, m.c, "res-srt", "src", true)
+		ff := e2e.StartProcess(t, "ffmpeg-srt-push", e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+			"-i", ts, "-c", "copy", "-f", "mpegts", fmt.Sprintf("srt://127.0.0.1:%d?streamid=%s", srtPort, info.StreamKey))
+		fctx, stop := ff.WithExit(ctx)
+		defer stop()
+		v := watchHighAndLow(fctx, t, m.lk, "res-srt")
+		select {
+		case <-ff.Done():
+			require.NoError(t, ff.Err())
+		case <-ctx.Done():
+			t.Fatal("ffmpeg did not finish")
+		}
+		v.check(t, wantHigh, wantLow)
+	})
+
+	t.Run("url", func(t *testing.T) {
+		dir := filepath.Dir(ts)
+		base := serveFiles(t, dir)
+		info := createURL(ctx, t, m.c, "res-url", "src", base+"/"+filepath.Base(ts), nil)
+		v := watchHighAndLow(ctx, t, m.lk, "res-url")
+		waitState(ctx, t, m.c, info.IngressId, livekit.IngressState_ENDPOINT_COMPLETE)
+		v.check(t, wantHigh, wantLow)
+	})
+}
+
+// TestResolutionChangeWHIP: Chromium with its default degradation
+// preference starts a 960x540 camera small and raises the resolution as
+// its bandwidth estimate grows. With transcoding, the room's layers
+// follow: a viewer on HIGH ends up on the browser's full 960x540 (the
+// layers were once planned from the first picture, and the room kept one
+// 320x180 layer for the whole session), at the browser's frame rate
+// throughout.
+func TestResolutionChangeWHIP(t *testing.T) {
+	m := startMediaStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	info := createWHIP(ctx, t, m.c, "res-whip", "src", true)
+	q := url.Values{"width": {"960"}, "height": {"540"}, "degradation": {"balanced"}}
+	page := startWHIPPage(t, fmt.Sprintf("http://127.0.0.1:%d/w/%s", m.tr.WHIPPort, info.StreamKey), q)
+	bctx, stop := page.browser.WithExit(ctx)
+	defer stop()
+	page.wait(bctx, t, "posted")
+	waitState(bctx, t, m.c, info.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
+
+	high := e2e.NewSubscriber(t, m.lk, "res-whip")
+	sid := watchVideo(bctx, t, high)
+	require.NoError(t, high.SetVideoQuality(sid, livekit.VideoQuality_HIGH))
+	from := time.Now()
+	st, err := high.WaitTrack(bctx, func(s e2e.TrackStats) bool { return s.TrackSID == sid && s.Width == 960 && s.Height == 540 })
+	require.NoError(t, err, "the browser's full size reaches the viewer on HIGH")
+	t.Logf("960x540 on HIGH %v after the viewer asked for HIGH", time.Since(from).Round(time.Millisecond))
+	require.Equal(t, "video/H264", st.MimeType)
+	time.Sleep(6 * time.Second)
+	pics := since(high.Timeline(sid), from.Add(time.Second))
+	// Chromium's own frame rate drops while it adapts: no per-second
+	// frame-rate bound here, but the size must only grow and the last
+	// seconds be at 960x540 and ≥ 20 fps.
+	runs := sizeRuns(pics, 1)
+	t.Logf("sizes on HIGH: %v", runs)
+	require.Equal(t, "960x540", runs[len(runs)-1])
+	secs := e2e.Seconds(pics, 90000, 0)
+	require.GreaterOrEqual(t, len(secs), 6)
+	for _, s := range secs[len(secs)-5 : len(secs)-1] {
+		require.Equal(t, []string{"960x540"}, s.Sizes)
+		require.GreaterOrEqual(t, s.Pictures, 20, "frames per second at full size")
+	}
+	page.commands <- "delete"
+	require.Equal(t, "200", page.wait(bctx, t, "deleted"))
 }

@@ -3,6 +3,7 @@ package transcode
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -106,5 +107,38 @@ func TestVideoResolutionChange(t *testing.T) {
 		runs = append(runs, fmt.Sprintf("%s×%d", size, n))
 		dec.Close()
 		require.Equal(t, want, runs, "layer %d sizes over time", i)
+	}
+}
+
+// TestVideoLiveBurst: a live input that delivers in bursts (an MPEG-TS
+// muxer over SRT sends ~0.7 s of frames at once, then nothing) loses no
+// picture while the machine keeps up on average: the burst waits in the
+// decode queue instead of overflowing the layers' picture queues (it
+// lost a fifth of the pictures of every layer before).
+func TestVideoLiveBurst(t *testing.T) {
+	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "4",
+		"-c:v", "libx264", "-bf", "0", "-g", "60", "-pix_fmt", "yuv420p")
+	vtrack, _, frames := readFLV(t, path)
+	layers := []Layer{{160, 90, 100_000}, {320, 180, 200_000}, {640, 360, 500_000}}
+	out := &layerOut{frames: map[int][]*media.Frame{}}
+	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, MaxFrameRate: 30, Layers: layers, Output: out.add})
+	require.NoError(t, err)
+	n := 0
+	for i, f := range frames {
+		if f.Track.Kind != media.KindVideo {
+			continue
+		}
+		require.NoError(t, v.Write(withParams(t, vtrack, f)))
+		n++
+		if n%21 == 0 && i < len(frames)-1 {
+			time.Sleep(700 * time.Millisecond) // 21 frames at once, then the muxer's pause
+		}
+	}
+	require.NoError(t, v.Close())
+	in, per := v.Dropped()
+	require.Zero(t, in)
+	require.Equal(t, []int64{0, 0, 0}, per, "no picture dropped")
+	for i := range layers {
+		require.Len(t, out.frames[i], n, "layer %d", i)
 	}
 }

@@ -19,9 +19,20 @@ import (
 
 // Queue depths. Deeper queues only add latency: when a stage falls behind,
 // frames are dropped (and counted) at its input instead.
+//
+// Live inputs often deliver in bursts: an MPEG-TS muxer (ffmpeg's over SRT,
+// hardware encoders) sends a few hundred milliseconds of frames at once,
+// then nothing. The compressed frames wait in the decode queue, which is
+// deep and cheap; decoded pictures, which are large, wait for a busy
+// encoder only while the decode queue is less than half full (a burst
+// being worked off, see burstWait), and are dropped at a full layer queue
+// once it is fuller (the session is behind: dropping is the only way to
+// keep latency bounded).
 const (
-	decodeQueue = 30 // compressed frames waiting for the decoder (~1 s)
+	decodeQueue = 90 // compressed frames waiting for the decoder (~3 s at 30 fps)
 	layerQueue  = 2  // decoded pictures waiting for a layer's encoder
+	// burstWait bounds how long the decoder waits for one layer's queue.
+	burstWait = 100 * time.Millisecond
 )
 
 // Layer is one output layer: its nominal box. The pictures it gets are
@@ -83,6 +94,11 @@ type Video struct {
 	srcW      int // decode side: the picture size the layers are planned for
 	srcH      int
 	droppedIn atomic.Int64
+	decoded   int64 // decode side: pictures out of the decoder
+	capped    int64 // decode side: pictures skipped by the frame-rate cap
+	// burstTimer bounds the decode goroutine's wait for a layer (see
+	// waitLayer).
+	burstTimer *time.Timer
 }
 
 type layer struct {
@@ -361,6 +377,9 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 	if pics, err := dec.Flush(); err == nil {
 		v.fanOut(pics, walls)
 	}
+	in, per := v.Dropped()
+	v.log.Debugw("video transcoder done", "decoded", v.decoded, "frameRateCap", v.capped,
+		"droppedBeforeDecoding", in, "droppedPerLayer", per)
 }
 
 // maxPendingWalls bounds the arrival times kept for frames in the decoder
@@ -372,7 +391,9 @@ func (v *Video) fanOut(pics []*ffi.VideoFrame, walls map[int64]time.Time) {
 	for _, p := range pics {
 		wall := walls[p.PTS]
 		delete(walls, p.PTS)
+		v.decoded++
 		if !v.rateCap.keep(p.PTS) {
+			v.capped++
 			p.Release()
 			continue
 		}
@@ -444,10 +465,31 @@ func (v *Video) distribute(p *ffi.VideoFrame, wall time.Time) {
 		}
 		select {
 		case l.in <- pic:
+			continue
 		default:
-			l.dropped.Add(1)
-			pic.done(l)
 		}
+		if len(v.in) < decodeQueue/2 && v.waitLayer(l, pic) {
+			continue
+		}
+		l.dropped.Add(1)
+		pic.done(l)
+	}
+}
+
+// waitLayer queues pic for l, waiting at most burstWait for room; it
+// reports whether pic was queued (decode goroutine).
+func (v *Video) waitLayer(l *layer, pic picture) bool {
+	if v.burstTimer == nil {
+		v.burstTimer = time.NewTimer(burstWait)
+	} else {
+		v.burstTimer.Reset(burstWait)
+	}
+	select {
+	case l.in <- pic:
+		v.burstTimer.Stop()
+		return true
+	case <-v.burstTimer.C:
+		return false
 	}
 }
 

@@ -111,39 +111,70 @@ type timelineWant struct {
 	// maxLagGrowth bounds how much later than the most prompt picture any
 	// picture arrives (latency growth); default 400 ms.
 	maxLagGrowth time.Duration
+	// fpsTolerance is the allowed relative deviation of a second's
+	// picture count; default 0.1.
+	fpsTolerance float64
+}
+
+func (w timelineWant) tolerance() float64 {
+	if w.fpsTolerance == 0 {
+		return 0.1
+	}
+	return w.fpsTolerance
 }
 
 // checkTimeline checks every whole second of a viewer's timeline, from
 // skip after its first picture: frame rate, resolution, latency.
 func checkTimeline(t *testing.T, who string, pics []e2e.Picture, skip time.Duration, want timelineWant) {
 	t.Helper()
-	secs := e2e.Seconds(pics, 90000, skip)
-	if len(secs) > 0 {
-		secs = secs[:len(secs)-1] // the last second is cut short
+	r := reviewTimeline(pics, skip, want)
+	t.Logf("%s: %d pictures\n%s", who, len(pics), e2e.FormatSeconds(r.secs))
+	require.Empty(t, r.problems, "%s: seconds off target", who)
+}
+
+// timelineReview is what reviewTimeline found.
+type timelineReview struct {
+	secs     []e2e.Second
+	problems []string
+	minFPS   int           // fewest pictures in a second
+	maxLag   time.Duration // largest latency growth
+}
+
+// reviewTimeline checks every whole second of a timeline, from skip after
+// its first picture, against want; at least five seconds are needed.
+func reviewTimeline(pics []e2e.Picture, skip time.Duration, want timelineWant) timelineReview {
+	var r timelineReview
+	r.secs = e2e.Seconds(pics, 90000, skip)
+	if len(r.secs) > 0 {
+		r.secs = r.secs[:len(r.secs)-1] // the last second is cut short
 	}
-	t.Logf("%s: %d pictures\n%s", who, len(pics), e2e.FormatSeconds(secs))
-	require.GreaterOrEqual(t, len(secs), 5, "%s: too short a timeline", who)
+	if len(r.secs) < 5 {
+		r.problems = append(r.problems, fmt.Sprintf("only %d whole seconds of pictures", len(r.secs)))
+		return r
+	}
 	if want.maxLagGrowth == 0 {
 		want.maxLagGrowth = 400 * time.Millisecond
 	}
-	var bad []string
-	for _, s := range secs {
-		low := 0.9 * want.fps
+	r.minFPS = r.secs[0].Pictures
+	for _, s := range r.secs {
+		r.minFPS = min(r.minFPS, s.Pictures)
+		r.maxLag = max(r.maxLag, s.Lag)
+		low := (1 - want.tolerance()) * want.fps
 		if len(s.Sizes) > 1 {
 			// A second with a resolution change (a layer switch in the
 			// SFU, an encoder restarted) may lose a few pictures.
 			low = 0.7 * want.fps
 		}
 		switch {
-		case float64(s.Pictures) < low || float64(s.Pictures) > 1.1*want.fps+1:
-			bad = append(bad, fmt.Sprintf("%.0fs: %d pictures (want %.0f)", s.Start.Seconds(), s.Pictures, want.fps))
+		case float64(s.Pictures) < low || float64(s.Pictures) > (1+want.tolerance())*want.fps+1:
+			r.problems = append(r.problems, fmt.Sprintf("%.0fs: %d pictures (want %.0f)", s.Start.Seconds(), s.Pictures, want.fps))
 		case want.size != "" && (len(s.Sizes) != 1 || s.Sizes[0] != want.size):
-			bad = append(bad, fmt.Sprintf("%.0fs: sizes %v (want %s)", s.Start.Seconds(), s.Sizes, want.size))
+			r.problems = append(r.problems, fmt.Sprintf("%.0fs: sizes %v (want %s)", s.Start.Seconds(), s.Sizes, want.size))
 		case s.Lag > want.maxLagGrowth:
-			bad = append(bad, fmt.Sprintf("%.0fs: latency grew by %v", s.Start.Seconds(), s.Lag.Round(time.Millisecond)))
+			r.problems = append(r.problems, fmt.Sprintf("%.0fs: latency grew by %v", s.Start.Seconds(), s.Lag.Round(time.Millisecond)))
 		}
 	}
-	require.Empty(t, bad, "%s: seconds off target", who)
+	return r
 }
 
 // TestMediaVideoOnlyDynacast: a video-only source (a camera without a

@@ -35,6 +35,11 @@ const (
 	burstWait = 100 * time.Millisecond
 )
 
+// DefaultMaxAge is VideoConfig.MaxAge by default: twice the session's
+// transcode budget. A picture decoded that long after it arrived would
+// leave at least a quarter second late.
+const DefaultMaxAge = 500 * time.Millisecond
+
 // Layer is one output layer: its nominal box. The pictures it gets are
 // the source scaled to fit the box with the source's aspect ratio, never
 // upscaled (simulcast.FitLayer); a layer above the first one that covers
@@ -71,6 +76,14 @@ type VideoConfig struct {
 	// encoders, instead of dropping: for file inputs, which are read no
 	// faster than they can be processed. Live inputs drop to bound latency.
 	Blocking bool
+	// MaxAge, for live inputs, skips the encoding of a picture that
+	// arrived (Frame.Wall) longer ago than this when it leaves the
+	// decoder: it could only be sent late, in a burst with the pictures
+	// after it (the frames held while a session starts, a decoder that
+	// fell behind), and LiveKit answers a burst by moving viewers to a
+	// lower layer for seconds. It is still decoded: later pictures need
+	// it. 0 means DefaultMaxAge; a negative MaxAge encodes every picture.
+	MaxAge time.Duration
 	Logger   logger.Logger
 }
 
@@ -96,6 +109,7 @@ type Video struct {
 	droppedIn atomic.Int64
 	decoded   int64 // decode side: pictures out of the decoder
 	capped    int64 // decode side: pictures skipped by the frame-rate cap
+	stale     int64 // decode side: pictures too old to encode (MaxAge)
 	// burstTimer bounds the decode goroutine's wait for a layer (see
 	// waitLayer).
 	burstTimer *time.Timer
@@ -191,6 +205,9 @@ func NewVideo(conf VideoConfig) (*Video, error) {
 	}
 	v := &Video{conf: conf, log: conf.Logger, in: make(chan *media.Frame, decodeQueue)}
 	v.rateCap = newFrameRateCap(conf.MaxFrameRate, conf.Source.ClockRate)
+	if v.conf.MaxAge == 0 {
+		v.conf.MaxAge = DefaultMaxAge
+	}
 	fps := 30
 	if conf.MaxFrameRate > 0 {
 		fps = int(conf.MaxFrameRate + 0.5)
@@ -378,7 +395,7 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 		v.fanOut(pics, walls)
 	}
 	in, per := v.Dropped()
-	v.log.Debugw("video transcoder done", "decoded", v.decoded, "frameRateCap", v.capped,
+	v.log.Debugw("video transcoder done", "decoded", v.decoded, "frameRateCap", v.capped, "stale", v.stale,
 		"droppedBeforeDecoding", in, "droppedPerLayer", per)
 }
 
@@ -392,6 +409,11 @@ func (v *Video) fanOut(pics []*ffi.VideoFrame, walls map[int64]time.Time) {
 		wall := walls[p.PTS]
 		delete(walls, p.PTS)
 		v.decoded++
+		if v.conf.MaxAge > 0 && !v.conf.Blocking && !wall.IsZero() && time.Since(wall) > v.conf.MaxAge {
+			v.stale++
+			p.Release()
+			continue
+		}
 		if !v.rateCap.keep(p.PTS) {
 			v.capped++
 			p.Release()

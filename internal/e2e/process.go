@@ -81,6 +81,7 @@ func StartProcess(t testing.TB, name, bin string, args ...string) *Process {
 		p.stop(t)
 		if t.Failed() {
 			t.Logf("---- tail of %s output (%s) ----\n%s\n---- end of %s output ----", name, logPath, p.Tail(logTailBytes), name)
+			keepLog(t, logPath)
 		}
 	})
 	return p
@@ -178,5 +179,22 @@ func (p *Process) stop(t testing.TB) {
 	case <-p.done:
 	case <-time.After(reapTimeout):
 		t.Errorf("%s (pid %d) was not reaped %v after SIGKILL", p.Name, pgid, reapTimeout)
+	}
+}
+
+// keepLog copies a failed test's process log into the directory named by
+// TRIBUTARY_E2E_KEEP_LOGS, when set (the test's temp dir is removed).
+func keepLog(t testing.TB, path string) {
+	dir := os.Getenv("TRIBUTARY_E2E_KEEP_LOGS")
+	if dir == "" {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + "-" + filepath.Base(path)
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, name), b, 0o644)
 	}
 }

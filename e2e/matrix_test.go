@@ -1,0 +1,329 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/internal/e2e"
+)
+
+// The media matrix: sources × {audio and video, video only, audio only} ×
+// frame rates {24, 25, 30, 50, 60, variable} × encodings {the default
+// preset, a 25 fps preset, custom options at 15 fps} × viewers {on HIGH,
+// on LOW, switching}. Every case pushes a live source for matrixSeconds
+// with ffmpeg and has three viewers in the room at once (one per viewer
+// kind), and checks over the whole run, per viewer: the frame rate of
+// every second (±10 %, ±20 % for a variable-rate source), the resolution
+// of every picture, that latency does not grow, and, with audio, A/V sync
+// as a receiver measures it (a flash and a beep every 2 s).
+//
+// CI runs matrixCI, which covers every value of every axis at least once;
+// TRIBUTARY_MATRIX=full (benchmarks/matrix.sh) runs the whole product and
+// prints a table row per case.
+
+const (
+	matrixSeconds = 16
+	// matrixSkip: the first seconds of a viewer (joining, the first
+	// keyframe, dynacast settling) are not checked.
+	matrixSkip = 2 * time.Second
+)
+
+type matrixCase struct {
+	input    string // "rtmp" or "srt"
+	media    string // "av", "video" or "audio"
+	rate     string // "24", "25", "30", "50", "60" or "vfr"
+	encoding string // "default", "25fps" or "custom15"
+}
+
+func (c matrixCase) name() string {
+	return fmt.Sprintf("%s_%s_%s_%s", c.input, c.media, c.rate, c.encoding)
+}
+
+// matrixCI is the subset CI runs: each input, media kind, frame rate and
+// encoding at least once (the three viewers are in every case).
+var matrixCI = []matrixCase{
+	{"rtmp", "av", "30", "25fps"},      // a cap below the source: 25, not 15
+	{"rtmp", "video", "60", "default"}, // video only + dynacast, 60 → 30
+	{"srt", "av", "25", "default"},
+	{"rtmp", "av", "24", "custom15"},
+	{"srt", "video", "50", "25fps"}, // 50 → 25
+	{"rtmp", "av", "vfr", "default"},
+	{"rtmp", "audio", "30", "default"},
+}
+
+// matrixFull is the whole product.
+func matrixFull() []matrixCase {
+	var out []matrixCase
+	for _, in := range []string{"rtmp", "srt"} {
+		out = append(out, matrixCase{in, "audio", "30", "default"})
+		for _, media := range []string{"av", "video"} {
+			for _, rate := range []string{"24", "25", "30", "50", "60", "vfr"} {
+				for _, enc := range []string{"default", "25fps", "custom15"} {
+					out = append(out, matrixCase{in, media, rate, enc})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// videoOptions returns the ingress's video options, its frame-rate cap and
+// its layer sizes for a 1280x720 source, HIGH first, LOW last.
+func (c matrixCase) videoOptions() (*livekit.IngressVideoOptions, float64, string, string) {
+	switch c.encoding {
+	case "25fps":
+		return &livekit.IngressVideoOptions{EncodingOptions: &livekit.IngressVideoOptions_Preset{
+			Preset: livekit.IngressVideoEncodingPreset_H264_540P_25FPS_2_LAYERS}}, 25, "960x540", "480x270"
+	case "custom15":
+		return &livekit.IngressVideoOptions{EncodingOptions: &livekit.IngressVideoOptions_Options{
+			Options: &livekit.IngressVideoEncodingOptions{FrameRate: 15, Layers: []*livekit.VideoLayer{
+				{Quality: livekit.VideoQuality_LOW, Width: 426, Height: 240, Bitrate: 300_000},
+				{Quality: livekit.VideoQuality_HIGH, Width: 1280, Height: 720, Bitrate: 1_500_000},
+			}}}}, 15, "1280x720", "426x240"
+	}
+	return nil, 30, "1280x720", "320x180"
+}
+
+// sourceRate is the source's mean frame rate.
+func (c matrixCase) sourceRate() float64 {
+	if c.rate == "vfr" {
+		return 40 // 60 fps with a random third of the pictures left out
+	}
+	var r float64
+	fmt.Sscan(c.rate, &r)
+	return r
+}
+
+// ffmpegArgs: a 1280x720 H.264 (no B-frames) + AAC live source with a
+// white flash and a 1 kHz beep together every 2 s, pushed to url.
+func (c matrixCase) ffmpegArgs(url string) []string {
+	rate := c.rate
+	if rate == "vfr" {
+		rate = "60"
+	}
+	video := fmt.Sprintf("color=c=0x202020:s=1280x720:r=%s,drawtext=text='%%{n}':fontcolor=gray:fontsize=60:x=40:y=40,"+
+		"drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='lt(mod(t,2),1/%s)'", rate, rate)
+	if c.rate == "vfr" {
+		video += ",select='lt(random(0),0.667)+lt(mod(t,2),1/60)'"
+	}
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-re"}
+	if c.media != "audio" {
+		args = append(args, "-f", "lavfi", "-i", video)
+	}
+	if c.media != "video" {
+		args = append(args, "-f", "lavfi", "-i", "aevalsrc=exprs='0.5*sin(2*PI*1000*t)*lt(mod(t,2),0.1)':s=48000")
+	}
+	args = append(args, "-t", fmt.Sprint(matrixSeconds))
+	if c.media != "audio" {
+		args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0",
+			"-g", "60", "-pix_fmt", "yuv420p")
+		if c.rate == "vfr" {
+			args = append(args, "-fps_mode", "vfr")
+		}
+	}
+	if c.media != "video" {
+		args = append(args, "-c:a", "aac", "-ar", "48000", "-ac", "2")
+	}
+	format := "flv"
+	if c.input == "srt" {
+		format = "mpegts"
+	}
+	return append(args, "-f", format, url)
+}
+
+// matrixRow is one case's result, per viewer.
+type matrixRow struct {
+	c        matrixCase
+	viewers  []string // "HIGH 30/30 1280x720 lag 3ms" …
+	sync     string
+	problems []string
+}
+
+func TestMediaMatrix(t *testing.T) {
+	cases := matrixCI
+	if os.Getenv("TRIBUTARY_MATRIX") == "full" {
+		cases = matrixFull()
+	}
+	lk := e2e.StartLiveKit(t)
+	srtPort := freeUDPPort(t)
+	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, Extra: fmt.Sprintf("srt_port: %d\n", srtPort)})
+	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
+	var rows []matrixRow
+	for _, mc := range cases {
+		t.Run(mc.name(), func(t *testing.T) {
+			row := runMatrixCase(t, lk, tr, c, srtPort, mc)
+			rows = append(rows, row)
+			for _, p := range row.problems {
+				t.Error(p)
+			}
+		})
+	}
+	var b strings.Builder
+	b.WriteString("| input | media | source fps | encoding | viewers (min fps/want, sizes, max latency growth) | A/V offset median / max | result |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		res := "ok"
+		if len(r.problems) > 0 {
+			res = fmt.Sprintf("%d problems: %s", len(r.problems), strings.Join(r.problems, "; "))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.c.input, r.c.media, r.c.rate, r.c.encoding,
+			strings.Join(r.viewers, "<br>"), r.sync, res)
+	}
+	t.Logf("media matrix:\n%s", b.String())
+	if out := os.Getenv("TRIBUTARY_MATRIX_OUT"); out != "" {
+		require.NoError(t, os.WriteFile(out, []byte(b.String()), 0o644))
+	}
+}
+
+// runMatrixCase pushes one case and reviews what its three viewers got.
+func runMatrixCase(t *testing.T, lk *e2e.LiveKit, tr *tributary, c *lksdk.IngressClient, srtPort int, mc matrixCase) matrixRow {
+	row := matrixRow{c: mc}
+	fail := func(format string, args ...any) { row.problems = append(row.problems, fmt.Sprintf(format, args...)) }
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	room := strings.ReplaceAll(mc.name(), "_", "-")
+	opts, capRate, highSize, lowSize := mc.videoOptions()
+	info, err := c.CreateIngress(ctx, &livekit.CreateIngressRequest{
+		InputType: livekit.IngressInput_RTMP_INPUT, RoomName: room, ParticipantIdentity: "src", Video: opts,
+	})
+	require.NoError(t, err)
+
+	high, low, sw := e2e.NewSubscriber(t, lk, room), e2e.NewSubscriber(t, lk, room), e2e.NewSubscriber(t, lk, room)
+	if mc.media == "av" {
+		high.CapturePackets()
+	}
+	url := fmt.Sprintf("rtmp://127.0.0.1:%d/live/%s", tr.RTMPPort, info.StreamKey)
+	if mc.input == "srt" {
+		url = fmt.Sprintf("srt://127.0.0.1:%d?streamid=%s", srtPort, info.StreamKey)
+	}
+	ff := e2e.StartProcess(t, "ffmpeg", e2e.FFmpegBin(t), mc.ffmpegArgs(url)...)
+	fctx, stop := ff.WithExit(ctx)
+	defer stop()
+
+	if mc.media == "audio" {
+		at, err := high.WaitTrack(fctx, func(s e2e.TrackStats) bool { return s.MimeType == "audio/opus" && s.Window >= 2*time.Second })
+		require.NoError(t, err)
+		for range 3 {
+			time.Sleep(3 * time.Second)
+			at, _ = high.WaitTrack(fctx, func(s e2e.TrackStats) bool { return s.TrackSID == at.TrackSID })
+			if math.Abs(at.FPS-50) > 5 {
+				fail("audio: %.1f packets/s (want 50)", at.FPS)
+			}
+		}
+		row.viewers = append(row.viewers, fmt.Sprintf("audio %.0f packets/s", at.FPS))
+		for _, p := range high.Participants() {
+			for _, ti := range p.Tracks {
+				if p.Identity == "src" && ti.Type == livekit.TrackType_VIDEO {
+					fail("an audio-only source published a video track")
+				}
+			}
+		}
+		<-ff.Done()
+		return row
+	}
+
+	sid := watchVideo(fctx, t, high)
+	require.Equal(t, sid, watchVideo(fctx, t, low))
+	require.Equal(t, sid, watchVideo(fctx, t, sw))
+	require.NoError(t, high.SetVideoQuality(sid, livekit.VideoQuality_HIGH))
+	require.NoError(t, low.SetVideoQuality(sid, livekit.VideoQuality_LOW))
+	from := time.Now()
+	// The switching viewer: HIGH, LOW, HIGH … every 4 s while the source
+	// runs.
+	q := livekit.VideoQuality_HIGH
+	for {
+		require.NoError(t, sw.SetVideoQuality(sid, q))
+		q = map[livekit.VideoQuality]livekit.VideoQuality{livekit.VideoQuality_HIGH: livekit.VideoQuality_LOW, livekit.VideoQuality_LOW: livekit.VideoQuality_HIGH}[q]
+		select {
+		case <-ff.Done():
+		case <-time.After(4 * time.Second):
+			continue
+		}
+		break
+	}
+	if err := ff.Err(); err != nil {
+		fail("ffmpeg: %v", err)
+	}
+
+	wantFPS := min(mc.sourceRate(), capRate)
+	want := timelineWant{fps: wantFPS}
+	if mc.rate == "vfr" {
+		want.fpsTolerance = 0.2
+	}
+	for _, v := range []struct {
+		name string
+		sub  *e2e.Subscriber
+		size string
+	}{{"HIGH", high, highSize}, {"LOW", low, lowSize}, {"switching", sw, ""}} {
+		w := want
+		w.size = v.size
+		pics := since(v.sub.Timeline(sid), from)
+		r := reviewTimeline(pics, matrixSkip, w)
+		t.Logf("viewer %s: %d pictures\n%s", v.name, len(pics), e2e.FormatSeconds(r.secs))
+		var sizes []string
+		for _, s := range r.secs {
+			for _, z := range s.Sizes {
+				if !slices.Contains(sizes, z) {
+					sizes = append(sizes, z)
+				}
+			}
+		}
+		row.viewers = append(row.viewers, fmt.Sprintf("%s %d/%.0f %s lag %v", v.name, r.minFPS, wantFPS,
+			strings.Join(sizes, ","), r.maxLag.Round(time.Millisecond)))
+		for _, p := range r.problems {
+			fail("viewer %s: %s", v.name, p)
+		}
+		if v.size == "" && !(slices.Contains(sizes, highSize) && slices.Contains(sizes, lowSize)) {
+			fail("viewer %s: sizes %v, want both %s and %s", v.name, sizes, highSize, lowSize)
+		}
+	}
+
+	if mc.media == "av" {
+		row.sync = matrixSync(t, high, sid, wantFPS, fail)
+	}
+	return row
+}
+
+// matrixSync measures A/V sync on the HIGH viewer's capture. A frame-rate
+// cap may drop the flash picture and show the next one: an event may be
+// off by one output frame interval, the median may not.
+func matrixSync(t *testing.T, sub *e2e.Subscriber, videoSID string, fps float64, fail func(string, ...any)) string {
+	var vt, at e2e.TrackStats
+	for _, st := range sub.Stats() {
+		switch {
+		case st.TrackSID == videoSID:
+			vt = st
+		case st.MimeType == "audio/opus":
+			at = st
+		}
+	}
+	if at.TrackSID == "" {
+		fail("no audio track")
+		return "no audio"
+	}
+	offsets := avOffsets(t, sub, vt, at, 2*time.Second, matrixSkip)
+	if len(offsets) < 4 {
+		fail("A/V sync: only %d events measured", len(offsets))
+		return "too few events"
+	}
+	sorted := slices.Clone(offsets)
+	slices.SortFunc(sorted, func(a, b time.Duration) int { return int(a.Abs() - b.Abs()) })
+	median := sorted[len(sorted)/2]
+	worst := sorted[len(sorted)-1]
+	if median.Abs() > avSyncTolerance {
+		fail("A/V sync: median offset %v", median)
+	}
+	if bound := avSyncTolerance + time.Duration(float64(time.Second)/fps); worst.Abs() > bound {
+		fail("A/V sync: an event is %v off (bound %v)", worst, bound)
+	}
+	return fmt.Sprintf("%+.0f / %+.0f ms", ms(median), ms(worst))
+}

@@ -54,7 +54,9 @@ func TestRTSPPull(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.True(t, vt.Simulcast, "transcoded into layers")
-	require.Len(t, vt.Layers, 2, "640x360 and 320x180: %v", vt.Layers)
+	// Every preset layer is published; HIGH stays empty while the source
+	// is 640x360, and its viewers get MEDIUM, at the source's size.
+	require.Len(t, vt.Layers, 3, "the preset's three layers: %v", vt.Layers)
 	require.Equal(t, 640, vt.Width)
 	require.Equal(t, 360, vt.Height)
 	require.InDelta(t, 30, vt.FPS, 4, "live at the source's rate")

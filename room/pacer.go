@@ -11,14 +11,18 @@ import (
 // the audio), so audio and video leave in sync and a file is played at
 // real-time speed. A frame is due at origin + PTS.
 //
-// Live sources (WaitArrived) take the origin from the arrivals: the
-// earliest arrival − PTS + Delay seen over the last Window of arrivals.
-// A frame that arrived promptly therefore leaves Delay after it arrived; a
-// frame that is late (it sat in a queue, a transcoder took long, the
-// source stalled) leaves at once and moves nothing, so one slow writer
-// never delays the others. The window lets the origin follow a source
-// whose clock drifts from the wall clock. A frame is never held more than
-// Delay + MaxLead, whatever its timestamp says.
+// Live sources (WaitArrived) take the origin from the arrivals: per track
+// (audio, video), the earliest arrival − PTS + Delay seen over the last
+// Window of arrivals, and of those the latest, so the track whose frames
+// the source sends later (MPEG-TS muxers hold audio for hundreds of
+// milliseconds) sets the pace of all and they leave in sync; the tracks'
+// skew counts up to MaxSkew. A frame of the latest track that arrived
+// promptly therefore leaves Delay after it arrived; a frame that is late
+// (it sat in a queue, a transcoder took long, the source stalled) leaves
+// at once and moves nothing, so one slow writer never delays the others.
+// The window lets the origin follow a source whose clock drifts from the
+// wall clock. A frame is never held more than Delay + MaxSkew + MaxLead,
+// whatever its timestamp says.
 //
 // Files (Wait) take the origin from the first frame and the wall clock:
 // a frame already late is released at once (the catch-up after a stall
@@ -43,6 +47,9 @@ type Pacer struct {
 	// Window is how far back live arrivals count for the origin (default
 	// 4 s).
 	Window time.Duration
+	// MaxSkew bounds how much later one track's frames may arrive than
+	// another's and still be waited for (default 1 s).
+	MaxSkew time.Duration
 	// Now and Sleep are the clock; time.Now and a timer by default (tests
 	// replace them).
 	Now   func() time.Time
@@ -54,15 +61,19 @@ type Pacer struct {
 	lastPTS time.Duration // newest PTS seen, for jump detection (files)
 	resets  int
 
-	// Live sources: the earliest arrival − PTS + Delay per slot of the
-	// arrival window (a ring of windowSlots), and where a discontinuity
-	// started a new window.
-	slots   [windowSlots]originSlot
+	// Live sources: per track, the earliest arrival − PTS + Delay per slot
+	// of the arrival window (a ring of windowSlots), and where a
+	// discontinuity started a new window.
+	slots   [maxTracks][windowSlots]originSlot
 	newest  int64     // newest slot index with a sample
 	resetAt time.Time // arrivals before this belong to the old timeline
 }
 
-const windowSlots = 8
+const (
+	windowSlots = 8
+	// maxTracks is the number of tracks a live origin keeps apart.
+	maxTracks = 2
+)
 
 type originSlot struct {
 	idx    int64 // slot index (arrival / slot length); 0: empty
@@ -80,15 +91,17 @@ func (p *Pacer) Start(at time.Time, pts time.Duration) {
 	p.started = true
 	p.origin = at.Add(p.Delay - pts)
 	p.lastPTS = pts
-	p.addArrival(at, p.origin)
+	p.addArrival(0, at, p.origin)
 }
 
 // WaitArrived waits until a frame of a live source that arrived at
 // arrived is due (see Pacer), and returns how late it is (0 when on time).
-// A zero arrived (a frame made here, not received) is due on the current
-// origin and moves nothing.
-func (p *Pacer) WaitArrived(ctx context.Context, pts time.Duration, arrived time.Time) (time.Duration, error) {
+// track tells the source's tracks apart (0 or 1: video, audio). A zero
+// arrived (a frame made here, not received) is due on the current origin
+// and moves nothing.
+func (p *Pacer) WaitArrived(ctx context.Context, track int, pts time.Duration, arrived time.Time) (time.Duration, error) {
 	now := p.now()
+	track = min(max(track, 0), maxTracks-1)
 	p.mu.Lock()
 	maxLead, maxJump := p.MaxLead, p.MaxJump
 	if maxLead == 0 {
@@ -105,17 +118,21 @@ func (p *Pacer) WaitArrived(ctx context.Context, pts time.Duration, arrived time
 	}
 	if !arrived.IsZero() && !arrived.Before(p.resetAt) {
 		cand := arrived.Add(p.Delay - pts)
-		if o, ok := p.windowOrigin(); !p.started || !ok || absDur(cand.Sub(o)) > maxJump {
+		o, ok := p.trackOrigin(track)
+		if !ok {
+			o, ok = p.windowOrigin()
+		}
+		if !p.started || !ok || absDur(cand.Sub(o)) > maxJump {
 			// The first frame, or a discontinuity of the source's
 			// timeline: a new window from this arrival on.
 			if p.started {
 				p.resets++
 			}
 			p.started = true
-			p.slots = [windowSlots]originSlot{}
+			p.slots = [maxTracks][windowSlots]originSlot{}
 			p.resetAt = arrived
 		}
-		p.addArrival(arrived, cand)
+		p.addArrival(track, arrived, cand)
 	}
 	origin, _ := p.windowOrigin()
 	p.mu.Unlock()
@@ -125,7 +142,7 @@ func (p *Pacer) WaitArrived(ctx context.Context, pts time.Duration, arrived time
 	switch {
 	case wait <= 0:
 		return -wait, nil
-	case wait > p.Delay+maxLead:
+	case wait > p.Delay+p.maxSkew()+maxLead:
 		// A frame of a timeline left behind (before a discontinuity):
 		// not worth holding.
 		return 0, nil
@@ -133,11 +150,11 @@ func (p *Pacer) WaitArrived(ctx context.Context, pts time.Duration, arrived time
 	return 0, p.sleep(ctx, wait)
 }
 
-// addArrival records an origin candidate of a frame that arrived at at.
-// p.mu must be held.
-func (p *Pacer) addArrival(at, cand time.Time) {
+// addArrival records an origin candidate of a frame of track that
+// arrived at at. p.mu must be held.
+func (p *Pacer) addArrival(track int, at, cand time.Time) {
 	idx := at.UnixNano()/int64(p.slotLen()) + 1 // never 0
-	s := &p.slots[idx%windowSlots]
+	s := &p.slots[track][idx%windowSlots]
 	if s.idx != idx {
 		if s.idx > idx {
 			return // older than the window
@@ -149,12 +166,12 @@ func (p *Pacer) addArrival(at, cand time.Time) {
 	p.newest = max(p.newest, idx)
 }
 
-// windowOrigin returns the earliest origin candidate of the window. p.mu
-// must be held.
-func (p *Pacer) windowOrigin() (time.Time, bool) {
+// trackOrigin returns the earliest origin candidate of a track in the
+// window. p.mu must be held.
+func (p *Pacer) trackOrigin(track int) (time.Time, bool) {
 	var o time.Time
 	ok := false
-	for _, s := range p.slots {
+	for _, s := range p.slots[track] {
 		if s.idx == 0 || s.idx <= p.newest-windowSlots {
 			continue
 		}
@@ -163,6 +180,40 @@ func (p *Pacer) windowOrigin() (time.Time, bool) {
 		}
 	}
 	return o, ok
+}
+
+// windowOrigin returns the origin: of the tracks' earliest candidates, the
+// latest, at most MaxSkew after the earliest. p.mu must be held.
+func (p *Pacer) windowOrigin() (time.Time, bool) {
+	var lo, hi time.Time
+	ok := false
+	for track := range maxTracks {
+		o, has := p.trackOrigin(track)
+		if !has {
+			continue
+		}
+		if !ok {
+			lo, hi, ok = o, o, true
+			continue
+		}
+		if o.Before(lo) {
+			lo = o
+		}
+		if o.After(hi) {
+			hi = o
+		}
+	}
+	if hi.Sub(lo) > p.maxSkew() {
+		hi = lo.Add(p.maxSkew())
+	}
+	return hi, ok
+}
+
+func (p *Pacer) maxSkew() time.Duration {
+	if p.MaxSkew == 0 {
+		return time.Second
+	}
+	return p.MaxSkew
 }
 
 func (p *Pacer) slotLen() time.Duration {

@@ -94,7 +94,7 @@ func TestPacerWaitArrived(t *testing.T) {
 	// The first frame arrived 80 ms late and anchors the clock.
 	p.Start(start.Add(80*ms), 0)
 	clk.t = start.Add(80 * ms)
-	_, err := p.WaitArrived(context.Background(), 0, start.Add(80*ms))
+	_, err := p.WaitArrived(context.Background(), 0, 0, start.Add(80*ms))
 	require.NoError(t, err)
 	require.Equal(t, 100*ms, clk.t.Sub(start))
 	// The next frames arrive on the source's schedule: they leave 20 ms after.
@@ -103,7 +103,7 @@ func TestPacerWaitArrived(t *testing.T) {
 		if clk.t.Before(arrived) {
 			clk.t = arrived
 		}
-		_, err := p.WaitArrived(context.Background(), time.Duration(i)*33*ms, arrived)
+		_, err := p.WaitArrived(context.Background(), 0, time.Duration(i)*33*ms, arrived)
 		require.NoError(t, err)
 	}
 	require.Equal(t, 3*33*ms+20*ms, clk.t.Sub(start))
@@ -130,12 +130,12 @@ func TestPacerLiveLateWriter(t *testing.T) {
 		// The backlog: a frame of the same timeline 1.5 s older.
 		if i > 45 {
 			old := pts - 1500*ms
-			late, err := p.WaitArrived(context.Background(), old, start.Add(old))
+			late, err := p.WaitArrived(context.Background(), 0, old, start.Add(old))
 			require.NoError(t, err)
 			require.Equal(t, clk.t.Sub(start.Add(old+250*ms)), late, "frame %d of the late writer", i)
 		}
 		before := clk.t
-		late, err := p.WaitArrived(context.Background(), pts, arrived)
+		late, err := p.WaitArrived(context.Background(), 0, pts, arrived)
 		require.NoError(t, err)
 		require.Zero(t, late)
 		require.Equal(t, arrived.Add(250*ms), clk.t, "frame %d of the prompt writer leaves Delay after its arrival", i)
@@ -157,7 +157,7 @@ func TestPacerLiveDrift(t *testing.T) {
 		pts := time.Duration(i) * 33 * ms
 		arrived := start.Add(pts + pts/100)
 		clk.t = arrived
-		_, err := p.WaitArrived(context.Background(), pts, arrived)
+		_, err := p.WaitArrived(context.Background(), 0, pts, arrived)
 		require.NoError(t, err)
 		held := clk.t.Sub(arrived)
 		if i > 30*10 {
@@ -177,19 +177,47 @@ func TestPacerLiveJump(t *testing.T) {
 	for i := range 100 {
 		pts := time.Hour + time.Duration(i)*33*ms
 		clk.t = start.Add(time.Duration(i) * 33 * ms)
-		_, err := p.WaitArrived(context.Background(), pts, clk.t)
+		_, err := p.WaitArrived(context.Background(), 0, pts, clk.t)
 		require.NoError(t, err)
 	}
 	// The timeline restarts at 0.
 	arrived := clk.t.Add(33 * ms)
 	clk.t = arrived
-	_, err := p.WaitArrived(context.Background(), 0, arrived)
+	_, err := p.WaitArrived(context.Background(), 0, 0, arrived)
 	require.NoError(t, err)
 	require.Equal(t, arrived.Add(100*ms), clk.t, "the new timeline is paced at once")
 	require.Equal(t, 1, p.Resets())
 	// A frame of the old timeline, queued in another writer: released now.
 	before := clk.t
-	_, err = p.WaitArrived(context.Background(), time.Hour+100*33*ms, arrived.Add(-10*ms))
+	_, err = p.WaitArrived(context.Background(), 0, time.Hour+100*33*ms, arrived.Add(-10*ms))
 	require.NoError(t, err)
 	require.Equal(t, before, clk.t)
+}
+
+// TestPacerLiveSkew: a source whose audio arrives 300 ms after the video
+// of the same instant (an MPEG-TS muxer holding audio). Both tracks leave
+// on the later track's schedule, so a frame and the sound of the same
+// instant leave together (RTCP sender reports map RTP time to the time
+// of sending, so a track sent late plays late).
+func TestPacerLiveSkew(t *testing.T) {
+	ms := time.Millisecond
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: start}
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep, Delay: 100 * ms}
+	released := map[int]map[time.Duration]time.Time{0: {}, 1: {}}
+	for i := range 300 {
+		pts := time.Duration(i) * 20 * ms
+		for track, skew := range []time.Duration{0, 300 * ms} {
+			arrived := start.Add(pts + skew)
+			clk.t = arrived
+			_, err := p.WaitArrived(context.Background(), track, pts, arrived)
+			require.NoError(t, err)
+			released[track][pts] = clk.t
+		}
+	}
+	for pts := 2 * time.Second; pts < 6*time.Second; pts += 20 * ms {
+		v, a := released[0][pts], released[1][pts]
+		require.Equal(t, v, a, "video and audio of %v leave together", pts)
+		require.Equal(t, start.Add(pts+400*ms), v, "300 ms skew + 100 ms delay")
+	}
 }

@@ -412,7 +412,11 @@ func (o *outputs) pace(f *media.Frame) (time.Duration, error) {
 	var late time.Duration
 	var err error
 	if o.s.conf.Live {
-		late, err = o.pacer.WaitArrived(o.s.ctx, pts, f.Wall)
+		track := 0
+		if f.Track.Kind == media.KindAudio {
+			track = 1
+		}
+		late, err = o.pacer.WaitArrived(o.s.ctx, track, pts, f.Wall)
 	} else {
 		late, err = o.pacer.Wait(o.s.ctx, pts)
 	}

@@ -180,14 +180,14 @@ func TestResolutionChangeRTMP(t *testing.T) {
 }
 
 // TestResolutionChangeTS: the same changes in MPEG-TS (parameter sets in
-// band), pushed to the SRT listener and played from an HTTP URL, both
-// transcoded with the default preset.
+// band), pushed to the SRT listener and played from an HTTP URL,
+// transcoded with the default preset and forwarded.
 func TestResolutionChangeTS(t *testing.T) {
 	lk := e2e.StartLiveKit(t)
 	srtPort := freeUDPPort(t)
 	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, Extra: fmt.Sprintf("srt_port: %d\n", srtPort)})
 	m := &mediaStack{lk: lk, tr: tr, c: lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ts := changingTS(t, resolutionSegments, 7)
 	wantHigh := []string{"640x360", "1280x720", "960x720"}
@@ -209,13 +209,37 @@ func TestResolutionChangeTS(t *testing.T) {
 		v.check(t, wantHigh, wantLow)
 	})
 
-	t.Run("url", func(t *testing.T) {
-		dir := filepath.Dir(ts)
-		base := serveFiles(t, dir)
-		info := createURL(ctx, t, m.c, "res-url", "src", base+"/"+filepath.Base(ts), nil)
-		v := watchHighAndLow(ctx, t, m.lk, "res-url")
-		waitState(ctx, t, m.c, info.IngressId, livekit.IngressState_ENDPOINT_COMPLETE)
-		v.check(t, wantHigh, wantLow)
+	base := serveFiles(t, filepath.Dir(ts))
+	for _, transcode := range []bool{true, false} {
+		name := map[bool]string{true: "transcode", false: "passthrough"}[transcode]
+		t.Run("url "+name, func(t *testing.T) {
+			room := "res-url-" + name
+			info := createURL(ctx, t, m.c, room, "src", base+"/"+filepath.Base(ts), &transcode)
+			v := watchHighAndLow(ctx, t, m.lk, room)
+			waitState(ctx, t, m.c, info.IngressId, livekit.IngressState_ENDPOINT_COMPLETE)
+			if transcode {
+				v.check(t, wantHigh, wantLow)
+			} else {
+				// One layer: both viewers see the source's sizes.
+				v.check(t, resolutionSegments, resolutionSegments)
+			}
+		})
+	}
+
+	t.Run("srt push passthrough", func(t *testing.T) {
+		info := createRTMP(ctx, t, m.c, "res-srt-pass", "src", false)
+		ff := e2e.StartProcess(t, "ffmpeg-srt-push", e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+			"-i", ts, "-c", "copy", "-f", "mpegts", fmt.Sprintf("srt://127.0.0.1:%d?streamid=%s", srtPort, info.StreamKey))
+		fctx, stop := ff.WithExit(ctx)
+		defer stop()
+		v := watchHighAndLow(fctx, t, m.lk, "res-srt-pass")
+		select {
+		case <-ff.Done():
+			require.NoError(t, ff.Err())
+		case <-ctx.Done():
+			t.Fatal("ffmpeg did not finish")
+		}
+		v.check(t, resolutionSegments, resolutionSegments)
 	})
 }
 

@@ -210,6 +210,13 @@ func (s *Server) accept() {
 			req.Reject(gosrt.REJ_PEER)
 			continue
 		}
+		// The passphrase is checked before the stream key is looked at, so
+		// a caller without it cannot end the live publisher on a key.
+		if reason, msg := s.checkEncryption(req); msg != "" {
+			log.Infow("SRT publish refused: "+msg, "streamid", req.StreamId())
+			req.Reject(reason)
+			continue
+		}
 		pub, err := s.Authorizer.AuthorizeSRT(key, req.RemoteAddr())
 		if err != nil {
 			log.Infow("SRT publish refused", "reason", err.Error())
@@ -231,6 +238,25 @@ func (s *Server) accept() {
 			}
 		}()
 	}
+}
+
+// checkEncryption enforces Passphrase on a connection request: with one
+// set, only callers encrypting with it are let in; without one, an
+// encrypted caller cannot be understood. It returns the rejection reason
+// and a message for the log, or "" to go on.
+func (s *Server) checkEncryption(req gosrt.ConnRequest) (gosrt.RejectionReason, string) {
+	switch {
+	case s.Passphrase == "" && req.IsEncrypted():
+		return gosrt.REJ_UNSECURE, "the caller encrypts, but this listener has no srt_passphrase"
+	case s.Passphrase == "":
+		return 0, ""
+	case !req.IsEncrypted():
+		return gosrt.REJ_UNSECURE, "encryption is required (srt_passphrase is set) and the caller sent none"
+	}
+	if err := req.SetPassphrase(s.Passphrase); err != nil {
+		return gosrt.REJ_BADSECRET, "wrong passphrase"
+	}
+	return 0, ""
 }
 
 // eofReader fails its first read with err.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,4 +202,60 @@ func TestWholeMessages(t *testing.T) {
 	}
 	_, err := io.ReadFull(r, buf)
 	require.ErrorIs(t, err, io.EOF)
+}
+
+// TestListenerPassphrase: with a passphrase set, ffmpeg pushing with that
+// passphrase gets in; without encryption or with a wrong passphrase it is
+// refused before the stream key is looked at (so a refused caller cannot
+// end the live publisher on that key). Without a passphrase set, an
+// encrypting caller is refused (its stream could not be read).
+func TestListenerPassphrase(t *testing.T) {
+	bin := ffmpeg(t)
+	const secret = "correct-horse-battery"
+	for _, c := range []struct {
+		name, listener, caller string
+		ok                     bool
+	}{
+		{"right passphrase", secret, secret, true},
+		{"no encryption", secret, "", false},
+		{"wrong passphrase", secret, "wrong-horse-battery", false},
+		{"encrypting caller, open listener", "", secret, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			counter := &tsCounter{done: make(chan error, 1)}
+			var authorized atomic.Int32
+			port := freeUDPPort(t)
+			s := &Server{Address: fmt.Sprintf("127.0.0.1:%d", port), Passphrase: c.listener,
+				Authorizer: authFunc(func(key string) (Publisher, error) {
+					authorized.Add(1)
+					return counter, nil
+				})}
+			require.NoError(t, s.Initialize())
+			defer s.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			url := fmt.Sprintf("srt://127.0.0.1:%d?streamid=key", port)
+			if c.caller != "" {
+				url += "&passphrase=" + c.caller
+			}
+			out, err := exec.CommandContext(ctx, bin, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+				"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "2", "-c:v", "libx264", "-f", "mpegts", url).CombinedOutput()
+			if !c.ok {
+				require.Error(t, err, "refused: %s", out)
+				require.Zero(t, authorized.Load(), "the stream key was not looked at")
+				return
+			}
+			require.NoError(t, err, string(out))
+			select {
+			case err := <-counter.done:
+				require.NoError(t, err)
+			case <-ctx.Done():
+				t.Fatal("push did not end")
+			}
+			counter.mu.Lock()
+			defer counter.mu.Unlock()
+			require.Greater(t, counter.packets, 20, "decrypted MPEG-TS arrives (%d misaligned)", counter.bad)
+			require.Zero(t, counter.bad)
+		})
+	}
 }

@@ -84,7 +84,7 @@ type VideoConfig struct {
 	// lower layer for seconds. It is still decoded: later pictures need
 	// it. 0 means DefaultMaxAge; a negative MaxAge encodes every picture.
 	MaxAge time.Duration
-	Logger   logger.Logger
+	Logger logger.Logger
 }
 
 // Video is a running video transcoder.

@@ -115,6 +115,10 @@ func watchHighAndLow(ctx context.Context, t *testing.T, lk *e2e.LiveKit, room st
 	require.Equal(t, v.sid, watchVideo(ctx, t, v.low))
 	require.NoError(t, v.low.SetVideoQuality(v.sid, livekit.VideoQuality_LOW))
 	require.NoError(t, v.high.SetVideoQuality(v.sid, livekit.VideoQuality_HIGH))
+	// Checked from the LOW viewer's first LOW picture on (the first
+	// source size is no larger than 640x360 in every case here).
+	_, err := v.low.WaitTrack(ctx, func(s e2e.TrackStats) bool { return s.TrackSID == v.sid && s.Width > 0 && (s.Width < 640 || !s.Simulcast) })
+	require.NoError(t, err, "LOW reaches its viewer")
 	v.from = time.Now()
 	return v
 }
@@ -123,9 +127,8 @@ func watchHighAndLow(ctx context.Context, t *testing.T, lk *e2e.LiveKit, room st
 // the resolutions each viewer went through.
 func (v *resolutionViewers) check(t *testing.T, wantHigh, wantLow []string) {
 	t.Helper()
-	// From a second after the quality requests took effect.
-	high := since(v.high.Timeline(v.sid), v.from.Add(time.Second))
-	low := since(v.low.Timeline(v.sid), v.from.Add(time.Second))
+	high := since(v.high.Timeline(v.sid), v.from)
+	low := since(v.low.Timeline(v.sid), v.from)
 	checkTimeline(t, "viewer on HIGH", high, 0, timelineWant{fps: 30})
 	checkTimeline(t, "viewer on LOW", low, 0, timelineWant{fps: 30})
 	require.Equal(t, wantHigh, sizeRuns(high, 15), "viewer on HIGH: resolutions over time")

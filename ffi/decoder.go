@@ -45,6 +45,11 @@ func (d *decoder) open(codec Codec, extradata []byte, cfg decoderConfig) (err er
 			return avErr(d.name, "set extradata", ret)
 		}
 	}
+	if codec.IsVideo() {
+		// The bitstream says how large its pictures are: bound what it may
+		// make libavcodec allocate.
+		d.ctx.max_pixels = C.int64_t(MaxPixels)
+	}
 	d.ctx.thread_count = C.int(cfg.threads)
 	d.ctx.thread_type = C.FF_THREAD_SLICE
 	if cfg.frameThreads {

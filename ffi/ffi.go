@@ -211,6 +211,13 @@ const (
 // DecoderOption configures a decoder.
 type DecoderOption func(*decoderConfig)
 
+// MaxPixels is the largest picture a video decoder accepts (width ×
+// height): 4096×2304, room for 4K UHD and DCI 4K. A bitstream declaring a
+// larger picture fails to decode ("Picture size … is invalid") instead of
+// making libavcodec allocate whatever it claims (a 16384×16384 SPS would
+// be 400 MB a picture).
+const MaxPixels = 4096 * 2304
+
 type decoderConfig struct {
 	threads      int
 	frameThreads bool

@@ -205,3 +205,46 @@ func BenchmarkVideoDecoder(b *testing.B) {
 		})
 	}
 }
+
+// TestVideoDecoderMaxPixels: a stream whose pictures are larger than
+// MaxPixels (4608x2592 here) is refused with an error naming the size,
+// instead of being decoded at whatever size its SPS declares; one at the
+// bound decodes.
+func TestVideoDecoderMaxPixels(t *testing.T) {
+	for _, c := range []struct {
+		size string
+		ok   bool
+	}{{"4096x2304", true}, {"4608x2592", false}} {
+		raw := tempPath(t, c.size+".h264")
+		runFFmpeg(t, "-f", "lavfi", "-i", "color=c=gray:s="+c.size+":r=30", "-frames:v", "2",
+			"-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-x264-params", "aud=1", "-f", "h264", raw)
+		stream, err := os.ReadFile(raw)
+		require.NoError(t, err)
+		dec, err := NewVideoDecoder(CodecH264, nil)
+		require.NoError(t, err)
+		var frames []*VideoFrame
+		var last error
+		for i, au := range accessUnits(stream, isH264AUD) {
+			f, err := dec.Decode(au, int64(i))
+			if err != nil {
+				last = err
+			}
+			frames = append(frames, f...)
+		}
+		f, err := dec.Flush()
+		if err == nil {
+			frames = append(frames, f...)
+		}
+		dec.Close()
+		if c.ok {
+			require.NoError(t, last, c.size)
+			require.NotEmpty(t, frames, c.size)
+			require.Equal(t, 4096, frames[0].Width())
+		} else {
+			require.Empty(t, frames, "%s: no picture", c.size)
+			require.Error(t, last, c.size)
+			t.Logf("%s: %v", c.size, last)
+		}
+		releaseVideoFrames(frames)
+	}
+}

@@ -39,9 +39,10 @@ func (e *endpoints) serveHTTP(key string, port int, h http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("%s %d: %w", key, port, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(h)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	limited := limitConns(ln, httpLimits.MaxConns, httpLimits.MaxConnsPerIP)
+	go func() { done <- srv.Serve(limited) }()
 	e.https = append(e.https, srv)
 	e.serving = append(e.serving, done)
 	return nil

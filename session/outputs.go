@@ -67,6 +67,7 @@ type videoOut struct {
 	params   [][]byte // parameter sets from the track config (H.264, H.265)
 	track    *room.VideoTrack
 	tc       VideoTranscoder
+	tcMu     sync.Mutex // tc's assignment, against OnKeyframeRequest
 	bframes  h264.BFrameDetector
 	checkB   bool
 	bytes    int64
@@ -129,8 +130,8 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 			if err != nil {
 				return nil, err
 			}
-			// Every layer of the plan is published, sized for the source's
-			// aspect ratio; the transcoder gets the boxes and makes the
+			// Every layer of the plan is published, at the size the source
+			// gives it now; the transcoder gets the boxes and makes the
 			// layers the source's size allows, planning again when it
 			// changes (see transcode.Layer), so the track never has to be
 			// published again.
@@ -189,8 +190,13 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 
 	if o.video != nil {
 		if transcoding {
+			// Called from the SDK's RTCP goroutine, possibly before the
+			// transcoder exists: tc is read under tcMu.
 			vspec.OnKeyframeRequest = func(layer int) {
-				if tc := o.video.tc; tc != nil {
+				o.video.tcMu.Lock()
+				tc := o.video.tc
+				o.video.tcMu.Unlock()
+				if tc != nil {
 					tc.RequestKeyframe(layer)
 				}
 			}
@@ -210,7 +216,9 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 				o.close()
 				return nil, fmt.Errorf("video transcoder: %w", err)
 			}
+			o.video.tcMu.Lock()
 			o.video.tc = tc
+			o.video.tcMu.Unlock()
 			o.video.layers = vspec.Layers
 			o.video.running = make([]bool, len(vspec.Layers))
 			for i := range o.video.running {

@@ -62,28 +62,22 @@ func FitLayer(boxW, boxH, srcW, srcH uint32) (w, h uint32, covers bool) {
 }
 
 // Publish returns the layers to publish for a source of srcW×srcH when
-// transcoding: every layer of the plan, each at the largest size with the
-// source's aspect ratio that fits its box. Unlike Fit it keeps the layers
-// the source is too small for, so that a source that grows mid-stream (a
-// browser ramping up its bandwidth, an encoder changing its canvas) gets
-// them without republishing the track; until then they carry no media and
-// LiveKit gives their viewers the largest layer that does (as it does for
-// a browser's own simulcast). A zero size keeps the boxes.
+// transcoding: every layer of the plan, each at the size Fit gives it,
+// and the layers above the first one that covers the source at that one's
+// size. Unlike Fit it keeps the layers the source is too small for, so
+// that a source that grows mid-stream (a browser ramping up its
+// bandwidth, an encoder changing its canvas) gets them without
+// republishing the track; until then they carry no media and LiveKit
+// gives their viewers the largest layer that does (as it does for a
+// browser's own simulcast). The sizes are what the track advertises (the
+// top one is the track's size, as LiveKit's worker advertises it); a
+// source that changes size later is not re-advertised. A zero size keeps
+// the boxes.
 func (p VideoPlan) Publish(srcW, srcH uint32) []Layer {
 	out := make([]Layer, len(p.Layers))
 	for i, l := range p.Layers {
 		out[i] = l
-		if srcW == 0 || srcH == 0 {
-			continue
-		}
-		// Scale the source up or down to the box.
-		w := uint64(l.Width)
-		h := w * uint64(srcH) / uint64(srcW)
-		if h > uint64(l.Height) {
-			h = uint64(l.Height)
-			w = h * uint64(srcW) / uint64(srcH)
-		}
-		out[i].Width, out[i].Height = uint32(evenUp(w)), uint32(evenUp(h))
+		out[i].Width, out[i].Height, _ = FitLayer(l.Width, l.Height, srcW, srcH)
 	}
 	return out
 }

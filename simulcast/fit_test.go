@@ -176,10 +176,12 @@ func TestPublish(t *testing.T) {
 		}
 		return out
 	}
-	// A browser's first pictures: every layer is published, at 16:9.
-	require.Equal(t, [][2]uint32{{320, 180}, {640, 360}, {1280, 720}}, sizes(p.Publish(320, 180)))
+	// A browser's first pictures: every layer is published, none larger
+	// than the source.
+	require.Equal(t, [][2]uint32{{320, 180}, {320, 180}, {320, 180}}, sizes(p.Publish(320, 180)))
+	require.Equal(t, [][2]uint32{{320, 180}, {640, 360}, {640, 360}}, sizes(p.Publish(640, 360)))
 	// 4:3 inside the 16:9 boxes.
-	require.Equal(t, [][2]uint32{{240, 180}, {480, 360}, {960, 720}}, sizes(p.Publish(640, 480)))
+	require.Equal(t, [][2]uint32{{240, 180}, {480, 360}, {960, 720}}, sizes(p.Publish(1440, 1080)))
 	// Portrait.
 	require.Equal(t, [][2]uint32{{102, 180}, {202, 360}, {406, 720}}, sizes(p.Publish(1080, 1920)))
 	// Unknown size: the boxes.

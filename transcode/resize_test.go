@@ -142,3 +142,13 @@ func TestVideoLiveBurst(t *testing.T) {
 		require.Len(t, out.frames[i], n, "layer %d", i)
 	}
 }
+
+// TestVideoTooLarge: a source whose declared size is beyond what the
+// decoder accepts is refused at once, with the sizes in the reason.
+func TestVideoTooLarge(t *testing.T) {
+	_, err := NewVideo(VideoConfig{
+		Source: &media.Track{Kind: media.KindVideo, Codec: media.CodecH264, ClockRate: 90000, Width: 8192, Height: 4320},
+		Codec:  media.CodecH264, Layers: []Layer{{1280, 720, 1_000_000}}, Output: func(int, *media.Frame) {},
+	})
+	require.ErrorContains(t, err, "the source is 8192x4320, larger than the largest picture Tributary decodes")
+}

@@ -195,6 +195,9 @@ func NewVideo(conf VideoConfig) (*Video, error) {
 	if err != nil {
 		return nil, fmt.Errorf("video transcoder: %w", err)
 	}
+	if w, h := conf.Source.Width, conf.Source.Height; w*h > ffi.MaxPixels {
+		return nil, fmt.Errorf("video transcoder: the source is %dx%d, larger than the largest picture Tributary decodes (%d pixels, e.g. 4096x2304)", w, h, ffi.MaxPixels)
+	}
 	outCodec := ffi.CodecH264
 	switch conf.Codec {
 	case media.CodecH264:

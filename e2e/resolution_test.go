@@ -117,7 +117,9 @@ func watchHighAndLow(ctx context.Context, t *testing.T, lk *e2e.LiveKit, room st
 	require.NoError(t, v.high.SetVideoQuality(v.sid, livekit.VideoQuality_HIGH))
 	// Checked from the LOW viewer's first LOW picture on (the first
 	// source size is no larger than 640x360 in every case here).
-	_, err := v.low.WaitTrack(ctx, func(s e2e.TrackStats) bool { return s.TrackSID == v.sid && s.Width > 0 && (s.Width < 640 || !s.Simulcast) })
+	_, err := v.low.WaitTrack(ctx, func(s e2e.TrackStats) bool {
+		return s.TrackSID == v.sid && s.Width > 0 && (s.Width < 640 || !s.Simulcast)
+	})
 	require.NoError(t, err, "LOW reaches its viewer")
 	v.from = time.Now()
 	return v

@@ -152,7 +152,7 @@ func (c *Cluster) AuthorizeSRT(streamKey string, _ net.Addr) (srt.Publisher, err
 	if err != nil {
 		return nil, err
 	}
-	return srtPublisher{ps}, nil
+	return srtPublisher{ps: ps, log: c.Logger.WithValues("input", "srt")}, nil
 }
 
 // startPush starts the live session of an RTMP ingress's stream key.

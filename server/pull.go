@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-ingress/tributary/demux/ts"
 	"github.com/tributary-ingress/tributary/ingest/srt"
 	"github.com/tributary-ingress/tributary/ingest/url"
+	"github.com/tributary-ingress/tributary/internal/guard"
 	"github.com/tributary-ingress/tributary/service"
 	"github.com/tributary-ingress/tributary/session"
 )
@@ -41,11 +42,13 @@ func (s *Server) LaunchURL(sess *service.Session) {
 	s.pulls.wg.Add(1)
 	go func() {
 		defer s.pulls.wg.Done()
-		err := url.Pull(sess.Context(), url.Config{
-			URL: info.Url, Client: s.pulls.client, Sink: ps,
-			OnSplice:     func(sp url.Splice) error { return ps.Splice(fromTS(sp)) },
-			OnFormat:     func(f url.Format) { sess.Logger().Infow("pulling", "format", string(f)) },
-			OnHLSVariant: logHLSVariant(sess.Logger()),
+		err := guard.Call(sess.Logger(), "URL input", func() error {
+			return url.Pull(sess.Context(), url.Config{
+				URL: info.Url, Client: s.pulls.client, Sink: ps,
+				OnSplice:     func(sp url.Splice) error { return ps.Splice(fromTS(sp)) },
+				OnFormat:     func(f url.Format) { sess.Logger().Infow("pulling", "format", string(f)) },
+				OnHLSVariant: logHLSVariant(sess.Logger()),
+			})
 		})
 		ps.Close(err)
 		ps.Wait()
@@ -76,10 +79,13 @@ func (s *Server) AuthorizeSRT(streamKey string, _ net.Addr) (srt.Publisher, erro
 	if err != nil {
 		return nil, authError(err)
 	}
-	return srtPublisher{s.startPush(sess)}, nil
+	return srtPublisher{ps: s.startPush(sess), log: sess.Logger()}, nil
 }
 
-type srtPublisher struct{ ps *session.Session }
+type srtPublisher struct {
+	ps  *session.Session
+	log logger.Logger
+}
 
 // Serve demuxes the pushed MPEG-TS into the session until either ends.
 func (p srtPublisher) Serve(r io.Reader) error {
@@ -91,7 +97,9 @@ func (p srtPublisher) Serve(r io.Reader) error {
 		return err
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- d.Run(context.Background(), r) }()
+	go func() {
+		errc <- guard.Call(p.log, "MPEG-TS demuxer", func() error { return d.Run(context.Background(), r) })
+	}()
 	var err error
 	select {
 	case err = <-errc:

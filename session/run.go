@@ -9,6 +9,7 @@ import (
 
 	"github.com/livekit/protocol/logger"
 
+	"github.com/tributary-ingress/tributary/internal/guard"
 	"github.com/tributary-ingress/tributary/media"
 	"github.com/tributary-ingress/tributary/room"
 )
@@ -144,7 +145,7 @@ func (s *Session) run() {
 	defer s.wg.Done()
 	defer close(s.done)
 	r := s.conf.Reporter
-	err := s.runInner()
+	err := guard.Call(s.log, "session", s.runInner)
 	switch {
 	case err == nil, errors.Is(err, errInputEnded):
 	case errors.Is(err, context.Canceled) || s.ctx.Err() != nil:

@@ -14,6 +14,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livekit/protocol/logger"
@@ -22,6 +23,7 @@ import (
 	"github.com/yutopp/go-rtmp/message"
 
 	"github.com/tributary-ingress/tributary/demux/flv"
+	"github.com/tributary-ingress/tributary/internal/guard"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -32,6 +34,15 @@ const (
 	DefaultReadTimeout = 10 * time.Second
 	// DefaultMaxConns bounds simultaneous connections per listener.
 	DefaultMaxConns = 256
+	// DefaultMaxConnsPerIP bounds simultaneous connections from one
+	// address, so one client cannot take every slot.
+	DefaultMaxConnsPerIP = 32
+	// DefaultPublishTimeout bounds the time from accepting a connection to
+	// an authorized publish (handshake, connect, createStream, publish):
+	// encoders do it in well under a second, while a client dripping a
+	// byte every few seconds would otherwise hold its slot forever (the
+	// read timeout restarts with every byte).
+	DefaultPublishTimeout = 10 * time.Second
 	// maxMessageSize bounds one RTMP message: a 50 Mbps 2160p keyframe fits.
 	maxMessageSize = 8 << 20
 	// maxChunkStreams bounds chunk streams per connection; encoders use < 10.
@@ -70,15 +81,20 @@ type Server struct {
 	TLSConfig *tls.Config
 	// Authorizer authorizes publishes. Required.
 	Authorizer Authorizer
-	// ReadTimeout and MaxConns default to DefaultReadTimeout/DefaultMaxConns.
-	ReadTimeout time.Duration
-	MaxConns    int
-	Logger      logger.Logger
+	// ReadTimeout, MaxConns, MaxConnsPerIP and PublishTimeout default to
+	// DefaultReadTimeout, DefaultMaxConns, DefaultMaxConnsPerIP and
+	// DefaultPublishTimeout.
+	ReadTimeout    time.Duration
+	MaxConns       int
+	MaxConnsPerIP  int
+	PublishTimeout time.Duration
+	Logger         logger.Logger
 
 	ln    net.Listener
 	srv   *gortmp.Server
 	mu    sync.Mutex
 	conns map[*trackedConn]struct{}
+	byIP  map[string]int
 	wg    sync.WaitGroup
 	serve chan error
 }
@@ -90,6 +106,12 @@ func (s *Server) Initialize() error {
 	}
 	if s.MaxConns == 0 {
 		s.MaxConns = DefaultMaxConns
+	}
+	if s.MaxConnsPerIP == 0 {
+		s.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if s.PublishTimeout == 0 {
+		s.PublishTimeout = DefaultPublishTimeout
 	}
 	if s.Logger == nil {
 		s.Logger = logger.GetLogger()
@@ -103,6 +125,7 @@ func (s *Server) Initialize() error {
 	}
 	s.ln = ln
 	s.conns = map[*trackedConn]struct{}{}
+	s.byIP = map[string]int{}
 	quiet := logrus.New()
 	quiet.Out = io.Discard
 	s.srv = gortmp.NewServer(&gortmp.ServerConfig{
@@ -146,19 +169,33 @@ func (s *Server) Close() {
 // and a WaitGroup entry released when go-rtmp closes it (go-rtmp runs each
 // connection in a goroutine of its own that it does not join).
 func (s *Server) track(c net.Conn) *trackedConn {
-	tc := &trackedConn{Conn: c, timeout: s.ReadTimeout, s: s}
+	tc := &trackedConn{Conn: c, timeout: s.ReadTimeout, s: s, ip: remoteIP(c),
+		publishBy: time.Now().Add(s.PublishTimeout)}
 	s.wg.Add(1)
 	s.mu.Lock()
-	if len(s.conns) >= s.MaxConns {
-		tc.refused = true
+	var why string
+	switch {
+	case len(s.conns) >= s.MaxConns:
+		why = fmt.Sprintf("too many connections (max %d)", s.MaxConns)
+	case s.byIP[tc.ip] >= s.MaxConnsPerIP:
+		why = fmt.Sprintf("too many connections from this address (max %d)", s.MaxConnsPerIP)
 	}
+	tc.refused = why != ""
 	s.conns[tc] = struct{}{}
+	s.byIP[tc.ip]++
 	s.mu.Unlock()
 	if tc.refused {
-		s.Logger.Warnw("RTMP connection refused: too many connections", nil, "remote", c.RemoteAddr().String(), "max", s.MaxConns)
+		s.Logger.Warnw("RTMP connection refused: "+why, nil, "remote", c.RemoteAddr().String())
 		_ = c.Close()
 	}
 	return tc
+}
+
+func remoteIP(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return c.RemoteAddr().String()
 }
 
 type trackedConn struct {
@@ -166,18 +203,33 @@ type trackedConn struct {
 	timeout time.Duration
 	s       *Server
 	h       *handler
+	ip      string
 	refused bool
 	once    sync.Once
+	// publishBy is when an unauthorized connection is dropped; published
+	// is set once a publish is authorized.
+	publishBy time.Time
+	published atomic.Bool
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+	deadline := time.Now().Add(c.timeout)
+	early := !c.published.Load() && c.publishBy.Before(deadline)
+	if early {
+		deadline = c.publishBy
+	}
+	if err := c.Conn.SetReadDeadline(deadline); err != nil {
 		return 0, err
 	}
 	n, err := c.Conn.Read(p)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		err = fmt.Errorf("%w: nothing received for %v", ErrTimeout, c.timeout)
+		if early && !c.published.Load() {
+			err = fmt.Errorf("%w: no authorized publish within %v of connecting", ErrTimeout, c.s.PublishTimeout)
+			c.s.Logger.Infow("RTMP connection dropped: no publish in time", "remote", c.RemoteAddr().String(), "timeout", c.s.PublishTimeout)
+		} else {
+			err = fmt.Errorf("%w: nothing received for %v", ErrTimeout, c.timeout)
+		}
 		c.h.fail(err)
 	}
 	return n, err
@@ -189,6 +241,9 @@ func (c *trackedConn) Close() error {
 		c.h.closed()
 		c.s.mu.Lock()
 		delete(c.s.conns, c)
+		if c.s.byIP[c.ip]--; c.s.byIP[c.ip] <= 0 {
+			delete(c.s.byIP, c.ip)
+		}
 		c.s.mu.Unlock()
 		c.s.wg.Done()
 	})
@@ -259,6 +314,7 @@ func (h *handler) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *message.NetS
 	h.demux = d
 	h.stop = make(chan struct{})
 	h.mu.Unlock()
+	h.conn.published.Store(true)
 	h.watcher.Add(1)
 	go func() {
 		defer h.watcher.Done()
@@ -316,7 +372,7 @@ func (h *handler) onMedia(ts uint32, payload io.Reader, write func(*flv.Demuxer,
 	if err != nil {
 		return err
 	}
-	return h.check(write(d, ts, b))
+	return h.check(guard.Call(h.log, "FLV demuxer", func() error { return write(d, ts, b) }))
 }
 
 // body reads a message body into the handler's scratch buffer, reused for

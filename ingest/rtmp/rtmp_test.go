@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/internal/guard"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -211,4 +212,102 @@ func TestGarbageAfterConnect(t *testing.T) {
 		_, err = c.Read(make([]byte, 8192))
 	}
 	require.False(t, strings.Contains(err.Error(), "timeout"), "the server drops a client that sends garbage: %v", err)
+}
+
+// TestDripClientDropped: a client that drips a byte every 300 ms never
+// trips the read timeout (5 s), but is dropped when it has not published
+// within PublishTimeout (2 s) of connecting; an encoder that publishes in
+// time streams on well past that bound.
+func TestDripClientDropped(t *testing.T) {
+	rec := newRecorder()
+	s := &Server{Address: "127.0.0.1:0", ReadTimeout: 5 * time.Second, PublishTimeout: 2 * time.Second,
+		Authorizer: authFunc(func(string) (Publisher, error) { return rec, nil })}
+	require.NoError(t, s.Initialize())
+	t.Cleanup(s.Close)
+
+	c, err := net.Dial("tcp", s.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	start := time.Now()
+	var werr error
+	for time.Since(start) < 6*time.Second {
+		if _, werr = c.Write([]byte{3}); werr != nil {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	require.Error(t, werr, "the server closed the dripping connection")
+	took := time.Since(start)
+	require.Less(t, took, 4*time.Second, "dropped at PublishTimeout, not later")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := ffmpegPush(ctx, t, "rtmp://"+s.Addr().String()+"/live/key", 4).CombinedOutput()
+	require.NoError(t, err, "a publish outlives PublishTimeout: %s", out)
+	require.NoError(t, <-rec.closed)
+}
+
+// TestConnsPerIP: one address cannot hold more than MaxConnsPerIP
+// connections; the next is closed at once, another address still gets in.
+func TestConnsPerIP(t *testing.T) {
+	s := &Server{Address: "127.0.0.1:0", MaxConnsPerIP: 4,
+		Authorizer: authFunc(func(string) (Publisher, error) { return nil, errors.New("no") })}
+	require.NoError(t, s.Initialize())
+	t.Cleanup(s.Close)
+	port := s.Addr().(*net.TCPAddr).Port
+	dial := func(from string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	closed := func(c net.Conn) bool {
+		_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_, err := c.Read(make([]byte, 1))
+		var ne net.Error
+		return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+	}
+	var held []net.Conn
+	for range 4 {
+		held = append(held, dial("127.0.0.2"))
+	}
+	for _, c := range held {
+		require.False(t, closed(c), "within the bound")
+	}
+	require.True(t, closed(dial("127.0.0.2")), "the fifth from one address is closed")
+	require.False(t, closed(dial("127.0.0.3")), "another address gets in")
+}
+
+// panicker is a Publisher whose parsing path panics (as a demuxer bug
+// met by a malformed stream would).
+type panicker struct{ recorder }
+
+func (p *panicker) Track(*media.Track) error { panic("malformed stream met a bug") }
+
+// TestPanicEndsOnlyThatPublish: a panic while handling one connection's
+// media ends that publish with an error saying so; the process and the
+// listener go on, and the next publish works.
+func TestPanicEndsOnlyThatPublish(t *testing.T) {
+	bad := &panicker{recorder: *newRecorder()}
+	good := newRecorder()
+	s := startServer(t, authFunc(func(key string) (Publisher, error) {
+		if key == "bad" {
+			return bad, nil
+		}
+		return good, nil
+	}), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _ = ffmpegPush(ctx, t, "rtmp://"+s.Addr().String()+"/live/bad", 2).CombinedOutput()
+	select {
+	case err := <-bad.closed:
+		require.ErrorIs(t, err, guard.ErrPanic)
+		require.ErrorContains(t, err, "in the FLV demuxer: malformed stream met a bug")
+	case <-ctx.Done():
+		t.Fatal("the panicking publish was not closed")
+	}
+	out, err := ffmpegPush(ctx, t, "rtmp://"+s.Addr().String()+"/live/good", 2).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.NoError(t, <-good.closed)
 }

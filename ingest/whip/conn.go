@@ -15,6 +15,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/tributary-ingress/tributary/internal/guard"
 )
 
 // Reasons a session ends on the WebRTC side.
@@ -225,16 +227,22 @@ func (c *conn) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 	if t.Kind() == webrtc.RTPCodecTypeVideo {
 		c.requestKeyframe(layer)
 	}
-	for {
-		p, _, err := t.ReadRTP()
-		if err != nil {
-			return
+	video := t.Kind() == webrtc.RTPCodecTypeVideo
+	err := guard.Call(c.log, "WebRTC depacketizer", func() error {
+		for {
+			p, _, err := t.ReadRTP()
+			if err != nil {
+				return nil
+			}
+			if video {
+				c.pub.WriteVideoRTP(layer, p)
+			} else {
+				c.pub.WriteAudioRTP(p)
+			}
 		}
-		if t.Kind() == webrtc.RTPCodecTypeVideo {
-			c.pub.WriteVideoRTP(layer, p)
-		} else {
-			c.pub.WriteAudioRTP(p)
-		}
+	})
+	if err != nil {
+		c.stop(err)
 	}
 }
 

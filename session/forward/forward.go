@@ -24,6 +24,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/tributary-ingress/tributary/internal/guard"
 	"github.com/tributary-ingress/tributary/room"
 	"github.com/tributary-ingress/tributary/session"
 )
@@ -225,7 +226,7 @@ func (s *Session) count(st *streamStats, p *rtp.Packet) {
 func (s *Session) run() {
 	defer close(s.done)
 	r := s.conf.Reporter
-	err := s.runInner()
+	err := guard.Call(s.log, "session", s.runInner)
 	switch {
 	case err == nil:
 	case errors.Is(err, context.Canceled) || s.ctx.Err() != nil:

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # The full media matrix: every combination of
-#   input {RTMP, SRT push} × media {audio+video, video only} ×
+#   input {RTMP, SRT push, URL (an MPEG-TS file over HTTP)} ×
+#   media {audio+video, video only} ×
 #   source frame rate {24, 25, 30, 50, 60, variable (~40)} ×
 #   encoding {default preset (30 fps cap), H264_540P_25FPS_2_LAYERS,
 #             custom options at 15 fps}
-# plus audio-only over each input: 74 live cases of 16 s, each with three
+# plus audio-only over each input: 111 live cases of 16 s, each with three
 # viewers in the room at once (one on HIGH, one on LOW, one switching every
 # 4 s). Per viewer and whole second: frame rate (±10 %, ±20 % variable),
 # resolution of every picture, latency growth; with audio, A/V sync as a
 # receiver measures it (flash + beep every 2 s). CI runs a subset that
 # covers each axis (e2e/matrix_test.go, matrixCI).
 #
-#   benchmarks/matrix.sh                    # ~25 min; table to stdout
+#   benchmarks/matrix.sh                    # ~35 min; table to stdout
 #   OUT=table.md benchmarks/matrix.sh       # and into a file
 #
 # Uses the same set-up as the test command (livekit-server from the cache,

@@ -198,54 +198,41 @@ func TestResolutionChangeTS(t *testing.T) {
 	wantHigh := []string{"640x360", "1280x720", "960x720"}
 	wantLow := []string{"320x180", "240x180"}
 
-	t.Run("srt push", func(t *testing.T) {
-		info := createRTMP(ctx, t, m.c, "res-srt", "src", true)
-		ff := e2e.StartProcess(t, "ffmpeg-srt-push", e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-			"-i", ts, "-c", "copy", "-f", "mpegts", fmt.Sprintf("srt://127.0.0.1:%d?streamid=%s", srtPort, info.StreamKey))
-		fctx, stop := ff.WithExit(ctx)
-		defer stop()
-		v := watchHighAndLow(fctx, t, m.lk, "res-srt")
-		select {
-		case <-ff.Done():
-			require.NoError(t, ff.Err())
-		case <-ctx.Done():
-			t.Fatal("ffmpeg did not finish")
-		}
-		v.check(t, wantHigh, wantLow)
-	})
-
 	base := serveFiles(t, filepath.Dir(ts))
 	for _, transcode := range []bool{true, false} {
 		name := map[bool]string{true: "transcode", false: "passthrough"}[transcode]
-		t.Run("url "+name, func(t *testing.T) {
-			room := "res-url-" + name
-			info := createURL(ctx, t, m.c, room, "src", base+"/"+filepath.Base(ts), &transcode)
-			v := watchHighAndLow(ctx, t, m.lk, room)
-			waitState(ctx, t, m.c, info.IngressId, livekit.IngressState_ENDPOINT_COMPLETE)
+		check := func(t *testing.T, v *resolutionViewers) {
 			if transcode {
 				v.check(t, wantHigh, wantLow)
 			} else {
 				// One layer: both viewers see the source's sizes.
 				v.check(t, resolutionSegments, resolutionSegments)
 			}
+		}
+		t.Run("srt push "+name, func(t *testing.T) {
+			room := "res-srt-" + name
+			info := createRTMP(ctx, t, m.c, room, "src", transcode)
+			ff := e2e.StartProcess(t, "ffmpeg-srt-push", e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+				"-i", ts, "-c", "copy", "-f", "mpegts", fmt.Sprintf("srt://127.0.0.1:%d?streamid=%s", srtPort, info.StreamKey))
+			fctx, stop := ff.WithExit(ctx)
+			defer stop()
+			v := watchHighAndLow(fctx, t, m.lk, room)
+			select {
+			case <-ff.Done():
+				require.NoError(t, ff.Err())
+			case <-ctx.Done():
+				t.Fatal("ffmpeg did not finish")
+			}
+			check(t, v)
+		})
+		t.Run("url "+name, func(t *testing.T) {
+			room := "res-url-" + name
+			info := createURL(ctx, t, m.c, room, "src", base+"/"+filepath.Base(ts), &transcode)
+			v := watchHighAndLow(ctx, t, m.lk, room)
+			waitState(ctx, t, m.c, info.IngressId, livekit.IngressState_ENDPOINT_COMPLETE)
+			check(t, v)
 		})
 	}
-
-	t.Run("srt push passthrough", func(t *testing.T) {
-		info := createRTMP(ctx, t, m.c, "res-srt-pass", "src", false)
-		ff := e2e.StartProcess(t, "ffmpeg-srt-push", e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-			"-i", ts, "-c", "copy", "-f", "mpegts", fmt.Sprintf("srt://127.0.0.1:%d?streamid=%s", srtPort, info.StreamKey))
-		fctx, stop := ff.WithExit(ctx)
-		defer stop()
-		v := watchHighAndLow(fctx, t, m.lk, "res-srt-pass")
-		select {
-		case <-ff.Done():
-			require.NoError(t, ff.Err())
-		case <-ctx.Done():
-			t.Fatal("ffmpeg did not finish")
-		}
-		v.check(t, resolutionSegments, resolutionSegments)
-	})
 }
 
 // TestResolutionChangeWHIP: Chromium with its default degradation

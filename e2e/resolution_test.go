@@ -39,6 +39,9 @@ func sizeRuns(pics []e2e.Picture, minRun int) []string {
 		}
 	}
 	for _, p := range pics {
+		if e2e.IsBlankFrame(p) {
+			continue
+		}
 		s := fmt.Sprintf("%dx%d", p.Width, p.Height)
 		if s != cur {
 			flush()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -69,6 +70,12 @@ func (s *Subscriber) Timeline(trackSID string) []Picture {
 	return append([]Picture(nil), e.rec.timeline.pictures...)
 }
 
+// IsBlankFrame reports LiveKit's blank keyframes: when a published track
+// ends (or is muted) the SFU sends its subscribers a few 2x2 keyframes of
+// its own (livekit-server pkg/sfu/downtrack.go, H264KeyFrame2x2), so a
+// player's last picture is black. They are not the publisher's pictures.
+func IsBlankFrame(p Picture) bool { return p.Width == 2 && p.Height == 2 }
+
 // Second is one second of a timeline.
 type Second struct {
 	// Start is the second's start, from the first picture.
@@ -86,8 +93,9 @@ type Second struct {
 
 // Seconds cuts a timeline into seconds from its first picture, for a
 // clock rate in Hz. Pictures before from (a time offset from the first
-// picture) are left out.
+// picture) are left out, and so are LiveKit's blank frames.
 func Seconds(pics []Picture, clockRate int, from time.Duration) []Second {
+	pics = slices.DeleteFunc(slices.Clone(pics), IsBlankFrame)
 	if len(pics) == 0 {
 		return nil
 	}

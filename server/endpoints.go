@@ -13,6 +13,7 @@ import (
 	"github.com/tributary-ingress/tributary/ingest/rtmp"
 	"github.com/tributary-ingress/tributary/ingest/srt"
 	"github.com/tributary-ingress/tributary/ingest/whip"
+	"github.com/tributary-ingress/tributary/internal/netlimit"
 )
 
 // endpoints are the listeners both modes run: HTTP ports and the media
@@ -41,7 +42,7 @@ func (e *endpoints) serveHTTP(key string, port int, h http.Handler) error {
 	}
 	srv := newHTTPServer(h)
 	done := make(chan error, 1)
-	limited := limitConns(ln, httpLimits.MaxConns, httpLimits.MaxConnsPerIP)
+	limited := netlimit.Wrap(ln, httpLimits.MaxConns, httpLimits.MaxConnsPerIP, nil)
 	go func() { done <- srv.Serve(limited) }()
 	e.https = append(e.https, srv)
 	e.serving = append(e.serving, done)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/demux/flv"
 	"github.com/tributary-ingress/tributary/internal/guard"
+	"github.com/tributary-ingress/tributary/internal/netlimit"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -94,7 +95,6 @@ type Server struct {
 	srv   *gortmp.Server
 	mu    sync.Mutex
 	conns map[*trackedConn]struct{}
-	byIP  map[string]int
 	wg    sync.WaitGroup
 	serve chan error
 }
@@ -120,12 +120,15 @@ func (s *Server) Initialize() error {
 	if err != nil {
 		return err
 	}
+	// Connection bounds apply to the TCP connections, before any TLS.
+	ln = netlimit.Wrap(ln, s.MaxConns, s.MaxConnsPerIP, func(remote net.Addr, why string) {
+		s.Logger.Warnw("RTMP connection refused: "+why, nil, "remote", remote.String())
+	})
 	if s.TLSConfig != nil {
 		ln = tls.NewListener(ln, s.TLSConfig)
 	}
 	s.ln = ln
 	s.conns = map[*trackedConn]struct{}{}
-	s.byIP = map[string]int{}
 	quiet := logrus.New()
 	quiet.Out = io.Discard
 	s.srv = gortmp.NewServer(&gortmp.ServerConfig{
@@ -165,37 +168,17 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// track wraps an accepted connection: read deadlines, the connection limit,
-// and a WaitGroup entry released when go-rtmp closes it (go-rtmp runs each
-// connection in a goroutine of its own that it does not join).
+// track wraps an accepted connection (already within the connection
+// bounds, see Initialize): read deadlines, and a WaitGroup entry released
+// when go-rtmp closes it (go-rtmp runs each connection in a goroutine of
+// its own that it does not join).
 func (s *Server) track(c net.Conn) *trackedConn {
-	tc := &trackedConn{Conn: c, timeout: s.ReadTimeout, s: s, ip: remoteIP(c),
-		publishBy: time.Now().Add(s.PublishTimeout)}
+	tc := &trackedConn{Conn: c, timeout: s.ReadTimeout, s: s, publishBy: time.Now().Add(s.PublishTimeout)}
 	s.wg.Add(1)
 	s.mu.Lock()
-	var why string
-	switch {
-	case len(s.conns) >= s.MaxConns:
-		why = fmt.Sprintf("too many connections (max %d)", s.MaxConns)
-	case s.byIP[tc.ip] >= s.MaxConnsPerIP:
-		why = fmt.Sprintf("too many connections from this address (max %d)", s.MaxConnsPerIP)
-	}
-	tc.refused = why != ""
 	s.conns[tc] = struct{}{}
-	s.byIP[tc.ip]++
 	s.mu.Unlock()
-	if tc.refused {
-		s.Logger.Warnw("RTMP connection refused: "+why, nil, "remote", c.RemoteAddr().String())
-		_ = c.Close()
-	}
 	return tc
-}
-
-func remoteIP(c net.Conn) string {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
-	}
-	return c.RemoteAddr().String()
 }
 
 type trackedConn struct {
@@ -203,8 +186,6 @@ type trackedConn struct {
 	timeout time.Duration
 	s       *Server
 	h       *handler
-	ip      string
-	refused bool
 	once    sync.Once
 	// publishBy is when an unauthorized connection is dropped; published
 	// is set once a publish is authorized.
@@ -241,9 +222,6 @@ func (c *trackedConn) Close() error {
 		c.h.closed()
 		c.s.mu.Lock()
 		delete(c.s.conns, c)
-		if c.s.byIP[c.ip]--; c.s.byIP[c.ip] <= 0 {
-			delete(c.s.byIP, c.ip)
-		}
 		c.s.mu.Unlock()
 		c.s.wg.Done()
 	})

@@ -267,18 +267,24 @@ func TestResolutionChangeWHIP(t *testing.T) {
 	require.Equal(t, "video/H264", st.MimeType)
 	time.Sleep(6 * time.Second)
 	pics := since(high.Timeline(sid), from.Add(time.Second))
-	// Chromium's own frame rate drops while it adapts: no per-second
-	// frame-rate bound here, but the size must only grow and the last
-	// seconds be at 960x540 and ≥ 20 fps.
+	// Chromium's own frame rate drops while it adapts (balanced
+	// degradation trades frames for size when its encoder is busy, and
+	// on a loaded 2-core CI machine it is): no per-second bound while it
+	// adapts, but the size must only grow and the last seconds be at
+	// 960x540, at ≥ 20 fps on average and never under 12 in a second (a
+	// layer stuck on the old plan or paced wrong falls far below both).
 	runs := sizeRuns(pics, 1)
 	t.Logf("sizes on HIGH: %v", runs)
 	require.Equal(t, "960x540", runs[len(runs)-1])
 	secs := e2e.Seconds(pics, 90000, 0)
 	require.GreaterOrEqual(t, len(secs), 6)
+	total := 0
 	for _, s := range secs[len(secs)-5 : len(secs)-1] {
 		require.Equal(t, []string{"960x540"}, s.Sizes)
-		require.GreaterOrEqual(t, s.Pictures, 20, "frames per second at full size")
+		require.GreaterOrEqual(t, s.Pictures, 12, "frames in one second at full size")
+		total += s.Pictures
 	}
+	require.GreaterOrEqual(t, total, 4*20, "frames over the last 4 s at full size")
 	page.commands <- "delete"
 	require.Equal(t, "200", page.wait(bctx, t, "deleted"))
 }

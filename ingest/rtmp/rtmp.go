@@ -174,6 +174,7 @@ func (s *Server) Close() {
 // its own that it does not join).
 func (s *Server) track(c net.Conn) *trackedConn {
 	tc := &trackedConn{Conn: c, timeout: s.ReadTimeout, s: s, publishBy: time.Now().Add(s.PublishTimeout)}
+	tc.chunks = newChunkGuard(tc.published.Load)
 	s.wg.Add(1)
 	s.mu.Lock()
 	s.conns[tc] = struct{}{}
@@ -191,6 +192,9 @@ type trackedConn struct {
 	// is set once a publish is authorized.
 	publishBy time.Time
 	published atomic.Bool
+	// chunks bounds the messages the client declares (read goroutine
+	// only).
+	chunks *chunkGuard
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
@@ -212,6 +216,13 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 			err = fmt.Errorf("%w: nothing received for %v", ErrTimeout, c.timeout)
 		}
 		c.h.fail(err)
+	}
+	if n > 0 {
+		if gerr := c.chunks.feed(p[:n]); gerr != nil {
+			c.s.Logger.Infow("RTMP connection dropped", "remote", c.RemoteAddr().String(), "reason", gerr.Error())
+			c.h.fail(gerr)
+			return 0, gerr
+		}
 	}
 	return n, err
 }

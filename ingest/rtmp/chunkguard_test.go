@@ -1,0 +1,227 @@
+package rtmp
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	gortmp "github.com/yutopp/go-rtmp"
+	"github.com/yutopp/go-rtmp/handshake"
+	"github.com/yutopp/go-rtmp/message"
+)
+
+// chunkHeader0 is a format-0 chunk header declaring a message.
+func chunkHeader0(csid byte, typ byte, length int, streamID uint32) []byte {
+	b := []byte{csid & 0x3f, 0, 0, 0, byte(length >> 16), byte(length >> 8), byte(length), typ, 0, 0, 0, 0}
+	binary.LittleEndian.PutUint32(b[8:], streamID)
+	return b
+}
+
+// setChunkSize is a whole Set Chunk Size message on chunk stream 2.
+func setChunkSize(size uint32) []byte {
+	b := chunkHeader0(2, typeSetChunkSize, 4, 0)
+	return binary.BigEndian.AppendUint32(b, size)
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// TestHugeMessagesRefusedBeforeAuth: a client that has only shaken hands
+// sets a 4 MiB chunk size, declares 16 MiB messages on four chunk streams
+// and sends one 4 MiB chunk of each. The connection is dropped at the
+// first header, so the server never buffers them (the RTMP library alone
+// held every byte sent, 2 connections × 4 chunk streams × 4 MiB, and
+// waited for the rest, before any stream key was presented).
+func TestHugeMessagesRefusedBeforeAuth(t *testing.T) {
+	good := newRecorder()
+	s := startServer(t, authFunc(func(string) (Publisher, error) { return good, nil }), 5*time.Second)
+	before := heapInUse()
+	var conns []net.Conn
+	payload := make([]byte, 4<<20)
+	for range 2 {
+		c, err := net.Dial("tcp", s.Addr().String())
+		require.NoError(t, err)
+		defer c.Close()
+		require.NoError(t, handshake.HandshakeWithServer(c, c, &handshake.Config{}))
+		_, err = c.Write(setChunkSize(4 << 20))
+		require.NoError(t, err)
+		for csid := byte(3); csid < 7; csid++ {
+			if _, err := c.Write(chunkHeader0(csid, 20, 0xfffff0, 0)); err != nil {
+				break
+			}
+			if _, err := c.Write(payload); err != nil {
+				break // the server closed the connection: expected
+			}
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(time.Second)
+	grown := int64(heapInUse()) - int64(before)
+	t.Logf("server heap grew by %.1f MiB", float64(grown)/(1<<20))
+	require.Less(t, grown, int64(8<<20), "the declared messages are not buffered")
+	for _, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := io.Copy(io.Discard, c)
+		var ne net.Error
+		require.False(t, errors.As(err, &ne) && ne.Timeout(), "the server closed the connection")
+	}
+
+	// The listener still serves encoders.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := ffmpegPush(ctx, t, "rtmp://"+s.Addr().String()+"/live/good", 2).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.NoError(t, <-good.closed)
+}
+
+// TestMessageOverBoundEndsPublish: an authorized publisher declaring a
+// video message over maxMessageSize ends with ErrMessageTooLarge in its
+// session's error (the library accepted any 24-bit length).
+func TestMessageOverBoundEndsPublish(t *testing.T) {
+	rec := newRecorder()
+	s := startServer(t, authFunc(func(string) (Publisher, error) { return rec, nil }), 5*time.Second)
+	cc, err := gortmp.Dial("rtmp", s.Addr().String(), &gortmp.ConnConfig{})
+	require.NoError(t, err)
+	defer cc.Close()
+	require.NoError(t, cc.Connect(&message.NetConnectionConnect{Command: message.NetConnectionConnectCommand{App: "live"}}))
+	st, err := cc.CreateStream(&message.NetConnectionCreateStream{}, 4096)
+	require.NoError(t, err)
+	require.NoError(t, st.Publish(&message.NetStreamPublish{PublishingName: "key", PublishingType: "live"}))
+	_ = st.Write(6, 33, &message.VideoMessage{Payload: bytes.NewReader(make([]byte, maxMessageSize+1))})
+	select {
+	case err := <-rec.closed:
+		require.ErrorIs(t, err, ErrMessageTooLarge)
+		require.ErrorContains(t, err, "a message of 8388609 bytes, over the bound of 8388608 bytes")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the publish was not ended")
+	}
+}
+
+// TestChunkGuardFollowsSplits: the guard's verdict on a byte stream does
+// not depend on how reads split it, and it follows a stream the way the
+// RTMP library does: chunk size changes, every basic header form,
+// extended timestamps, interleaved chunk streams.
+func TestChunkGuardFollowsSplits(t *testing.T) {
+	var b bytes.Buffer
+	b.Write(make([]byte, handshakeSize))
+	b.Write(setChunkSize(100))
+	// A 250-byte command on chunk stream 3 in three chunks (100, 100, 50),
+	// interleaved with a 2-byte-basic-header stream (id 70) and a
+	// 3-byte one (id 400) using extended timestamps.
+	b.Write(chunkHeader0(3, 20, 250, 0))
+	b.Write(make([]byte, 100))
+	b.Write([]byte{0 << 6, 70 - 64, 0xff, 0xff, 0xff, 0, 0, 10, 8, 1, 0, 0, 0, 0, 0, 0, 1})
+	b.Write(make([]byte, 10))
+	b.Write([]byte{3<<6 | 3})
+	b.Write(make([]byte, 100))
+	b.Write([]byte{1<<6 | 1, (400 - 64) & 0xff, (400 - 64) >> 8, 0xff, 0xff, 0xff, 0, 0, 5, 9, 0, 0, 0, 9})
+	b.Write(make([]byte, 5))
+	b.Write([]byte{2<<6 | 3, 0, 0, 33})
+	b.Write(make([]byte, 50))
+	// Chunk stream 3 again, after completion: a new message by format 3
+	// (same length and type).
+	b.Write([]byte{3<<6 | 3})
+	b.Write(make([]byte, 100))
+	stream := b.Bytes()
+
+	whole := newChunkGuard(func() bool { return false })
+	require.NoError(t, whole.feed(stream))
+	require.Equal(t, uint32(100), whole.chunkSize)
+	require.Len(t, whole.streams, 4)
+	require.Equal(t, uint32(100), whole.streams[3].have, "mid-message on chunk stream 3")
+	require.True(t, whole.streams[70].done)
+	require.True(t, whole.streams[400].done)
+
+	bytewise := newChunkGuard(func() bool { return false })
+	for i := range stream {
+		require.NoError(t, bytewise.feed(stream[i:i+1]))
+	}
+	require.Equal(t, whole.streams[3].have, bytewise.streams[3].have)
+	require.Equal(t, whole.payload, bytewise.payload)
+
+	// A chunk on a stream with no message to continue, as the library
+	// would panic on, ends the connection with a reason.
+	bad := newChunkGuard(func() bool { return false })
+	err := bad.feed(append(make([]byte, handshakeSize), 3<<6|5))
+	require.ErrorContains(t, err, "carries no message")
+}
+
+// libraryMessages runs the RTMP library's chunk reader over a stream
+// (without handshake) and lists the messages it completes, applying a
+// Set Chunk Size where the guard saw one (as the library's connection
+// does when it handles the message).
+func libraryMessages(stream []byte, types []byte) (out []uint32) {
+	cs := gortmp.NewChunkStreamer(bytes.NewReader(stream), io.Discard, &gortmp.StreamControlStateConfig{
+		DefaultChunkSize: defaultChunkSize, MaxChunkSize: maxChunkSize, MaxChunkStreams: maxChunkStreams,
+		DefaultAckWindowSize: math.MaxInt32, MaxAckWindowSize: math.MaxInt32,
+	})
+	defer func() {
+		_ = cs.Close()
+		<-cs.Done()
+		_ = recover() // the library panics on some malformed chunks
+	}()
+	for {
+		r, err := cs.NewChunkReader()
+		if err != nil {
+			return out
+		}
+		body, _ := io.ReadAll(r)
+		out = append(out, uint32(len(body)))
+		if i := len(out) - 1; i < len(types) && types[i] == typeSetChunkSize && len(body) >= 4 {
+			_ = cs.PeerState().SetChunkSize(binary.BigEndian.Uint32(body) & 0x7fffffff)
+		}
+	}
+}
+
+func FuzzChunkGuard(f *testing.F) {
+	f.Add(setChunkSize(4096), uint8(7))
+	f.Add(append(setChunkSize(64), chunkHeader0(4, 9, 300, 1)...), uint8(1))
+	f.Add([]byte{0x03, 0xff, 0xff, 0xff, 0, 1, 0, 20, 0, 0, 0, 0, 1, 2, 3, 4}, uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, step uint8) {
+		stream := append(make([]byte, handshakeSize), data...)
+		var lengths []uint32
+		var types []byte
+		whole := newChunkGuard(func() bool { return true })
+		whole.onMessage = func(_ int, length uint32, typ byte) {
+			lengths = append(lengths, length)
+			types = append(types, typ)
+		}
+		errWhole := whole.feed(stream)
+		split := newChunkGuard(func() bool { return true })
+		var errSplit error
+		n := int(step%31) + 1
+		for i := 0; i < len(stream) && errSplit == nil; i += n {
+			errSplit = split.feed(stream[i:min(i+n, len(stream))])
+		}
+		if (errWhole == nil) != (errSplit == nil) {
+			t.Fatalf("verdict depends on the split: %v vs %v", errWhole, errSplit)
+		}
+		if errWhole == nil && (whole.held > maxHeld || len(whole.streams) > maxChunkStreams) {
+			t.Fatalf("bounds exceeded: held %d, streams %d", whole.held, len(whole.streams))
+		}
+		// The guard sees the messages the library assembles, in order:
+		// all of them, or those before the point where it ends the
+		// connection.
+		lib := libraryMessages(data, types)
+		if errWhole == nil && len(lib) != len(lengths) || len(lib) < len(lengths) {
+			t.Fatalf("guard saw messages %v, the library %v (guard error %v)", lengths, lib, errWhole)
+		}
+		for i := range lengths {
+			if lib[i] != lengths[i] {
+				t.Fatalf("guard saw messages %v, the library %v", lengths, lib)
+			}
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"os/exec"
 	"runtime"
 	"testing"
 	"time"
@@ -224,4 +225,28 @@ func FuzzChunkGuard(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPublishLargeMessagesAndExtendedTimestamps: what the guard must let
+// through — an encoder whose keyframes are far over the pre-publish bound
+// and whose timestamps are past 2^24 ms (4.7 hours, extended timestamps in
+// every chunk header) — publishes every frame.
+func TestPublishLargeMessagesAndExtendedTimestamps(t *testing.T) {
+	rec := newRecorder()
+	s := startServer(t, authFunc(func(string) (Publisher, error) { return rec, nil }), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	bin, err := exec.LookPath("ffmpeg")
+	require.NoError(t, err, "ffmpeg is installed by scripts/install-system-deps.sh")
+	out, err := exec.CommandContext(ctx, bin, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
+		"-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "20M", "-g", "30", "-c:a", "aac",
+		// 16777 s: the RTMP timestamps cross 0xffffff ms after 0.2 s.
+		"-output_ts_offset", "16777", "-f", "flv", "rtmp://"+s.Addr().String()+"/live/k").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.NoError(t, <-rec.closed)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.InDelta(t, 90, rec.video, 3, "3 s of 30 fps video")
+	require.InDelta(t, 129, rec.audio, 5, "3 s of AAC")
 }

@@ -62,6 +62,11 @@ func (s *Server) Initialize() (err error) {
 	s.manager = service.NewManager(service.ManagerConfig{
 		Store: s.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, Logger: s.Logger,
 	})
+	// Sessions a killed or crashed run left "running" in the store end
+	// now, before anything is served.
+	if _, err = s.manager.EndInterrupted(); err != nil {
+		return err
+	}
 	s.pulls.client = url.NewClient(url.ClientConfig{DenyPrivate: c.DenyPrivateURLs})
 	s.manager.SetURLLauncher(s)
 	api := service.NewAPI(s.manager, auth.NewSimpleKeyProvider(c.APIKey, c.APISecret))

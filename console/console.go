@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,9 +78,15 @@ type Console struct {
 	SessionIdle, SessionMax, TokenTTL time.Duration
 	// Now is the clock; nil is time.Now. Tests set it.
 	Now func() time.Time
+	// SecureCookies marks the session cookie Secure on every response (the
+	// config's secure_cookies), for a console served over plain HTTP
+	// behind a TLS-terminating proxy; without it the cookie is Secure
+	// when the request itself came over TLS.
+	SecureCookies bool
 
 	mux      *http.ServeMux
 	sessions *sessions
+	logins   *loginLimiter
 }
 
 // Initialize checks the configuration and builds the routes.
@@ -103,6 +110,7 @@ func (c *Console) Initialize() error {
 		c.Now = time.Now
 	}
 	c.sessions = newSessions(c.Now, c.SessionIdle, c.SessionMax, maxSessions)
+	c.logins = newLoginLimiter(c.Now)
 	m := http.NewServeMux()
 	for pattern, name := range map[string]string{
 		"GET /{$}": "index.html", "GET /console.js": "console.js", "GET /console.css": "console.css",
@@ -165,6 +173,10 @@ type sessionInfo struct {
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if wait := c.logins.wait(r.RemoteAddr); wait > 0 {
+		tooManyLogins(w, wait)
+		return
+	}
 	var req loginRequest
 	if err := readJSON(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -173,14 +185,20 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	keyOK := subtle.ConstantTimeCompare([]byte(req.APIKey), []byte(c.APIKey)) == 1
 	secretOK := subtle.ConstantTimeCompare([]byte(req.APISecret), []byte(c.APISecret)) == 1
 	if !keyOK || !secretOK {
-		c.Logger.Infow("console login refused", "remote", r.RemoteAddr, "reason", "wrong API key or secret")
+		wait := c.logins.failed(r.RemoteAddr)
+		c.Logger.Infow("console login refused", "remote", r.RemoteAddr, "reason", "wrong API key or secret", "nextAttemptIn", wait)
+		if wait > 0 {
+			tooManyLogins(w, wait)
+			return
+		}
 		writeError(w, http.StatusUnauthorized, "wrong API key or secret")
 		return
 	}
+	c.logins.succeeded(r.RemoteAddr)
 	id, s := c.sessions.open()
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: id, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.SecureCookies || r.TLS != nil,
 	})
 	c.Logger.Infow("console login", "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, c.info(s))
@@ -192,9 +210,16 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.SecureCookies || r.TLS != nil,
 	})
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// tooManyLogins refuses a login attempt from an address that must wait.
+func tooManyLogins(w http.ResponseWriter, wait time.Duration) {
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many wrong logins from this address: try again in %d s", secs))
 }
 
 // withSession runs h only for a request carrying a live session, which it

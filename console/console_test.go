@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -55,6 +56,7 @@ type request struct {
 	method, path, body string
 	cookie             *http.Cookie
 	header             map[string]string
+	remote             string
 }
 
 func do(c *Console, r request) *httptest.ResponseRecorder {
@@ -64,6 +66,9 @@ func do(c *Console, r request) *httptest.ResponseRecorder {
 	}
 	for k, v := range r.header {
 		req.Header.Set(k, v)
+	}
+	if r.remote != "" {
+		req.RemoteAddr = r.remote
 	}
 	if r.cookie != nil {
 		req.AddCookie(r.cookie)
@@ -124,6 +129,88 @@ func TestLogin(t *testing.T) {
 	require.Equal(t, "devkey", s.APIKey)
 	require.Equal(t, "ws://lk.test:7880", s.WsURL)
 	require.NotContains(t, w.Body.String(), "secret")
+}
+
+// TestLoginBackoff: after five wrong logins an address waits before its
+// next attempt is even looked at (the right secret included), the wait
+// doubling; other addresses are not affected; a good login after the
+// wait clears the count. Without it, the secret could be guessed as fast
+// as the port answers.
+func TestLoginBackoff(t *testing.T) {
+	c, clk := newConsole(t)
+	wrong := `{"api_key":"devkey","api_secret":"nope"}`
+	good := `{"api_key":"devkey","api_secret":"secret"}`
+	login := func(remote, body string) *httptest.ResponseRecorder {
+		return do(c, request{method: "POST", path: "/console/login", body: body, remote: remote})
+	}
+	const attacker = "203.0.113.7:4000"
+	for i := range 4 {
+		require.Equal(t, http.StatusUnauthorized, login(attacker, wrong).Code, "attempt %d", i+1)
+	}
+	w := login(attacker, wrong)
+	require.Equal(t, http.StatusTooManyRequests, w.Code, "the fifth wrong login starts the wait")
+	require.Equal(t, "1", w.Header().Get("Retry-After"))
+	require.Contains(t, errorOf(t, w), "too many wrong logins from this address: try again in 1 s")
+
+	w = login(attacker, good)
+	require.Equal(t, http.StatusTooManyRequests, w.Code, "while waiting even the right secret is not looked at")
+	require.Empty(t, w.Result().Cookies())
+	// Another port of the same address, and an IPv4-mapped form of it,
+	// count as the same client; another address is served.
+	require.Equal(t, http.StatusTooManyRequests, login("203.0.113.7:4001", good).Code)
+	require.Equal(t, http.StatusTooManyRequests, login("[::ffff:203.0.113.7]:4001", good).Code)
+	require.Equal(t, http.StatusOK, login("198.51.100.1:5000", good).Code)
+
+	clk.advance(time.Second)
+	require.Equal(t, http.StatusTooManyRequests, login(attacker, wrong).Code)
+	clk.advance(time.Second)
+	require.Equal(t, http.StatusTooManyRequests, login(attacker, wrong).Code, "still waiting: 2 s now")
+	clk.advance(2 * time.Second)
+	w = login(attacker, wrong)
+	require.Equal(t, "4", w.Header().Get("Retry-After"), "the wait doubles")
+	for range 20 {
+		clk.advance(maxLoginWait)
+		w = login(attacker, wrong)
+	}
+	require.Equal(t, "300", w.Header().Get("Retry-After"), "the wait is at most 5 min")
+	clk.advance(loginFailureMemory + time.Second)
+	require.Equal(t, http.StatusUnauthorized, login(attacker, wrong).Code, "failures are forgotten 15 min after the last one")
+
+	// IPv6 clients are counted by their /64.
+	for i := range 5 {
+		login(fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1), wrong)
+	}
+	require.Equal(t, http.StatusTooManyRequests, login("[2001:db8:1:2::99]:443", good).Code)
+	require.Equal(t, http.StatusOK, login("[2001:db8:1:3::1]:443", good).Code)
+
+	clk.advance(time.Hour)
+	require.Equal(t, http.StatusOK, login(attacker, good).Code)
+	require.Equal(t, http.StatusUnauthorized, login(attacker, wrong).Code, "a good login clears the count")
+}
+
+// TestLoginAddressesBounded: the failure table keeps at most
+// maxLoginAddresses addresses.
+func TestLoginAddressesBounded(t *testing.T) {
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	l := newLoginLimiter(clk.now)
+	for i := range maxLoginAddresses + 500 {
+		clk.advance(time.Millisecond)
+		l.failed(fmt.Sprintf("10.%d.%d.%d:1", i>>16&0xff, i>>8&0xff, i&0xff))
+	}
+	require.Len(t, l.by, maxLoginAddresses)
+	require.Zero(t, l.wait("10.0.0.0:1"), "the oldest addresses went first")
+}
+
+// TestSecureCookies: behind a TLS-terminating proxy the request reaches
+// the console over plain HTTP; secure_cookies marks the cookie Secure
+// anyway (without it, only a request over TLS gets a Secure cookie).
+func TestSecureCookies(t *testing.T) {
+	c, _ := newConsole(t)
+	require.False(t, loginCookie(t, c).Secure)
+	c.SecureCookies = true
+	require.True(t, loginCookie(t, c).Secure)
+	w := do(c, request{method: "POST", path: "/console/logout"})
+	require.True(t, w.Result().Cookies()[0].Secure)
 }
 
 // TestNeedsSession checks that every endpoint that hands out anything

@@ -36,6 +36,10 @@ func (a *API) PathPrefix() string { return a.twirp.PathPrefix() }
 
 type grantsKey struct{}
 
+// MaxRequestBytes bounds an API request body: the largest request, an
+// UpdateIngress with every option set, is a few KiB.
+const MaxRequestBytes = 1 << 20
+
 func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	grants, err := a.authenticate(r)
 	if err != nil {
@@ -43,6 +47,13 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = twirp.WriteError(w, err)
 		return
 	}
+	if r.ContentLength > MaxRequestBytes {
+		_ = twirp.WriteError(w, twirp.NewError(twirp.Malformed, fmt.Sprintf("request body of %d bytes, larger than the %d bytes an API request may have", r.ContentLength, MaxRequestBytes)))
+		return
+	}
+	// A body of unannounced length is cut at the bound: Twirp then
+	// answers that it could not be decoded.
+	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
 	a.twirp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), grantsKey{}, grants)))
 }
 

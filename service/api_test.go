@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,4 +202,33 @@ func TestAPIRoundTrip(t *testing.T) {
 	require.Equal(t, twirp.NotFound, twirpCode(t, err))
 	_, err = c.ListIngress(ctx, &livekit.ListIngressRequest{IngressId: rtmp.IngressId})
 	require.Equal(t, twirp.NotFound, twirpCode(t, err))
+}
+
+// TestAPIRequestBounded: an authenticated client cannot make the API read
+// an unbounded body (Twirp reads the whole body before decoding it).
+func TestAPIRequestBounded(t *testing.T) {
+	_, srv := newTestAPI(t)
+	tok, err := auth.NewAccessToken("devkey", "secret").SetVideoGrant(&auth.VideoGrant{IngressAdmin: true}).SetValidFor(time.Minute).ToJWT()
+	require.NoError(t, err)
+	post := func(body io.Reader, length int64) (int, string) {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/twirp/livekit.Ingress/ListIngress", body)
+		require.NoError(t, err)
+		req.ContentLength = length
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	big := `{"room_name":"` + strings.Repeat("a", MaxRequestBytes) + `"}`
+	code, msg := post(strings.NewReader(big), int64(len(big)))
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, msg, "larger than the 1048576 bytes an API request may have")
+	// Unannounced length (chunked): cut at the bound.
+	code, msg = post(io.MultiReader(strings.NewReader(big), strings.NewReader(strings.Repeat(" ", 8<<20))), -1)
+	require.Equal(t, http.StatusBadRequest, code, msg)
+	code, _ = post(strings.NewReader(`{"room_name":"r"}`), -1)
+	require.Equal(t, http.StatusOK, code)
 }

@@ -106,6 +106,9 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	if d.ts == nil {
 		return errors.New("hls: Run before Initialize")
 	}
+	if len(d.URL) > MaxURILength {
+		return malformed("playlist URL of %d bytes, longer than MaxURILength (%d bytes)", len(d.URL), MaxURILength)
+	}
 	pl, err := parsePlaylist(r)
 	if err != nil {
 		return err
@@ -145,10 +148,10 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		if seg.mapURL != "" {
+		if seg.mapURI != "" {
 			err = d.playFMP4(ctx, it, seg)
 		} else {
-			err = d.playTS(ctx, seg)
+			err = d.playTS(ctx, it, seg)
 		}
 		if err != nil {
 			return err
@@ -156,14 +159,18 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	}
 }
 
-func (d *Demuxer) playTS(ctx context.Context, seg segment) error {
-	body, err := d.fetchAll(ctx, "segment", seg.url, MaxSegmentSize)
+func (d *Demuxer) playTS(ctx context.Context, it *segmentIter, seg segment) error {
+	u, err := it.resolve(seg.uri)
+	if err != nil {
+		return err
+	}
+	body, err := d.fetchAll(ctx, "segment", u, MaxSegmentSize)
 	if err != nil {
 		return err
 	}
 	d.stats.Segments++
 	if len(body) > 0 && body[0] != 0x47 {
-		return unsupported("segment %s is neither MPEG-TS nor announced fMP4 (EXT-X-MAP)", seg.url)
+		return unsupported("segment %s is neither MPEG-TS nor announced fMP4 (EXT-X-MAP)", u)
 	}
 	if seg.disc && d.emitted {
 		d.stats.Discontinuities++
@@ -171,7 +178,7 @@ func (d *Demuxer) playTS(ctx context.Context, seg segment) error {
 	}
 	d.inFMP4 = false
 	if err := d.ts.Run(ctx, bytes.NewReader(body)); err != nil {
-		return fmt.Errorf("segment %s: %w", seg.url, err)
+		return fmt.Errorf("segment %s: %w", u, err)
 	}
 	return nil
 }
@@ -199,9 +206,14 @@ func (d *Demuxer) onFrame(f *media.Frame) error {
 
 // playFMP4 plays the fMP4 segments from seg on that share its
 // initialization section and have no discontinuity between them, through
-// one demux/mp4 Demuxer.
+// one demux/mp4 Demuxer. The initialization section is resolved and
+// fetched once for them all.
 func (d *Demuxer) playFMP4(ctx context.Context, it *segmentIter, seg segment) error {
-	init, err := d.fetchAll(ctx, "initialization section", seg.mapURL, MaxInitSize)
+	mapURL, err := it.resolve(seg.mapURI)
+	if err != nil {
+		return err
+	}
+	init, err := d.fetchAll(ctx, "initialization section", mapURL, MaxInitSize)
 	if err != nil {
 		return err
 	}
@@ -214,7 +226,7 @@ func (d *Demuxer) playFMP4(ctx context.Context, it *segmentIter, seg segment) er
 		d.offsetNs = d.endNs
 	}
 	d.inFMP4 = true
-	cr := &chainReader{ctx: ctx, d: d, it: it, mapURL: seg.mapURL, cur: bytes.NewReader(init), next: &seg}
+	cr := &chainReader{ctx: ctx, d: d, it: it, mapURI: seg.mapURI, cur: bytes.NewReader(init), next: &seg}
 	md := &mp4.Demuxer{OnTrack: d.OnTrack, OnFrame: d.onFrame}
 	if err := md.Initialize(); err != nil {
 		return err
@@ -224,7 +236,11 @@ func (d *Demuxer) playFMP4(ctx context.Context, it *segmentIter, seg segment) er
 		return cr.err
 	}
 	if err != nil {
-		return fmt.Errorf("fMP4 segments from %s: %w", seg.url, err)
+		first, uerr := it.resolve(seg.uri)
+		if uerr != nil {
+			first = shorten(seg.uri)
+		}
+		return fmt.Errorf("fMP4 segments from %s: %w", first, err)
 	}
 	return nil
 }
@@ -237,7 +253,7 @@ type chainReader struct {
 	ctx    context.Context
 	d      *Demuxer
 	it     *segmentIter
-	mapURL string
+	mapURI string
 	cur    *bytes.Reader
 	next   *segment
 	err    error
@@ -262,13 +278,18 @@ func (c *chainReader) Read(p []byte) (int, error) {
 				c.err = err
 				return 0, err
 			}
-			if s.disc || s.mapURL != c.mapURL {
+			if s.disc || s.mapURI != c.mapURI {
 				c.it.pushBack(s)
 				return 0, io.EOF
 			}
 			seg = &s
 		}
-		body, err := c.d.fetchAll(c.ctx, "segment", seg.url, MaxSegmentSize)
+		u, err := c.it.resolve(seg.uri)
+		if err != nil {
+			c.err = err
+			return 0, err
+		}
+		body, err := c.d.fetchAll(c.ctx, "segment", u, MaxSegmentSize)
 		if err != nil {
 			c.err = err
 			return 0, err

@@ -55,6 +55,10 @@ func FuzzPlaylist(f *testing.F) {
 	f.Add(livePlaylist([]string{"v1_0.ts", "v1_1.ts"}, 2)(0))
 	f.Add("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nv1_0.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:1,\nv1_1.ts\n#EXT-X-ENDLIST\n")
 	f.Add("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=64000,CODECS=\"mp4a.40.2\"\nv1.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=90000,RESOLUTION=1x1\nv0.m3u8\n")
+	// Limits of scanPlaylist: a URI attribute one byte over MaxURILength,
+	// variants and segments in one playlist.
+	f.Add("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MAP:URI=\"" + strings.Repeat("u", MaxURILength+1) + "\"\n#EXTINF:1,\nv1_0.ts\n#EXT-X-ENDLIST\n")
+	f.Add("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv1.m3u8\n#EXTINF:1,\nv1_0.ts\n")
 	files := fixtureFiles(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		if len(body) > 1<<14 {

@@ -14,6 +14,13 @@
 // it. SCTE-35 splice_insert commands in TS segments are reported through
 // OnSCTE35.
 //
+// Playlists are untrusted: a body is refused beyond MaxPlaylistSize, and
+// checked before it is decoded for URIs longer than MaxURILength, more
+// segments than MaxSegments and more variants or renditions than
+// MaxVariants and MaxRenditions. Segment URIs stay as the playlist has
+// them until their segment is fetched, and a live playlist keeps at most
+// MaxLiveQueuedSegments waiting.
+//
 // Not supported (reported, not guessed): encrypted segments (EXT-X-KEY
 // other than NONE), byte-range segments (EXT-X-BYTERANGE), and alternative
 // audio renditions of EXT-X-MEDIA (the variant's own segments are played;
@@ -34,6 +41,38 @@ const (
 	// MaxPlaylistSize bounds a playlist body. A live playlist of a day of
 	// 2-second segments with long URIs stays below 4 MiB.
 	MaxPlaylistSize = 4 << 20
+
+	// MaxURILength bounds every URI of a playlist (a segment, variant or
+	// rendition line, a URI attribute) and every URL one resolves to,
+	// in bytes: a playlist with a longer one is refused. HTTP servers
+	// refuse longer request lines themselves (Apache's LimitRequestLine
+	// is 8190, nginx's large header buffers are 8 KiB).
+	MaxURILength = 8 << 10
+
+	// MaxSegments bounds the segments of a media playlist: a playlist
+	// with more is refused. 65536 segments are 36 hours of 2-second
+	// segments (109 hours of the 6-second segments Apple recommends),
+	// beyond the longest VOD and DVR playlists in use; a queue of them
+	// takes a few MiB, since segment URIs are kept as the playlist has
+	// them and resolved one at a time.
+	MaxSegments = 1 << 16
+
+	// MaxLiveQueuedSegments bounds the segments of a live playlist
+	// waiting to be played. When a refresh brings more, the oldest are
+	// dropped (counted in Stats.SkippedSegments): a client that far
+	// behind would not catch up with the live edge, and 256 segments are
+	// 8.5 minutes of 2-second segments, more than most sliding windows
+	// keep.
+	MaxLiveQueuedSegments = 256
+
+	// MaxVariants and MaxRenditions bound the variants (EXT-X-STREAM-INF,
+	// EXT-X-I-FRAME-STREAM-INF) and the renditions (EXT-X-MEDIA) of a
+	// master playlist: a playlist with more is refused. Real ones have
+	// tens; the decoder links every rendition of a group to every
+	// variant of it, so its memory grows with their product (at most a
+	// million links here).
+	MaxVariants   = 1024
+	MaxRenditions = 1024
 
 	// MaxInitSize bounds an initialization section: real ones are a few
 	// KiB (ftyp + moov without samples).

@@ -4,25 +4,32 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/grafov/m3u8"
 )
 
-// segment is one media segment to play.
+// segment is one media segment to play. Its URIs are kept as the
+// playlist has them and resolved when the segment is fetched: a queue of
+// many segments then holds no copies of a long base URL, only strings of
+// the playlist body.
 type segment struct {
-	url string
-	seq uint64
+	uri string
+	// mapURI is the URI of the segment's initialization section (fMP4),
+	// empty for TS. The segments under one EXT-X-MAP share the string.
+	mapURI string
+	seq    uint64
 	// disc is set for a segment after EXT-X-DISCONTINUITY.
 	disc bool
-	// mapURL is the URL of the segment's initialization section (fMP4),
-	// empty for TS.
-	mapURL string
 }
 
 // segmentIter walks the segments of a media playlist, refreshing a live
 // playlist when it has played all it knows.
+//
+// Its queue holds at most MaxSegments segments (the most a playlist may
+// have), and at most MaxLiveQueuedSegments for a live playlist.
 //
 // Specification: RFC 8216, sections 6.3.3 (where to start) and 6.3.4
 // (reloading).
@@ -32,22 +39,39 @@ type segmentIter struct {
 
 	started bool
 	// next is the media sequence number of the next segment to queue.
-	next      uint64
+	next uint64
+	// queue[head:] are the segments to play.
 	queue     []segment
+	head      int
 	ended     bool
 	target    time.Duration
 	unchanged int
 	grew      bool
 }
 
+// resolve resolves a URI of the playlist.
+func (it *segmentIter) resolve(uri string) (string, error) {
+	u, err := resolve(it.url, uri)
+	if err != nil {
+		return "", fmt.Errorf("playlist %s: %w", shorten(it.url), err)
+	}
+	return u, nil
+}
+
+// pushBack gives back the segment nextSegment just returned.
 func (it *segmentIter) pushBack(s segment) {
-	it.queue = append([]segment{s}, it.queue...)
+	if it.head == 0 {
+		it.queue = slices.Insert(it.queue, 0, s)
+		return
+	}
+	it.head--
+	it.queue[it.head] = s
 }
 
 // nextSegment returns the next segment, io.EOF after the last segment of
 // an ended playlist.
 func (it *segmentIter) nextSegment(ctx context.Context) (segment, error) {
-	for len(it.queue) == 0 {
+	for it.head == len(it.queue) {
 		if it.ended {
 			return segment{}, io.EOF
 		}
@@ -80,8 +104,8 @@ func (it *segmentIter) nextSegment(ctx context.Context) (segment, error) {
 			}
 		}
 	}
-	s := it.queue[0]
-	it.queue = it.queue[1:]
+	s := it.queue[it.head]
+	it.head++
 	return s, nil
 }
 
@@ -117,6 +141,9 @@ func (it *segmentIter) load(pl *m3u8.MediaPlaylist) error {
 		}
 	}
 	it.grew = false
+	// The segments played are let go before new ones are queued.
+	it.queue = slices.Delete(it.queue, 0, it.head)
+	it.head = 0
 	var mapURI string
 	if pl.Map != nil {
 		mapURI = pl.Map.URI
@@ -137,19 +164,18 @@ func (it *segmentIter) load(pl *m3u8.MediaPlaylist) error {
 		if s.SeqId < it.next {
 			continue
 		}
-		u, err := resolve(it.url, s.URI)
-		if err != nil {
-			return err
-		}
-		seg := segment{url: u, seq: s.SeqId, disc: s.Discontinuity}
-		if mapURI != "" {
-			if seg.mapURL, err = resolve(it.url, mapURI); err != nil {
-				return err
-			}
-		}
-		it.queue = append(it.queue, seg)
+		it.queue = append(it.queue, segment{uri: s.URI, mapURI: mapURI, seq: s.SeqId, disc: s.Discontinuity})
 		it.next = s.SeqId + 1
 		it.grew = true
+	}
+	if live && len(it.queue) > MaxLiveQueuedSegments {
+		// A refresh brought more segments than a live client plays
+		// before it falls far behind the live edge: keep the newest.
+		drop := len(it.queue) - MaxLiveQueuedSegments
+		disc := slices.ContainsFunc(it.queue[:drop+1], func(s segment) bool { return s.disc })
+		it.queue = slices.Delete(it.queue, 0, drop)
+		it.queue[0].disc = disc
+		it.d.stats.SkippedSegments += uint64(drop)
 	}
 	if it.grew {
 		it.unchanged = 0

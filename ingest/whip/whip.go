@@ -34,6 +34,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/tributary-ingress/tributary/internal/netlimit"
 )
 
 // Limits on what a client may make the server hold.
@@ -41,6 +43,11 @@ const (
 	// MaxBodySize bounds an offer or an ICE fragment: browser offers with
 	// every codec and extension stay under 16 KiB.
 	MaxBodySize = 256 << 10
+	// MaxConns and MaxConnsPerIP bound the open connections of the WHIP
+	// port, in all and from one address; over them a new connection is
+	// closed at once.
+	MaxConns      = 1024
+	MaxConnsPerIP = 64
 	// ReadHeaderTimeout bounds the headers of a request.
 	ReadHeaderTimeout = 10 * time.Second
 	// ReadTimeout bounds a whole request.
@@ -191,7 +198,12 @@ func (s *Server) Initialize() (err error) {
 		MaxHeaderBytes:    64 << 10,
 	}
 	s.serve = make(chan error, 1)
-	go func() { s.serve <- s.http.Serve(ln) }()
+	// Connection bounds as on the other HTTP ports: a client (or a
+	// slowloris) cannot hold every socket of the port.
+	limited := netlimit.Wrap(ln, MaxConns, MaxConnsPerIP, func(remote net.Addr, why string) {
+		s.Logger.Warnw("WHIP connection refused: "+why, nil, "remote", remote.String())
+	})
+	go func() { s.serve <- s.http.Serve(limited) }()
 	return nil
 }
 

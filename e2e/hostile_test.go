@@ -47,9 +47,9 @@ func TestHostileClients(t *testing.T) {
 	srtPort, rtmpsPort, metricsPort := freeUDPPort(t), freePort(t), freePort(t)
 	cert, key := selfSigned(t)
 	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, Extra: fmt.Sprintf(
-		"srt_port: %d\nrtmps_port: %d\nrtmps_cert_file: %s\nrtmps_key_file: %s\nprometheus_port: %d\n"+
-			// The URL attacks are served from this machine.
-			"deny_private_urls: false\n",
+		// The URL attacks are served from this machine: startTributary
+		// turns the private-address guard off.
+		"srt_port: %d\nrtmps_port: %d\nrtmps_cert_file: %s\nrtmps_key_file: %s\nprometheus_port: %d\n",
 		srtPort, rtmpsPort, cert, key, metricsPort)})
 	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -465,4 +465,3 @@ func (w *rssWatch) stop() uint64 {
 	w.wg.Wait()
 	return w.peak.Load()
 }
-

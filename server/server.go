@@ -63,9 +63,11 @@ func (s *Server) Initialize() (err error) {
 		Store: s.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, Logger: s.Logger,
 	})
 	// Sessions a killed or crashed run left "running" in the store end
-	// now, before anything is served.
-	if _, err = s.manager.EndInterrupted(); err != nil {
-		return err
+	// now, before anything is served. A store that cannot be written (a
+	// full disk) does not keep the server down: reads still work, and the
+	// next start ends them.
+	if _, ierr := s.manager.EndInterrupted(); ierr != nil {
+		s.Logger.Warnw("could not end the sessions interrupted by the restart", ierr)
 	}
 	s.pulls.client = url.NewClient(url.ClientConfig{DenyPrivate: c.DenyPrivateURLs})
 	s.manager.SetURLLauncher(s)

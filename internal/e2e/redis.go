@@ -21,6 +21,9 @@ type Redis struct {
 	// Addr is host:port on 127.0.0.1.
 	Addr    string
 	Process *Process
+
+	bin  string   // redis-server binary
+	args []string // its arguments, reused by Restart
 }
 
 // RedisServerBin returns the path of redis-server: REDIS_SERVER_BIN, else
@@ -55,9 +58,10 @@ func StartRedis(t testing.TB) *Redis {
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		_ = l.Close()
-		p := StartProcess(t, "redis-server", bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-		r := &Redis{Addr: "127.0.0.1:" + strconv.Itoa(port), Process: p}
+		args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", t.TempDir()}
+		p := StartProcess(t, "redis-server", bin, args...)
+		r := &Redis{Addr: "127.0.0.1:" + strconv.Itoa(port), Process: p, bin: bin, args: args}
 		if lastErr = r.waitPing(); lastErr == nil {
 			return r
 		}

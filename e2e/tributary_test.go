@@ -33,6 +33,11 @@ type tributaryOpts struct {
 	WsURL     string
 	StorePath string
 	Extra     string // more YAML
+	// URLGuard keeps deny_private_urls at its default (on). Without it
+	// the config turns the guard off, so that URL ingresses can pull from
+	// the test's own servers on 127.0.0.1.
+	URLGuard bool
+	LogLevel string // default debug
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
@@ -55,9 +60,16 @@ func startTributary(t *testing.T, o tributaryOpts) *tributary {
 	if o.WsURL == "" {
 		o.WsURL = "ws://127.0.0.1:7880"
 	}
+	if o.LogLevel == "" {
+		o.LogLevel = "debug"
+	}
+	if !o.URLGuard {
+		o.Extra = "deny_private_urls: false\n" + o.Extra
+	}
 	apiPort, healthPort, rtmpPort, whipPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	conf := fmt.Sprintf(`api_key: devkey
 api_secret: secret
+development: true
 ws_url: %s
 api_port: %d
 health_port: %d
@@ -67,8 +79,8 @@ store_path: %s
 rtmp_base_url: rtmp://ingest.test:1935/live
 whip_base_url: https://ingest.test/w
 logging:
-  level: debug
-%s`, o.WsURL, apiPort, healthPort, rtmpPort, whipPort, o.StorePath, o.Extra)
+  level: %s
+%s`, o.WsURL, apiPort, healthPort, rtmpPort, whipPort, o.StorePath, o.LogLevel, o.Extra)
 	confPath := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o600))
 

@@ -1,0 +1,259 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/internal/e2e"
+)
+
+// loadConfig is what TestLoad runs: TRIBUTARY_LOAD="passthrough=16,
+// transcode=3,duration=10m" (benchmarks/load.sh sets it).
+type loadConfig struct {
+	passthrough, transcode int
+	duration               time.Duration
+}
+
+func parseLoad(s string) (loadConfig, error) {
+	c := loadConfig{duration: 10 * time.Minute}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		var err error
+		switch k {
+		case "passthrough":
+			c.passthrough, err = strconv.Atoi(v)
+		case "transcode":
+			c.transcode, err = strconv.Atoi(v)
+		case "duration":
+			c.duration, err = time.ParseDuration(v)
+		default:
+			err = fmt.Errorf("unknown key %q", k)
+		}
+		if err != nil {
+			return c, fmt.Errorf("TRIBUTARY_LOAD %q: %w", s, err)
+		}
+	}
+	return c, nil
+}
+
+// loadSession is one publisher and its viewer.
+type loadSession struct {
+	name      string
+	transcode bool
+	info      *livekit.IngressInfo
+	ff        *e2e.Process
+	progress  string
+	viewer    *e2e.Subscriber
+	sid       string
+}
+
+// TestLoad is the load and soak benchmark, not a CI test: it runs only
+// with TRIBUTARY_LOAD set (benchmarks/load.sh). N RTMP passthrough
+// sessions (1080p30 H.264 4.5 Mbps + AAC→Opus) and M 1080p→3-layer
+// transcodes at once, each watched by its own viewer in a real
+// livekit-server room, for the given duration. Per session: pictures the
+// viewer should have had over the steady window (media clock) and
+// pictures it got; latency growth (the viewer's lag over the lowest lag
+// of its run, p50/p95 per minute); Tributary's RSS and goroutines after
+// start-up and at the end. The report goes to stdout and
+// TRIBUTARY_LOAD_OUT.
+func TestLoad(t *testing.T) {
+	spec := os.Getenv("TRIBUTARY_LOAD")
+	if spec == "" {
+		t.Skip("load benchmark: run benchmarks/load.sh (TRIBUTARY_LOAD=passthrough=N,transcode=M,duration=D)")
+	}
+	cfg, err := parseLoad(spec)
+	require.NoError(t, err)
+	src := loadSource(t)
+	lk := e2e.StartLiveKit(t)
+	metricsPort := freePort(t)
+	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, LogLevel: "info", Extra: fmt.Sprintf("prometheus_port: %d\n", metricsPort)})
+	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+5*time.Minute)
+	defer cancel()
+
+	var sessions []*loadSession
+	for i := range cfg.passthrough + cfg.transcode {
+		s := &loadSession{name: fmt.Sprintf("pass-%02d", i), transcode: i >= cfg.passthrough}
+		if s.transcode {
+			s.name = fmt.Sprintf("tc-%02d", i-cfg.passthrough)
+		}
+		s.info = createRTMP(ctx, t, c, s.name, "src", s.transcode)
+		s.viewer = e2e.NewSubscriber(t, lk, s.name)
+		sessions = append(sessions, s)
+	}
+	start := time.Now()
+	for _, s := range sessions {
+		s.progress = filepath.Join(t.TempDir(), "progress")
+		s.ff = e2e.StartProcess(t, "ffmpeg-"+s.name, e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin",
+			"-re", "-stream_loop", "-1", "-i", src, "-t", fmt.Sprint(cfg.duration.Seconds()), "-c", "copy",
+			"-progress", s.progress, "-f", "flv", fmt.Sprintf("rtmp://127.0.0.1:%d/live/%s", tr.RTMPPort, s.info.StreamKey))
+		// Encoders connect one after another, as in a real start-up.
+		time.Sleep(200 * time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wctx, stop := context.WithTimeout(ctx, 60*time.Second)
+			defer stop()
+			s.sid = watchVideo(wctx, t, s.viewer)
+		}()
+	}
+	wg.Wait()
+	time.Sleep(10 * time.Second)
+	rss0, gor0 := processRSS(tr.PID()), goroutines(t, metricsPort)
+	t.Logf("all %d sessions watched after %v; RSS %d MiB, %d goroutines", len(sessions), time.Since(start).Round(time.Second), rss0>>20, gor0)
+	// Again 10 s before the pushes end, and once every session has ended.
+	time.Sleep(time.Until(start.Add(cfg.duration - 10*time.Second)))
+	rss1, gor1 := processRSS(tr.PID()), goroutines(t, metricsPort)
+	for _, s := range sessions {
+		<-s.ff.Done()
+	}
+	for _, s := range sessions {
+		waitState(ctx, t, c, s.info.IngressId, livekit.IngressState_ENDPOINT_INACTIVE)
+	}
+	time.Sleep(5 * time.Second)
+	rss2, gor2 := processRSS(tr.PID()), goroutines(t, metricsPort)
+
+	var report strings.Builder
+	fmt.Fprintf(&report, "### %d passthrough + %d transcode, %v\n\n", cfg.passthrough, cfg.transcode, cfg.duration)
+	fmt.Fprintf(&report, "RSS %d → %d MiB, goroutines %d → %d (10 s after start-up → 10 s before the end); after every session ended: RSS %d MiB, %d goroutines\n\n",
+		rss0>>20, rss1>>20, gor0, gor1, rss2>>20, gor2)
+	report.WriteString("| session | pushed | expected | received | lost | lag p50/p95 first min | lag p50/p95 last min |\n|---|---|---|---|---|---|---|\n")
+	totalLost := 0
+	for _, s := range sessions {
+		pushed := progressFrames(s.progress)
+		r := reviewLoad(s.viewer.Timeline(s.sid))
+		totalLost += r.lost
+		fmt.Fprintf(&report, "| %s | %d | %d | %d | %d | %v / %v | %v / %v |\n", s.name, pushed, r.expected, r.received, r.lost,
+			r.first[0], r.first[1], r.last[0], r.last[1])
+	}
+	fmt.Fprintf(&report, "\nlost in all: %d\n", totalLost)
+	t.Log("\n" + report.String())
+	if out := os.Getenv("TRIBUTARY_LOAD_OUT"); out != "" {
+		f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		require.NoError(t, err)
+		_, _ = f.WriteString(report.String() + "\n")
+		_ = f.Close()
+	}
+}
+
+// loadReview is one viewer's run: over the steady window (from 5 s after
+// its first picture to 3 s before its last, on the media clock) how many
+// pictures a 30 fps source should have given and how many came, and its
+// lag over its lowest, p50/p95 in its first and last minute.
+type loadReview struct {
+	expected, received, lost int
+	first, last              [2]time.Duration
+}
+
+func reviewLoad(pics []e2e.Picture) loadReview {
+	var r loadReview
+	if len(pics) < 2 {
+		return r
+	}
+	from := pics[0].RTPTime + 5*90000
+	to := pics[len(pics)-1].RTPTime - 3*90000
+	seen := map[int64]bool{}
+	for _, p := range pics {
+		if p.RTPTime >= from && p.RTPTime <= to && !e2e.IsBlankFrame(p) {
+			seen[p.RTPTime] = true
+		}
+	}
+	r.received = len(seen)
+	r.expected = int((to-from)*30/90000) + 1
+	r.lost = max(0, r.expected-r.received)
+	lag := func(p e2e.Picture) time.Duration {
+		return p.Arrival.Sub(pics[0].Arrival) - time.Duration(p.RTPTime-pics[0].RTPTime)*time.Second/90000
+	}
+	low := lag(pics[0])
+	for _, p := range pics {
+		low = min(low, lag(p))
+	}
+	window := func(from, to time.Time) [2]time.Duration {
+		var l []time.Duration
+		for _, p := range pics {
+			if !p.Arrival.Before(from) && p.Arrival.Before(to) {
+				l = append(l, lag(p)-low)
+			}
+		}
+		if len(l) == 0 {
+			return [2]time.Duration{}
+		}
+		slices.Sort(l)
+		return [2]time.Duration{l[len(l)/2].Round(time.Millisecond), l[len(l)*95/100].Round(time.Millisecond)}
+	}
+	t0, t1 := pics[0].Arrival, pics[len(pics)-1].Arrival
+	r.first = window(t0.Add(5*time.Second), t0.Add(65*time.Second))
+	r.last = window(t1.Add(-63*time.Second), t1.Add(-3*time.Second))
+	return r
+}
+
+// loadSource is 30 s of 1080p30 H.264 constrained baseline at 4.5 Mbps +
+// AAC 48 kHz stereo (as benchmarks/passthrough.sh makes it), cached.
+func loadSource(t *testing.T) string {
+	dir := filepath.Join(os.Getenv("HOME"), ".cache", "tributary", "bench")
+	out := filepath.Join(dir, "load-1080p30-baseline.flv")
+	if _, err := os.Stat(out); err == nil {
+		return out
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	cmd := exec.Command(e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+		"-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30,noise=alls=12:allf=t+u",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "30",
+		"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline", "-bf", "0", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
+		"-b:v", "4500k", "-maxrate", "4500k", "-bufsize", "4500k", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2", "-f", "flv", out+".tmp")
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(b))
+	require.NoError(t, os.Rename(out+".tmp", out))
+	return out
+}
+
+// progressFrames is the last frame count ffmpeg's -progress file shows.
+func progressFrames(path string) int {
+	b, _ := os.ReadFile(path)
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "frame="); ok {
+			n, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return n
+}
+
+func processRSS(pid int) uint64 {
+	return (&rssWatch{pid: pid}).now()
+}
+
+// goroutines reads go_goroutines from the Prometheus endpoint.
+func goroutines(t *testing.T, port int) int {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return -1
+}

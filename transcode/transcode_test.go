@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/ffi"
 	"github.com/tributary-ingress/tributary/internal/flvtest"
+	"github.com/tributary-ingress/tributary/internal/guard"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -513,4 +515,50 @@ func channelSamples(t *testing.T, af *ffi.AudioFrame, c int) []float64 {
 		}
 	}
 	return out
+}
+
+// TestVideoPanicEndsTranscoder: a panic in the decode or an encode
+// goroutine (a bug a malformed stream could meet) no longer ends the
+// process: the transcoder fails with an error wrapping guard.ErrPanic,
+// which its session reports, and Close returns it after every goroutine
+// has ended (the package's goleak check).
+func TestVideoPanicEndsTranscoder(t *testing.T) {
+	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "2", "-c:v", "libx264", "-bf", "0", "-g", "30")
+	vtrack, _, frames := readFLV(t, path)
+	for _, where := range []string{"decode", "encode"} {
+		t.Run(where, func(t *testing.T) {
+			out := &layerOut{frames: map[int][]*media.Frame{}}
+			v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: []Layer{{160, 90, 100_000}, {320, 180, 300_000}}, Output: out.add, Blocking: true})
+			require.NoError(t, err)
+			var calls atomic.Int32
+			hook := func() {
+				if calls.Add(1) == 10 {
+					panic("a parser bug")
+				}
+			}
+			if where == "decode" {
+				v.testHookDecode = hook
+			} else {
+				v.testHookEncode = hook
+			}
+			var werr error
+			for _, f := range frames {
+				if f.Track.Kind != media.KindVideo {
+					continue
+				}
+				if werr = v.Write(withParams(t, vtrack, f)); werr != nil {
+					break
+				}
+			}
+			// The frames may all be queued before the panic: the next
+			// Write after it reports the failure.
+			for deadline := time.Now().Add(10 * time.Second); werr == nil && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+				werr = v.Write(withParams(t, vtrack, frames[len(frames)-1]))
+			}
+			require.ErrorIs(t, werr, guard.ErrPanic, "Write reports the failure")
+			require.ErrorContains(t, werr, "in the video transcoder: a parser bug")
+			require.ErrorIs(t, v.Close(), guard.ErrPanic)
+		})
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/ffi"
+	"github.com/tributary-ingress/tributary/internal/guard"
 	"github.com/tributary-ingress/tributary/media"
 	"github.com/tributary-ingress/tributary/simulcast"
 )
@@ -98,6 +99,12 @@ type Video struct {
 	closeOnce sync.Once
 	failMu    sync.Mutex
 	failErr   error
+	// panicked is set once a transcoder goroutine recovered from a
+	// panic: the others then only drain their queues.
+	panicked atomic.Bool
+	// testHookDecode and testHookEncode, for tests, run before each
+	// decode and encode.
+	testHookDecode, testHookEncode func()
 
 	order []int     // layer indices, largest picture first
 	pics  []picture // per layer, the picture being handed out (decode side)
@@ -370,12 +377,15 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 	var buf []byte
 	decodeErrors := 0
 	walls := map[int64]time.Time{} // source PTS → arrival, until decoded
-	for f := range v.in {
+	decode := func(f *media.Frame) error {
 		if len(walls) > maxPendingWalls {
 			clear(walls) // a decoder that swallowed frames; start over
 		}
 		if !f.Wall.IsZero() {
 			walls[f.PTS] = f.Wall
+		}
+		if v.testHookDecode != nil {
+			v.testHookDecode()
 		}
 		buf = h264.AppendAnnexB(buf[:0], f.Data)
 		if f.Track.Codec != media.CodecH264 && f.Track.Codec != media.CodecH265 {
@@ -390,9 +400,25 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 			if decodeErrors > 300 {
 				v.fail(fmt.Errorf("the video cannot be decoded: %w", err))
 			}
-			continue
+			return nil
 		}
 		v.fanOut(pics, walls)
+		return nil
+	}
+	for f := range v.in {
+		// A panic (a bug met by a malformed stream) fails this
+		// transcoder, and so its session, with the stack in the log; the
+		// frames still queued are drained unread.
+		if v.panicked.Load() {
+			continue
+		}
+		if err := guard.Call(v.log, "video transcoder", func() error { return decode(f) }); err != nil {
+			v.panicked.Store(true)
+			v.fail(err)
+		}
+	}
+	if v.panicked.Load() {
+		return
 	}
 	if pics, err := dec.Flush(); err == nil {
 		v.fanOut(pics, walls)
@@ -640,27 +666,16 @@ func (v *Video) layerLoop(l *layer) {
 		}
 	}()
 	for pic := range l.in {
-		if pic.f.Width() != l.encW || pic.f.Height() != l.encH {
-			if err := v.reopen(l, pic.f.Width(), pic.f.Height()); err != nil {
-				pic.done(l)
-				v.fail(err)
-				continue
-			}
-		}
-		if l.forceKey.Swap(false) {
-			l.enc.ForceKeyframe()
-		}
-		pkts, err := l.enc.Encode(pic.f)
-		pic.done(l)
-		if err != nil {
-			v.fail(err)
+		if v.panicked.Load() {
+			pic.done(l)
 			continue
 		}
-		// Zero-latency encoders emit a picture's packet at once: it
-		// carries that picture's arrival time.
-		v.emit(l, pkts, pic.wall)
+		if err := guard.Call(v.log, "video transcoder", func() error { return v.encode(l, pic) }); errors.Is(err, guard.ErrPanic) {
+			v.panicked.Store(true)
+			v.fail(err)
+		}
 	}
-	if l.enc == nil {
+	if l.enc == nil || v.panicked.Load() {
 		return
 	}
 	if pkts, err := l.enc.Flush(); err == nil {
@@ -668,14 +683,50 @@ func (v *Video) layerLoop(l *layer) {
 	}
 }
 
+// encode encodes one picture on layer l and hands the packets on; the
+// picture goes back to its pool whatever happens.
+func (v *Video) encode(l *layer, pic picture) error {
+	returned := false
+	defer func() {
+		if !returned {
+			pic.done(l)
+		}
+	}()
+	if pic.f.Width() != l.encW || pic.f.Height() != l.encH || l.enc == nil {
+		if err := v.reopen(l, pic.f.Width(), pic.f.Height()); err != nil {
+			v.fail(err)
+			return err
+		}
+	}
+	if v.testHookEncode != nil {
+		v.testHookEncode()
+	}
+	if l.forceKey.Swap(false) {
+		l.enc.ForceKeyframe()
+	}
+	pkts, err := l.enc.Encode(pic.f)
+	pic.done(l)
+	returned = true
+	if err != nil {
+		v.fail(err)
+		return err
+	}
+	// Zero-latency encoders emit a picture's packet at once: it carries
+	// that picture's arrival time.
+	v.emit(l, pkts, pic.wall)
+	return nil
+}
+
 // reopen replaces l's encoder by one for pictures of w×h (layer
 // goroutine): what the old one still holds is sent first, and the new one
 // starts with a keyframe carrying the new size.
 func (v *Video) reopen(l *layer, w, h int) error {
-	if pkts, err := l.enc.Flush(); err == nil {
-		v.emit(l, pkts, time.Time{})
+	if l.enc != nil { // nil after a failed reopen
+		if pkts, err := l.enc.Flush(); err == nil {
+			v.emit(l, pkts, time.Time{})
+		}
+		l.enc.Close()
 	}
-	l.enc.Close()
 	ec := l.encConf
 	ec.Width, ec.Height = w, h
 	enc, err := ffi.NewVideoEncoder(ec)

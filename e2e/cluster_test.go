@@ -63,8 +63,11 @@ func (env *clusterEnv) startWorker(t *testing.T, name, extra string) *worker {
 	t.Helper()
 	dir := t.TempDir()
 	healthPort, metricsPort, rtmpPort := freePort(t), freePort(t), freePort(t)
+	// The URL tests pull from their own servers on 127.0.0.1.
+	extra = "deny_private_urls: false\n" + extra
 	conf := fmt.Sprintf(`api_key: devkey
 api_secret: secret
+development: true
 ws_url: %s
 redis:
   address: %s
@@ -221,9 +224,10 @@ func TestClusterRTMP(t *testing.T) {
 	waitExit(t, ff, 30*time.Second)
 	require.Error(t, ff.Err(), "ffmpeg's publish is refused")
 	require.Regexp(t, reNoCapacity, busy.Tail(1<<20))
-	l := env.cli.list(t, "--id", id)
-	require.Len(t, l.Items, 1)
-	require.Contains(t, []string{"", "ENDPOINT_INACTIVE"}, l.Items[0].State.Status, "INACTIVE (protojson omits the zero value)")
+	// and the refusal is in the ingress state, as the official worker
+	// reports it.
+	refused := waitState(ctx, t, env.ingress, id, livekit.IngressState_ENDPOINT_ERROR)
+	require.Regexp(t, reNoCapacity, refused.State.Error)
 
 	// The free worker takes it.
 	ff = ffmpegSmall(t, "ffmpeg", fmt.Sprintf("rtmp://127.0.0.1:%d/live/%s", free.RTMPPort, key), 14)
@@ -290,7 +294,7 @@ func TestClusterRTMP(t *testing.T) {
 	end := waitState(ctx, t, env.ingress, id, livekit.IngressState_ENDPOINT_INACTIVE)
 	require.Empty(t, end.State.Error)
 	require.NotZero(t, end.State.EndedAt)
-	l = env.cli.list(t, "--id", id)
+	l := env.cli.list(t, "--id", id)
 	require.Contains(t, []string{"", "ENDPOINT_INACTIVE"}, l.Items[0].State.Status, "INACTIVE (protojson omits the zero value)")
 	v, _ = metric(free.metrics(t), "livekit_ingress_requests", `type="rtmp"`)
 	require.Equal(t, 0.0, v)

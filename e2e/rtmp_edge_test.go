@@ -159,6 +159,9 @@ func TestRTMPRefusals(t *testing.T) {
 	out, err = runFFmpegPush(ctx, t, "rtmp://"+addr+"/live/"+off.StreamKey)
 	require.Error(t, err, out)
 	requireLog(ctx, t, tr, "RTMP publish refused", "ingress is disabled")
+	// and said in the ingress state, as the official worker does.
+	st := waitState(ctx, t, c, off.IngressId, livekit.IngressState_ENDPOINT_ERROR)
+	require.Equal(t, "ingress is disabled", st.State.Error)
 
 	// Garbage after the handshake: dropped.
 	g := rtmpHandshake(t, addr)

@@ -88,12 +88,48 @@ func (m *Manager) StartSession(streamKey string, input livekit.IngressInput) (*S
 		return nil, err
 	}
 	if info.InputType != input {
-		return nil, fmt.Errorf("%w: it is a %s ingress", ErrWrongInput, inputName(info.InputType))
+		return nil, m.refused(info, input, fmt.Errorf("%w: it is a %s ingress", ErrWrongInput, inputName(info.InputType)))
 	}
 	if info.Enabled != nil && !*info.Enabled {
-		return nil, ErrDisabled
+		return nil, m.refused(info, input, ErrDisabled)
 	}
-	return m.start(info)
+	s, err := m.start(info)
+	if err != nil && !errors.Is(err, ErrShutdown) {
+		return nil, m.refused(info, input, err)
+	}
+	return s, err
+}
+
+// refused records a refused publish on a known stream key in the ingress
+// state, as the official worker does: ERROR with the reason, so that
+// whoever set the ingress up sees why their encoder was turned away (the
+// log alone says it to the operator). A publish refused while a session
+// of the ingress runs leaves that session's state alone: a stray or
+// misconfigured client must not hide a live stream.
+func (m *Manager) refused(info *livekit.IngressInfo, input livekit.IngressInput, why error) error {
+	m.mu.Lock()
+	live := m.active[info.IngressId] != nil
+	m.mu.Unlock()
+	if live {
+		return why
+	}
+	now := m.conf.Now().UnixNano()
+	_, err := m.conf.Store.Modify(info.IngressId, func(rec *livekit.IngressInfo) error {
+		rec.State = &livekit.IngressState{
+			Status:     livekit.IngressState_ENDPOINT_ERROR,
+			Error:      why.Error(),
+			StartedAt:  now,
+			EndedAt:    now,
+			UpdatedAt:  now,
+			ResourceId: NewResourceID(input),
+		}
+		return nil
+	})
+	if err != nil {
+		m.log.Warnw("could not record a refused publish in the ingress state", err, "ingressID", info.IngressId)
+	}
+	m.log.Infow("publish refused", "ingressID", info.IngressId, "input", inputName(input), "reason", why.Error())
+	return why
 }
 
 func (m *Manager) start(info *livekit.IngressInfo) (*Session, error) {

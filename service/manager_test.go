@@ -187,9 +187,33 @@ func TestPublishRefused(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := m.StartSession(c.key, c.input)
 			require.ErrorIs(t, err, c.err)
+			if c.err == ErrNotFound {
+				return
+			}
+			// The refusal is in the ingress state, as the official
+			// worker writes it: ERROR with the reason.
+			st := stored(t, m, info.IngressId)
+			require.Equal(t, livekit.IngressState_ENDPOINT_ERROR, st.Status)
+			require.Equal(t, err.Error(), st.Error)
+			require.NotZero(t, st.StartedAt)
+			require.NotZero(t, st.EndedAt)
+			require.NotEmpty(t, st.ResourceId)
 		})
 	}
-	require.Equal(t, livekit.IngressState_ENDPOINT_INACTIVE, stored(t, m, info.IngressId).Status)
+
+	// A publish refused while the ingress has a live session leaves that
+	// session's state alone.
+	tr := true
+	_, err = m.Update(&livekit.UpdateIngressRequest{IngressId: info.IngressId, Enabled: &tr})
+	require.NoError(t, err)
+	s, err := m.StartSession(info.StreamKey, livekit.IngressInput_RTMP_INPUT)
+	require.NoError(t, err)
+	_, err = m.StartSession(info.StreamKey, livekit.IngressInput_WHIP_INPUT)
+	require.ErrorIs(t, err, ErrWrongInput)
+	st := stored(t, m, info.IngressId)
+	require.Equal(t, livekit.IngressState_ENDPOINT_BUFFERING, st.Status)
+	require.Equal(t, s.ResourceID(), st.ResourceId)
+	s.End()
 }
 
 func TestUpdateAndDeleteEndActiveSession(t *testing.T) {

@@ -137,17 +137,44 @@ func (w *Worker) Authorize(streamKey string, input livekit.IngressInput) (*Sessi
 		return nil, service.ErrNotFound
 	}
 	if info.InputType != input {
-		return nil, fmt.Errorf("%w: it is a %s ingress", service.ErrWrongInput, info.InputType)
+		return nil, w.refused(info, input, fmt.Errorf("%w: it is a %s ingress", service.ErrWrongInput, info.InputType))
 	}
 	if info.Enabled != nil && !*info.Enabled {
-		return nil, service.ErrDisabled
+		return nil, w.refused(info, input, service.ErrDisabled)
 	}
 	settleTranscoding(info)
 	if err := w.conf.Admission.Admit(input, info.GetEnableTranscoding()); err != nil {
 		w.log.Infow("publish declined", "ingressID", info.IngressId, "reason", err.Error())
-		return nil, err
+		return nil, w.refused(info, input, err)
 	}
 	return w.start(info, service.NewResourceID(input))
+}
+
+// refused reports a refused publish on a known stream key to
+// livekit-server as the ingress state, as the official worker does: ERROR
+// with the reason. When the state livekit-server holds shows a session
+// running (on this worker or another), it is left alone: a stray client
+// must not hide a live stream.
+func (w *Worker) refused(info *livekit.IngressInfo, input livekit.IngressInput, why error) error {
+	switch info.GetState().GetStatus() {
+	case livekit.IngressState_ENDPOINT_BUFFERING, livekit.IngressState_ENDPOINT_PUBLISHING:
+		return why
+	}
+	now := w.now().UnixNano()
+	ctx, cancel := context.WithTimeout(context.Background(), stateRPCTimeout)
+	defer cancel()
+	_, err := w.io.UpdateIngressState(ctx, &rpc.UpdateIngressStateRequest{IngressId: info.IngressId, State: &livekit.IngressState{
+		Status:     livekit.IngressState_ENDPOINT_ERROR,
+		Error:      why.Error(),
+		StartedAt:  now,
+		EndedAt:    now,
+		UpdatedAt:  now,
+		ResourceId: service.NewResourceID(input),
+	}})
+	if err != nil {
+		w.log.Warnw("could not report a refused publish to livekit-server", err, "ingressID", info.IngressId)
+	}
+	return why
 }
 
 // start registers a session and reports BUFFERING.

@@ -107,12 +107,12 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+// readBody reads a request body of at most MaxBodySize. The Content-Type
+// is not enforced, as the official worker does not enforce it (encoders
+// send none, text/plain, or application/sdp for a trickle fragment): a
+// body that is not what the request needs fails to parse, with an error
+// that names the Content-Type it came with when that was not want.
 func readBody(w http.ResponseWriter, r *http.Request, want string) (string, bool) {
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || ct != want {
-		httpError(w, r, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type must be %s (got %q)", want, r.Header.Get("Content-Type")))
-		return "", false
-	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -126,11 +126,26 @@ func readBody(w http.ResponseWriter, r *http.Request, want string) (string, bool
 	return string(b), true
 }
 
-// bearer returns the token of an Authorization: Bearer header.
+// contentTypeNote is a hint for a parse error: the request's
+// Content-Type when it was not the expected one.
+func contentTypeNote(r *http.Request, want string) string {
+	got := r.Header.Get("Content-Type")
+	if ct, _, err := mime.ParseMediaType(got); err == nil && ct == want {
+		return ""
+	}
+	return fmt.Sprintf(" (the request's Content-Type was %q; a WHIP client sends %s)", got, want)
+}
+
+// bearer returns the stream key of an Authorization header: the token of
+// "Bearer <key>", or, as the official worker also takes it from clients
+// that leave the scheme out, a bare "<key>".
 func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
+	}
+	if h != "" && !strings.ContainsAny(h, " \t") {
+		return h
 	}
 	return ""
 }
@@ -150,7 +165,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, parts []string) {
 	}
 	o, err := parseOffer(body)
 	if err != nil {
-		httpError(w, r, statusOf(err), err.Error())
+		httpError(w, r, statusOf(err), err.Error()+contentTypeNote(r, contentTypeSDP))
 		return
 	}
 	pub, err := s.Authorizer.AuthorizeWHIP(key, r.RemoteAddr)
@@ -213,7 +228,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, c *conn) {
 	}
 	f, err := parseSDPFrag(body)
 	if err != nil {
-		httpError(w, r, statusOf(err), err.Error())
+		httpError(w, r, statusOf(err), err.Error()+contentTypeNote(r, contentTypeSDPFrag))
 		return
 	}
 	c.mu.Lock()

@@ -107,8 +107,9 @@ func TestRequestErrors(t *testing.T) {
 		{"disabled", "POST", "/w/disabled", sdpHdr, offerFor(t, webrtc.MimeTypeVP8), 403, "ingress is disabled"},
 		{"bad SDP", "POST", "/w/good", sdpHdr, "hello", 400, "not an SDP offer"},
 		{"unsupported codec", "POST", "/w/good", sdpHdr, h265Offer, 400, "unsupported video codec H265 in the offer"},
-		{"wrong content type", "POST", "/w/good", map[string]string{"Content-Type": "text/plain"}, "x", 415, "application/sdp"},
+		{"not SDP with another content type", "POST", "/w/good", map[string]string{"Content-Type": "application/json"}, `{"x":1}`, 400, `(the request's Content-Type was "application/json"; a WHIP client sends application/sdp)`},
 		{"no key", "POST", "/w", sdpHdr, h265Offer, 401, "Bearer"},
+		{"Authorization of another scheme", "POST", "/w", map[string]string{"Content-Type": "application/sdp", "Authorization": "Basic Z29vZDp4"}, h265Offer, 401, "Bearer"},
 		{"unknown resource", "DELETE", "/w/good/WH_nothing", nil, "", 404, "resource not found"},
 		{"GET", "GET", "/w/good", nil, "", 405, "not part of WHIP"},
 	} {
@@ -124,6 +125,30 @@ func TestRequestErrors(t *testing.T) {
 	require.JSONEq(t, `{"error":"stream key not found"}`, body)
 	res, _ = do(t, "GET", base+"/health", nil, "")
 	require.Equal(t, 200, res.StatusCode)
+}
+
+// TestLenientClients: what the official worker accepts from WHIP
+// clients, Tributary accepts too: a stream key in Authorization without
+// the "Bearer " scheme, and an offer sent with no Content-Type or another
+// one than application/sdp.
+func TestLenientClients(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		hdr  map[string]string
+	}{
+		{"bare key in Authorization", map[string]string{"Content-Type": "application/sdp", "Authorization": "good"}},
+		{"lower-case bearer", map[string]string{"Content-Type": "application/sdp", "Authorization": "bearer good"}},
+		{"no Content-Type", map[string]string{"Authorization": "Bearer good"}},
+		{"text/plain", map[string]string{"Content-Type": "text/plain", "Authorization": "Bearer good"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, base := startServer(t)
+			cl := newClient(t)
+			res, answer := do(t, "POST", base+"/w", c.hdr, cl.offer(t))
+			require.Equal(t, http.StatusCreated, res.StatusCode, answer)
+			require.Equal(t, "/w/good/WH_test0", res.Header.Get("Location"))
+		})
+	}
 }
 
 func TestCORSPreflight(t *testing.T) {

@@ -69,6 +69,7 @@ PIDS+=($!)
 cat >"$WORK/tributary.yaml" <<EOF
 api_key: devkey
 api_secret: secret
+development: true
 ws_url: ws://127.0.0.1:$LK_PORT
 api_port: $API_PORT
 health_port: $HEALTH_PORT

@@ -32,6 +32,7 @@ func startConsoleTributary(t *testing.T, wsURL string) *tributary {
 	apiPort, healthPort, rtmpPort, whipPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	conf := fmt.Sprintf(`api_key: devkey
 api_secret: secret
+development: true
 ws_url: %s
 api_port: %d
 health_port: %d

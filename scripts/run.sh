@@ -42,6 +42,7 @@ fi
 cat >"$STATE/config.yaml" <<YAML
 api_key: devkey
 api_secret: secret
+development: true
 ws_url: ws://127.0.0.1:7880
 api_port: 7890
 health_port: 7891

@@ -88,10 +88,26 @@ type Config struct {
 	RTMPSPort     int    `yaml:"rtmps_port"`
 	RTMPSCertFile string `yaml:"rtmps_cert_file"`
 	RTMPSKeyFile  string `yaml:"rtmps_key_file"`
-	// DenyPrivateURLs refuses URL ingresses that resolve to loopback,
-	// private or link-local addresses (for deployments that take URLs from
-	// end users).
-	DenyPrivateURLs bool `yaml:"deny_private_urls"`
+	// DenyPrivateURLs refuses URL ingresses whose host resolves to a
+	// loopback, private, link-local or otherwise non-public address, for
+	// every pulled scheme (http, https, srt, rtsp, rtsps) and every
+	// redirect; while it is on, HTTP_PROXY / HTTPS_PROXY are not used for
+	// pulls (Tributary key, both modes; default true: whoever may create
+	// an ingress must not reach the server's own network through it).
+	// Read it with DenyPrivate.
+	DenyPrivateURLs *bool `yaml:"deny_private_urls"`
+	// URLSpoolBudget bounds, in bytes, the temporary disk all URL pulls of
+	// the process may use together for MP4 files served without range
+	// support, which are copied to $TMPDIR/tributary-spool-<uid> before
+	// they play (Tributary key, both modes; 0 means the default, 8 GiB;
+	// -1 disables spooling and refuses such files).
+	URLSpoolBudget int64 `yaml:"url_spool_budget"`
+}
+
+// DenyPrivate tells whether the URL address guard is on
+// (deny_private_urls, default true).
+func (c *Config) DenyPrivate() bool {
+	return c.DenyPrivateURLs == nil || *c.DenyPrivateURLs
 }
 
 // CPUCostConfig is the cost, in cores, that admission control charges per
@@ -336,6 +352,9 @@ func (c *Config) Validate() error {
 	}
 	if n := len(c.SRTPassphrase); n > 0 && (n < 10 || n > 79) {
 		return &Error{Key: "srt_passphrase", Reason: fmt.Sprintf("must be 10 to 79 characters (got %d), as SRT requires", n)}
+	}
+	if c.URLSpoolBudget < -1 {
+		return &Error{Key: "url_spool_budget", Reason: fmt.Sprintf("must be a number of bytes, 0 for the default or -1 to disable spooling (got %d)", c.URLSpoolBudget)}
 	}
 	if c.RTMPSPort > 0 && (c.RTMPSCertFile == "" || c.RTMPSKeyFile == "") {
 		return &Error{Key: "rtmps_port", Reason: "needs rtmps_cert_file and rtmps_key_file (PEM)"}

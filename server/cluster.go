@@ -67,7 +67,9 @@ func (c *Cluster) Initialize() (err error) {
 		return fmt.Errorf("redis: %w", err)
 	}
 	c.redis = rc
-	c.pulls.client = url.NewClient(url.ClientConfig{DenyPrivate: conf.DenyPrivateURLs})
+	if err := c.pulls.init(conf, c.Logger); err != nil {
+		return err
+	}
 	c.worker, err = cluster.New(cluster.Config{
 		Bus:       redisbus.New(rc),
 		Admission: c.mon,
@@ -119,7 +121,7 @@ func (c *Cluster) Close(ctx context.Context) {
 	}
 	c.closeInputs()
 	c.closeHTTP()
-	c.pulls.wg.Wait()
+	c.pulls.close()
 	if c.worker != nil {
 		c.worker.Close()
 	}
@@ -203,11 +205,12 @@ func (c *Cluster) launchURL(s *cluster.Session) error {
 	info := s.Info()
 	live := url.Live(info.Url)
 	ps := session.Start(session.Config{
-		Reporter:    s,
-		Transcoders: isolatedTranscoders(c.Config, s, !live, true, c.Logger),
-		Room:        c.roomConfig(),
-		Live:        live,
-		Stats:       c.track(s),
+		Reporter:       s,
+		Transcoders:    isolatedTranscoders(c.Config, s, !live, true, c.Logger),
+		Room:           c.roomConfig(),
+		Live:           live,
+		NoMediaTimeout: urlNoMediaTimeout,
+		Stats:          c.track(s),
 	})
 	c.pulls.wg.Add(1)
 	go func() {

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"sync"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/logger"
 
+	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/demux/hls"
 	"github.com/tributary-ingress/tributary/demux/ts"
 	"github.com/tributary-ingress/tributary/ingest/srt"
@@ -22,9 +23,45 @@ import (
 
 // pulls runs URL ingresses and SRT pushes, and joins their goroutines.
 type pulls struct {
-	client *http.Client
+	client *url.Client
 	wg     sync.WaitGroup
 }
+
+// init builds the client every URL pull of the process shares: the
+// address guard of deny_private_urls, the spool budget of
+// url_spool_budget, and the removal of spool files left by processes that
+// are gone.
+func (p *pulls) init(c *config.Config, log logger.Logger) error {
+	p.client = &url.Client{
+		AllowPrivate: !c.DenyPrivate(),
+		SpoolBudget:  c.URLSpoolBudget,
+		Logger:       log.WithValues("component", "url"),
+	}
+	if err := p.client.Initialize(); err != nil {
+		return err
+	}
+	if !c.DenyPrivate() {
+		log.Infow("deny_private_urls is off: URL ingresses may reach loopback, private and link-local addresses")
+	}
+	return nil
+}
+
+// close waits for the pulls to end and closes the client's idle
+// connections.
+func (p *pulls) close() {
+	p.wg.Wait()
+	if p.client != nil {
+		p.client.Close()
+	}
+}
+
+// urlNoMediaTimeout is the no-media watchdog of URL sessions: longer than
+// the pull's own deadlines (url.IdleTimeout, 15 s, for http(s); 10 s for
+// srt and rtsp), so that a stalled origin ends the session with the pull's
+// precise reason ("the origin sent nothing for 15 s") rather than the
+// session's generic one; it still ends a source that sends bytes but no
+// frames.
+const urlNoMediaTimeout = url.IdleTimeout + 5*time.Second
 
 // LaunchURL starts the session of a URL ingress: it pulls the media and
 // plays it into the room in real time, ending COMPLETE at the end of the
@@ -33,11 +70,12 @@ func (s *Server) LaunchURL(sess *service.Session) {
 	info := sess.Info()
 	live := url.Live(info.Url)
 	ps := session.Start(session.Config{
-		Reporter:    sess,
-		Transcoders: s.transcoders(sess, !live),
-		Room:        s.roomConfig(),
-		Live:        live,
-		Stats:       trackSession(s.mon, sess),
+		Reporter:       sess,
+		Transcoders:    s.transcoders(sess, !live),
+		Room:           s.roomConfig(),
+		Live:           live,
+		NoMediaTimeout: urlNoMediaTimeout,
+		Stats:          trackSession(s.mon, sess),
 	})
 	s.pulls.wg.Add(1)
 	go func() {
@@ -59,7 +97,7 @@ func (s *Server) LaunchURL(sess *service.Session) {
 // audio is in renditions of their own, which are not played.
 func logHLSVariant(log logger.Logger) func(hls.Variant) {
 	return func(v hls.Variant) {
-		log.Infow("HLS variant", "url", v.URL, "bandwidth", v.Bandwidth, "resolution", v.Resolution, "codecs", v.Codecs)
+		log.Infow("HLS variant", "url", url.Redact(v.URL), "bandwidth", v.Bandwidth, "resolution", v.Resolution, "codecs", v.Codecs)
 		if v.AudioRenditions > 0 {
 			log.Warnw("this HLS stream has its audio in separate renditions (EXT-X-MEDIA with URI), which Tributary does not play yet: the room gets no audio from it", nil,
 				"renditions", v.AudioRenditions)

@@ -17,7 +17,6 @@ import (
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/console"
 	"github.com/tributary-ingress/tributary/ingest/rtmp"
-	"github.com/tributary-ingress/tributary/ingest/url"
 	"github.com/tributary-ingress/tributary/internal/monitor"
 	"github.com/tributary-ingress/tributary/room"
 	"github.com/tributary-ingress/tributary/service"
@@ -69,7 +68,9 @@ func (s *Server) Initialize() (err error) {
 	if _, ierr := s.manager.EndInterrupted(); ierr != nil {
 		s.Logger.Warnw("could not end the sessions interrupted by the restart", ierr)
 	}
-	s.pulls.client = url.NewClient(url.ClientConfig{DenyPrivate: c.DenyPrivateURLs})
+	if err := s.pulls.init(c, s.Logger); err != nil {
+		return err
+	}
 	s.manager.SetURLLauncher(s)
 	api := service.NewAPI(s.manager, auth.NewSimpleKeyProvider(c.APIKey, c.APISecret))
 	mux := http.NewServeMux()
@@ -103,7 +104,7 @@ func (s *Server) Close(ctx context.Context) {
 		}
 	}
 	s.closeInputs()
-	s.pulls.wg.Wait()
+	s.pulls.close()
 	s.closeHTTP()
 	if s.store != nil {
 		_ = s.store.Close()

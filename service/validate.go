@@ -38,15 +38,21 @@ func validateInfo(info *livekit.IngressInfo) error {
 		if info.Url == "" {
 			return argErr("url", "required for URL input")
 		}
+		// The messages do not repeat the URL: they are logged, and its
+		// query string may be a signed token.
 		u, err := url.Parse(info.Url)
 		if err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
 			return argErr("url", "not a URL: %v", err)
 		}
 		if !urlSchemes[u.Scheme] {
 			return argErr("url", "unsupported scheme %q (want http, https, srt or rtsp)", u.Scheme)
 		}
 		if u.Host == "" {
-			return argErr("url", "%q has no host", info.Url)
+			return argErr("url", "has no host")
 		}
 		if info.RoomName == "" {
 			return argErr("room_name", "required for URL input (it starts at once)")

@@ -23,6 +23,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -30,6 +32,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/headers"
 	"github.com/livekit/protocol/logger"
 	"github.com/pion/rtp"
 
@@ -64,6 +67,14 @@ type Config struct {
 	// Logger receives transport switches, and losses and decode errors at
 	// most once a second. Optional.
 	Logger logger.Logger
+	// DialContext opens the RTSP connection (the first one and those of
+	// redirects); ingest/url passes its address guard. Nil dials
+	// directly.
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
+	// CheckPeer may refuse the address a server names in the source
+	// parameter of its Transport header, where UDP packets (RTCP, NAT
+	// punching) would go; it is checked before PLAY. Nil accepts it.
+	CheckPeer func(ip netip.Addr) error
 }
 
 // Pull plays the stream at c.URL into c.Sink until the server ends it
@@ -82,6 +93,9 @@ func Pull(ctx context.Context, c Config) error {
 	}
 	if c.ReadTimeout > 0 {
 		client.ReadTimeout = c.ReadTimeout
+	}
+	if c.DialContext != nil {
+		client.DialContext = c.DialContext
 	}
 	if c.Logger == nil {
 		c.Logger = logger.GetLogger()
@@ -102,6 +116,10 @@ func Pull(ctx context.Context, c Config) error {
 	default:
 		return fmt.Errorf("RTSP transport %q: udp or tcp", c.Transport)
 	}
+	p := &puller{client: client, sink: c.Sink}
+	if c.CheckPeer != nil {
+		client.OnResponse = func(res *base.Response) { p.checkPeer(res, c.CheckPeer) }
+	}
 	if err := client.Start2(); err != nil {
 		return fmt.Errorf("RTSP client: %w", err)
 	}
@@ -111,7 +129,6 @@ func Pull(ctx context.Context, c Config) error {
 	defer stop()
 	defer client.Close()
 
-	p := &puller{client: client, sink: c.Sink}
 	if err := p.start(u); err != nil {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
@@ -138,6 +155,39 @@ type puller struct {
 
 	mu      sync.Mutex
 	sinkErr error
+	peerErr error
+}
+
+// checkPeer checks the source a SETUP response names for UDP; it runs on
+// gortsplib's goroutine before Setup returns.
+func (p *puller) checkPeer(res *base.Response, check func(netip.Addr) error) {
+	v, ok := res.Header["Transport"]
+	if !ok {
+		return
+	}
+	var th headers.Transport
+	if th.Unmarshal(v) != nil || th.Source == nil {
+		return
+	}
+	var err error
+	if a, ok := netip.AddrFromSlice(*th.Source); ok {
+		err = check(a.Unmap())
+	} else {
+		err = fmt.Errorf("unreadable source address %v in the Transport header", *th.Source)
+	}
+	if err != nil {
+		p.mu.Lock()
+		if p.peerErr == nil {
+			p.peerErr = err
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (p *puller) peerError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.peerErr
 }
 
 // start describes the stream, sets up the medias it can play and starts
@@ -178,6 +228,9 @@ func (p *puller) start(u *base.URL) error {
 		}
 		t.id = i + 1
 		if _, err := p.client.Setup(desc.BaseURL, t.medi, 0, 0); err != nil {
+			return fmt.Errorf("SETUP %s: %w", t.forma.Codec(), err)
+		}
+		if err := p.peerError(); err != nil {
 			return fmt.Errorf("SETUP %s: %w", t.forma.Codec(), err)
 		}
 		p.client.OnPacketRTP(t.medi, t.forma, func(pkt *rtp.Packet) { p.packet(t, pkt) })

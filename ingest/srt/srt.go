@@ -23,10 +23,23 @@ import (
 // DefaultReadTimeout ends a connection that delivers nothing for this long.
 const DefaultReadTimeout = 10 * time.Second
 
-// Dial connects to an srt:// URL as a caller (mode=caller is the default;
-// streamid, passphrase, latency and the other URL options of the SRT URL
-// syntax are honoured) and returns the connection to read MPEG-TS from.
-func Dial(ctx context.Context, rawURL string) (io.ReadCloser, error) {
+// DialConfig configures a caller.
+type DialConfig struct {
+	// URL is the srt:// URL: streamid, passphrase, latency and the other
+	// options of the SRT URL syntax are honoured; mode must be caller
+	// (the default).
+	URL string
+	// Resolve maps the URL's "host:port" to the address literal to
+	// connect to, and may refuse it (ingest/url checks it against its
+	// address guard, and the connection then goes to the checked address
+	// without a second DNS lookup). Nil connects to the host as written.
+	Resolve func(ctx context.Context, hostport string) (string, error)
+}
+
+// Dial connects to an srt:// URL as a caller and returns the connection
+// to read MPEG-TS from.
+func Dial(ctx context.Context, dc DialConfig) (io.ReadCloser, error) {
+	rawURL := dc.URL
 	cfg := gosrt.DefaultConfig()
 	host, err := cfg.UnmarshalURL(rawURL)
 	if err != nil {
@@ -38,13 +51,19 @@ func Dial(ctx context.Context, rawURL string) (io.ReadCloser, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("srt URL: %w", err)
 	}
+	addr := host
+	if dc.Resolve != nil {
+		if addr, err = dc.Resolve(ctx, host); err != nil {
+			return nil, fmt.Errorf("SRT server %s: %w", host, err)
+		}
+	}
 	type result struct {
 		c   gosrt.Conn
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		c, err := gosrt.Dial("srt", host, cfg)
+		c, err := gosrt.Dial("srt", addr, cfg)
 		ch <- result{c, err}
 	}()
 	select {

@@ -139,7 +139,7 @@ func TestCallerWithFFmpegListener(t *testing.T) {
 	var conn io.ReadCloser
 	var err error
 	for i := 0; i < 50; i++ { // ffmpeg needs a moment to bind its listener
-		conn, err = Dial(ctx, fmt.Sprintf("srt://127.0.0.1:%d?passphrase=correcthorse1&latency=200", port))
+		conn, err = Dial(ctx, DialConfig{URL: fmt.Sprintf("srt://127.0.0.1:%d?passphrase=correcthorse1&latency=200", port)})
 		if err == nil {
 			break
 		}
@@ -161,7 +161,7 @@ func TestCallerWithFFmpegListener(t *testing.T) {
 	require.Greater(t, c.packets, 50)
 	require.Zero(t, c.bad)
 
-	_, err = Dial(ctx, "srt://127.0.0.1:1?mode=rendezvous")
+	_, err = Dial(ctx, DialConfig{URL: "srt://127.0.0.1:1?mode=rendezvous"})
 	require.ErrorContains(t, err, "mode=rendezvous is not supported")
 }
 

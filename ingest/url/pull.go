@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
-	"os"
 
 	"github.com/tributary-ingress/tributary/demux/flv"
 	"github.com/tributary-ingress/tributary/demux/hls"
@@ -21,10 +19,6 @@ import (
 	"github.com/tributary-ingress/tributary/ingest/srt"
 	"github.com/tributary-ingress/tributary/media"
 )
-
-// MaxSpoolSize bounds the temporary copy of an MP4 whose index (moov) is
-// at the end, served by a server that does not honour range requests.
-const MaxSpoolSize = 4 << 30
 
 // Sink receives what a pull demuxes. Frame may block: the pull then reads
 // no faster than the sink plays.
@@ -40,8 +34,10 @@ type Splice = ts.SpliceInsert
 // Config configures a pull.
 type Config struct {
 	// URL is http(s)://, srt:// or rtsp(s)://.
-	URL    string
-	Client *http.Client
+	URL string
+	// Client connects the pull; nil means a Client with its defaults
+	// (address guard on).
+	Client *Client
 	Sink   Sink
 	// OnSplice receives SCTE-35 splice_insert commands (TS inputs:
 	// HTTP, HLS with TS segments, SRT). Optional.
@@ -66,20 +62,29 @@ func Live(raw string) bool {
 
 // Pull reads the media at c.URL to its end (nil), or until ctx ends or an
 // error. Errors say what was wrong: HTTP status, not a media file,
-// unsupported codec, truncated file.
+// unsupported codec, truncated file, a refused address, a stalled origin;
+// the URLs in them are redacted.
 func Pull(ctx context.Context, c Config) error {
+	return redactError(pull(ctx, c))
+}
+
+func pull(ctx context.Context, c Config) error {
 	u, err := url.Parse(c.URL)
 	if err != nil {
-		return fmt.Errorf("invalid URL: %w", err)
+		return errors.New("invalid URL")
 	}
 	if c.Client == nil {
-		c.Client = NewClient(ClientConfig{})
+		c.Client = defaultClient()
 	}
+	g := c.Client.guard
 	switch u.Scheme {
 	case "http", "https":
 		return pullHTTP(ctx, c)
 	case "srt":
-		conn, err := srt.Dial(ctx, c.URL)
+		conn, err := srt.Dial(ctx, srt.DialConfig{URL: c.URL, Resolve: func(ctx context.Context, hostport string) (string, error) {
+			ap, err := g.resolveAddr(ctx, hostport)
+			return ap.String(), err
+		}})
 		if err != nil {
 			return err
 		}
@@ -94,7 +99,7 @@ func Pull(ctx context.Context, c Config) error {
 		return err
 	case "rtsp", "rtsps":
 		c.format(FormatRTSP)
-		return rtsp.Pull(ctx, rtsp.Config{URL: c.URL, Sink: c.Sink})
+		return rtsp.Pull(ctx, rtsp.Config{URL: c.URL, Sink: c.Sink, DialContext: g.DialContext, CheckPeer: g.checkPeer})
 	}
 	return fmt.Errorf("%w %q (http, https, srt and rtsp are supported)", ErrUnsupportedScheme, u.Scheme)
 }
@@ -126,23 +131,30 @@ func pullHTTP(ctx context.Context, c Config) error {
 		}
 	}
 	// No ranges, a playlist, or unrecognized: stream the body.
-	resp, err := get(ctx, c.Client, c.URL, 0, -1)
+	resp, err := c.Client.get(ctx, c.URL, 0, -1)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
-	probe, _ := br.Peek(ProbeSize)
+	probe, perr := br.Peek(ProbeSize)
 	f := Sniff(probe, resp.Header.Get("Content-Type"), c.URL)
 	if f == FormatUnknown {
-		return fmt.Errorf("%w: %s (Content-Type %q) starts with %q", ErrNotMedia, redact(c.URL),
-			resp.Header.Get("Content-Type"), printable(probe, 16))
+		if perr != nil && !errors.Is(perr, io.EOF) {
+			return fmt.Errorf("reading %s: %w", redact(c.URL), perr)
+		}
+		return fmt.Errorf("%w: %s (%s)", ErrNotMedia, redact(c.URL), describeBody(resp))
 	}
 	c.format(f)
 	if f == FormatMP4 {
 		return pullMP4Stream(ctx, c, br)
 	}
-	return runStream(ctx, c, f, br)
+	err = runStream(ctx, c, f, br)
+	var fe *hls.FetchError // names the playlist or segment it read
+	if errors.Is(err, ErrStalled) && !errors.As(err, &fe) {
+		return fmt.Errorf("reading %s: %w", redact(c.URL), err)
+	}
+	return err
 }
 
 // pullMP4Stream plays an MP4 from a server without ranges: fragmented
@@ -153,20 +165,21 @@ func pullMP4Stream(ctx context.Context, c Config, br *bufio.Reader) error {
 	if isFragmented(head) {
 		return newMP4(c).RunFragmented(ctx, br)
 	}
-	tmp, err := os.CreateTemp("", "tributary-pull-*.mp4")
+	f, err := c.Client.spool.create()
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	n, err := io.Copy(tmp, io.LimitReader(br, MaxSpoolSize+1))
-	if err != nil {
+	defer f.Close()
+	n, err := f.fill(br, MaxSpoolSize)
+	switch {
+	case errors.Is(err, errTooLarge):
+		return fmt.Errorf("%s is larger than %d bytes and its server does not support range requests", redact(c.URL), int64(MaxSpoolSize))
+	case errors.Is(err, ErrSpoolFull):
+		return fmt.Errorf("%s cannot be spooled (its server does not support range requests, so the MP4 is copied to disk before it plays): %w", redact(c.URL), err)
+	case err != nil:
 		return fmt.Errorf("downloading %s: %w", redact(c.URL), err)
 	}
-	if n > MaxSpoolSize {
-		return fmt.Errorf("%s is larger than %d bytes and its server does not support range requests", redact(c.URL), int64(MaxSpoolSize))
-	}
-	return newMP4(c).Run(ctx, tmp, n)
+	return newMP4(c).Run(ctx, f.File, n)
 }
 
 // isFragmented tells a fragmented MP4 (moov with mvex, or styp/moof first).
@@ -226,7 +239,7 @@ func runStream(ctx context.Context, c Config, f Format, r io.Reader) error {
 			}
 		}
 	case FormatHLS:
-		d := &hls.Demuxer{URL: c.URL, Fetcher: fetcher{c.Client}, OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame, OnSCTE35: c.OnSplice,
+		d := &hls.Demuxer{URL: c.URL, Fetcher: fetcher{c.Client}, RetryDelay: c.Client.hlsRetryDelay, OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame, OnSCTE35: c.OnSplice,
 			OnVariant: func(v hls.Variant) error {
 				if c.OnHLSVariant != nil {
 					c.OnHLSVariant(v)
@@ -249,15 +262,12 @@ func runTS(ctx context.Context, c Config, r io.Reader) error {
 	return d.Run(ctx, r)
 }
 
-// fetcher serves the HLS demuxer's fetches with the pull's client.
-type fetcher struct{ c *http.Client }
+// fetcher serves the HLS demuxer's fetches (playlists, segments) with the
+// pull's client: the same address guard and idle deadline.
+type fetcher struct{ c *Client }
 
 func (f fetcher) Get(ctx context.Context, u string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := f.c.Do(req)
+	resp, err := f.c.do(ctx, u, 0, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -266,17 +276,4 @@ func (f fetcher) Get(ctx context.Context, u string) (io.ReadCloser, error) {
 		return nil, &hls.StatusError{Code: resp.StatusCode}
 	}
 	return resp.Body, nil
-}
-
-// printable shows the first n bytes of b for an error message.
-func printable(b []byte, n int) string {
-	b = b[:min(len(b), n)]
-	out := make([]byte, len(b))
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e {
-			c = '.'
-		}
-		out[i] = c
-	}
-	return string(out)
 }

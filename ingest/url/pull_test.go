@@ -42,6 +42,16 @@ func (s *sink) Frame(f *media.Frame) error {
 	return nil
 }
 
+// localClient is a Client for the tests' own servers on 127.0.0.1: the
+// address guard off, the spool in a fresh directory.
+func localClient(t *testing.T) *Client {
+	t.Helper()
+	c := &Client{AllowPrivate: true, SpoolDir: t.TempDir()}
+	require.NoError(t, c.Initialize())
+	t.Cleanup(c.Close)
+	return c
+}
+
 // serveDir serves a folder with range support, or without when noRanges.
 func serveDir(t *testing.T, dir string, noRanges bool) *httptest.Server {
 	t.Helper()
@@ -98,7 +108,7 @@ func TestPullContainers(t *testing.T) {
 				var got Format
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				err := Pull(ctx, Config{URL: srv.URL + "/" + c.file, Sink: s, OnFormat: func(f Format) { got = f }})
+				err := Pull(ctx, Config{URL: srv.URL + "/" + c.file, Client: localClient(t), Sink: s, OnFormat: func(f Format) { got = f }})
 				require.NoError(t, err)
 				require.Equal(t, c.format, got)
 				if c.video != 0 {
@@ -119,7 +129,7 @@ func TestPullHLS(t *testing.T) {
 	srv := serveDir(t, "../../demux/hls/testdata/ts", false)
 	s := newSink()
 	var got Format
-	err := Pull(context.Background(), Config{URL: srv.URL + "/master.m3u8", Sink: s, OnFormat: func(f Format) { got = f }})
+	err := Pull(context.Background(), Config{URL: srv.URL + "/master.m3u8", Client: localClient(t), Sink: s, OnFormat: func(f Format) { got = f }})
 	require.NoError(t, err)
 	require.Equal(t, FormatHLS, got)
 	require.Greater(t, s.frames[media.KindVideo], 20)
@@ -144,19 +154,20 @@ func TestPullErrors(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx := context.Background()
+	cl := localClient(t)
 
-	err = Pull(ctx, Config{URL: srv.URL + "/missing.mp4", Sink: newSink()})
+	err = Pull(ctx, Config{URL: srv.URL + "/missing.mp4", Client: cl, Sink: newSink()})
 	require.ErrorIs(t, err, ErrHTTP)
 	require.Contains(t, err.Error(), "404")
 
-	err = Pull(ctx, Config{URL: srv.URL + "/page.mp4", Sink: newSink()})
+	err = Pull(ctx, Config{URL: srv.URL + "/page.mp4", Client: cl, Sink: newSink()})
 	require.ErrorIs(t, err, ErrNotMedia)
 	require.Contains(t, err.Error(), "text/html")
 
-	err = Pull(ctx, Config{URL: srv.URL + "/cut.mp4", Sink: newSink()})
+	err = Pull(ctx, Config{URL: srv.URL + "/cut.mp4", Client: cl, Sink: newSink()})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "truncated")
 
-	err = Pull(ctx, Config{URL: "ftp://example.invalid/a.mp4", Sink: newSink()})
+	err = Pull(ctx, Config{URL: "ftp://example.invalid/a.mp4", Client: cl, Sink: newSink()})
 	require.True(t, errors.Is(err, ErrUnsupportedScheme))
 }

@@ -19,7 +19,7 @@ const readAhead = 1 << 20
 // requests. It keeps one read-ahead window.
 type RangeReader struct {
 	ctx    context.Context
-	client *http.Client
+	client *Client
 	url    string
 	size   int64
 
@@ -33,9 +33,12 @@ type RangeReader struct {
 
 // NewRangeReader asks for the first byte to learn the size and whether the
 // server honours ranges. ok is false when it does not (the caller then
-// streams the body instead).
-func NewRangeReader(ctx context.Context, c *http.Client, u string) (r *RangeReader, ok bool, err error) {
-	resp, err := get(ctx, c, u, 0, 0)
+// streams the body instead). A nil c is a Client with its defaults.
+func NewRangeReader(ctx context.Context, c *Client, u string) (r *RangeReader, ok bool, err error) {
+	if c == nil {
+		c = defaultClient()
+	}
+	resp, err := c.get(ctx, u, 0, 0)
 	if err != nil {
 		return nil, false, err
 	}
@@ -83,7 +86,7 @@ func (r *RangeReader) ReadAt(p []byte, off int64) (int, error) {
 		}
 		want := int64(len(p)-n) + readAhead
 		end := min(off+want, r.size) - 1
-		resp, err := get(r.ctx, r.client, r.url, off, end)
+		resp, err := r.client.get(r.ctx, r.url, off, end)
 		if err != nil {
 			return n, err
 		}

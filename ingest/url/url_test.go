@@ -53,7 +53,7 @@ func TestRangeReader(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx := context.Background()
-	r, ok, err := NewRangeReader(ctx, NewClient(ClientConfig{}), srv.URL+"/f.mp4")
+	r, ok, err := NewRangeReader(ctx, localClient(t), srv.URL+"/f.mp4")
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, int64(len(data)), r.Size())
@@ -83,12 +83,12 @@ func TestRangeReader(t *testing.T) {
 func TestHTTPErrorsAndPrivate(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	defer srv.Close()
-	_, _, err := NewRangeReader(context.Background(), NewClient(ClientConfig{}), srv.URL+"/missing.mp4?token=secret")
+	_, _, err := NewRangeReader(context.Background(), localClient(t), srv.URL+"/missing.mp4?token=secret")
 	require.ErrorIs(t, err, ErrHTTP)
 	require.Contains(t, err.Error(), "404 (Not Found)")
 	require.NotContains(t, err.Error(), "secret", "query strings are not echoed")
 
-	_, _, err = NewRangeReader(context.Background(), NewClient(ClientConfig{DenyPrivate: true}), srv.URL+"/x.mp4")
+	_, _, err = NewRangeReader(context.Background(), nil, srv.URL+"/x.mp4")
 	require.True(t, errors.Is(err, ErrPrivateAddress), "%v", err)
 }
 

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,6 +33,9 @@ const (
 	DefaultAPIPort       = 7890
 	DefaultServiceName   = "ingress"
 	DefaultDrainTimeout  = 30 * time.Second
+	// MinAPISecretLength is the shortest api_secret accepted without
+	// development: true.
+	MinAPISecretLength = 32
 )
 
 // Config is the whole configuration file.
@@ -48,10 +52,13 @@ type Config struct {
 	WHIPPort         int                `yaml:"whip_port"` // -1 disables WHIP
 	HTTPRelayPort    int                `yaml:"http_relay_port"`
 	Logging          logger.Config      `yaml:"logging"`
-	Development      bool               `yaml:"development"`
-	WHIPProxyEnabled bool               `yaml:"whip_proxy_enabled"`
-	RTCConfig        RTCConfig          `yaml:"rtc_config"`
-	CPUCost          CPUCostConfig      `yaml:"cpu_cost"`
+	// Development accepts an api_secret shorter than MinAPISecretLength
+	// (livekit-server --dev's devkey/secret): for a development machine,
+	// never for a server on a network.
+	Development      bool          `yaml:"development"`
+	WHIPProxyEnabled bool          `yaml:"whip_proxy_enabled"`
+	RTCConfig        RTCConfig     `yaml:"rtc_config"`
+	CPUCost          CPUCostConfig `yaml:"cpu_cost"`
 	// EnableStreamLatencyReduction drops excess preroll media.
 	EnableStreamLatencyReduction bool   `yaml:"enable_stream_latency_reduction"`
 	ServiceName                  string `yaml:"service_name"`
@@ -88,6 +95,16 @@ type Config struct {
 	RTMPSPort     int    `yaml:"rtmps_port"`
 	RTMPSCertFile string `yaml:"rtmps_cert_file"`
 	RTMPSKeyFile  string `yaml:"rtmps_key_file"`
+	// SecureCookies marks the console's session cookie Secure even when
+	// the request reached Tributary over plain HTTP: set it when a
+	// TLS-terminating proxy serves the console (Tributary key, default
+	// false: the cookie is Secure when the request came over TLS).
+	SecureCookies bool `yaml:"secure_cookies"`
+	// DebugHandlerBindAddress is the address debug_handler_port listens
+	// on (Tributary key, default 127.0.0.1: profiles and goroutine dumps
+	// show the process's internals; set "0.0.0.0" or an interface address
+	// to reach it from elsewhere).
+	DebugHandlerBindAddress string `yaml:"debug_handler_bind_address"`
 	// DenyPrivateURLs refuses URL ingresses whose host resolves to a
 	// loopback, private, link-local or otherwise non-public address, for
 	// every pulled scheme (http, https, srt, rtsp, rtsps) and every
@@ -257,6 +274,9 @@ func (c *Config) applyDefaults(getenv func(string) string) {
 	if c.StorePath == "" {
 		c.StorePath = defaultStorePath(getenv)
 	}
+	if c.DebugHandlerBindAddress == "" {
+		c.DebugHandlerBindAddress = "127.0.0.1"
+	}
 	if c.RTMPBaseURL == "" && c.RTMPPort > 0 {
 		c.RTMPBaseURL = fmt.Sprintf("rtmp://localhost:%d/x", c.RTMPPort)
 	}
@@ -359,6 +379,14 @@ func (c *Config) Validate() error {
 	if c.RTMPSPort > 0 && (c.RTMPSCertFile == "" || c.RTMPSKeyFile == "") {
 		return &Error{Key: "rtmps_port", Reason: "needs rtmps_cert_file and rtmps_key_file (PEM)"}
 	}
+	if net.ParseIP(c.DebugHandlerBindAddress) == nil {
+		return &Error{Key: "debug_handler_bind_address", Reason: fmt.Sprintf("must be an IP address (got %q)", c.DebugHandlerBindAddress)}
+	}
+	// Last, so that a more specific mistake is named first.
+	if n := len(c.APISecret); n < MinAPISecretLength && !c.Development {
+		return &Error{Key: "api_secret", Reason: fmt.Sprintf("must be at least %d characters (got %d): it signs every API, room and console token, and a short one can be guessed; "+
+			"generate one with `openssl rand -base64 32`, or set development: true to accept a short development secret such as livekit-server --dev's", MinAPISecretLength, n)}
+	}
 	return nil
 }
 
@@ -383,9 +411,6 @@ func checkURL(key, raw string, schemes ...string) error {
 // at start instead of silently ignored.
 func (c *Config) NoEffect() [][2]string {
 	var out [][2]string
-	if c.Development {
-		out = append(out, [2]string{"development", "Tributary has no development mode; use logging.level: debug"})
-	}
 	if c.WHIPProxyEnabled {
 		out = append(out, [2]string{"whip_proxy_enabled", "Tributary serves WHIP itself on whip_port; there is no handler process to proxy to"})
 	}

@@ -11,7 +11,7 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-const base = "api_key: k\napi_secret: s\nws_url: ws://127.0.0.1:7880\n"
+const base = "api_key: k\napi_secret: 0123456789abcdef0123456789abcdef\nws_url: ws://127.0.0.1:7880\n"
 
 func TestParseDefaults(t *testing.T) {
 	c, err := Parse([]byte(base), env(map[string]string{"HOME": "/home/u"}))
@@ -77,11 +77,11 @@ node_id: x
 
 func TestEnvironment(t *testing.T) {
 	c, err := Parse(nil, env(map[string]string{
-		"LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "s", "LIVEKIT_URL": "wss://lk.example",
+		"LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "s0123456789abcdef0123456789abcdef", "LIVEKIT_URL": "wss://lk.example",
 	}))
 	require.NoError(t, err)
 	require.Equal(t, "k", c.APIKey)
-	require.Equal(t, "s", c.APISecret)
+	require.Equal(t, "s0123456789abcdef0123456789abcdef", c.APISecret)
 	require.Equal(t, "wss://lk.example", c.WsURL)
 
 	c, err = Parse([]byte(base), env(map[string]string{"LIVEKIT_API_KEY": "other"}))
@@ -102,10 +102,10 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"negative port", base + "whip_port: -5\n", "whip_port", "must be a port number"},
 		{"port too large", base + "api_port: 70000\n", "api_port", "at most 65535"},
 		{"health port -1", base + "health_port: -1\n", "health_port", "must be a port number"},
-		{"missing key", "api_secret: s\nws_url: ws://x\n", "api_key", "required"},
+		{"missing key", "api_secret: 0123456789abcdef0123456789abcdef\nws_url: ws://x\n", "api_key", "required"},
 		{"missing secret", "api_key: k\nws_url: ws://x\n", "api_secret", "required"},
-		{"missing ws_url", "api_key: k\napi_secret: s\n", "ws_url", "required"},
-		{"bad ws_url scheme", "api_key: k\napi_secret: s\nws_url: ftp://x\n", "ws_url", "scheme"},
+		{"missing ws_url", "api_key: k\napi_secret: 0123456789abcdef0123456789abcdef\n", "ws_url", "required"},
+		{"bad ws_url scheme", "api_key: k\napi_secret: 0123456789abcdef0123456789abcdef\nws_url: ftp://x\n", "ws_url", "scheme"},
 		{"bad rtmp base", base + "rtmp_base_url: http://x/live\n", "rtmp_base_url", "scheme rtmp or rtmps"},
 		{"bad whip base", base + "whip_base_url: whip\n", "whip_base_url", "scheme http or https"},
 		{"negative cost", base + "cpu_cost:\n  url_cpu_cost: -1\n", "cpu_cost.url_cpu_cost", "negative"},
@@ -136,17 +136,59 @@ func TestSource(t *testing.T) {
 	require.Equal(t, base, string(b))
 }
 
+// TestAPISecretLength: a secret shorter than 32 characters is refused
+// with a start-up error naming the key, unless development: true (the
+// official worker file above pairs livekit-server --dev's devkey/secret
+// with it).
+func TestAPISecretLength(t *testing.T) {
+	env := func(string) string { return "" }
+	_, err := Parse([]byte("api_key: k\napi_secret: secret\nws_url: ws://127.0.0.1:7880\n"), env)
+	var ce *Error
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "api_secret", ce.Key)
+	require.Contains(t, ce.Reason, "must be at least 32 characters (got 6)")
+	require.Contains(t, ce.Reason, "development: true")
+
+	_, err = Parse([]byte("api_key: k\napi_secret: 0123456789abcdef0123456789abcde\nws_url: ws://127.0.0.1:7880\n"), env)
+	require.ErrorContains(t, err, "got 31")
+	_, err = Parse([]byte("api_key: k\nws_url: ws://127.0.0.1:7880\n"), func(k string) string {
+		if k == "LIVEKIT_API_SECRET" {
+			return "short"
+		}
+		return ""
+	})
+	require.ErrorContains(t, err, "api_secret: must be at least 32 characters (got 5)", "from the environment too")
+
+	c, err := Parse([]byte("api_key: k\napi_secret: secret\nws_url: ws://127.0.0.1:7880\ndevelopment: true\n"), env)
+	require.NoError(t, err)
+	require.True(t, c.Development)
+}
+
+// TestDebugHandlerLoopback: the profiling port listens on loopback unless
+// the config says otherwise.
+func TestDebugHandlerLoopback(t *testing.T) {
+	env := func(string) string { return "" }
+	c, err := Parse([]byte(base+"debug_handler_port: 6060\n"), env)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", c.DebugHandlerBindAddress)
+	c, err = Parse([]byte(base+"debug_handler_bind_address: 0.0.0.0\n"), env)
+	require.NoError(t, err)
+	require.Equal(t, "0.0.0.0", c.DebugHandlerBindAddress)
+	_, err = Parse([]byte(base+"debug_handler_bind_address: everywhere\n"), env)
+	require.ErrorContains(t, err, `debug_handler_bind_address: must be an IP address (got "everywhere")`)
+}
+
 func TestNoEffect(t *testing.T) {
-	conf, err := Parse([]byte("api_key: k\napi_secret: s\nws_url: ws://127.0.0.1:7880\ndevelopment: true\nwhip_proxy_enabled: true\nenable_stream_latency_reduction: true\ncpu_cost:\n  rtmp_cpu_cost: 1\n"), func(string) string { return "" })
+	conf, err := Parse([]byte("api_key: k\napi_secret: 0123456789abcdef0123456789abcdef\nws_url: ws://127.0.0.1:7880\ndevelopment: true\nwhip_proxy_enabled: true\nenable_stream_latency_reduction: true\ncpu_cost:\n  rtmp_cpu_cost: 1\n"), func(string) string { return "" })
 	require.NoError(t, err)
 	var keys []string
 	for _, k := range conf.NoEffect() {
 		require.NotEmpty(t, k[1], "a reason for %s", k[0])
 		keys = append(keys, k[0])
 	}
-	require.Equal(t, []string{"development", "whip_proxy_enabled", "enable_stream_latency_reduction", "cpu_cost"}, keys)
+	require.Equal(t, []string{"whip_proxy_enabled", "enable_stream_latency_reduction", "cpu_cost"}, keys)
 
-	conf, err = Parse([]byte("api_key: k\napi_secret: s\nws_url: ws://127.0.0.1:7880\nredis:\n  address: 127.0.0.1:6379\ncpu_cost:\n  rtmp_cpu_cost: 1\n"), func(string) string { return "" })
+	conf, err = Parse([]byte("api_key: k\napi_secret: 0123456789abcdef0123456789abcdef\nws_url: ws://127.0.0.1:7880\nredis:\n  address: 127.0.0.1:6379\ncpu_cost:\n  rtmp_cpu_cost: 1\n"), func(string) string { return "" })
 	require.NoError(t, err)
 	require.Empty(t, conf.NoEffect(), "cpu_cost counts in cluster mode; nothing else is set")
 }

@@ -9,7 +9,7 @@ import (
 
 func TestDrainTimeout(t *testing.T) {
 	env := func(string) string { return "" }
-	base := "api_key: k\napi_secret: s\nws_url: ws://localhost:7880\n"
+	base := "api_key: k\napi_secret: 0123456789abcdef0123456789abcdef\nws_url: ws://localhost:7880\n"
 	for _, tc := range []struct {
 		name string
 		yaml string

@@ -109,6 +109,7 @@ func TestConfigRefused(t *testing.T) {
 		{"unknown key", "api_key: k\napi_secret: s\nws_url: ws://x\nrtmp_prot: 1\n", "rtmp_prot: unknown key (line 4)"},
 		{"bad value", "api_key: k\napi_secret: s\nws_url: ws://x\nwhip_port: many\n", `whip_port: bad value "many"`},
 		{"missing ws_url", "api_key: k\napi_secret: s\n", "ws_url: required"},
+		{"short secret", "api_key: k\napi_secret: secret\nws_url: ws://x\n", "api_secret: must be at least 32 characters (got 6)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

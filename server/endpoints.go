@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/livekit/protocol/logger"
@@ -34,9 +35,15 @@ type inputAuthorizer interface {
 	srt.Authorizer
 }
 
-// serveHTTP serves h on port; key names the config key in errors.
+// serveHTTP serves h on port of every interface; key names the config key
+// in errors.
 func (e *endpoints) serveHTTP(key string, port int, h http.Handler) error {
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+	return e.serveHTTPOn(key, "", port, h)
+}
+
+// serveHTTPOn serves h on host:port (host "" is every interface).
+func (e *endpoints) serveHTTPOn(key, host string, port int, h http.Handler) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("%s %d: %w", key, port, err)
 	}
@@ -54,17 +61,20 @@ func (e *endpoints) serveHTTP(key string, port int, h http.Handler) error {
 func (e *endpoints) serveOps(c *config.Config, health, metrics http.Handler) error {
 	for _, p := range []struct {
 		key  string
+		host string
 		port int
 		h    http.Handler
 	}{
-		{"health_port", c.HealthPort, health},
-		{"prometheus_port", c.PrometheusPort, metrics},
-		{"debug_handler_port", c.DebugHandlerPort, debugHandler()},
+		{"health_port", "", c.HealthPort, health},
+		{"prometheus_port", "", c.PrometheusPort, metrics},
+		// Profiles and goroutine dumps show the process's internals:
+		// loopback unless debug_handler_bind_address says otherwise.
+		{"debug_handler_port", c.DebugHandlerBindAddress, c.DebugHandlerPort, debugHandler()},
 	} {
 		if p.port <= 0 {
 			continue
 		}
-		if err := e.serveHTTP(p.key, p.port, p.h); err != nil {
+		if err := e.serveHTTPOn(p.key, p.host, p.port, p.h); err != nil {
 			return err
 		}
 	}

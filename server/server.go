@@ -75,7 +75,7 @@ func (s *Server) Initialize() (err error) {
 	api := service.NewAPI(s.manager, auth.NewSimpleKeyProvider(c.APIKey, c.APISecret))
 	mux := http.NewServeMux()
 	mux.Handle(api.PathPrefix(), api.Handler())
-	web := &console.Console{APIKey: c.APIKey, APISecret: c.APISecret, WsURL: c.WsURL, Logger: s.Logger.WithValues("component", "console")}
+	web := &console.Console{APIKey: c.APIKey, APISecret: c.APISecret, WsURL: c.WsURL, SecureCookies: c.SecureCookies, Logger: s.Logger.WithValues("component", "console")}
 	if err := web.Initialize(); err != nil {
 		return err
 	}

@@ -53,6 +53,9 @@ func run(args []string) error {
 	for _, k := range conf.NoEffect() {
 		log.Warnw("config key has no effect", nil, "key", k[0], "why", k[1])
 	}
+	if conf.Development && len(conf.APISecret) < config.MinAPISecretLength {
+		log.Warnw("development: true accepts this short api_secret; do not expose this server", nil, "secretLength", len(conf.APISecret))
+	}
 
 	var srv node
 	if conf.ClusterMode() {

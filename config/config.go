@@ -3,8 +3,10 @@
 // The keys are those of LiveKit's official ingress worker, with the same
 // meaning and defaults, so an existing worker config file works unchanged.
 // Standalone mode adds a few keys of its own (api_port, store_path,
-// rtmp_base_url, whip_base_url). Unknown keys and bad values are refused at
-// start with an error that names the key.
+// rtmp_base_url, whip_base_url). Bad values are refused at start with an
+// error that names the key. Unknown keys are ignored, as the official
+// worker ignores them, and each is reported with the known key it most
+// likely meant (UnknownKeys); strict_config: true refuses them instead.
 package config
 
 import (
@@ -16,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -32,7 +35,9 @@ const (
 	DefaultHTTPRelayPort = 9090
 	DefaultAPIPort       = 7890
 	DefaultServiceName   = "ingress"
-	DefaultDrainTimeout  = 30 * time.Second
+	// DefaultDrainTimeout 0 waits for every running session, as the
+	// official worker does on SIGTERM.
+	DefaultDrainTimeout = 0
 	// MinAPISecretLength is the shortest api_secret accepted without
 	// development: true.
 	MinAPISecretLength = 32
@@ -66,8 +71,16 @@ type Config struct {
 
 	// DrainTimeout bounds how long SIGTERM or SIGQUIT waits for running
 	// sessions to end before stopping them (Tributary key, both modes;
-	// e.g. "30s", default 30s). SIGINT stops at once.
+	// e.g. "30s"; default 0: no bound, every session may finish, as the
+	// official worker waits). SIGINT, or a second signal, stops at once.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+
+	// StrictConfig refuses unknown keys at start instead of warning about
+	// them (Tributary key, default false: a config written for another
+	// release of the official worker still starts).
+	StrictConfig bool `yaml:"strict_config"`
+	// unknown are the keys no field took, found by Parse.
+	unknown []*Error
 	// IsolateTranscoding runs each session's transcoders in a child process
 	// of the same binary, so a codec crash ends only that session
 	// (Tributary key; default true in cluster mode, false standalone).
@@ -150,41 +163,54 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("config: %s: %s", e.Key, e.Reason)
 }
 
-// Source tells where the configuration body comes from, in the order the
-// official worker looks: the --config flag, INGRESS_CONFIG_FILE, then
-// INGRESS_CONFIG_BODY.
-func Source(flagPath string, getenv func(string) string) (body []byte, origin string, err error) {
+// Source tells where the configuration body comes from, as the official
+// worker reads it: a body (the --config-body flag, else
+// INGRESS_CONFIG_BODY) wins over a file (the --config flag, else
+// INGRESS_CONFIG_FILE), and a flag wins over its environment variable.
+// With neither, the body is empty (the LIVEKIT_* variables may still
+// configure the server).
+func Source(flagPath, flagBody string, getenv func(string) string) (body []byte, origin string, err error) {
+	switch {
+	case flagBody != "":
+		return []byte(flagBody), "--config-body", nil
+	case getenv("INGRESS_CONFIG_BODY") != "":
+		return []byte(getenv("INGRESS_CONFIG_BODY")), "INGRESS_CONFIG_BODY", nil
+	}
 	path := flagPath
 	if path == "" {
 		path = getenv("INGRESS_CONFIG_FILE")
 	}
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, path, &Error{Reason: fmt.Sprintf("cannot read config file: %v", err)}
-		}
-		return b, path, nil
+	if path == "" {
+		return nil, "", nil
 	}
-	if b := getenv("INGRESS_CONFIG_BODY"); b != "" {
-		return []byte(b), "INGRESS_CONFIG_BODY", nil
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, path, &Error{Reason: fmt.Sprintf("cannot read config file: %v", err)}
 	}
-	return nil, "", nil
+	return b, path, nil
 }
 
 var (
-	reUnknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type ([\w.]+)`)
-	reTypeError    = regexp.MustCompile(`line (\d+): cannot unmarshal !!(\w+) ` + "`" + `([^` + "`" + `]*)` + "`" + ` into (\S+)`)
+	reTypeError = regexp.MustCompile(`line (\d+): cannot unmarshal !!(\w+) ` + "`" + `([^` + "`" + `]*)` + "`" + ` into (\S+)`)
 )
 
 // Parse decodes a YAML body, applies the LIVEKIT_* environment variables and
-// defaults, and validates the result.
+// defaults, and validates the result. Unknown keys are kept for
+// UnknownKeys, or refused with strict_config: true.
 func Parse(body []byte, getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	if len(bytes.TrimSpace(body)) > 0 {
-		dec := yaml.NewDecoder(bytes.NewReader(body))
-		dec.KnownFields(true)
-		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		var doc yaml.Node
+		err := yaml.NewDecoder(bytes.NewReader(body)).Decode(&doc)
+		if err == nil {
+			err = doc.Decode(c)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, yamlError(body, err)
+		}
+		c.unknown = unknownKeys(&doc, reflect.TypeFor[Config]())
+		if c.StrictConfig && len(c.unknown) > 0 {
+			return nil, c.unknown[0]
 		}
 	}
 	c.applyEnv(getenv)
@@ -195,12 +221,14 @@ func Parse(body []byte, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
+// UnknownKeys returns the keys of the body that Tributary does not know,
+// each as an error naming the key, its line and, when one is close, the
+// key probably meant. They were ignored; log them.
+func (c *Config) UnknownKeys() []*Error { return c.unknown }
+
 // yamlError rewrites the YAML decoder's errors so that they name the key.
 func yamlError(body []byte, err error) error {
 	msg := err.Error()
-	if m := reUnknownField.FindStringSubmatch(msg); m != nil {
-		return &Error{Key: m[2], Reason: fmt.Sprintf("unknown key (line %s)", m[1])}
-	}
 	if m := reTypeError.FindStringSubmatch(msg); m != nil {
 		key := keyAtLine(body, m[1])
 		return &Error{Key: key, Reason: fmt.Sprintf("bad value %q (line %s): expected %s", m[3], m[1], m[4])}
@@ -267,9 +295,6 @@ func (c *Config) applyDefaults(getenv func(string) string) {
 	}
 	if c.ServiceName == "" {
 		c.ServiceName = DefaultServiceName
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = DefaultDrainTimeout
 	}
 	if c.StorePath == "" {
 		c.StorePath = defaultStorePath(getenv)

@@ -96,8 +96,8 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		key  string
 		msg  string
 	}{
-		{"unknown top-level key", base + "rtmp_prot: 1935\n", "rtmp_prot", "unknown key (line 4)"},
-		{"unknown nested key", base + "rtc_config:\n  udp_prot: 1\n", "udp_prot", "unknown key"},
+		{"unknown top-level key, strict", base + "strict_config: true\nrtmp_prot: 1935\n", "rtmp_prot", "unknown key, did you mean rtmp_port? (line 5)"},
+		{"unknown nested key, strict", base + "strict_config: true\nrtc_config:\n  udp_prot: 1\n", "rtc_config.udp_prot", "did you mean rtc_config.udp_port?"},
 		{"string for a port", base + "rtmp_port: abc\n", "rtmp_port", `bad value "abc"`},
 		{"negative port", base + "whip_port: -5\n", "whip_port", "must be a port number"},
 		{"port too large", base + "api_port: 70000\n", "api_port", "at most 65535"},
@@ -123,17 +123,6 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 			require.Contains(t, err.Error(), ca.msg)
 		})
 	}
-}
-
-func TestSource(t *testing.T) {
-	dir := t.TempDir()
-	_, _, err := Source(dir+"/missing.yaml", env(nil))
-	require.ErrorContains(t, err, "cannot read config file")
-
-	b, origin, err := Source("", env(map[string]string{"INGRESS_CONFIG_BODY": base}))
-	require.NoError(t, err)
-	require.Equal(t, "INGRESS_CONFIG_BODY", origin)
-	require.Equal(t, base, string(b))
 }
 
 // TestAPISecretLength: a secret shorter than 32 characters is refused

@@ -99,14 +99,15 @@ func requireTwirp(t *testing.T, err error, code twirp.ErrorCode, msg string) {
 }
 
 // TestConfigRefused checks that the binary refuses bad configuration at
-// start, naming the key, and exits non-zero.
+// start, naming the key, and exits non-zero. Unknown keys are refused only
+// with strict_config: true (see TestConfigUnknownKeyStarts).
 func TestConfigRefused(t *testing.T) {
 	cases := []struct {
 		name string
 		body string
 		want string
 	}{
-		{"unknown key", "api_key: k\napi_secret: s\nws_url: ws://x\nrtmp_prot: 1\n", "rtmp_prot: unknown key (line 4)"},
+		{"unknown key, strict_config", "api_key: k\napi_secret: s\nws_url: ws://x\nstrict_config: true\nrtmp_prot: 1\n", "rtmp_prot: unknown key, did you mean rtmp_port? (line 5)"},
 		{"bad value", "api_key: k\napi_secret: s\nws_url: ws://x\nwhip_port: many\n", `whip_port: bad value "many"`},
 		{"missing ws_url", "api_key: k\napi_secret: s\n", "ws_url: required"},
 		{"short secret", "api_key: k\napi_secret: secret\nws_url: ws://x\n", "api_secret: must be at least 32 characters (got 6)"},
@@ -124,12 +125,35 @@ func TestConfigRefused(t *testing.T) {
 		})
 	}
 
-	// The same through INGRESS_CONFIG_BODY.
+	// The same through INGRESS_CONFIG_BODY, which is read before a file,
+	// as the official worker reads them: the file's own mistake is never
+	// seen.
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("whip_port: many\n"), 0o600))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, tributaryBin)
-	cmd.Env = append(os.Environ(), "INGRESS_CONFIG_BODY=api_key: k\napi_secret: s\nws_url: ws://x\nbogus: 1\n")
+	cmd := exec.CommandContext(ctx, tributaryBin, "--config", path)
+	cmd.Env = append(os.Environ(), "INGRESS_CONFIG_BODY=api_key: k\napi_secret: s\nws_url: ws://x\nstrict_config: true\nbogus: 1\n")
 	out, err := cmd.CombinedOutput()
 	require.Error(t, err)
-	require.Contains(t, string(out), "INGRESS_CONFIG_BODY: config: bogus: unknown key")
+	require.Contains(t, string(out), "INGRESS_CONFIG_BODY: config: bogus: unknown key (line 5)")
+	require.NotContains(t, string(out), "whip_port")
+}
+
+// TestConfigUnknownKeyStarts: a config with keys Tributary does not know
+// (a typo, or a key of a newer official release) starts, with a warning
+// naming each key and the known key it probably meant, as the official
+// worker starts and ignores them.
+func TestConfigUnknownKeyStarts(t *testing.T) {
+	tr := startTributary(t, tributaryOpts{Extra: "rtmp_prot: 1935\nrtc_config:\n  udp_prot: 7885\nsome_future_key: 1\n"})
+	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := c.ListIngress(ctx, &livekit.ListIngressRequest{})
+	require.NoError(t, err, "the server runs")
+	log := tr.Tail(1 << 20)
+	require.Contains(t, log, "rtmp_prot: unknown key, did you mean rtmp_port?")
+	require.Contains(t, log, "rtc_config.udp_prot: unknown key, did you mean rtc_config.udp_port?")
+	require.Contains(t, log, "some_future_key: unknown key (line")
+	require.Contains(t, log, "strict_config: true refuses unknown keys")
 }

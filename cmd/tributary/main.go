@@ -28,11 +28,12 @@ func run(args []string) error {
 		return runTranscodeChild(args[1:])
 	}
 	fs := flag.NewFlagSet("tributary", flag.ContinueOnError)
-	confPath := fs.String("config", "", "path to the YAML config file (or INGRESS_CONFIG_FILE / INGRESS_CONFIG_BODY)")
+	confPath := fs.String("config", "", "path to the YAML config file (or INGRESS_CONFIG_FILE)")
+	confBody := fs.String("config-body", "", "the YAML config itself (or INGRESS_CONFIG_BODY); wins over a file, as in the official worker")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	body, origin, err := config.Source(*confPath, os.Getenv)
+	body, origin, err := config.Source(*confPath, *confBody, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -52,6 +53,9 @@ func run(args []string) error {
 	logger.SetLogger(log, conf.ServiceName)
 	for _, k := range conf.NoEffect() {
 		log.Warnw("config key has no effect", nil, "key", k[0], "why", k[1])
+	}
+	for _, u := range conf.UnknownKeys() {
+		log.Warnw(u.Error()+"; ignored (strict_config: true refuses unknown keys)", nil, "origin", origin)
 	}
 	if conf.Development && len(conf.APISecret) < config.MinAPISecretLength {
 		log.Warnw("development: true accepts this short api_secret; do not expose this server", nil, "secretLength", len(conf.APISecret))

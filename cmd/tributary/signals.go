@@ -27,7 +27,7 @@ type node interface {
 
 // shutdown waits for a signal and stops n as LiveKit's ingress does:
 // SIGTERM and SIGQUIT drain (no new sessions; the running ones may finish,
-// for at most drainTimeout), SIGINT stops at once. A second signal during
+// for at most drainTimeout when it is not 0), SIGINT stops at once. A second signal during
 // the drain stops at once too. Either way the sessions are ended before
 // the process exits, so their final state (INACTIVE or ERROR) is recorded.
 func shutdown(n node, drainTimeout time.Duration, log logger.Logger) {
@@ -38,7 +38,7 @@ func shutdown(n node, drainTimeout time.Duration, log logger.Logger) {
 	sig := <-sigs
 	if sig != syscall.SIGINT {
 		log.Infow("draining: finishing the running sessions, then shutting down", "signal", sig.String(), "timeout", drainTimeout)
-		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		ctx, cancel := drainContext(drainTimeout)
 		stopped := make(chan struct{})
 		go func() {
 			defer close(stopped)
@@ -61,4 +61,13 @@ func shutdown(n node, drainTimeout time.Duration, log logger.Logger) {
 	defer cancel()
 	n.Close(ctx)
 	log.Infow("stopped")
+}
+
+// drainContext bounds a drain: by timeout, or not at all when it is 0 (the
+// official worker waits for every session).
+func drainContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout == 0 {
+		return context.WithCancel(context.Background())
+	}
+	return context.WithTimeout(context.Background(), timeout)
 }

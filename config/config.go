@@ -25,6 +25,7 @@ import (
 
 	"github.com/livekit/protocol/logger"
 	"github.com/livekit/protocol/redis"
+	"github.com/livekit/protocol/webhook"
 	"gopkg.in/yaml.v3"
 )
 
@@ -79,6 +80,13 @@ type Config struct {
 	// them (Tributary key, default false: a config written for another
 	// release of the official worker still starts).
 	StrictConfig bool `yaml:"strict_config"`
+	// Webhook is livekit-server's webhook section (api_key, urls,
+	// filter_params, resource_url_notifier): in standalone mode, where
+	// Tributary is the control plane, it sends ingress_started and
+	// ingress_ended there as livekit-server would, signed with api_key
+	// (webhook.api_key may be left out; it must be api_key when set). In
+	// cluster mode livekit-server sends them and this section is ignored.
+	Webhook webhook.WebHookConfig `yaml:"webhook"`
 	// unknown are the keys no field took, found by Parse.
 	unknown []*Error
 	// IsolateTranscoding runs each session's transcoders in a child process
@@ -395,6 +403,9 @@ func (c *Config) Validate() error {
 	if c.DrainTimeout < 0 {
 		return &Error{Key: "drain_timeout", Reason: fmt.Sprintf("must not be negative (got %v)", c.DrainTimeout)}
 	}
+	if err := c.validateWebhook(); err != nil {
+		return err
+	}
 	if n := len(c.SRTPassphrase); n > 0 && (n < 10 || n > 79) {
 		return &Error{Key: "srt_passphrase", Reason: fmt.Sprintf("must be 10 to 79 characters (got %d), as SRT requires", n)}
 	}
@@ -442,6 +453,9 @@ func (c *Config) NoEffect() [][2]string {
 	if c.EnableStreamLatencyReduction {
 		out = append(out, [2]string{"enable_stream_latency_reduction", "always on: Tributary releases media on a bounded media clock and never builds up preroll"})
 	}
+	if c.ClusterMode() && len(c.Webhook.URLs) > 0 {
+		out = append(out, [2]string{"webhook", "in cluster mode livekit-server sends ingress_started/ingress_ended from the states this worker reports; Tributary does not send them too"})
+	}
 	if !c.ClusterMode() && c.CPUCost != (CPUCostConfig{}) {
 		out = append(out, [2]string{"cpu_cost", "admission control runs in cluster mode only; a standalone Tributary takes every publish"})
 	}
@@ -452,4 +466,25 @@ func (c *Config) NoEffect() [][2]string {
 // mode (psrpc over Redis).
 func (c *Config) ClusterMode() bool {
 	return c.Redis != nil && (c.Redis.Address != "" || len(c.Redis.SentinelAddresses) > 0 || len(c.Redis.ClusterAddresses) > 0)
+}
+
+// validateWebhook checks the webhook section: http(s) URLs, signed with
+// api_key (the only key Tributary has; webhook.api_key defaults to it).
+func (c *Config) validateWebhook() error {
+	w := &c.Webhook
+	if len(w.URLs) == 0 {
+		return nil
+	}
+	if w.APIKey == "" {
+		w.APIKey = c.APIKey
+	}
+	if w.APIKey != c.APIKey {
+		return &Error{Key: "webhook.api_key", Reason: fmt.Sprintf("%q is not api_key: Tributary signs webhooks with api_key/api_secret", w.APIKey)}
+	}
+	for i, u := range w.URLs {
+		if err := checkURL(fmt.Sprintf("webhook.urls[%d]", i), u, "http", "https"); err != nil {
+			return err
+		}
+	}
+	return nil
 }

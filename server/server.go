@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 
@@ -30,7 +31,8 @@ type Server struct {
 
 	store   *service.Store
 	manager *service.Manager
-	mon     *monitor.Monitor // metrics (prometheus_port); no admission control
+	mon     *monitor.Monitor  // metrics (prometheus_port); no admission control
+	hooks   *service.Webhooks // ingress_started/ingress_ended (webhook section); nil without URLs
 	endpoints
 	pulls pulls
 }
@@ -58,9 +60,15 @@ func (s *Server) Initialize() (err error) {
 	if err != nil {
 		return err
 	}
-	s.manager = service.NewManager(service.ManagerConfig{
-		Store: s.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, Logger: s.Logger,
-	})
+	s.hooks, err = service.NewWebhooks(c.Webhook, c.APIKey, c.APISecret, nodeID(c), s.Logger.WithValues("component", "webhook"))
+	if err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	mc := service.ManagerConfig{Store: s.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, Logger: s.Logger}
+	if s.hooks != nil {
+		mc.OnStatusChange = s.hooks.StatusChanged
+	}
+	s.manager = service.NewManager(mc)
 	// Sessions a killed or crashed run left "running" in the store end
 	// now, before anything is served. A store that cannot be written (a
 	// full disk) does not keep the server down: reads still work, and the
@@ -105,6 +113,7 @@ func (s *Server) Close(ctx context.Context) {
 	}
 	s.closeInputs()
 	s.pulls.close()
+	s.hooks.Close(ctx) // the ingress_ended of the sessions just ended
 	s.closeHTTP()
 	if s.store != nil {
 		_ = s.store.Close()

@@ -35,8 +35,10 @@ func (m *Manager) EndInterrupted() (int, error) {
 		if !isActive(info.State.GetStatus()) {
 			continue
 		}
-		_, err := m.conf.Store.Modify(info.IngressId, func(info *livekit.IngressInfo) error {
-			if !isActive(info.State.GetStatus()) {
+		var prev livekit.IngressState_Status
+		stored, err := m.conf.Store.Modify(info.IngressId, func(info *livekit.IngressInfo) error {
+			prev = info.State.GetStatus()
+			if !isActive(prev) {
 				return errStale
 			}
 			now := m.conf.Now().UnixNano()
@@ -48,6 +50,9 @@ func (m *Manager) EndInterrupted() (int, error) {
 		})
 		if err != nil && !errors.Is(err, errStale) {
 			return n, fmt.Errorf("store: ending the interrupted session of %s: %w", info.IngressId, err)
+		}
+		if err == nil {
+			m.statusChanged(stored, prev)
 		}
 		n++
 		m.log.Infow("ended a session interrupted by the restart", "ingressID", info.IngressId,

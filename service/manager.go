@@ -28,6 +28,13 @@ type ManagerConfig struct {
 	Logger      logger.Logger
 	// Now returns the current time; time.Now when nil (tests set it).
 	Now func() time.Time
+	// OnStatusChange, when set, is called after a session's state (or a
+	// refused publish, or the end of an interrupted session) changed the
+	// stored status of an ingress from prev: the moments livekit-server
+	// sends its ingress webhooks at (see Webhooks). It gets a copy of the
+	// stored record; it must not block. Calls for one ingress come in
+	// the order of the writes.
+	OnStatusChange func(info *livekit.IngressInfo, prev livekit.IngressState_Status)
 }
 
 // Manager owns the ingress records and the running sessions. The API
@@ -114,7 +121,9 @@ func (m *Manager) refused(info *livekit.IngressInfo, input livekit.IngressInput,
 		return why
 	}
 	now := m.conf.Now().UnixNano()
-	_, err := m.conf.Store.Modify(info.IngressId, func(rec *livekit.IngressInfo) error {
+	var prev livekit.IngressState_Status
+	stored, err := m.conf.Store.Modify(info.IngressId, func(rec *livekit.IngressInfo) error {
+		prev = rec.State.GetStatus()
 		rec.State = &livekit.IngressState{
 			Status:     livekit.IngressState_ENDPOINT_ERROR,
 			Error:      why.Error(),
@@ -127,6 +136,8 @@ func (m *Manager) refused(info *livekit.IngressInfo, input livekit.IngressInput,
 	})
 	if err != nil {
 		m.log.Warnw("could not record a refused publish in the ingress state", err, "ingressID", info.IngressId)
+	} else {
+		m.statusChanged(stored, prev)
 	}
 	m.log.Infow("publish refused", "ingressID", info.IngressId, "input", inputName(input), "reason", why.Error())
 	return why
@@ -227,8 +238,10 @@ func (s *Session) store(st *livekit.IngressState) error {
 // update was applied; a stale one is not.
 func (m *Manager) UpdateState(ingressID string, st *livekit.IngressState) (bool, error) {
 	applied := false
-	_, err := m.conf.Store.Modify(ingressID, func(info *livekit.IngressInfo) error {
+	var prev livekit.IngressState_Status
+	stored, err := m.conf.Store.Modify(ingressID, func(info *livekit.IngressInfo) error {
 		st.UpdatedAt = m.conf.Now().UnixNano()
+		prev = info.State.GetStatus()
 		applied = applyState(info, st)
 		if !applied {
 			return errStale
@@ -238,7 +251,19 @@ func (m *Manager) UpdateState(ingressID string, st *livekit.IngressState) (bool,
 	if errors.Is(err, errStale) {
 		return false, nil
 	}
+	if err == nil && applied {
+		m.statusChanged(stored, prev)
+	}
 	return applied, err
+}
+
+// statusChanged tells OnStatusChange about a stored record whose status
+// is no longer prev.
+func (m *Manager) statusChanged(stored *livekit.IngressInfo, prev livekit.IngressState_Status) {
+	if m.conf.OnStatusChange == nil || stored == nil || stored.State.GetStatus() == prev {
+		return
+	}
+	m.conf.OnStatusChange(proto.Clone(stored).(*livekit.IngressInfo), prev)
 }
 
 var errStale = errors.New("stale state update")

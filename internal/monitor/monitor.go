@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Costs is the CPU, in cores, charged per session type, and the share of
@@ -164,10 +166,27 @@ func (m *Monitor) Close() {
 	m.wg.Wait()
 }
 
-// Handler serves the metrics in the Prometheus text format.
+// Handler serves the metrics in the Prometheus text format: the
+// monitor's own, and those livekit/protocol registers in the default
+// registry (livekit_webhook_*, the webhook deliveries of standalone mode).
 func (m *Monitor) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(prometheus.Gatherers{m.reg, protocolMetrics}, promhttp.HandlerOpts{})
 }
+
+// protocolMetrics gathers the webhook metric families livekit/protocol
+// registers in the default registry, leaving out the process and Go
+// collectors (the monitor's own registry has them).
+var protocolMetrics = prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+	// Another package's collector failing must not take ours down.
+	mfs, _ := prometheus.DefaultGatherer.Gather()
+	out := mfs[:0]
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "livekit_webhook_") {
+			out = append(out, mf)
+		}
+	}
+	return out, nil
+})
 
 // Registry is where the metrics are registered.
 func (m *Monitor) Registry() *prometheus.Registry { return m.reg }

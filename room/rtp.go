@@ -22,6 +22,9 @@ type RTPVideoSpec struct {
 	// first). One layer publishes a plain track; two or three publish one
 	// simulcast track, each layer carrying its Quality (RID f/h/q).
 	Layers []VideoLayer
+	// Name and Source are the track's, as the ingress's video options set
+	// them; "video" and CAMERA when empty.
+	Name   string
 	Source livekit.TrackSource
 	// OnKeyframeRequest is called with the caller's layer index when a
 	// subscriber asks for a keyframe (PLI/FIR). It must not block.
@@ -53,18 +56,14 @@ func (r *Room) PublishVideoRTP(spec RTPVideoSpec) (*RTPVideoTrack, error) {
 	}
 	capab := spec.Codec
 	capab.RTCPFeedback = nil // the room's own peer connection negotiates feedback
-	if spec.Source == livekit.TrackSource_UNKNOWN {
-		spec.Source = livekit.TrackSource_CAMERA
-	}
 	top := spec.Layers[0]
 	for _, l := range spec.Layers[1:] {
 		if l.Width*l.Height > top.Width*top.Height {
 			top = l
 		}
 	}
-	opts := &lksdk.TrackPublicationOptions{
-		Name: "video", Source: spec.Source, VideoWidth: int(top.Width), VideoHeight: int(top.Height),
-	}
+	opts := trackOptions(spec.Name, DefaultVideoName, spec.Source, livekit.TrackSource_CAMERA)
+	opts.VideoWidth, opts.VideoHeight = int(top.Width), int(top.Height)
 	vt := &RTPVideoTrack{}
 	simulcastID := guid.New(guid.TrackPrefix)
 	for i, l := range spec.Layers {
@@ -102,7 +101,7 @@ func (r *Room) PublishVideoRTP(spec RTPVideoSpec) (*RTPVideoTrack, error) {
 		return nil, fmt.Errorf("publish video track: %w", err)
 	}
 	r.log.Infow("published forwarded video", "codec", capab.MimeType, "fmtp", capab.SDPFmtpLine,
-		"layers", len(spec.Layers), "trackSID", vt.pub.SID())
+		"layers", len(spec.Layers), "trackSID", vt.pub.SID(), "name", opts.Name, "source", opts.Source.String())
 	return vt, nil
 }
 
@@ -125,11 +124,24 @@ func (vt *RTPVideoTrack) WriteRTP(layer int, p *rtp.Packet) error {
 	return vt.layers[layer].WriteRTP(p, nil)
 }
 
+// RTPAudioSpec describes an audio track whose RTP packets are forwarded.
+type RTPAudioSpec struct {
+	// Codec is the codec the source negotiated (Opus).
+	Codec  webrtc.RTPCodecCapability
+	Stereo bool
+	// LevelExtID is the ID of the audio-level header extension (RFC 6464)
+	// in the packets that will be forwarded, 0 if they have none: the
+	// level is passed on, under the ID negotiated with LiveKit.
+	LevelExtID uint8
+	// Name and Source are the track's, as the ingress's audio options set
+	// them; "audio" and MICROPHONE when empty.
+	Name   string
+	Source livekit.TrackSource
+}
+
 // PublishAudioRTP publishes an audio track (Opus) for RTP forwarding.
-// levelExtID is the ID of the audio-level header extension (RFC 6464) in
-// the packets that will be forwarded, 0 if they have none: the level is
-// passed on, under the ID negotiated with LiveKit.
-func (r *Room) PublishAudioRTP(codec webrtc.RTPCodecCapability, stereo bool, levelExtID uint8) (*RTPAudioTrack, error) {
+func (r *Room) PublishAudioRTP(spec RTPAudioSpec) (*RTPAudioTrack, error) {
+	codec, stereo, levelExtID := spec.Codec, spec.Stereo, spec.LevelExtID
 	if !strings.EqualFold(codec.MimeType, webrtc.MimeTypeOpus) {
 		return nil, fmt.Errorf("publish audio: cannot forward %s into a room (Opus only)", codec.MimeType)
 	}
@@ -141,13 +153,14 @@ func (r *Room) PublishAudioRTP(codec webrtc.RTPCodecCapability, stereo bool, lev
 	if err != nil {
 		return nil, fmt.Errorf("publish audio: %w", err)
 	}
-	pub, err := r.room.LocalParticipant.PublishTrack(t, &lksdk.TrackPublicationOptions{
-		Name: "audio", Source: livekit.TrackSource_MICROPHONE, Stereo: stereo,
-	})
+	opts := trackOptions(spec.Name, DefaultAudioName, spec.Source, livekit.TrackSource_MICROPHONE)
+	opts.Stereo = stereo
+	pub, err := r.room.LocalParticipant.PublishTrack(t, opts)
 	if err != nil {
 		return nil, fmt.Errorf("publish audio track: %w", err)
 	}
-	r.log.Infow("published forwarded audio", "codec", codec.MimeType, "stereo", stereo, "trackSID", pub.SID())
+	r.log.Infow("published forwarded audio", "codec", codec.MimeType, "stereo", stereo, "trackSID", pub.SID(),
+		"name", opts.Name, "source", opts.Source.String())
 	return &RTPAudioTrack{pub: pub, track: t, levelExtID: levelExtID}, nil
 }
 

@@ -33,10 +33,41 @@ type VideoSpec struct {
 	// Layers, low to high. One layer publishes a plain track; two or three
 	// publish one simulcast track (RIDs q/h/f by quality).
 	Layers []VideoLayer
+	// Name and Source are the track's, as the ingress's video options set
+	// them; "video" and CAMERA when empty.
+	Name   string
 	Source livekit.TrackSource
 	// OnKeyframeRequest is called with the layer index when a subscriber
 	// asks for a keyframe (PLI/FIR). It must not block.
 	OnKeyframeRequest func(layer int)
+}
+
+// AudioSpec describes the Opus track to publish.
+type AudioSpec struct {
+	Channels   int // 1 or 2
+	DisableDTX bool
+	// Name and Source are the track's, as the ingress's audio options set
+	// them; "audio" and MICROPHONE when empty.
+	Name   string
+	Source livekit.TrackSource
+}
+
+// Default track names, for ingresses whose options name none.
+const (
+	DefaultVideoName = "video"
+	DefaultAudioName = "audio"
+)
+
+// trackOptions returns the publication options of a track named name
+// from source, with the defaults for what is unset.
+func trackOptions(name, defName string, source, defSource livekit.TrackSource) *lksdk.TrackPublicationOptions {
+	if name == "" {
+		name = defName
+	}
+	if source == livekit.TrackSource_UNKNOWN {
+		source = defSource
+	}
+	return &lksdk.TrackPublicationOptions{Name: name, Source: source}
 }
 
 // VideoTrack is the published video track.
@@ -125,13 +156,9 @@ func (r *Room) PublishVideo(spec VideoSpec) (*VideoTrack, error) {
 	if err != nil {
 		return nil, err
 	}
-	if spec.Source == livekit.TrackSource_UNKNOWN {
-		spec.Source = livekit.TrackSource_CAMERA
-	}
 	top := spec.Layers[len(spec.Layers)-1]
-	opts := &lksdk.TrackPublicationOptions{
-		Name: "video", Source: spec.Source, VideoWidth: int(top.Width), VideoHeight: int(top.Height),
-	}
+	opts := trackOptions(spec.Name, DefaultVideoName, spec.Source, livekit.TrackSource_CAMERA)
+	opts.VideoWidth, opts.VideoHeight = int(top.Width), int(top.Height)
 	vt := &VideoTrack{codec: spec.Codec}
 	simulcastID := guid.New(guid.TrackPrefix)
 	for i, l := range spec.Layers {
@@ -178,7 +205,8 @@ func (r *Room) PublishVideo(spec VideoSpec) (*VideoTrack, error) {
 	for i := range vt.rtp {
 		vt.rtp[i].base = vt.rtp[0].base
 	}
-	r.log.Infow("published video", "codec", spec.Codec.String(), "layers", len(spec.Layers), "trackSID", vt.pub.SID())
+	r.log.Infow("published video", "codec", spec.Codec.String(), "layers", len(spec.Layers), "trackSID", vt.pub.SID(),
+		"name", opts.Name, "source", opts.Source.String())
 	return vt, nil
 }
 
@@ -235,20 +263,21 @@ func (vt *VideoTrack) WriteFrame(layer int, f *media.Frame) error {
 }
 
 // PublishAudio publishes the Opus track.
-func (r *Room) PublishAudio(channels int, disableDTX bool) (*AudioTrack, error) {
+func (r *Room) PublishAudio(spec AudioSpec) (*AudioTrack, error) {
 	capab := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
 		SDPFmtpLine: "minptime=10;useinbandfec=1"}
 	t, err := lksdk.NewLocalTrack(capab)
 	if err != nil {
 		return nil, fmt.Errorf("publish audio: %w", err)
 	}
-	pub, err := r.room.LocalParticipant.PublishTrack(t, &lksdk.TrackPublicationOptions{
-		Name: "audio", Source: livekit.TrackSource_MICROPHONE, Stereo: channels == 2, DisableDTX: disableDTX,
-	})
+	opts := trackOptions(spec.Name, DefaultAudioName, spec.Source, livekit.TrackSource_MICROPHONE)
+	opts.Stereo, opts.DisableDTX = spec.Channels == 2, spec.DisableDTX
+	pub, err := r.room.LocalParticipant.PublishTrack(t, opts)
 	if err != nil {
 		return nil, fmt.Errorf("publish audio track: %w", err)
 	}
-	r.log.Infow("published audio", "codec", "Opus", "channels", channels, "trackSID", pub.SID())
+	r.log.Infow("published audio", "codec", "Opus", "channels", spec.Channels, "trackSID", pub.SID(),
+		"name", opts.Name, "source", opts.Source.String())
 	return &AudioTrack{pub: pub, track: t, rtp: newRTPClock(48000)}, nil
 }
 

@@ -201,6 +201,7 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 				}
 			}
 		}
+		vspec.Name = info.GetVideo().GetName()
 		vt, err := r.PublishVideo(vspec)
 		if err != nil {
 			o.close()
@@ -228,7 +229,8 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 		s.addTrack(vt.TrackInfo())
 	}
 	if o.audio != nil {
-		at, err := r.PublishAudio(int(aplan.Channels), aplan.DisableDTX)
+		at, err := r.PublishAudio(room.AudioSpec{Channels: int(aplan.Channels), DisableDTX: aplan.DisableDTX,
+			Name: info.GetAudio().GetName(), Source: info.GetAudio().GetSource()})
 		if err != nil {
 			o.close()
 			return nil, err

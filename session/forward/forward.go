@@ -265,7 +265,8 @@ func (s *Session) runInner() error {
 		if err := s.waitSizes(v.Layers, sizeDeadline); err != nil {
 			return err
 		}
-		spec := room.RTPVideoSpec{Codec: v.Codec, Source: videoSource(s.conf.Reporter.Info()), OnKeyframeRequest: m.RequestKeyframe}
+		spec := room.RTPVideoSpec{Codec: v.Codec, Name: s.conf.Reporter.Info().GetVideo().GetName(),
+			Source: videoSource(s.conf.Reporter.Info()), OnKeyframeRequest: m.RequestKeyframe}
 		spec.Layers = s.layerSpecs(v.Layers)
 		vt, err := rm.PublishVideoRTP(spec)
 		if err != nil {
@@ -276,7 +277,9 @@ func (s *Session) runInner() error {
 		s.log.Infow("forwarding video", "codec", v.Codec.MimeType, "layers", layerString(spec.Layers))
 	}
 	if a := m.Audio; a != nil {
-		at, err := rm.PublishAudioRTP(*a, a.Channels == 2, m.AudioLevelExtID)
+		opts := s.conf.Reporter.Info().GetAudio()
+		at, err := rm.PublishAudioRTP(room.RTPAudioSpec{Codec: *a, Stereo: a.Channels == 2, LevelExtID: m.AudioLevelExtID,
+			Name: opts.GetName(), Source: opts.GetSource()})
 		if err != nil {
 			return err
 		}

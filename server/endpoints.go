@@ -26,6 +26,8 @@ type endpoints struct {
 	rtmps   *rtmp.Server
 	whip    *whip.Server
 	srt     *srt.Server
+	// health is the health_port handler, also served on the WHIP port.
+	health http.Handler
 }
 
 // inputAuthorizer authorizes the publishes of every input.
@@ -59,6 +61,7 @@ func (e *endpoints) serveHTTPOn(key, host string, port int, h http.Handler) erro
 // serveOps serves the operations ports that are set: health_port,
 // prometheus_port and debug_handler_port.
 func (e *endpoints) serveOps(c *config.Config, health, metrics http.Handler) error {
+	e.health = health
 	for _, p := range []struct {
 		key  string
 		host string
@@ -88,7 +91,7 @@ func (e *endpoints) startInputs(c *config.Config, auth inputAuthorizer, log logg
 		return err
 	}
 	if c.WHIPPort > 0 {
-		if e.whip, err = startWHIPServer(c, auth, log); err != nil {
+		if e.whip, err = startWHIPServer(c, auth, e.health, log); err != nil {
 			return err
 		}
 	}

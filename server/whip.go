@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/logger"
@@ -20,8 +21,9 @@ import (
 var defaultSTUN = []string{"stun.l.google.com:19302", "stun1.l.google.com:19302"}
 
 // startWHIPServer starts a WHIP endpoint on whip_port with the ICE
-// settings of rtc_config, authorizing publishes with auth.
-func startWHIPServer(c *config.Config, auth whip.Authorizer, log logger.Logger) (*whip.Server, error) {
+// settings of rtc_config, authorizing publishes with auth; it also serves
+// health's answers at /health and /availability.
+func startWHIPServer(c *config.Config, auth whip.Authorizer, health http.Handler, log logger.Logger) (*whip.Server, error) {
 	rc := c.RTCConfig
 	ice := whip.ICEConfig{
 		TCPPort:         int(rc.TCPPort),
@@ -49,6 +51,7 @@ func startWHIPServer(c *config.Config, auth whip.Authorizer, log logger.Logger) 
 		Authorizer: auth,
 		ICE:        ice,
 		Logger:     log.WithValues("input", "whip"),
+		Health:     health,
 	}
 	if err := w.Initialize(); err != nil {
 		return nil, fmt.Errorf("whip_port %d: %w", c.WHIPPort, err)

@@ -202,6 +202,7 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 			}
 		}
 		vspec.Name = info.GetVideo().GetName()
+		s.conf.Stats.videoLayers(vspec.Layers)
 		vt, err := r.PublishVideo(vspec)
 		if err != nil {
 			o.close()

@@ -1,14 +1,37 @@
 package session
 
 import (
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tributary-ingress/tributary/media"
+	"github.com/tributary-ingress/tributary/room"
 )
 
 // maxStatsLayers bounds the video layers counted per session.
 const maxStatsLayers = 4
+
+// Latency samples (livekit_ingress_packet_latency_seconds): one per output
+// track at most every latencySampleInterval, as the official worker samples
+// its outputs; at most maxLatencySamples wait for DrainLatency.
+const (
+	latencySampleInterval = 500 * time.Millisecond
+	maxLatencySamples     = 256
+)
+
+// Track labels of the latency samples, as the official worker names its
+// outputs: output.audio, and output.video.<quality> per video layer.
+const (
+	audioOutputTrack = "output.audio"
+	videoOutputTrack = "output.video."
+)
+
+type latencySample struct {
+	track   string
+	latency time.Duration
+}
 
 // Stats are a session's media counters, read by the metrics while the
 // session runs. The zero value is ready; a nil *Stats counts nothing.
@@ -19,6 +42,72 @@ type Stats struct {
 	outAudio         atomic.Int64
 	dropped          atomic.Int64
 	latency          atomic.Int64 // nanoseconds
+
+	// videoTracks are the latency track labels of the video layers, low
+	// to high, once the layers are published.
+	videoTracks atomic.Pointer[[]string]
+	// sampledAt is when each output (0 audio, 1+i video layer i) was last
+	// sampled, in Unix nanoseconds.
+	sampledAt [maxStatsLayers + 1]atomic.Int64
+	samplesMu sync.Mutex
+	samples   []latencySample
+}
+
+// videoLayers names the video layers for the latency samples.
+func (s *Stats) videoLayers(layers []room.VideoLayer) {
+	if s == nil {
+		return
+	}
+	names := make([]string, len(layers))
+	for i, l := range layers {
+		names[i] = videoOutputTrack + l.Quality.String()
+	}
+	s.videoTracks.Store(&names)
+}
+
+// DrainLatency hands fn the latency samples taken since the last call,
+// oldest first: the time from a frame's arrival to its release to the
+// room, per output track ("output.audio", "output.video.HIGH", …).
+func (s *Stats) DrainLatency(fn func(track string, latency time.Duration)) {
+	if s == nil {
+		return
+	}
+	s.samplesMu.Lock()
+	samples := s.samples
+	s.samples = nil
+	s.samplesMu.Unlock()
+	for _, l := range samples {
+		fn(l.track, l.latency)
+	}
+}
+
+// sampleLatency keeps d as the latency of an output, at most once every
+// latencySampleInterval per output.
+func (s *Stats) sampleLatency(layer int, now time.Time, d time.Duration) {
+	slot := layer + 1
+	if slot < 0 || slot >= len(s.sampledAt) || d < 0 {
+		return
+	}
+	last := s.sampledAt[slot].Load()
+	if last != 0 && now.UnixNano()-last < int64(latencySampleInterval) {
+		return
+	}
+	if !s.sampledAt[slot].CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	track := audioOutputTrack
+	if layer >= 0 {
+		track = videoOutputTrack + strconv.Itoa(layer)
+		if names := s.videoTracks.Load(); names != nil && layer < len(*names) {
+			track = (*names)[layer]
+		}
+	}
+	s.samplesMu.Lock()
+	if len(s.samples) >= maxLatencySamples {
+		s.samples = append(s.samples[:0], s.samples[1:]...)
+	}
+	s.samples = append(s.samples, latencySample{track: track, latency: d})
+	s.samplesMu.Unlock()
 }
 
 // InputBytes returns the bytes received from the source.
@@ -81,6 +170,9 @@ func (s *Stats) output(layer int, f *media.Frame) {
 		}
 	}
 	if !f.Wall.IsZero() {
-		s.latency.Store(int64(time.Since(f.Wall)))
+		now := time.Now()
+		d := now.Sub(f.Wall)
+		s.latency.Store(int64(d))
+		s.sampleLatency(layer, now, d)
 	}
 }

@@ -34,9 +34,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Accept-Post", contentTypeSDP)
 		w.Header().Set("Accept-Patch", contentTypeSDPFrag)
 		w.WriteHeader(http.StatusNoContent)
-	case len(parts) == 1 && parts[0] == "health" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "OK\n")
+	case len(parts) == 1 && (parts[0] == "health" || parts[0] == "availability") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		s.health(w, r, parts[0])
 	case r.Method == http.MethodPost && (len(parts) == 1 || len(parts) == 2):
 		s.post(w, r, parts)
 	case (r.Method == http.MethodDelete || r.Method == http.MethodPatch) && len(parts) == 3:
@@ -58,6 +57,27 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "POST, PATCH, DELETE, OPTIONS")
 		httpError(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not part of WHIP: POST /<app>/<stream_key> creates a session, PATCH and DELETE go to its Location", r.Method, r.URL.Path))
 	}
+}
+
+// health serves /health (the health port's /) and /availability from
+// the Health handler.
+func (s *Server) health(w http.ResponseWriter, r *http.Request, what string) {
+	if s.Health == nil {
+		if what == "availability" {
+			httpError(w, r, http.StatusNotFound, "/availability is served on health_port")
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "OK\n")
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = "/"
+	if what == "availability" {
+		r2.URL.Path = "/availability"
+	}
+	r2.URL.RawPath = ""
+	s.Health.ServeHTTP(w, r2)
 }
 
 // setCORS lets a page on any origin publish: the stream key is the

@@ -149,6 +149,11 @@ type Server struct {
 	// MaxSessions defaults to DefaultMaxSessions.
 	MaxSessions int
 	Logger      logger.Logger
+	// Health answers GET / and /availability as on health_port; the
+	// endpoint serves it at /health and /availability, as the official
+	// worker's WHIP server does. Without it /health answers 200 and
+	// /availability is not served.
+	Health http.Handler
 
 	api    *webrtc.API
 	ln     net.Listener

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,6 +126,42 @@ func TestRequestErrors(t *testing.T) {
 	require.JSONEq(t, `{"error":"stream key not found"}`, body)
 	res, _ = do(t, "GET", base+"/health", nil, "")
 	require.Equal(t, 200, res.StatusCode)
+}
+
+// TestHealthOnWHIPPort: /health and /availability answer on the WHIP
+// port as on health_port (the Health handler's / and /availability), as
+// the official worker's WHIP server serves them.
+func TestHealthOnWHIPPort(t *testing.T) {
+	var available atomic.Bool
+	available.Store(true)
+	h := http.NewServeMux()
+	h.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Healthy") })
+	h.HandleFunc("/availability", func(w http.ResponseWriter, _ *http.Request) {
+		if !available.Load() {
+			http.Error(w, "No availability", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "Available")
+	})
+	s := &Server{Address: "127.0.0.1:0", Authorizer: &dummyAuthorizer{}, Health: h}
+	require.NoError(t, s.Initialize())
+	t.Cleanup(s.Close)
+	base := "http://" + s.Addr().String()
+
+	res, body := do(t, "GET", base+"/health", nil, "")
+	require.Equal(t, 200, res.StatusCode)
+	require.Equal(t, "Healthy", body)
+	res, body = do(t, "GET", base+"/availability", nil, "")
+	require.Equal(t, 200, res.StatusCode)
+	require.Equal(t, "Available", body)
+	available.Store(false)
+	res, body = do(t, "GET", base+"/availability", nil, "")
+	require.Equal(t, 503, res.StatusCode)
+	require.Contains(t, body, "No availability")
+	res, _ = do(t, "HEAD", base+"/availability", nil, "")
+	require.Equal(t, 503, res.StatusCode)
+	res, _ = do(t, "POST", base+"/availability", map[string]string{"Content-Type": "application/sdp"}, "v=0")
+	require.NotEqual(t, 503, res.StatusCode, "POST /<app> is still a WHIP publish")
 }
 
 // TestLenientClients: what the official worker accepts from WHIP

@@ -88,6 +88,7 @@ type Monitor struct {
 
 	cpuLoad  prometheus.Gauge
 	requests *prometheus.GaugeVec
+	latency  *prometheus.HistogramVec
 
 	mu       sync.Mutex
 	idle     float64
@@ -146,7 +147,14 @@ func New(c Config) (*Monitor, error) {
 		Namespace: "livekit", Subsystem: "ingress", Name: "requests",
 		Help: "Sessions running on this worker.", ConstLabels: node,
 	}, []string{"type", "transcoding"})
-	m.reg.MustRegister(m.cpuLoad, available, m.requests, newSessionCollector(m, node),
+	// As the official worker declares it (stats/media.go): no node
+	// label, one series per output track and ingress type.
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "livekit", Subsystem: "ingress", Name: "packet_latency_seconds",
+		Help:    "Observed end-to-end packet latency within the ingress pipeline: from a frame's arrival to its release to the room, sampled per output track.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+	}, []string{"track", "ingress_type"})
+	m.reg.MustRegister(m.cpuLoad, available, m.requests, m.latency, newSessionCollector(m, node),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 
 	if c.Admission && c.Cores < c.Costs.max() {
@@ -227,6 +235,7 @@ func (m *Monitor) sample(now time.Time) {
 	m.cpuLoad.Set(1 - idle/m.conf.Cores)
 	for _, s := range sessions {
 		s.sample(now)
+		s.observeLatency(m.latency)
 	}
 }
 
@@ -334,7 +343,7 @@ func (m *Monitor) Track(info *livekit.IngressInfo, resourceID string, stats Sess
 	m.requests.With(labels).Inc()
 	var t *tracked
 	if stats != nil {
-		t = &tracked{labels: []string{info.IngressId, resourceID, inputLabel(info.InputType)}, stats: stats}
+		t = &tracked{labels: []string{info.IngressId, resourceID, inputLabel(info.InputType)}, ingressType: info.InputType.String(), stats: stats}
 		m.mu.Lock()
 		m.sessions[t] = struct{}{}
 		m.mu.Unlock()
@@ -347,6 +356,7 @@ func (m *Monitor) Track(info *livekit.IngressInfo, resourceID string, stats Sess
 				m.mu.Lock()
 				delete(m.sessions, t)
 				m.mu.Unlock()
+				t.observeLatency(m.latency) // the last samples
 			}
 		})
 	}

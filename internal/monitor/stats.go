@@ -26,10 +26,20 @@ type SessionStats interface {
 	AddedLatency() time.Duration
 }
 
+// LatencySource is what a SessionStats may also implement to feed
+// livekit_ingress_packet_latency_seconds: DrainLatency hands over the
+// latency samples taken since its last call, each with its output track
+// as the official worker labels them ("output.audio",
+// "output.video.HIGH", …).
+type LatencySource interface {
+	DrainLatency(fn func(track string, latency time.Duration))
+}
+
 // tracked is one session known to the metrics.
 type tracked struct {
-	labels []string // ingress_id, resource_id, type
-	stats  SessionStats
+	labels      []string // ingress_id, resource_id, type
+	ingressType string   // the ingress_type label: RTMP_INPUT, WHIP_INPUT, URL_INPUT
+	stats       SessionStats
 
 	mu       sync.Mutex
 	lastAt   time.Time
@@ -141,4 +151,15 @@ func inputLabel(t livekit.IngressInput) string {
 		return "url"
 	}
 	return "unknown"
+}
+
+// observeLatency moves the session's latency samples into the histogram.
+func (t *tracked) observeLatency(h *prometheus.HistogramVec) {
+	src, ok := t.stats.(LatencySource)
+	if !ok {
+		return
+	}
+	src.DrainLatency(func(track string, latency time.Duration) {
+		h.WithLabelValues(track, t.ingressType).Observe(latency.Seconds())
+	})
 }

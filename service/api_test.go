@@ -148,6 +148,12 @@ func TestAPIValidation(t *testing.T) {
 	list, err := c.ListIngress(admin(t), &livekit.ListIngressRequest{})
 	require.NoError(t, err)
 	require.Empty(t, list.Items, "nothing is stored for an invalid request")
+
+	// Every scheme the URL input pulls is accepted, rtsps:// (RTSP over
+	// TLS, which the README documents) included.
+	for _, u := range []string{"https://x/a.mp4", "http://x/a.m3u8", "srt://x:9000", "rtsp://x/cam", "rtsps://x/cam"} {
+		require.NoError(t, validateInfo(&livekit.IngressInfo{InputType: livekit.IngressInput_URL_INPUT, Url: u, RoomName: "r", ParticipantIdentity: "p"}), u)
+	}
 }
 
 func TestAPIRoundTrip(t *testing.T) {

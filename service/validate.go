@@ -24,8 +24,8 @@ func argErr(field, format string, args ...any) *ArgumentError {
 }
 
 // URL schemes a URL ingress may pull from. http, https and srt as LiveKit;
-// rtsp is Tributary's extension.
-var urlSchemes = map[string]bool{"http": true, "https": true, "srt": true, "rtsp": true}
+// rtsp and rtsps (RTSP over TLS) are Tributary's extension.
+var urlSchemes = map[string]bool{"http": true, "https": true, "srt": true, "rtsp": true, "rtsps": true}
 
 // validateInfo checks a record about to be stored, as LiveKit's
 // ValidateForSerialization does, with Tributary's own rule on transcoding:
@@ -49,7 +49,7 @@ func validateInfo(info *livekit.IngressInfo) error {
 			return argErr("url", "not a URL: %v", err)
 		}
 		if !urlSchemes[u.Scheme] {
-			return argErr("url", "unsupported scheme %q (want http, https, srt or rtsp)", u.Scheme)
+			return argErr("url", "unsupported scheme %q (want http, https, srt, rtsp or rtsps)", u.Scheme)
 		}
 		if u.Host == "" {
 			return argErr("url", "has no host")

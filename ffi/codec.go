@@ -47,6 +47,11 @@ func findDecoder(c Codec) (*C.AVCodec, error) {
 		}
 	}
 	dec := C.avcodec_find_decoder(id)
+	if dec == nil && c == CodecAV1 {
+		// The static release build (scripts/ffmpeg-configure.txt) has no
+		// libdav1d.
+		return nil, unsupported(c, "no AV1 decoder in this build: it needs libdav1d; AV1 is still forwarded without transcoding")
+	}
 	if dec == nil {
 		return nil, unsupported(c, "no decoder in this libavcodec")
 	}

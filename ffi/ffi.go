@@ -37,9 +37,16 @@
 // # Build
 //
 // The binding is built only with cgo (//go:build cgo) against
-// `pkg-config libavcodec libavutil libswscale libswresample opus`. Without
-// cgo the same API exists but every constructor returns [ErrUnavailable], so
-// the rest of the project still builds and runs with CGO_ENABLED=0.
+// `pkg-config libavcodec libavutil libswscale libswresample opus vpx` (and
+// x264.h for its version). Whatever PKG_CONFIG_PATH finds is linked: the
+// system's shared libraries by default; the release build
+// (scripts/release.sh) points it at a minimal static FFmpeg built by
+// scripts/build-ffmpeg.sh, next to Debian's static libx264, libvpx and
+// libopus, so that only glibc is left to load. [Build] reports which
+// libraries and codecs a binary holds. Without cgo the same API exists but
+// every constructor returns [ErrUnavailable] and [Available] is false, so
+// the rest of the project still builds and runs with CGO_ENABLED=0: the
+// passthrough build.
 //
 // Versions: written against FFmpeg 5.1 (libavcodec 59), using the ch_layout
 // API and swr_alloc_set_opts2, which are also the only APIs left in
@@ -53,7 +60,10 @@ import (
 
 // ErrUnavailable is returned by every constructor when the package was built
 // without cgo, so no codec library is linked.
-var ErrUnavailable = errors.New("transcoding unavailable in this build (built without cgo)")
+// Its text is what a streamer reads in the ingress state, so it names the
+// build and what to run instead.
+var ErrUnavailable = errors.New("transcoding is not in this build: this is Tributary's passthrough build " +
+	"(made without cgo, so without FFmpeg); run the tributary-linux-amd64 build to transcode")
 
 // ErrUnsupportedCodec is wrapped by the errors returned when a codec is not
 // known to this package, is of the wrong kind (audio codec given to a video

@@ -5,6 +5,12 @@ package ffi
 // This file is the build without cgo: the same API, but every constructor
 // returns ErrUnavailable, so callers compile and can report the condition.
 
+// Available is false: this build links no codec library.
+const Available = false
+
+// Build reports that this build cannot transcode.
+func Build() BuildInfo { return BuildInfo{} }
+
 // VideoFrame is a decoded or raw picture. Without cgo none can be created.
 type VideoFrame struct {
 	// PTS is the presentation timestamp.

@@ -2,18 +2,28 @@
 # Installs the Debian packages Tributary's build and tests need. Idempotent:
 # packages already present are skipped without touching apt.
 #
-#   install-system-deps.sh        # everything the tests need
-#   install-system-deps.sh --run  # only what scripts/run.sh needs
+#   install-system-deps.sh            # everything the tests need
+#   install-system-deps.sh --run      # only what scripts/run.sh needs
+#   install-system-deps.sh --release  # only what scripts/release.sh needs
 set -euo pipefail
 
 RUN_PKGS=(
   pkg-config gcc libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   libx264-dev libopus-dev libvpx-dev ffmpeg ca-certificates curl
 )
+# The release build compiles a minimal static FFmpeg from Debian's source
+# package (scripts/build-ffmpeg.sh) and links Debian's static libx264,
+# libvpx and libopus (in their -dev packages).
+RELEASE_PKGS=(
+  pkg-config gcc make nasm dpkg-dev xz-utils binutils
+  libx264-dev libopus-dev libvpx-dev
+)
 PKGS=(
   # build: cgo binding to the FFmpeg libraries (ffi/)
   pkg-config gcc libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   libx264-dev libopus-dev libvpx-dev
+  # the release build and its test (scripts/release.sh, e2e/release_test.go)
+  make nasm dpkg-dev xz-utils binutils util-linux
   # lk CLI build (portaudio_system tag)
   portaudio19-dev
   # real clients and servers used by the tests
@@ -25,6 +35,7 @@ PKGS=(
 )
 
 [ "${1:-}" = "--run" ] && PKGS=("${RUN_PKGS[@]}")
+[ "${1:-}" = "--release" ] && PKGS=("${RELEASE_PKGS[@]}")
 
 missing=()
 for p in "${PKGS[@]}"; do

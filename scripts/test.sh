@@ -26,6 +26,12 @@ LK_BIN=$(bash scripts/install-lk.sh | tail -n 1)
 export LK_BIN
 echo "$LK_BIN"
 
+# The release test (e2e/release_test.go) runs scripts/release.sh, whose first
+# run builds a static FFmpeg: minutes of CPU, so it is built here, once, and
+# cached like the tools above.
+step "static FFmpeg for the release build"
+bash scripts/build-ffmpeg.sh | tail -n 1
+
 # End-to-end tests fail (rather than skip) when a real component is missing.
 export TRIBUTARY_E2E_REQUIRED=1
 

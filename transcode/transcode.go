@@ -15,6 +15,39 @@ import (
 // ErrUnavailable is returned when the binary was built without cgo.
 var ErrUnavailable = ffi.ErrUnavailable
 
+// Available is false in the passthrough build (made without cgo): every
+// constructor of the package then fails with ErrUnavailable.
+const Available = ffi.Available
+
+// Unavailable returns ErrUnavailable in the passthrough build, nil in a
+// build that can transcode.
+func Unavailable() error {
+	if !Available {
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// BuildInfo describes the codec libraries linked into this binary.
+type BuildInfo = ffi.BuildInfo
+
+// Library is a linked library and its version, in BuildInfo.
+type Library = ffi.Library
+
+// Codec is a codec as BuildInfo names it.
+type Codec = ffi.Codec
+
+// Codecs as BuildInfo names them.
+const (
+	CodecH264 = ffi.CodecH264
+	CodecAV1  = ffi.CodecAV1
+	CodecMP3  = ffi.CodecMP3
+)
+
+// Build reports the codec libraries linked into this binary and the codecs
+// they decode and encode (see ffi.Build).
+func Build() BuildInfo { return ffi.Build() }
+
 func ffiCodec(c media.CodecID) (ffi.Codec, error) {
 	switch c {
 	case media.CodecH264:

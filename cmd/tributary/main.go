@@ -27,6 +27,10 @@ func run(args []string) error {
 	if len(args) > 0 && args[0] == isolate.ChildCommand {
 		return runTranscodeChild(args[1:])
 	}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		printVersion(os.Stdout)
+		return nil
+	}
 	fs := flag.NewFlagSet("tributary", flag.ContinueOnError)
 	confPath := fs.String("config", "", "path to the YAML config file (or INGRESS_CONFIG_FILE)")
 	confBody := fs.String("config-body", "", "the YAML config itself (or INGRESS_CONFIG_BODY); wins over a file, as in the official worker")

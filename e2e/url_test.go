@@ -194,6 +194,26 @@ func TestURLHLSAndSRT(t *testing.T) {
 		require.InDelta(t, 30, vt.FPS, 4)
 	})
 
+	t.Run("srt pull in listener mode", func(t *testing.T) {
+		// The ingress listens (srt://…?mode=listener) and the encoder
+		// calls it, as GStreamer's srtsrc allows for the official worker.
+		port := freeUDPPort(t)
+		sub := e2e.NewSubscriber(t, lk, "srt-listen")
+		info := createURL(ctx, t, c, "srt-listen", "srt-listen", fmt.Sprintf("srt://127.0.0.1:%d?mode=listener&passphrase=correcthorse1", port), nil)
+		time.Sleep(500 * time.Millisecond) // the ingress binds the port
+		ff := e2e.StartProcess(t, "ffmpeg-srt-caller", e2e.FFmpegBin(t), append(append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-re"}, src...),
+			"-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-c:a", "aac", "-f", "mpegts",
+			fmt.Sprintf("srt://127.0.0.1:%d?passphrase=correcthorse1&pbkeylen=16", port))...)
+		fctx, stop := ff.WithExit(ctx)
+		defer stop()
+		waitState(fctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
+		vt, err := sub.WaitTrack(fctx, func(s e2e.TrackStats) bool {
+			return s.MimeType == "video/H264" && s.Width > 0 && s.Window >= 2*time.Second
+		})
+		require.NoError(t, err)
+		require.Equal(t, 640, vt.Width)
+	})
+
 	t.Run("srt listener push", func(t *testing.T) {
 		info := createRTMP(ctx, t, c, "srt-push", "srt-push", true)
 		sub := e2e.NewSubscriber(t, lk, "srt-push")

@@ -34,6 +34,95 @@ type DialConfig struct {
 	// address guard, and the connection then goes to the checked address
 	// without a second DNS lookup). Nil connects to the host as written.
 	Resolve func(ctx context.Context, hostport string) (string, error)
+	// ListenTimeout bounds the wait for a caller with mode=listener
+	// (default DefaultListenTimeout).
+	ListenTimeout time.Duration
+}
+
+// DefaultListenTimeout is how long a pull with mode=listener waits for the
+// encoder to call.
+const DefaultListenTimeout = 5 * time.Minute
+
+// listen serves an srt:// URL with mode=listener: Tributary binds the
+// URL's address (a host of "" or 0.0.0.0 binds every interface), takes
+// the first caller that passes the URL's passphrase, and closes the
+// listener, as GStreamer's srtsrc does in listener mode. The port must be
+// 1024 or above: an ingress must not take a system port.
+func listen(ctx context.Context, cfg gosrt.Config, host string, timeout time.Duration) (io.ReadCloser, error) {
+	if timeout <= 0 {
+		timeout = DefaultListenTimeout
+	}
+	_, port, err := net.SplitHostPort(host)
+	if err != nil {
+		return nil, fmt.Errorf("srt URL: %w", err)
+	}
+	if n, err := net.LookupPort("udp", port); err != nil || n < 1024 {
+		return nil, fmt.Errorf("srt URL: mode=listener needs a port of 1024 or above (got %q)", port)
+	}
+	ln, err := gosrt.Listen("srt", host, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("listening for an SRT caller on %s: %w", host, err)
+	}
+	type result struct {
+		c   gosrt.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		for {
+			req, err := ln.Accept2()
+			if err != nil {
+				ch <- result{nil, err}
+				return
+			}
+			if reason, _ := checkEncryption(cfg.Passphrase, req); reason != 0 {
+				req.Reject(reason)
+				continue
+			}
+			c, err := req.Accept()
+			if err != nil {
+				continue
+			}
+			ch <- result{c, nil}
+			return
+		}
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		ln.Close()
+		if r := <-ch; r.c != nil {
+			r.c.Close()
+		}
+		return nil, context.Cause(ctx)
+	case <-t.C:
+		ln.Close()
+		if r := <-ch; r.c != nil {
+			r.c.Close()
+		}
+		return nil, fmt.Errorf("no SRT caller connected to %s within %v (mode=listener)", host, timeout)
+	}
+	if r.err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("listening for an SRT caller on %s: %w", host, r.err)
+	}
+	return &listenedConn{deadlineReader: deadlineReader{c: r.c, timeout: DefaultReadTimeout}, ln: ln}, nil
+}
+
+// listenedConn is the connection of a mode=listener pull: closing it closes
+// its listener too.
+type listenedConn struct {
+	deadlineReader
+	ln gosrt.Listener
+}
+
+func (l *listenedConn) Close() error {
+	err := l.deadlineReader.Close()
+	l.ln.Close()
+	return err
 }
 
 // Dial connects to an srt:// URL as a caller and returns the connection
@@ -45,8 +134,12 @@ func Dial(ctx context.Context, dc DialConfig) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("srt URL: %w", err)
 	}
-	if mode := queryValue(rawURL, "mode"); mode != "" && mode != "caller" {
-		return nil, fmt.Errorf("srt URL: mode=%s is not supported for pulling (use caller)", mode)
+	switch mode := queryValue(rawURL, "mode"); mode {
+	case "", "caller", "client":
+	case "listener", "server":
+		return listen(ctx, cfg, host, dc.ListenTimeout)
+	default:
+		return nil, fmt.Errorf("srt URL: mode=%s is not supported for pulling (use caller, or listener to wait for the encoder to call)", mode)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("srt URL: %w", err)
@@ -264,15 +357,21 @@ func (s *Server) accept() {
 // encrypted caller cannot be understood. It returns the rejection reason
 // and a message for the log, or "" to go on.
 func (s *Server) checkEncryption(req gosrt.ConnRequest) (gosrt.RejectionReason, string) {
+	return checkEncryption(s.Passphrase, req)
+}
+
+// checkEncryption enforces a passphrase ("" for none) on a connection
+// request (see Server.checkEncryption).
+func checkEncryption(passphrase string, req gosrt.ConnRequest) (gosrt.RejectionReason, string) {
 	switch {
-	case s.Passphrase == "" && req.IsEncrypted():
+	case passphrase == "" && req.IsEncrypted():
 		return gosrt.REJ_UNSECURE, "the caller encrypts, but this listener has no srt_passphrase"
-	case s.Passphrase == "":
+	case passphrase == "":
 		return 0, ""
 	case !req.IsEncrypted():
 		return gosrt.REJ_UNSECURE, "encryption is required (srt_passphrase is set) and the caller sent none"
 	}
-	if err := req.SetPassphrase(s.Passphrase); err != nil {
+	if err := req.SetPassphrase(passphrase); err != nil {
 		return gosrt.REJ_BADSECRET, "wrong passphrase"
 	}
 	return 0, ""

@@ -165,6 +165,60 @@ func TestCallerWithFFmpegListener(t *testing.T) {
 	require.ErrorContains(t, err, "mode=rendezvous is not supported")
 }
 
+// TestPullAsListener: a pull with mode=listener binds the URL's port and
+// takes ffmpeg calling in with the URL's passphrase (as an encoder that
+// can only call, behind NAT, would); a caller without the passphrase is
+// refused and the listener keeps waiting; a system port is refused; with
+// no caller the wait ends with a reason.
+func TestPullAsListener(t *testing.T) {
+	bin := ffmpeg(t)
+	port := freeUDPPort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	type res struct {
+		c   io.ReadCloser
+		err error
+	}
+	got := make(chan res, 1)
+	go func() {
+		c, err := Dial(ctx, DialConfig{URL: fmt.Sprintf("srt://127.0.0.1:%d?mode=listener&passphrase=correcthorse1", port)})
+		got <- res{c, err}
+	}()
+	push := func(query string, secs int) *exec.Cmd {
+		return exec.CommandContext(ctx, bin, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+			"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", fmt.Sprint(secs), "-c:v", "libx264", "-f", "mpegts",
+			fmt.Sprintf("srt://127.0.0.1:%d?%s", port, query))
+	}
+	time.Sleep(300 * time.Millisecond) // the listener binds
+	out, err := push("connect_timeout=2000", 1).CombinedOutput()
+	require.Error(t, err, "a caller without the passphrase is refused: %s", out)
+	cmd := push("passphrase=correcthorse1&pbkeylen=16", 3)
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Wait() }()
+	var r res
+	select {
+	case r = <-got:
+	case <-ctx.Done():
+		t.Fatal("no caller taken")
+	}
+	require.NoError(t, r.err)
+	c := &tsCounter{done: make(chan error, 1)}
+	go func() { _ = c.Serve(r.c) }()
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		t.Fatal("pull did not end")
+	}
+	r.c.Close()
+	require.Greater(t, c.packets, 50)
+	require.Zero(t, c.bad)
+
+	_, err = Dial(ctx, DialConfig{URL: "srt://127.0.0.1:554?mode=listener"})
+	require.ErrorContains(t, err, "mode=listener needs a port of 1024 or above")
+	_, err = Dial(ctx, DialConfig{URL: fmt.Sprintf("srt://127.0.0.1:%d?mode=listener", freeUDPPort(t)), ListenTimeout: 300 * time.Millisecond})
+	require.ErrorContains(t, err, "no SRT caller connected to 127.0.0.1:")
+}
+
 // fakeMsgConn returns one message per Read, as SRT live mode does, and
 // truncates it to the caller's buffer as SRT does.
 type fakeMsgConn struct{ msgs [][]byte }

@@ -38,7 +38,7 @@ func TestEvent(t *testing.T) {
 		{buffering, inactive, webhook.EventIngressEnded},
 		{publishing, complete, webhook.EventIngressEnded},
 		{failed, failed, ""},
-		{publishing, buffering, ""}, // a newer session took over
+		{publishing, buffering, ""},                   // a newer session took over
 		{inactive, failed, webhook.EventIngressEnded}, // a refused publish
 	} {
 		info := &livekit.IngressInfo{State: &livekit.IngressState{Status: c.now}}

@@ -27,3 +27,6 @@ func (t transcoders) NewAudio(c session.AudioTranscodeConfig) (session.AudioTran
 		Output: c.Output, Logger: c.Logger,
 	})
 }
+
+// Unavailable is transcode.ErrUnavailable in the passthrough build.
+func (t transcoders) Unavailable() error { return transcode.Unavailable() }

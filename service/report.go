@@ -100,6 +100,19 @@ func (r *Report) AddTrack(t *livekit.TrackInfo) error {
 	return r.modify(func(st *livekit.IngressState) { st.Tracks = append(st.Tracks, t) })
 }
 
+// Warn puts a problem the streamer should fix in the state's error field
+// while the session goes on: the status does not change. LiveKit's state
+// has one place for a reason, so a later Fail replaces the warning, and a
+// warning never replaces an error.
+func (r *Report) Warn(err error) error {
+	r.log.Warnw("session warning", err)
+	return r.modify(func(st *livekit.IngressState) {
+		if !r.failed {
+			st.Error = err.Error()
+		}
+	})
+}
+
 // Fail puts the session in ERROR with a reason a streamer can act on. The
 // first error of a session sticks; later ones are only logged.
 func (r *Report) Fail(err error) error {

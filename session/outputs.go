@@ -29,9 +29,15 @@ const (
 	passthroughDelay = 20 * time.Millisecond
 )
 
-// ErrBFrames is the reason a source with B-frames cannot be forwarded.
+// ErrBFrames is the reason a source with B-frames cannot be forwarded. The
+// session adds what else the streamer can do: enable transcoding, or, in
+// the passthrough build, run the build that transcodes.
 var ErrBFrames = errors.New("H.264 with B-frames cannot be forwarded without transcoding: " +
-	"set B-frames to 0 in the encoder (x264: bframes=0, OBS: profile baseline) or enable transcoding")
+	"set B-frames to 0 in the encoder (x264: bframes=0, OBS: profile baseline)")
+
+// webRTCReady is what a source must send for a session without
+// transcoding.
+const webRTCReady = "WebRTC-ready media (H.264 without B-frames, VP8, VP9 or AV1 video; Opus audio)"
 
 // ErrUnsupported is wrapped by errors about codecs the session cannot use.
 var ErrUnsupported = errors.New("unsupported")
@@ -47,6 +53,9 @@ type outputs struct {
 	failed   chan struct{}
 	failOnce sync.Once
 	failErr  error
+
+	// noTranscoding is why this build cannot transcode (nil when it can).
+	noTranscoding error
 
 	pubOnce   sync.Once
 	closeOnce sync.Once
@@ -110,8 +119,14 @@ func (o *outputs) published() {
 func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 	info := s.conf.Reporter.Info()
 	transcoding := info.GetEnableTranscoding()
-	o := &outputs{s: s, failed: make(chan struct{})}
+	o := &outputs{s: s, failed: make(chan struct{}), noTranscoding: s.conf.Transcoders.Unavailable()}
 	s.reportInput(video, audio)
+	if o.noTranscoding != nil {
+		var err error
+		if audio, err = s.withoutTranscoding(transcoding, video, audio, o.noTranscoding); err != nil {
+			return nil, err
+		}
+	}
 
 	delay := passthroughDelay
 	if transcoding {
@@ -148,6 +163,9 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 			switch video.Codec {
 			case media.CodecH264, media.CodecVP8, media.CodecVP9, media.CodecAV1, media.CodecH265:
 			default:
+				if o.noTranscoding != nil {
+					return nil, fmt.Errorf("%w video codec %s for passthrough: %w", ErrUnsupported, video.Codec, o.noTranscoding)
+				}
 				return nil, fmt.Errorf("%w video codec %s for passthrough: enable transcoding", ErrUnsupported, video.Codec)
 			}
 			if video.Codec == media.CodecH264 {
@@ -256,6 +274,41 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 	return o, nil
 }
 
+// bframesError is the reason a forwarded source with B-frames fails: set
+// them to 0, or else enable transcoding, or, in a build that cannot
+// transcode (noTranscoding says why), run the one that can.
+func bframesError(noTranscoding error) error {
+	if noTranscoding != nil {
+		return fmt.Errorf("%w; %w", ErrBFrames, noTranscoding)
+	}
+	return fmt.Errorf("%w or enable transcoding", ErrBFrames)
+}
+
+// withoutTranscoding decides a session in a build that cannot transcode
+// (why says so), before anything joins the room: an ingress with
+// transcoding enabled fails, and so does a source whose only track is
+// audio that is not Opus; audio that is not Opus next to video is left
+// out, with a warning in the state, and the video forwarded. It returns
+// the audio track to publish (nil when left out).
+func (s *Session) withoutTranscoding(transcoding bool, video, audio *media.Track, why error) (*media.Track, error) {
+	if transcoding {
+		return nil, fmt.Errorf("this ingress has transcoding enabled, but %w; "+
+			"or disable transcoding on the ingress and send %s", why, webRTCReady)
+	}
+	if audio == nil || audio.Codec == media.CodecOpus {
+		return audio, nil
+	}
+	if video == nil {
+		return nil, fmt.Errorf("%s audio must be transcoded to Opus, but %w; or send Opus audio", audio.Codec, why)
+	}
+	warn := fmt.Errorf("%s audio not published, only the video: it must be transcoded to Opus, but %w; or send Opus audio",
+		audio.Codec, why)
+	if err := s.conf.Reporter.Warn(warn); err != nil {
+		s.log.Warnw("could not record the warning", err)
+	}
+	return nil, nil
+}
+
 func maxLead(live bool) time.Duration {
 	if live {
 		return time.Second
@@ -292,7 +345,7 @@ func (o *outputs) write(f *media.Frame) error {
 		v.bytes += int64(frameSize(f))
 		v.frames++
 		if v.checkB && v.bframes.Observe(f.Data, f.PTS, f.DTS) {
-			return ErrBFrames
+			return bframesError(o.noTranscoding)
 		}
 		f = o.withParams(f)
 		if v.tc != nil {

@@ -34,6 +34,10 @@ type Reporter interface {
 	SetInputAudio(*livekit.InputAudioState) error
 	SetRoomID(string) error
 	AddTrack(*livekit.TrackInfo) error
+	// Warn reports a problem the streamer should fix while the session
+	// goes on (audio the build cannot publish): the state's error field
+	// holds it, the status does not change.
+	Warn(error) error
 	Fail(error) error
 	End() error
 }
@@ -79,11 +83,16 @@ type AudioTranscodeConfig struct {
 	Logger   logger.Logger
 }
 
-// Transcoders makes transcoders; a build without cgo returns errors that
-// say transcoding is unavailable.
+// Transcoders makes transcoders.
 type Transcoders interface {
 	NewVideo(VideoTranscodeConfig) (VideoTranscoder, error)
 	NewAudio(AudioTranscodeConfig) (AudioTranscoder, error)
+	// Unavailable returns why this binary cannot transcode at all (the
+	// passthrough build, made without cgo), or nil. The session then
+	// decides before joining the room: a session that needs a video
+	// transcoder ends in ERROR with this reason, and audio that would
+	// need one is left out (see Session.withoutTranscoding).
+	Unavailable() error
 }
 
 // Config configures a session.

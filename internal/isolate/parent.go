@@ -15,6 +15,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/media"
 	"github.com/tributary-ingress/tributary/session"
+	"github.com/tributary-ingress/tributary/transcode"
 )
 
 // Timeouts of the child's lifecycle.
@@ -95,6 +96,10 @@ func (t *Transcoders) NewVideo(c session.VideoTranscodeConfig) (session.VideoTra
 	}
 	return t.open(&message{Op: opVideo, Video: init}, c.Output, nil)
 }
+
+// Unavailable is transcode.ErrUnavailable when this binary, which the
+// child process runs too, is the passthrough build.
+func (t *Transcoders) Unavailable() error { return transcode.Unavailable() }
 
 // NewAudio starts an audio transcoder in the session's child process.
 func (t *Transcoders) NewAudio(c session.AudioTranscodeConfig) (session.AudioTranscoder, error) {

@@ -134,6 +134,14 @@ type Config struct {
 	// an ingress must not reach the server's own network through it).
 	// Read it with DenyPrivate.
 	DenyPrivateURLs *bool `yaml:"deny_private_urls"`
+	// EnableUDPURLPull allows URL ingresses with a udp:// URL (MPEG-TS
+	// over UDP, unicast or multicast), as livekit-server's
+	// ingress.enable_udp_url_pull does in cluster mode (Tributary key for
+	// standalone mode; default false). The ingress binds the port its
+	// creator chooses and takes media from whoever sends to it, and may
+	// join a multicast group of the server's network: enable it only when
+	// those who create ingresses and that network are trusted.
+	EnableUDPURLPull bool `yaml:"enable_udp_url_pull"`
 	// URLSpoolBudget bounds, in bytes, the temporary disk all URL pulls of
 	// the process may use together for MP4 files served without range
 	// support, which are copied to $TMPDIR/tributary-spool-<uid> before

@@ -250,3 +250,39 @@ func waitAny(ctx context.Context, t *testing.T, c *lksdk.IngressClient, id strin
 		}
 	}
 }
+
+// TestURLUDP: with enable_udp_url_pull, a URL ingress on udp://127.0.0.1:port
+// binds the port and plays the MPEG-TS ffmpeg sends to it (as a headend or
+// a contribution encoder does); without it, creating one is refused with
+// the key to set, as livekit-server refuses it.
+func TestURLUDP(t *testing.T) {
+	lk := e2e.StartLiveKit(t)
+	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, Extra: "enable_udp_url_pull: true\n"})
+	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	port := freeUDPPort(t)
+	sub := e2e.NewSubscriber(t, lk, "udp")
+	info := createURL(ctx, t, c, "udp", "udp", fmt.Sprintf("udp://127.0.0.1:%d", port), nil)
+	ff := e2e.StartProcess(t, "ffmpeg-udp", e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-c:a", "aac",
+		"-f", "mpegts", fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port))
+	fctx, stop := ff.WithExit(ctx)
+	defer stop()
+	st := waitState(fctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
+	require.Equal(t, uint32(640), st.State.Video.GetWidth())
+	vt, err := sub.WaitTrack(fctx, func(s e2e.TrackStats) bool {
+		return s.MimeType == "video/H264" && s.Width > 0 && s.Window >= 2*time.Second
+	})
+	require.NoError(t, err)
+	require.Equal(t, 640, vt.Width)
+	require.InDelta(t, 30, vt.FPS, 4)
+
+	plain := startTributary(t, tributaryOpts{WsURL: lk.URL})
+	_, err = lksdk.NewIngressClient(plain.APIURL, "devkey", "secret").CreateIngress(ctx, &livekit.CreateIngressRequest{
+		InputType: livekit.IngressInput_URL_INPUT, Url: fmt.Sprintf("udp://127.0.0.1:%d", port), RoomName: "udp", ParticipantIdentity: "udp",
+	})
+	require.ErrorContains(t, err, "udp:// URL pulls are off on this server (enable_udp_url_pull)")
+}

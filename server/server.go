@@ -64,7 +64,7 @@ func (s *Server) Initialize() (err error) {
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
-	mc := service.ManagerConfig{Store: s.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, Logger: s.Logger}
+	mc := service.ManagerConfig{Store: s.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, EnableUDPURLPull: c.EnableUDPURLPull, Logger: s.Logger}
 	if s.hooks != nil {
 		mc.OnStatusChange = s.hooks.StatusChanged
 	}

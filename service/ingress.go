@@ -45,7 +45,7 @@ func (m *Manager) Create(req *livekit.CreateIngressRequest) (*livekit.IngressInf
 	case livekit.IngressInput_URL_INPUT:
 		info.Url = req.Url
 	}
-	if err := validateInfo(info); err != nil {
+	if err := validateInfo(info, m.conf.EnableUDPURLPull); err != nil {
 		return nil, err
 	}
 	if info.InputType != livekit.IngressInput_URL_INPUT && info.Url == "" {
@@ -83,7 +83,7 @@ func (m *Manager) Update(req *livekit.UpdateIngressRequest) (*livekit.IngressInf
 		}
 		next := proto.Clone(info).(*livekit.IngressInfo)
 		applyUpdate(req, next)
-		if err := validateInfo(next); err != nil {
+		if err := validateInfo(next, m.conf.EnableUDPURLPull); err != nil {
 			return err
 		}
 		settleTranscoding(next)

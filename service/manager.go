@@ -25,7 +25,10 @@ type ManagerConfig struct {
 	// means that input is disabled and ingresses of its type are refused.
 	RTMPBaseURL string
 	WHIPBaseURL string
-	Logger      logger.Logger
+	// EnableUDPURLPull allows URL ingresses with a udp:// URL
+	// (enable_udp_url_pull).
+	EnableUDPURLPull bool
+	Logger           logger.Logger
 	// Now returns the current time; time.Now when nil (tests set it).
 	Now func() time.Time
 	// OnStatusChange, when set, is called after a session's state (or a

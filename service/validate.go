@@ -31,7 +31,7 @@ var urlSchemes = map[string]bool{"http": true, "https": true, "srt": true, "rtsp
 // ValidateForSerialization does, with Tributary's own rule on transcoding:
 // enable_transcoding=false is allowed for every input (passthrough of a
 // WebRTC-ready source), while LiveKit allows it for WHIP only.
-func validateInfo(info *livekit.IngressInfo) error {
+func validateInfo(info *livekit.IngressInfo, allowUDP bool) error {
 	switch info.InputType {
 	case livekit.IngressInput_RTMP_INPUT, livekit.IngressInput_WHIP_INPUT:
 	case livekit.IngressInput_URL_INPUT:
@@ -48,7 +48,13 @@ func validateInfo(info *livekit.IngressInfo) error {
 			}
 			return argErr("url", "not a URL: %v", err)
 		}
-		if !urlSchemes[u.Scheme] {
+		switch {
+		case u.Scheme == "udp" && !allowUDP:
+			// As livekit-server's ingress.enable_udp_url_pull: the
+			// ingress binds a port the creator chooses and takes media
+			// from whoever sends to it.
+			return argErr("url", "udp:// URL pulls are off on this server (enable_udp_url_pull)")
+		case u.Scheme != "udp" && !urlSchemes[u.Scheme]:
 			return argErr("url", "unsupported scheme %q (want http, https, srt, rtsp or rtsps)", u.Scheme)
 		}
 		if u.Host == "" {

@@ -33,7 +33,7 @@ type Splice = ts.SpliceInsert
 
 // Config configures a pull.
 type Config struct {
-	// URL is http(s)://, srt:// or rtsp(s)://.
+	// URL is http(s)://, srt://, rtsp(s):// or udp://.
 	URL string
 	// Client connects the pull; nil means a Client with its defaults
 	// (address guard on).
@@ -57,7 +57,7 @@ var ErrUnsupportedScheme = errors.New("unsupported URL scheme")
 // at the pace of playback.
 func Live(raw string) bool {
 	u, err := url.Parse(raw)
-	return err == nil && (u.Scheme == "srt" || u.Scheme == "rtsp" || u.Scheme == "rtsps")
+	return err == nil && (u.Scheme == "srt" || u.Scheme == "rtsp" || u.Scheme == "rtsps" || u.Scheme == "udp")
 }
 
 // Pull reads the media at c.URL to its end (nil), or until ctx ends or an
@@ -97,11 +97,13 @@ func pull(ctx context.Context, c Config) error {
 			return context.Cause(ctx)
 		}
 		return err
+	case "udp":
+		return pullUDP(ctx, c, u.Hostname(), u.Port(), u.Query().Get("interface"))
 	case "rtsp", "rtsps":
 		c.format(FormatRTSP)
 		return rtsp.Pull(ctx, rtsp.Config{URL: c.URL, Sink: c.Sink, DialContext: g.DialContext, CheckPeer: g.checkPeer})
 	}
-	return fmt.Errorf("%w %q (http, https, srt and rtsp are supported)", ErrUnsupportedScheme, u.Scheme)
+	return fmt.Errorf("%w %q (http, https, srt, rtsp, rtsps and udp are supported)", ErrUnsupportedScheme, u.Scheme)
 }
 
 func (c Config) format(f Format) {

@@ -1,0 +1,103 @@
+package url
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// UDPReadTimeout ends a udp:// pull that receives nothing for this long.
+const UDPReadTimeout = 10 * time.Second
+
+// maxDatagram bounds one UDP datagram of MPEG-TS (seven 188-byte packets
+// is the usual; jumbo frames carry more).
+const maxDatagram = 65535
+
+// pullUDP reads MPEG-TS from udp://host:port: Tributary binds port on
+// host (a local address, or every interface when host is empty or
+// 0.0.0.0/::), and when host is a multicast group joins it on every
+// interface that can (or the one named by ?interface=). The port must be
+// 1024 or above. Unlike the other schemes nothing is dialed, so the
+// address guard does not apply; whether udp:// is allowed at all is the
+// enable_udp_url_pull switch at creation (anyone who can reach the port
+// can send media into the session, and a multicast group on the server's
+// network can be relayed into a room).
+func pullUDP(ctx context.Context, c Config, host, port, iface string) error {
+	pc, err := listenUDP(host, port, iface)
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	stop := context.AfterFunc(ctx, func() { pc.Close() })
+	defer stop()
+	c.format(FormatTS)
+	err = runTS(ctx, c, &datagramReader{pc: pc, timeout: UDPReadTimeout})
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return err
+}
+
+func listenUDP(host, port, iface string) (net.PacketConn, error) {
+	n, err := net.LookupPort("udp", port)
+	if err != nil || n < 1024 {
+		return nil, fmt.Errorf("udp:// URL: needs a port of 1024 or above (got %q)", port)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil, fmt.Errorf("udp:// URL: the host must be an IP address to listen on or a multicast group (got %q)", host)
+	}
+	if !ip.IsMulticast() {
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(ip.String(), port))
+		if err != nil {
+			return nil, fmt.Errorf("listening for MPEG-TS on udp %s: %w", net.JoinHostPort(ip.String(), port), err)
+		}
+		return pc, nil
+	}
+	var ifi *net.Interface
+	if iface != "" {
+		if ifi, err = net.InterfaceByName(iface); err != nil {
+			return nil, fmt.Errorf("udp:// URL: interface %q: %w", iface, err)
+		}
+	}
+	pc, err := net.ListenMulticastUDP("udp", ifi, &net.UDPAddr{IP: ip.AsSlice(), Port: n})
+	if err != nil {
+		return nil, fmt.Errorf("joining multicast group %s: %w", net.JoinHostPort(ip.String(), port), err)
+	}
+	return pc, nil
+}
+
+// datagramReader turns datagrams into a byte stream (MPEG-TS packets do
+// not cross datagrams) and ends a read that waits longer than timeout.
+type datagramReader struct {
+	pc      net.PacketConn
+	timeout time.Duration
+	buf     [maxDatagram]byte
+	pending []byte
+}
+
+func (d *datagramReader) Read(p []byte) (int, error) {
+	for len(d.pending) == 0 {
+		if err := d.pc.SetReadDeadline(time.Now().Add(d.timeout)); err != nil {
+			return 0, err
+		}
+		n, _, err := d.pc.ReadFrom(d.buf[:])
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return 0, fmt.Errorf("nothing received on udp for %v", d.timeout)
+		}
+		if err != nil {
+			return 0, err
+		}
+		d.pending = d.buf[:n]
+	}
+	n := copy(p, d.pending)
+	d.pending = d.pending[n:]
+	return n, nil
+}

@@ -38,6 +38,9 @@ type tributaryOpts struct {
 	// the test's own servers on 127.0.0.1.
 	URLGuard bool
 	LogLevel string // default debug
+	// Launch starts the process from the config file written (default:
+	// the binary built for the tests, run directly).
+	Launch func(t *testing.T, confPath string) *e2e.Process
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
@@ -84,7 +87,12 @@ logging:
 	confPath := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o600))
 
-	p := e2e.StartProcess(t, "tributary", tributaryBin, "--config", confPath)
+	var p *e2e.Process
+	if o.Launch != nil {
+		p = o.Launch(t, confPath)
+	} else {
+		p = e2e.StartProcess(t, "tributary", tributaryBin, "--config", confPath)
+	}
 	tr := &tributary{
 		Process:    p,
 		RTMPPort:   rtmpPort,

@@ -47,7 +47,13 @@ echo "$FFMPEG_PREFIX" >&2
 mkdir -p "$DIST"
 
 step "$FULL"
+# PKG_CONFIG_PATH selects the static FFmpeg for ffi's `#cgo pkg-config`
+# lines. Go's build cache does not key packages on what pkg-config
+# answers, so CGO_CFLAGS and CGO_LDFLAGS (which it does key on) name the
+# same prefix: a package compiled against the system's shared libraries is
+# never reused here, nor this one in an ordinary build.
 PKG_CONFIG_PATH="$FFMPEG_PREFIX/lib/pkgconfig" CGO_ENABLED=1 \
+  CGO_CFLAGS="-O2 -g -I$FFMPEG_PREFIX/include" CGO_LDFLAGS="-O2 -g -L$FFMPEG_PREFIX/lib" \
   go build -trimpath -tags "$TAGS" -ldflags "$LDFLAGS" -o "$FULL.tmp" ./cmd/tributary
 # Only glibc may be left to load: libc, libm, libpthread, libdl, librt,
 # the dynamic loader (and the kernel's vDSO).

@@ -173,19 +173,19 @@ type sessionInfo struct {
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	if wait := c.logins.wait(r.RemoteAddr); wait > 0 {
-		tooManyLogins(w, wait)
-		return
-	}
 	var req loginRequest
 	if err := readJSON(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if wait := c.logins.begin(r.RemoteAddr); wait > 0 {
+		tooManyLogins(w, wait)
+		return
+	}
 	keyOK := subtle.ConstantTimeCompare([]byte(req.APIKey), []byte(c.APIKey)) == 1
 	secretOK := subtle.ConstantTimeCompare([]byte(req.APISecret), []byte(c.APISecret)) == 1
 	if !keyOK || !secretOK {
-		wait := c.logins.failed(r.RemoteAddr)
+		wait := c.logins.wait(r.RemoteAddr)
 		c.Logger.Infow("console login refused", "remote", r.RemoteAddr, "reason", "wrong API key or secret", "nextAttemptIn", wait)
 		if wait > 0 {
 			tooManyLogins(w, wait)

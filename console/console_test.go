@@ -188,17 +188,59 @@ func TestLoginBackoff(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, login(attacker, wrong).Code, "a good login clears the count")
 }
 
-// TestLoginAddressesBounded: the failure table keeps at most
-// maxLoginAddresses addresses.
+// TestLoginAddressesBounded: the table keeps at most maxLoginAddresses
+// addresses; one that is waiting is never forgotten to make room (a
+// client with many addresses could flush its own wait), and when every
+// address in it waits, the newcomers share one count.
 func TestLoginAddressesBounded(t *testing.T) {
 	clk := &clock{t: time.Unix(1_700_000_000, 0)}
 	l := newLoginLimiter(clk.now)
+	addr := func(i int) string { return fmt.Sprintf("10.%d.%d.%d:1", i>>16&0xff, i>>8&0xff, i&0xff) }
 	for i := range maxLoginAddresses + 500 {
 		clk.advance(time.Millisecond)
-		l.failed(fmt.Sprintf("10.%d.%d.%d:1", i>>16&0xff, i>>8&0xff, i&0xff))
+		l.begin(addr(i))
 	}
 	require.Len(t, l.by, maxLoginAddresses)
-	require.Zero(t, l.wait("10.0.0.0:1"), "the oldest addresses went first")
+	require.Zero(t, l.wait(addr(0)), "the oldest addresses went first")
+
+	// Every address waits: a new one shares the overflow count, and the
+	// waiting ones stay.
+	l = newLoginLimiter(clk.now)
+	for i := range maxLoginAddresses {
+		for range freeLoginFailures {
+			l.begin(addr(i))
+		}
+	}
+	require.Positive(t, l.wait(addr(7)))
+	for i := range freeLoginFailures {
+		require.Zero(t, l.begin(addr(maxLoginAddresses+i)), "newcomer %d", i)
+	}
+	require.Positive(t, l.begin(addr(maxLoginAddresses+100)), "the newcomers share one count")
+	require.Positive(t, l.wait(addr(7)), "a waiting address was not forgotten")
+}
+
+// TestLoginBackoffConcurrent: attempts sent at the same moment are counted
+// before their credentials are looked at, so no more than
+// freeLoginFailures of them are checked.
+func TestLoginBackoffConcurrent(t *testing.T) {
+	c, _ := newConsole(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := do(c, request{method: "POST", path: "/console/login", body: `{"api_key":"devkey","api_secret":"nope"}`, remote: "203.0.113.9:1"})
+			mu.Lock()
+			codes[w.Code]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	require.LessOrEqual(t, codes[http.StatusUnauthorized], freeLoginFailures, "attempts whose credentials were checked")
+	require.Equal(t, 64, codes[http.StatusUnauthorized]+codes[http.StatusTooManyRequests])
+	require.GreaterOrEqual(t, codes[http.StatusTooManyRequests], 64-freeLoginFailures)
 }
 
 // TestSecureCookies: behind a TLS-terminating proxy the request reaches

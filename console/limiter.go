@@ -65,32 +65,37 @@ func clientOf(remote string) netip.Prefix {
 	return p
 }
 
-// wait is how long the address must still wait before its next attempt
-// is looked at (0: go ahead).
-func (l *loginLimiter) wait(remote string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.by[clientOf(remote)]
-	if f == nil {
-		return 0
-	}
-	return max(0, f.until.Sub(l.now()))
-}
-
-// failed records a wrong login and returns the wait it now imposes.
-func (l *loginLimiter) failed(remote string) time.Duration {
+// begin counts a login attempt from remote before its credentials are
+// looked at, and returns how long the address must still wait (0: go
+// ahead). Counting first means attempts sent at the same moment cannot
+// all slip in before the first failure is recorded.
+func (l *loginLimiter) begin(remote string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	k := clientOf(remote)
 	f := l.by[k]
 	if f != nil && now.Sub(f.last) > loginFailureMemory {
+		delete(l.by, k)
 		f = nil
 	}
+	if f != nil && f.until.After(now) {
+		return f.until.Sub(now)
+	}
 	if f == nil {
-		l.makeRoom(now)
-		f = &loginFailures{}
-		l.by[k] = f
+		if !l.makeRoom(now) {
+			// The table is full of addresses that are waiting (one
+			// client spreading over many addresses): the newcomers
+			// share one count.
+			k = overflowClient
+			if f = l.by[k]; f != nil && f.until.After(now) {
+				return f.until.Sub(now)
+			}
+		}
+		if f == nil {
+			f = &loginFailures{}
+			l.by[k] = f
+		}
 	}
 	f.n++
 	f.last = now
@@ -98,21 +103,43 @@ func (l *loginLimiter) failed(remote string) time.Duration {
 		w := firstLoginWait << min(f.n-freeLoginFailures, 20)
 		f.until = now.Add(min(w, maxLoginWait))
 	}
-	return max(0, f.until.Sub(now))
+	return 0
 }
 
-// succeeded clears the address's failures.
+// wait is how long the address must wait before its next attempt (0:
+// none), e.g. after the attempt begin let through failed.
+func (l *loginLimiter) wait(remote string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.by[clientOf(remote)]
+	if f == nil {
+		f = l.by[overflowClient]
+		if f == nil {
+			return 0
+		}
+	}
+	return max(0, f.until.Sub(l.now()))
+}
+
+// succeeded clears the address's count.
 func (l *loginLimiter) succeeded(remote string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.by, clientOf(remote))
 }
 
-// makeRoom forgets expired addresses, and the oldest one if the table is
-// still full.
-func (l *loginLimiter) makeRoom(now time.Time) {
+// overflowClient is the shared count of the addresses that found the table
+// full.
+var overflowClient = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+
+// makeRoom makes room for one more address when the table is full: it
+// forgets expired addresses, else the one whose last attempt is oldest
+// among those not waiting. It reports false when every address is
+// waiting (those are never forgotten early: a client could otherwise
+// flush its own wait by filling the table).
+func (l *loginLimiter) makeRoom(now time.Time) bool {
 	if len(l.by) < maxLoginAddresses {
-		return
+		return true
 	}
 	var oldest netip.Prefix
 	var at time.Time
@@ -121,11 +148,16 @@ func (l *loginLimiter) makeRoom(now time.Time) {
 			delete(l.by, k)
 			continue
 		}
-		if at.IsZero() || f.last.Before(at) {
+		if k != overflowClient && !f.until.After(now) && (at.IsZero() || f.last.Before(at)) {
 			oldest, at = k, f.last
 		}
 	}
-	if len(l.by) >= maxLoginAddresses {
-		delete(l.by, oldest)
+	if len(l.by) < maxLoginAddresses {
+		return true
 	}
+	if at.IsZero() {
+		return false
+	}
+	delete(l.by, oldest)
+	return true
 }

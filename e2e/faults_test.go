@@ -181,7 +181,7 @@ func TestFaultRedisRestart(t *testing.T) {
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3",
 		"-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-c:a", "aac")
 	base := serveFiles(t, dir)
-	w := env.startWorker(t, "worker", "deny_private_urls: false\ncpu_cost:\n  rtmp_cpu_cost: 0.01\n  url_cpu_cost: 0.01\n  min_idle_ratio: 0.001\n")
+	w := env.startWorker(t, "worker", "cpu_cost:\n  rtmp_cpu_cost: 0.01\n  url_cpu_cost: 0.01\n  min_idle_ratio: 0.001\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

@@ -119,6 +119,11 @@ func TestHostileClients(t *testing.T) {
 			{"65 chunk streams", manyChunkStreams(65)},
 			{"huge chunk size and 16 MiB video", append(setChunkSizeMsg(0x7fffffff), chunk0(6, 9, 0xffffff)...)},
 			{"chunk continuing no message", []byte{3<<6 | 5, 1, 2, 3}},
+			// A command whose AMF0 strict array declares 2^31 elements:
+			// go-amf0 allocated them before reading one (the process
+			// died of it).
+			{"AMF0 array bomb", append(chunk0(3, 20, 18), 0x02, 0x00, 0x01, 'x', 0x00, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x0a, 0x7f, 0xff, 0xff, 0xff)},
+			{"chunk size 1", setChunkSizeMsg(1)},
 		} {
 			t.Run(a.name, func(t *testing.T) {
 				cn := dialFrom(t, "127.0.0.3", host(tr.RTMPPort))

@@ -117,16 +117,27 @@ func (m *Manager) StartSession(streamKey string, input livekit.IngressInput) (*S
 // of the ingress runs leaves that session's state alone: a stray or
 // misconfigured client must not hide a live stream.
 func (m *Manager) refused(info *livekit.IngressInfo, input livekit.IngressInput, why error) error {
+	m.log.Infow("publish refused", "ingressID", info.IngressId, "input", inputName(input), "reason", why.Error())
+	// Under m.mu, so that no session of the ingress starts between the
+	// check and the write (its state would then be older than the
+	// refusal's and be dropped as stale).
 	m.mu.Lock()
-	live := m.active[info.IngressId] != nil
-	m.mu.Unlock()
-	if live {
+	defer m.mu.Unlock()
+	if m.active[info.IngressId] != nil {
 		return why
 	}
 	now := m.conf.Now().UnixNano()
 	var prev livekit.IngressState_Status
 	stored, err := m.conf.Store.Modify(info.IngressId, func(rec *livekit.IngressInfo) error {
-		prev = rec.State.GetStatus()
+		st := rec.State
+		prev = st.GetStatus()
+		switch {
+		case isActive(prev):
+			return errStale // a session's state: left alone
+		case prev == livekit.IngressState_ENDPOINT_ERROR && st.GetError() == why.Error() &&
+			now-st.GetUpdatedAt() < int64(refusalRewrite):
+			return errStale // the same refusal a moment ago: no write, no webhook
+		}
 		rec.State = &livekit.IngressState{
 			Status:     livekit.IngressState_ENDPOINT_ERROR,
 			Error:      why.Error(),
@@ -137,14 +148,20 @@ func (m *Manager) refused(info *livekit.IngressInfo, input livekit.IngressInput,
 		}
 		return nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errStale):
+	case err != nil:
 		m.log.Warnw("could not record a refused publish in the ingress state", err, "ingressID", info.IngressId)
-	} else {
+	default:
 		m.statusChanged(stored, prev)
 	}
-	m.log.Infow("publish refused", "ingressID", info.IngressId, "input", inputName(input), "reason", why.Error())
 	return why
 }
+
+// refusalRewrite is how long a refusal already in the state is not
+// written again: a client retrying a refused publish in a loop costs no
+// store write.
+const refusalRewrite = 10 * time.Second
 
 func (m *Manager) start(info *livekit.IngressInfo) (*Session, error) {
 	m.mu.Lock()

@@ -201,6 +201,13 @@ func TestPublishRefused(t *testing.T) {
 		})
 	}
 
+	// The same refusal again a moment later (a client retrying in a
+	// loop) is not written again.
+	first := stored(t, m, info.IngressId)
+	_, err = m.StartSession(info.StreamKey, livekit.IngressInput_WHIP_INPUT)
+	require.ErrorIs(t, err, ErrWrongInput)
+	require.Equal(t, first.UpdatedAt, stored(t, m, info.IngressId).UpdatedAt, "no store write for a repeated refusal")
+
 	// A publish refused while the ingress has a live session leaves that
 	// session's state alone.
 	tr := true

@@ -19,8 +19,20 @@ import (
 //
 // What it bounds, per connection: one message's declared length, and the
 // sum over chunk streams of the largest message each has declared (the
-// library's per-stream buffers keep their capacity once grown). Both are
-// small until a publish is authorized.
+// library's per-stream buffers keep their capacity once grown, and may
+// reach twice the declared length as they grow). Both are small until a
+// publish is authorized.
+//
+// It also refuses what would make the library misbehave on content it
+// trusts: AMF0 command and data messages whose arrays declare more
+// elements than they have bytes (go-amf0 allocates the declared count
+// first: a 40-byte message asked for 32 GiB and ended the process), a
+// chunk size under minChunkSize or an acknowledgement window under
+// minAckWindow (the library then writes an acknowledgement for every few
+// bytes received: seconds of CPU per megabyte), and a format-1 header that
+// changes a message's type or length halfway (the library honours it, and
+// a guard following the first type could be led to read the stream
+// differently from it).
 const (
 	// preAuthMaxMessage bounds a message before an authorized publish:
 	// connect, createStream, publish and their kin are a few hundred bytes.
@@ -31,6 +43,15 @@ const (
 	// maxHeld bounds the buffers of all chunk streams of a publishing
 	// connection: a largest video message beside audio and data.
 	maxHeld = 2 * maxMessageSize
+	// maxAMFMessage bounds an AMF0 command or data message at every
+	// stage: connect, publish, onMetaData and cue points are well under a
+	// KiB. The guard keeps a copy of one to check it.
+	maxAMFMessage = 64 << 10
+	// minChunkSize and minAckWindow are the smallest chunk size and
+	// acknowledgement window accepted: RTMP's own default chunk size is
+	// 128 and encoders use 4096 and windows of megabytes.
+	minChunkSize = 128
+	minAckWindow = 16 << 10
 )
 
 // Sizes of the RTMP wire format (the library's handshake reads C0, C1 and
@@ -40,6 +61,9 @@ const (
 	defaultChunkSize = 128
 	maxChunkSize     = 0xffffff
 	typeSetChunkSize = 1
+	typeWinAckSize   = 5
+	typeDataAMF0     = 18
+	typeCommandAMF0  = 20
 )
 
 // ErrMessageTooLarge is the cause when a client declares an RTMP message
@@ -53,6 +77,7 @@ type chunkStream struct {
 	done   bool   // the last message completed: the next chunk starts anew
 	peak   uint32 // largest message declared on this chunk stream
 	head   [4]byte
+	amf    []byte // the body of an AMF0 message, to check when complete
 }
 
 type chunkGuard struct {
@@ -91,7 +116,9 @@ func (g *chunkGuard) feed(b []byte) error {
 			b = b[n:]
 		case g.payload > 0:
 			n := min(int(g.payload), len(b))
-			g.body(b[:n])
+			if err := g.body(b[:n]); err != nil {
+				return err
+			}
 			b = b[n:]
 		default:
 			g.hdr[g.hdrLen] = b[0]
@@ -104,9 +131,6 @@ func (g *chunkGuard) feed(b []byte) error {
 				return err
 			}
 			g.hdrLen = 0
-			if g.payload == 0 {
-				g.complete()
-			}
 		}
 	}
 	return nil
@@ -158,11 +182,15 @@ func (g *chunkGuard) header() error {
 	}
 	if s.done {
 		s.have, s.done = 0, false
+		s.amf = s.amf[:0]
 	}
 	if format <= 1 {
 		m := g.hdr[basic:]
-		s.length = uint32(m[3])<<16 | uint32(m[4])<<8 | uint32(m[5])
-		s.typ = m[6]
+		length, typ := uint32(m[3])<<16|uint32(m[4])<<8|uint32(m[5]), m[6]
+		if s.have > 0 && (length != s.length || typ != s.typ) {
+			return fmt.Errorf("RTMP chunk stream %d changes its message from type %d, %d bytes to type %d, %d bytes halfway through it", id, s.typ, s.length, typ, length)
+		}
+		s.length, s.typ = length, typ
 		if err := g.declare(s); err != nil {
 			return err
 		}
@@ -183,6 +211,9 @@ func (g *chunkGuard) declare(s *chunkStream) error {
 	if !g.authorized() {
 		limit, held = preAuthMaxMessage, preAuthMaxHeld
 	}
+	if isAMF(s.typ) {
+		limit = min(limit, maxAMFMessage)
+	}
 	if s.length > limit {
 		return fmt.Errorf("%w: a message of %d bytes, over the bound of %d bytes", ErrMessageTooLarge, s.length, limit)
 	}
@@ -196,31 +227,52 @@ func (g *chunkGuard) declare(s *chunkStream) error {
 	return nil
 }
 
-func (g *chunkGuard) body(b []byte) {
+func (g *chunkGuard) body(b []byte) error {
 	s := g.cur
-	if s.typ == typeSetChunkSize && s.have < 4 {
+	if s.have < 4 {
 		copy(s.head[s.have:], b)
+	}
+	if isAMF(s.typ) {
+		s.amf = append(s.amf, b...)
 	}
 	s.have += uint32(len(b))
 	g.payload -= uint32(len(b))
 	if g.payload == 0 && s.have == s.length {
-		g.complete()
+		return g.complete()
 	}
+	return nil
 }
 
-// complete ends a chunk; when it ends a message, a Set Chunk Size takes
+func isAMF(typ byte) bool { return typ == typeDataAMF0 || typ == typeCommandAMF0 }
+
+// complete ends a chunk. When it ends a message, the message is checked
+// before the library reads its last bytes, and a Set Chunk Size takes
 // effect for the chunks after it, as in the library, which handles each
 // message before reading the next chunk.
-func (g *chunkGuard) complete() {
+func (g *chunkGuard) complete() error {
 	s := g.cur
 	if s.have != s.length {
-		return
+		return nil
 	}
 	s.done = true
 	if g.onMessage != nil {
 		g.onMessage(g.curID, s.length, s.typ)
 	}
-	if s.typ == typeSetChunkSize && s.length >= 4 {
-		g.chunkSize = min(binary.BigEndian.Uint32(s.head[:])&0x7fffffff, maxChunkSize)
+	switch {
+	case s.typ == typeSetChunkSize && s.length >= 4:
+		v := binary.BigEndian.Uint32(s.head[:])
+		if v&0x80000000 != 0 || v < minChunkSize {
+			return fmt.Errorf("RTMP chunk size %d refused (at least %d)", v&0x7fffffff, minChunkSize)
+		}
+		g.chunkSize = min(v, maxChunkSize)
+	case s.typ == typeWinAckSize && s.length >= 4:
+		if v := binary.BigEndian.Uint32(s.head[:]); v < minAckWindow {
+			return fmt.Errorf("RTMP acknowledgement window of %d bytes refused (at least %d)", v, minAckWindow)
+		}
+	case isAMF(s.typ):
+		if err := checkAMF0(s.amf); err != nil {
+			return fmt.Errorf("RTMP %s message refused: %w", map[byte]string{typeDataAMF0: "data", typeCommandAMF0: "command"}[s.typ], err)
+		}
 	}
+	return nil
 }

@@ -117,31 +117,31 @@ func TestMessageOverBoundEndsPublish(t *testing.T) {
 func TestChunkGuardFollowsSplits(t *testing.T) {
 	var b bytes.Buffer
 	b.Write(make([]byte, handshakeSize))
-	b.Write(setChunkSize(100))
-	// A 250-byte command on chunk stream 3 in three chunks (100, 100, 50),
-	// interleaved with a 2-byte-basic-header stream (id 70) and a
+	b.Write(setChunkSize(130))
+	// A 300-byte command on chunk stream 3 in three chunks (130, 130,
+	// 40), interleaved with a 2-byte-basic-header stream (id 70) and a
 	// 3-byte one (id 400) using extended timestamps.
-	b.Write(chunkHeader0(3, 20, 250, 0))
-	b.Write(make([]byte, 100))
+	b.Write(chunkHeader0(3, 20, 300, 0))
+	b.Write(make([]byte, 130))
 	b.Write([]byte{0 << 6, 70 - 64, 0xff, 0xff, 0xff, 0, 0, 10, 8, 1, 0, 0, 0, 0, 0, 0, 1})
 	b.Write(make([]byte, 10))
 	b.Write([]byte{3<<6 | 3})
-	b.Write(make([]byte, 100))
+	b.Write(make([]byte, 130))
 	b.Write([]byte{1<<6 | 1, (400 - 64) & 0xff, (400 - 64) >> 8, 0xff, 0xff, 0xff, 0, 0, 5, 9, 0, 0, 0, 9})
 	b.Write(make([]byte, 5))
 	b.Write([]byte{2<<6 | 3, 0, 0, 33})
-	b.Write(make([]byte, 50))
+	b.Write(make([]byte, 40))
 	// Chunk stream 3 again, after completion: a new message by format 3
 	// (same length and type).
 	b.Write([]byte{3<<6 | 3})
-	b.Write(make([]byte, 100))
+	b.Write(make([]byte, 130))
 	stream := b.Bytes()
 
 	whole := newChunkGuard(func() bool { return false })
 	require.NoError(t, whole.feed(stream))
-	require.Equal(t, uint32(100), whole.chunkSize)
+	require.Equal(t, uint32(130), whole.chunkSize)
 	require.Len(t, whole.streams, 4)
-	require.Equal(t, uint32(100), whole.streams[3].have, "mid-message on chunk stream 3")
+	require.Equal(t, uint32(130), whole.streams[3].have, "mid-message on chunk stream 3")
 	require.True(t, whole.streams[70].done)
 	require.True(t, whole.streams[400].done)
 
@@ -249,4 +249,68 @@ func TestPublishLargeMessagesAndExtendedTimestamps(t *testing.T) {
 	defer rec.mu.Unlock()
 	require.InDelta(t, 90, rec.video, 3, "3 s of 30 fps video")
 	require.InDelta(t, 129, rec.audio, 5, "3 s of AAC")
+}
+
+// TestLibraryTrapsRefused: messages that make go-rtmp or go-amf0 misbehave
+// on content they trust end the connection before the library reads
+// them, and the server goes on serving encoders. Before the guard, the
+// 40-byte command ended the whole process (go-amf0 allocated the 2^31
+// elements its strict array declares: fatal out of memory), a type change
+// halfway through a message led the guard to read the stream differently
+// from go-rtmp (and held 64 MiB before a key), and a tiny chunk size with
+// a tiny acknowledgement window cost seconds of CPU per megabyte.
+func TestLibraryTrapsRefused(t *testing.T) {
+	good := newRecorder()
+	s := startServer(t, authFunc(func(string) (Publisher, error) { return good, nil }), 5*time.Second)
+	bomb := []byte{0x02, 0x00, 0x01, 'x', 0x00, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x0a, 0x7f, 0xff, 0xff, 0xff}
+	typeChange := append(chunkHeader0(6, 8, 132, 1), append([]byte{0x00, 0x80, 0x00, 0x00}, make([]byte, 124)...)...)
+	typeChange = append(typeChange, 0x46, 0, 0, 0, 0, 0, 132, typeSetChunkSize)
+	winAck := binary.BigEndian.AppendUint32(chunkHeader0(2, typeWinAckSize, 4, 0), 1)
+	for _, c := range []struct {
+		name, why string
+		send      []byte
+	}{
+		{"AMF0 array bomb", "an AMF0 array declares 2147483647 elements and has 0 bytes left", append(chunkHeader0(3, 20, len(bomb), 0), bomb...)},
+		{"type changed halfway", "changes its message from type 8, 132 bytes to type 1, 132 bytes halfway", typeChange},
+		{"chunk size 1", "RTMP chunk size 1 refused (at least 128)", setChunkSize(1)},
+		{"chunk size 0", "RTMP chunk size 0 refused", setChunkSize(0)},
+		{"acknowledgement window 1", "RTMP acknowledgement window of 1 bytes refused", winAck},
+		{"AMF message over 64 KiB after a big chunk size", "over the bound of 65536 bytes", append(setChunkSize(1<<20), chunkHeader0(3, 20, 70_000, 0)...)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newChunkGuard(func() bool { return true })
+			err := g.feed(append(make([]byte, handshakeSize), c.send...))
+			require.ErrorContains(t, err, c.why)
+
+			cn, err := net.Dial("tcp", s.Addr().String())
+			require.NoError(t, err)
+			defer cn.Close()
+			require.NoError(t, handshake.HandshakeWithServer(cn, cn, &handshake.Config{}))
+			_, _ = cn.Write(c.send)
+			_ = cn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = io.Copy(io.Discard, cn)
+			var ne net.Error
+			require.False(t, errors.As(err, &ne) && ne.Timeout(), "the server closed the connection")
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := ffmpegPush(ctx, t, "rtmp://"+s.Addr().String()+"/live/good", 2).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.NoError(t, <-good.closed)
+}
+
+func TestCheckAMF0(t *testing.T) {
+	str := func(s string) []byte { return append([]byte{0x02, 0, byte(len(s))}, s...) }
+	num := []byte{0x00, 0x40, 0x08, 0, 0, 0, 0, 0, 0}
+	obj := append(append([]byte{0x03, 0, 3}, "app"...), str("live")...)
+	obj = append(obj, 0, 0, 0x09)
+	connect := append(append(str("connect"), num...), obj...)
+	require.NoError(t, checkAMF0(connect))
+	arr := append([]byte{0x0a, 0, 0, 0, 2}, append(num, num...)...)
+	require.NoError(t, checkAMF0(append(str("x"), arr...)))
+	require.NoError(t, checkAMF0([]byte{0x02, 0x00}), "truncated: left to go-amf0's own error")
+	require.ErrorContains(t, checkAMF0([]byte{0x0a, 0, 0, 0, 3, 0x05, 0x05}), "declares 3 elements and has 2 bytes left")
+	deep := bytes.Repeat([]byte{0x0a, 0, 0, 0, 1}, 40)
+	require.ErrorContains(t, checkAMF0(append(deep, 0x05)), "nested deeper than 32")
 }

@@ -173,7 +173,8 @@ func (s *Server) Close() {
 // when go-rtmp closes it (go-rtmp runs each connection in a goroutine of
 // its own that it does not join).
 func (s *Server) track(c net.Conn) *trackedConn {
-	tc := &trackedConn{Conn: c, timeout: s.ReadTimeout, s: s, publishBy: time.Now().Add(s.PublishTimeout)}
+	tc := &trackedConn{Conn: c, timeout: s.ReadTimeout, s: s}
+	tc.publishBy.Store(time.Now().Add(s.PublishTimeout).UnixNano())
 	tc.chunks = newChunkGuard(tc.published.Load)
 	s.wg.Add(1)
 	s.mu.Lock()
@@ -190,7 +191,7 @@ type trackedConn struct {
 	once    sync.Once
 	// publishBy is when an unauthorized connection is dropped; published
 	// is set once a publish is authorized.
-	publishBy time.Time
+	publishBy atomic.Int64 // unix nanoseconds
 	published atomic.Bool
 	// chunks bounds the messages the client declares (read goroutine
 	// only).
@@ -199,9 +200,10 @@ type trackedConn struct {
 
 func (c *trackedConn) Read(p []byte) (int, error) {
 	deadline := time.Now().Add(c.timeout)
-	early := !c.published.Load() && c.publishBy.Before(deadline)
+	publishBy := time.Unix(0, c.publishBy.Load())
+	early := !c.published.Load() && publishBy.Before(deadline)
 	if early {
-		deadline = c.publishBy
+		deadline = publishBy
 	}
 	if err := c.Conn.SetReadDeadline(deadline); err != nil {
 		return 0, err
@@ -419,6 +421,12 @@ func (h *handler) end() {
 	h.ended = true
 	pub, err, stop := h.pub, h.failErr, h.stop
 	h.mu.Unlock()
+	// The publish is over: the connection is back to the bounds of one
+	// without a publish (a second publish on it is refused), so it is
+	// dropped within PublishTimeout instead of holding its slot and the
+	// larger message bounds.
+	h.conn.publishBy.Store(time.Now().Add(h.s.PublishTimeout).UnixNano())
+	h.conn.published.Store(false)
 	close(stop)
 	h.watcher.Wait()
 	pub.Close(err)

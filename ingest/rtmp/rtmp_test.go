@@ -311,3 +311,27 @@ func TestPanicEndsOnlyThatPublish(t *testing.T) {
 	require.NoError(t, err, string(out))
 	require.NoError(t, <-good.closed)
 }
+
+// TestUnpublishRestoresPublishDeadline: once its publish ends
+// (FCUnpublish, deleteStream), a connection is held to the bounds of one
+// that has not published: the publish deadline and the small message
+// bounds, so it cannot keep its slot and the larger bounds by dripping a
+// byte now and then.
+func TestUnpublishRestoresPublishDeadline(t *testing.T) {
+	rec := newRecorder()
+	s := &Server{PublishTimeout: 2 * time.Second}
+	tc := &trackedConn{s: s}
+	h := &handler{s: s, conn: tc, pub: rec, stop: make(chan struct{})}
+	tc.h = h
+	tc.published.Store(true)
+	tc.publishBy.Store(time.Now().Add(-time.Hour).UnixNano())
+	before := time.Now()
+	h.end()
+	require.NoError(t, <-rec.closed)
+	require.False(t, tc.published.Load())
+	by := time.Unix(0, tc.publishBy.Load())
+	require.WithinDuration(t, before.Add(2*time.Second), by, time.Second)
+	g := newChunkGuard(tc.published.Load)
+	require.ErrorIs(t, g.feed(append(make([]byte, handshakeSize), chunkHeader0(6, 9, 70_000, 1)...)), ErrMessageTooLarge,
+		"the chunk guard is back to the bounds before a publish")
+}

@@ -1,12 +1,14 @@
 // Package netlimit bounds the connections a listener holds: in all, and
 // from one client address, so that no single client can take every slot.
 // Over either bound a new connection is closed at once rather than queued.
+// An IPv6 client counts by its /64.
 // The HTTP ports and the RTMP listeners use it.
 package netlimit
 
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 )
 
@@ -69,11 +71,23 @@ func (l *Listener) release(ip string) {
 	}
 }
 
+// remoteIP is the client a connection counts for: its IPv4 address, or
+// the /64 of its IPv6 address (one host is routinely given a whole /64,
+// and could otherwise take every slot from addresses of its own).
 func remoteIP(c net.Conn) string {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+	a, ok := c.RemoteAddr().(*net.TCPAddr)
+	if !ok {
+		return c.RemoteAddr().String()
+	}
+	ip, ok := netip.AddrFromSlice(a.IP)
+	if !ok {
 		return a.IP.String()
 	}
-	return c.RemoteAddr().String()
+	if ip = ip.Unmap(); ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }
 
 type conn struct {

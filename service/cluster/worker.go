@@ -150,17 +150,23 @@ func (w *Worker) Authorize(streamKey string, input livekit.IngressInput) (*Sessi
 	return w.start(info, service.NewResourceID(input))
 }
 
+// refusalRewrite is how long a refusal already in the state is not sent
+// again: a client retrying a refused publish in a loop costs no RPC.
+const refusalRewrite = 10 * time.Second
+
 // refused reports a refused publish on a known stream key to
 // livekit-server as the ingress state, as the official worker does: ERROR
 // with the reason. When the state livekit-server holds shows a session
 // running (on this worker or another), it is left alone: a stray client
 // must not hide a live stream.
 func (w *Worker) refused(info *livekit.IngressInfo, input livekit.IngressInput, why error) error {
-	switch info.GetState().GetStatus() {
-	case livekit.IngressState_ENDPOINT_BUFFERING, livekit.IngressState_ENDPOINT_PUBLISHING:
-		return why
-	}
 	now := w.now().UnixNano()
+	switch st := info.GetState(); {
+	case st.GetStatus() == livekit.IngressState_ENDPOINT_BUFFERING, st.GetStatus() == livekit.IngressState_ENDPOINT_PUBLISHING:
+		return why
+	case st.GetStatus() == livekit.IngressState_ENDPOINT_ERROR && st.GetError() == why.Error() && now-st.GetUpdatedAt() < int64(refusalRewrite):
+		return why // the same refusal a moment ago: no RPC
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), stateRPCTimeout)
 	defer cancel()
 	_, err := w.io.UpdateIngressState(ctx, &rpc.UpdateIngressStateRequest{IngressId: info.IngressId, State: &livekit.IngressState{

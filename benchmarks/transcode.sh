@@ -38,6 +38,16 @@
 # any transcoder using libavcodec's decoder and x264 with these settings can
 # reach on this machine and content.
 #
+# LINKING=1 adds two rows that compare the two ways of linking FFmpeg, with
+# the transcoding running in the tributary binary itself (transcodebench
+# -isolate BIN: the work is done by BIN's transcode child, whose CPU is
+# counted): tributary_dynamic, built here against the system's shared
+# FFmpeg libraries, and tributary_static, the release file
+# (dist/tributary-linux-amd64, built by scripts/release.sh when missing;
+# RELEASE_BIN names another). Both -trimpath, stripped, same tags. Their
+# runs alternate, RUNS rounds, best of each, so that both see the same
+# machine; the ratio static/dynamic should stay within 0.95-1.05.
+#
 # Two last rows are not the same work and take no part in the ratios:
 # Tributary with the layers LiveKit's dynacast would pause when every
 # viewer watches LOW (tributary_low_only) or nobody watches
@@ -48,12 +58,20 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/benchmarks/lib.sh"
 RUNS="${RUNS:-1}"
 INPUTS="${INPUTS:-1080p 720p}"
+LINKING="${LINKING:-0}"
 
 "$ROOT/scripts/install-system-deps.sh"
 
 BIN="$BENCH_CACHE/bin"
 mkdir -p "$BIN"
 (cd "$ROOT" && go build -o "$BIN/transcodebench" ./benchmarks/cmd/transcodebench)
+if [ "$LINKING" = 1 ]; then
+  (cd "$ROOT" && go build -trimpath -tags netgo,osusergo -ldflags "-s -w" -o "$BIN/tributary-dynamic" ./cmd/tributary)
+  RELEASE_BIN="${RELEASE_BIN:-$ROOT/dist/tributary-linux-amd64}"
+  if [ ! -x "$RELEASE_BIN" ]; then
+    (cd "$ROOT" && scripts/release.sh >&2)
+  fi
+fi
 
 # Default preset layers (simulcast.ResolveVideo(nil)), for 16:9 sources.
 L_W=(1280 640 320)
@@ -88,6 +106,15 @@ run_tributary_low_only() {
 }
 run_tributary_nobody() {
   measure "$BIN/transcodebench" -i "$1" -pause 0,1,2
+}
+
+# The same transcoding in a tributary binary's transcode child: the
+# dynamic build and the static release file (LINKING=1).
+run_tributary_dynamic() {
+  measure "$BIN/transcodebench" -i "$1" -isolate "$BIN/tributary-dynamic"
+}
+run_tributary_static() {
+  measure "$BIN/transcodebench" -i "$1" -isolate "$RELEASE_BIN"
 }
 
 run_gstreamer() {
@@ -164,6 +191,9 @@ echo
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "tools:   $(ffmpeg -version | head -1 | cut -d' ' -f1-3), $(gst-launch-1.0 --version | sed -n 2p), $(go version | cut -d' ' -f3)"
 echo "runs:    best of $RUNS per tool; media ${BENCH_SECONDS}s per input"
+if [ "$LINKING" = 1 ]; then
+  echo "linking: dynamic $(ldd "$BIN/tributary-dynamic" | wc -l) objects loaded; static $RELEASE_BIN ($(ldd "$RELEASE_BIN" | wc -l) objects)"
+fi
 echo
 printf "%-6s %-18s %12s %10s %10s %10s\n" input tool "cpu/media-s" "rss MiB" "wall s" "cpu s"
 for inp in $INPUTS; do
@@ -179,6 +209,28 @@ for inp in $INPUTS; do
     rss[$tool]=$(awk -v m="$m" 'BEGIN{printf "%.1f", m/1024}')
     printf "%-6s %-18s %12s %10s %10s %10s\n" "$inp" "$tool" "${cpu[$tool]}" "${rss[$tool]}" "$w" "$c"
   done
+  if [ "$LINKING" = 1 ]; then
+    # Alternating rounds: dynamic, static, dynamic, static, ...
+    best_d="" best_s=""
+    for _ in $(seq "$RUNS"); do
+      for kind in dynamic static; do
+        line=$("run_tributary_$kind" "$src")
+        if [ "$kind" = dynamic ]; then prev=$best_d; else prev=$best_s; fi
+        if [ -z "$prev" ] || awk -v a="$line" -v b="$prev" 'BEGIN{split(a,x," ");split(b,y," ");exit !(x[1]<y[1])}'; then
+          if [ "$kind" = dynamic ]; then best_d=$line; else best_s=$line; fi
+        fi
+      done
+    done
+    for kind in dynamic static; do
+      if [ "$kind" = dynamic ]; then line=$best_d; else line=$best_s; fi
+      read -r c m w <<<"$line"
+      cpu[tributary_$kind]=$(awk -v c="$c" -v s="$BENCH_SECONDS" 'BEGIN{printf "%.3f", c/s}')
+      rss[tributary_$kind]=$(awk -v m="$m" 'BEGIN{printf "%.1f", m/1024}')
+      printf "%-6s %-18s %12s %10s %10s %10s\n" "$inp" "tributary_$kind" "${cpu[tributary_$kind]}" "${rss[tributary_$kind]}" "$w" "$c"
+    done
+    awk -v d="${cpu[tributary_dynamic]}" -v s="${cpu[tributary_static]}" -v inp="$inp" 'BEGIN{
+      printf "%-6s linking    cpu static/dynamic %.3f (target 0.95-1.05)\n", inp, s/d }'
+  fi
   awk -v t="${cpu[tributary]}" -v g="${cpu[gstreamer]}" -v f="${cpu[ffmpeg]}" -v fl="${cpu[floor]}" \
     -v tr="${rss[tributary]}" -v gr="${rss[gstreamer]}" -v fr="${rss[ffmpeg]}" -v inp="$inp" 'BEGIN{
       printf "%-6s ratios     cpu Tributary/GStreamer %.2f (target <= 0.65)  Tributary/FFmpeg %.2f (target <= 0.80)\n", inp, t/g, t/f

@@ -229,10 +229,10 @@ func TestReleaseTranscode(t *testing.T) {
 		require.LessOrEqual(t, vs.FPS, 35.0, "quality %s frame rate", q.quality)
 	}
 	as, err := sub.WaitTrack(fctx, func(s e2e.TrackStats) bool {
-		return s.ParticipantIdentity == "release-stream" && s.MimeType == "audio/opus" && s.Window >= 2*time.Second
+		return s.ParticipantIdentity == "release-stream" && s.MimeType == "audio/opus" && s.Window >= 2*time.Second && s.FPS >= 45
 	})
-	require.NoError(t, err)
-	require.InDelta(t, 50, as.FPS, 5, "Opus packets of 20 ms")
+	require.NoError(t, err, "Opus packets of 20 ms, about 50 a second")
+	require.LessOrEqual(t, as.FPS, 55.0, "Opus packets of 20 ms")
 	stop()
 
 	select {

@@ -124,6 +124,18 @@ func (g *chunkGuard) feed(b []byte) error {
 			g.hdr[g.hdrLen] = b[0]
 			g.hdrLen++
 			b = b[1:]
+			if g.hdrLen == 1 && g.hdr[0]&0x3f == 1 {
+				// A 3-byte basic header (chunk stream IDs written in two
+				// bytes): go-rtmp reads its last two bytes with
+				// io.ReadAtLeast into its 64 KiB scratch buffer, which
+				// takes everything buffered after them too (up to 64 KiB)
+				// and throws it away, so the library and the guard would
+				// read the rest of the stream differently (the guard could
+				// then be steered past any header). Encoders use chunk
+				// streams under 64; refuse it at its first byte, before the
+				// library reads it.
+				return fmt.Errorf("RTMP chunk with a 3-byte basic header refused (chunk streams from 64 are accepted in the 2-byte form, up to 319)")
+			}
 			if g.hdrLen < g.headerSize() {
 				continue
 			}

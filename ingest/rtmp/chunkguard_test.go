@@ -112,22 +112,23 @@ func TestMessageOverBoundEndsPublish(t *testing.T) {
 
 // TestChunkGuardFollowsSplits: the guard's verdict on a byte stream does
 // not depend on how reads split it, and it follows a stream the way the
-// RTMP library does: chunk size changes, every basic header form,
-// extended timestamps, interleaved chunk streams.
+// RTMP library does: chunk size changes, the 1- and 2-byte basic header
+// forms (the 3-byte one is refused), extended timestamps, interleaved
+// chunk streams.
 func TestChunkGuardFollowsSplits(t *testing.T) {
 	var b bytes.Buffer
 	b.Write(make([]byte, handshakeSize))
 	b.Write(setChunkSize(130))
 	// A 300-byte command on chunk stream 3 in three chunks (130, 130,
-	// 40), interleaved with a 2-byte-basic-header stream (id 70) and a
-	// 3-byte one (id 400) using extended timestamps.
+	// 40), interleaved with two 2-byte-basic-header streams (ids 70 and
+	// 300), the second using extended timestamps.
 	b.Write(chunkHeader0(3, 20, 300, 0))
 	b.Write(make([]byte, 130))
 	b.Write([]byte{0 << 6, 70 - 64, 0xff, 0xff, 0xff, 0, 0, 10, 8, 1, 0, 0, 0, 0, 0, 0, 1})
 	b.Write(make([]byte, 10))
 	b.Write([]byte{3<<6 | 3})
 	b.Write(make([]byte, 130))
-	b.Write([]byte{1<<6 | 1, (400 - 64) & 0xff, (400 - 64) >> 8, 0xff, 0xff, 0xff, 0, 0, 5, 9, 0, 0, 0, 9})
+	b.Write([]byte{1<<6 | 0, 300 - 64, 0xff, 0xff, 0xff, 0, 0, 5, 9, 0, 0, 0, 9})
 	b.Write(make([]byte, 5))
 	b.Write([]byte{2<<6 | 3, 0, 0, 33})
 	b.Write(make([]byte, 40))
@@ -143,7 +144,7 @@ func TestChunkGuardFollowsSplits(t *testing.T) {
 	require.Len(t, whole.streams, 4)
 	require.Equal(t, uint32(130), whole.streams[3].have, "mid-message on chunk stream 3")
 	require.True(t, whole.streams[70].done)
-	require.True(t, whole.streams[400].done)
+	require.True(t, whole.streams[300].done)
 
 	bytewise := newChunkGuard(func() bool { return false })
 	for i := range stream {
@@ -157,6 +158,14 @@ func TestChunkGuardFollowsSplits(t *testing.T) {
 	bad := newChunkGuard(func() bool { return false })
 	err := bad.feed(append(make([]byte, handshakeSize), 3<<6|5))
 	require.ErrorContains(t, err, "carries no message")
+
+	// A 3-byte basic header is refused at its first byte: go-rtmp would
+	// read everything buffered after it as part of it (the fuzz seed
+	// FuzzChunkGuard/881256439ae270e8: the guard saw a 1-byte message the
+	// library never assembled).
+	three := newChunkGuard(func() bool { return false })
+	err = three.feed(append(make([]byte, handshakeSize), 1<<6|1))
+	require.ErrorContains(t, err, "3-byte basic header refused")
 }
 
 // libraryMessages runs the RTMP library's chunk reader over a stream

@@ -103,8 +103,17 @@ func TestRTMPDynacast(t *testing.T) {
 	require.NotRegexp(t, `video layer paused[^\n]*"LOW"`, after)
 	cpuLow := cpuOver(t, tr.PID(), 4*time.Second)
 	t.Logf("Tributary CPU: %.2f cores with HIGH received, %.2f with only LOW, %.2f with nobody in the room", cpuHigh, cpuLow, cpuNobody)
-	require.Less(t, cpuLow, 0.75*cpuHigh, "pausing the 720p and 360p encoders saves most of the encoding CPU")
-	require.Less(t, cpuNobody, 0.75*cpuHigh, "with nobody watching the session only decodes")
+	// The encoding CPU is what HIGH costs over nobody watching (the
+	// session then only decodes); pausing the 720p and 360p encoders
+	// must save most of it (LOW is a sixteenth of the pixels). Relative
+	// to the encoding CPU rather than the total, which the 1080p decode
+	// dominates and a busy machine inflates (0.75 × total failed at
+	// 0.48 / 0.63 on a loaded CI machine while 71 % of the encoding was
+	// saved).
+	encoding := cpuHigh - cpuNobody
+	require.Greater(t, encoding, 0.05, "encoding three layers costs CPU")
+	require.Greater(t, cpuHigh-cpuLow, 0.5*encoding, "pausing the 720p and 360p encoders saves most of the encoding CPU")
+	require.Less(t, cpuNobody, cpuLow+0.05, "with nobody watching, no more than with LOW alone")
 	st, err := sub.WaitTrack(fctx, func(s e2e.TrackStats) bool {
 		return s.TrackSID == videoSID && s.Width == 320 && s.Window >= 2*time.Second
 	})

@@ -525,7 +525,7 @@ func channelSamples(t *testing.T, af *ffi.AudioFrame, c int) []float64 {
 func TestVideoPanicEndsTranscoder(t *testing.T) {
 	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "2", "-c:v", "libx264", "-bf", "0", "-g", "30")
 	vtrack, _, frames := readFLV(t, path)
-	for _, where := range []string{"decode", "encode"} {
+	for _, where := range []string{"decode", "scale", "encode"} {
 		t.Run(where, func(t *testing.T) {
 			out := &layerOut{frames: map[int][]*media.Frame{}}
 			v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: []Layer{{160, 90, 100_000}, {320, 180, 300_000}}, Output: out.add, Blocking: true})
@@ -536,9 +536,14 @@ func TestVideoPanicEndsTranscoder(t *testing.T) {
 					panic("a parser bug")
 				}
 			}
-			if where == "decode" {
+			switch where {
+			case "decode":
 				v.testHookDecode = hook
-			} else {
+			case "scale":
+				// A panic between taking a pool picture and queueing
+				// it: Close once waited forever for that picture.
+				v.testHookScale = hook
+			default:
 				v.testHookEncode = hook
 			}
 			var werr error
@@ -558,7 +563,14 @@ func TestVideoPanicEndsTranscoder(t *testing.T) {
 			}
 			require.ErrorIs(t, werr, guard.ErrPanic, "Write reports the failure")
 			require.ErrorContains(t, werr, "in the video transcoder: a parser bug")
-			require.ErrorIs(t, v.Close(), guard.ErrPanic)
+			closed := make(chan error, 1)
+			go func() { closed <- v.Close() }()
+			select {
+			case err := <-closed:
+				require.ErrorIs(t, err, guard.ErrPanic)
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close did not return after the panic")
+			}
 		})
 	}
 }

@@ -102,9 +102,9 @@ type Video struct {
 	// panicked is set once a transcoder goroutine recovered from a
 	// panic: the others then only drain their queues.
 	panicked atomic.Bool
-	// testHookDecode and testHookEncode, for tests, run before each
-	// decode and encode.
-	testHookDecode, testHookEncode func()
+	// testHookDecode, testHookScale and testHookEncode, for tests, run
+	// before each decode, scale and encode.
+	testHookDecode, testHookScale, testHookEncode func()
 
 	order []int     // layer indices, largest picture first
 	pics  []picture // per layer, the picture being handed out (decode side)
@@ -162,6 +162,8 @@ const picturePool = layerQueue + 2
 type picture struct {
 	f      *ffi.VideoFrame
 	shared *sharedFrame
+	// pooled marks a picture of the layer's pool (not the decoded one).
+	pooled bool
 	// wall is the arrival time of the source frame, carried to the output
 	// so the session paces transcoded frames on the input's clock.
 	wall time.Time
@@ -366,6 +368,15 @@ func (v *Video) Dropped() (int64, []int64) {
 func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 	defer v.wg.Done()
 	defer func() {
+		// After a recovered panic, the pool pictures distribute had
+		// taken and not queued go back to their pools (their layers
+		// wait for every picture of the pool when they end).
+		for i, pic := range v.pics {
+			if pic.pooled {
+				v.layers[i].free <- pic.f
+			}
+			v.pics[i] = picture{}
+		}
 		for _, l := range v.layers {
 			close(l.in)
 			if l.scaler != nil {
@@ -485,7 +496,12 @@ func (v *Video) distribute(p *ffi.VideoFrame, wall time.Time) {
 		if src.Width() < l.w || src.Height() < l.h {
 			src = p
 		}
+		v.pics[i] = picture{f: f, pooled: true} // back to the pool if a panic ends the transcoder here
+		if v.testHookScale != nil {
+			v.testHookScale()
+		}
 		if err := v.scale(l, src, f); err != nil {
+			v.pics[i] = picture{}
 			l.free <- f
 			v.fail(fmt.Errorf("layer %dx%d: %w", l.w, l.h, err))
 			continue
@@ -660,8 +676,18 @@ func (v *Video) layerLoop(l *layer) {
 			l.enc.Close()
 		}
 		// The decode goroutine has closed l.in, so every picture of the
-		// pool is back.
+		// pool is back — unless a panic lost one on its way (a picture
+		// taken and not yet recorded): then what is back is released and
+		// nothing is waited for.
 		for range l.allocated {
+			if v.panicked.Load() {
+				select {
+				case f := <-l.free:
+					f.Release()
+				default:
+				}
+				continue
+			}
 			(<-l.free).Release()
 		}
 	}()

@@ -344,8 +344,11 @@ func TestConsoleRTMP(t *testing.T) {
 	var html string
 	page.eval(fctx, t, `document.documentElement.outerHTML`, &html)
 	require.NotContains(t, html, key)
-	page.eval(fctx, t, `location.reload()`, nil)
-	page.waitTrue(fctx, t, "the login form after a reload", `document.readyState === 'complete' && !document.getElementById('login-view').hidden`)
+	// Mark the old document, so that the wait below sees the reloaded
+	// one (readyState is still 'complete' on the old document for a
+	// moment after reload() returns).
+	page.eval(fctx, t, `window.__beforeReload = true; location.reload()`, nil)
+	page.waitTrue(fctx, t, "the login form after a reload", `!window.__beforeReload && document.readyState === 'complete' && document.documentElement !== null && !document.getElementById('login-view').hidden`)
 	page.eval(fctx, t, `document.documentElement.outerHTML`, &html)
 	require.NotContains(t, html, key)
 	var fetched string

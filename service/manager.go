@@ -129,23 +129,12 @@ func (m *Manager) refused(info *livekit.IngressInfo, input livekit.IngressInput,
 	now := m.conf.Now().UnixNano()
 	var prev livekit.IngressState_Status
 	stored, err := m.conf.Store.Modify(info.IngressId, func(rec *livekit.IngressInfo) error {
-		st := rec.State
-		prev = st.GetStatus()
-		switch {
-		case isActive(prev):
-			return errStale // a session's state: left alone
-		case prev == livekit.IngressState_ENDPOINT_ERROR && st.GetError() == why.Error() &&
-			now-st.GetUpdatedAt() < int64(refusalRewrite):
-			return errStale // the same refusal a moment ago: no write, no webhook
+		prev = rec.State.GetStatus()
+		st := RefusalState(rec.State, input, why, now)
+		if st == nil {
+			return errStale
 		}
-		rec.State = &livekit.IngressState{
-			Status:     livekit.IngressState_ENDPOINT_ERROR,
-			Error:      why.Error(),
-			StartedAt:  now,
-			EndedAt:    now,
-			UpdatedAt:  now,
-			ResourceId: NewResourceID(input),
-		}
+		rec.State = st
 		return nil
 	})
 	switch {
@@ -160,8 +149,32 @@ func (m *Manager) refused(info *livekit.IngressInfo, input livekit.IngressInput,
 
 // refusalRewrite is how long a refusal already in the state is not
 // written again: a client retrying a refused publish in a loop costs no
-// store write.
+// store write (standalone) or RPC (cluster mode).
 const refusalRewrite = 10 * time.Second
+
+// RefusalState returns the state a refused publish on an ingress whose
+// state is cur records at now (unix nanoseconds): ERROR with the reason,
+// as the official worker writes it. It returns nil when cur must be left
+// as it is: a session's state (BUFFERING, PUBLISHING: a stray or
+// misconfigured client must not hide a live stream), or the same refusal
+// written less than refusalRewrite ago.
+func RefusalState(cur *livekit.IngressState, input livekit.IngressInput, why error, now int64) *livekit.IngressState {
+	switch {
+	case isActive(cur.GetStatus()):
+		return nil
+	case cur.GetStatus() == livekit.IngressState_ENDPOINT_ERROR && cur.GetError() == why.Error() &&
+		now-cur.GetUpdatedAt() < int64(refusalRewrite):
+		return nil
+	}
+	return &livekit.IngressState{
+		Status:     livekit.IngressState_ENDPOINT_ERROR,
+		Error:      why.Error(),
+		StartedAt:  now,
+		EndedAt:    now,
+		UpdatedAt:  now,
+		ResourceId: NewResourceID(input),
+	}
+}
 
 func (m *Manager) start(info *livekit.IngressInfo) (*Session, error) {
 	m.mu.Lock()

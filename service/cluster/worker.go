@@ -150,33 +150,19 @@ func (w *Worker) Authorize(streamKey string, input livekit.IngressInput) (*Sessi
 	return w.start(info, service.NewResourceID(input))
 }
 
-// refusalRewrite is how long a refusal already in the state is not sent
-// again: a client retrying a refused publish in a loop costs no RPC.
-const refusalRewrite = 10 * time.Second
-
 // refused reports a refused publish on a known stream key to
 // livekit-server as the ingress state, as the official worker does: ERROR
 // with the reason. When the state livekit-server holds shows a session
 // running (on this worker or another), it is left alone: a stray client
 // must not hide a live stream.
 func (w *Worker) refused(info *livekit.IngressInfo, input livekit.IngressInput, why error) error {
-	now := w.now().UnixNano()
-	switch st := info.GetState(); {
-	case st.GetStatus() == livekit.IngressState_ENDPOINT_BUFFERING, st.GetStatus() == livekit.IngressState_ENDPOINT_PUBLISHING:
+	st := service.RefusalState(info.GetState(), input, why, w.now().UnixNano())
+	if st == nil {
 		return why
-	case st.GetStatus() == livekit.IngressState_ENDPOINT_ERROR && st.GetError() == why.Error() && now-st.GetUpdatedAt() < int64(refusalRewrite):
-		return why // the same refusal a moment ago: no RPC
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), stateRPCTimeout)
 	defer cancel()
-	_, err := w.io.UpdateIngressState(ctx, &rpc.UpdateIngressStateRequest{IngressId: info.IngressId, State: &livekit.IngressState{
-		Status:     livekit.IngressState_ENDPOINT_ERROR,
-		Error:      why.Error(),
-		StartedAt:  now,
-		EndedAt:    now,
-		UpdatedAt:  now,
-		ResourceId: service.NewResourceID(input),
-	}})
+	_, err := w.io.UpdateIngressState(ctx, &rpc.UpdateIngressStateRequest{IngressId: info.IngressId, State: st})
 	if err != nil {
 		w.log.Warnw("could not report a refused publish to livekit-server", err, "ingressID", info.IngressId)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,10 +120,26 @@ func TestLoad(t *testing.T) {
 	wg.Wait()
 	time.Sleep(10 * time.Second)
 	rss0, gor0 := processRSS(tr.PID()), goroutines(t, metricsPort)
+	cpu0 := loadCPU(tr.PID(), lk.Process.PID())
+	udp0 := udpErrors()
+	dropped0 := droppedFrames(t, metricsPort)
+	steady := time.Now()
 	t.Logf("all %d sessions watched after %v; RSS %d MiB, %d goroutines", len(sessions), time.Since(start).Round(time.Second), rss0>>20, gor0)
 	// Again 10 s before the pushes end, and once every session has ended.
 	time.Sleep(time.Until(start.Add(cfg.duration - 10*time.Second)))
 	rss1, gor1 := processRSS(tr.PID()), goroutines(t, metricsPort)
+	cpu1 := loadCPU(tr.PID(), lk.Process.PID())
+	udp1 := udpErrors()
+	dropped1 := droppedFrames(t, metricsPort)
+	steadyFor := time.Since(steady).Seconds()
+	stats := map[string]e2e.TrackStats{}
+	for _, s := range sessions {
+		for _, st := range s.viewer.Stats() {
+			if st.TrackSID == s.sid {
+				stats[s.name] = st
+			}
+		}
+	}
 	for _, s := range sessions {
 		<-s.ff.Done()
 	}
@@ -136,13 +153,16 @@ func TestLoad(t *testing.T) {
 	fmt.Fprintf(&report, "### %d passthrough + %d transcode, %v\n\n", cfg.passthrough, cfg.transcode, cfg.duration)
 	fmt.Fprintf(&report, "RSS %d → %d MiB, goroutines %d → %d (10 s after start-up → 10 s before the end); after every session ended: RSS %d MiB, %d goroutines\n\n",
 		rss0>>20, rss1>>20, gor0, gor1, rss2>>20, gor2)
-	report.WriteString("| session | pushed | expected | received | lost | lag p50/p95 first min | lag p50/p95 last min |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&report, "Where pictures go missing, over the steady window (%.0f s): CPU cores used by Tributary %.2f, livekit-server %.2f, the test process (the viewers) %.2f, of %d; kernel UDP receive-buffer drops %d, UDP input errors %d (any socket on the machine: the SFU's and the viewers')\n\n",
+		steadyFor, (cpu1[0]-cpu0[0])/steadyFor, (cpu1[1]-cpu0[1])/steadyFor, (cpu1[2]-cpu0[2])/steadyFor, runtime.NumCPU(), udp1[0]-udp0[0], udp1[1]-udp0[1])
+	report.WriteString("| session | pushed | expected | received | lost | dropped by Tributary (steady window) | RTP packets the viewer missed | lag p50/p95 first min | lag p50/p95 last min |\n|---|---|---|---|---|---|---|---|---|\n")
 	totalLost := 0
 	for _, s := range sessions {
 		pushed := progressFrames(s.progress)
 		r := reviewLoad(s.viewer.Timeline(s.sid))
 		totalLost += r.lost
-		fmt.Fprintf(&report, "| %s | %d | %d | %d | %d | %v / %v | %v / %v |\n", s.name, pushed, r.expected, r.received, r.lost,
+		fmt.Fprintf(&report, "| %s | %d | %d | %d | %d | %d | %d | %v / %v | %v / %v |\n", s.name, pushed, r.expected, r.received, r.lost,
+			dropped1[s.info.IngressId]-dropped0[s.info.IngressId], stats[s.name].LostPackets,
 			r.first[0], r.first[1], r.last[0], r.last[1])
 	}
 	fmt.Fprintf(&report, "\nlost in all: %d\n", totalLost)
@@ -256,4 +276,74 @@ func goroutines(t *testing.T, port int) int {
 		}
 	}
 	return -1
+}
+
+// loadCPU is the CPU seconds used so far by Tributary, livekit-server and
+// this test process (whose goroutines are the viewers).
+func loadCPU(tributary, livekit int) [3]float64 {
+	var c [3]float64
+	for i, pid := range []int{tributary, livekit, os.Getpid()} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		c[i] = float64(u+s) / 100 // USER_HZ
+	}
+	return c
+}
+
+// udpErrors is the kernel's UDP RcvbufErrors and InErrors counters
+// (/proc/net/snmp), IPv4: datagrams lost because a socket's receive buffer
+// was full, whoever owned the socket.
+func udpErrors() [2]int64 {
+	b, _ := os.ReadFile("/proc/net/snmp")
+	var names, values []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Udp: "); ok {
+			if names == nil {
+				names = strings.Fields(rest)
+			} else {
+				values = strings.Fields(rest)
+			}
+		}
+	}
+	var r [2]int64
+	for i, n := range names {
+		if i >= len(values) {
+			break
+		}
+		v, _ := strconv.ParseInt(values[i], 10, 64)
+		switch n {
+		case "RcvbufErrors":
+			r[0] = v
+		case "InErrors":
+			r[1] = v
+		}
+	}
+	return r
+}
+
+// droppedFrames reads livekit_ingress_session_dropped_frames_total per
+// ingress ID from the Prometheus endpoint.
+func droppedFrames(t *testing.T, port int) map[string]int64 {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := map[string]int64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "livekit_ingress_session_dropped_frames_total{")
+		if !ok {
+			continue
+		}
+		labels, value, _ := strings.Cut(rest, "} ")
+		_, id, _ := strings.Cut(labels, `ingress_id="`)
+		id, _, _ = strings.Cut(id, `"`)
+		v, _ := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		m[id] = int64(v)
+	}
+	return m
 }

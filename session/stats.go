@@ -126,8 +126,9 @@ func (s *Stats) OutputBytes() (video []int64, audio int64) {
 	return video, s.outAudio.Load()
 }
 
-// DroppedFrames returns the source frames dropped because the session
-// could not keep up.
+// DroppedFrames returns the frames dropped because the session could not
+// keep up: source frames the pipeline had no room for, and frames an
+// output's queue to the room had no room for.
 func (s *Stats) DroppedFrames() int64 { return s.dropped.Load() }
 
 // AddedLatency returns the latest time between a frame's arrival and its

@@ -2,7 +2,6 @@ package session
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -17,13 +16,12 @@ const writerQueue = 256
 // track) at their time, on its own goroutine, so that waiting for a frame's
 // release time never holds up an encoder or the input.
 type pacedWriter struct {
-	o       *outputs
-	write   func(*media.Frame) error
-	onDrop  func() // asks for a keyframe after a dropped video frame
-	ch      chan *media.Frame
-	done    chan struct{}
-	once    sync.Once
-	dropped atomic.Int64
+	o      *outputs
+	write  func(*media.Frame) error
+	onDrop func() // asks for a keyframe after a dropped video frame
+	ch     chan *media.Frame
+	done   chan struct{}
+	once   sync.Once
 }
 
 func newPacedWriter(o *outputs, write func(*media.Frame) error, onDrop func()) *pacedWriter {
@@ -32,15 +30,16 @@ func newPacedWriter(o *outputs, write func(*media.Frame) error, onDrop func()) *
 	return w
 }
 
-// push queues f. A live session drops it when the queue is full (and asks
-// for a keyframe, since the frames after it cannot be decoded without);
-// a file session waits, which slows the reading down.
+// push queues f. A live session drops it when the queue is full (counted in
+// the session's dropped frames) and asks for a keyframe, since the frames
+// after it cannot be decoded without; a file session waits, which slows
+// the reading down.
 func (w *pacedWriter) push(f *media.Frame) {
 	if w.o.s.conf.Live {
 		select {
 		case w.ch <- f:
 		default:
-			w.dropped.Add(1)
+			w.o.s.conf.Stats.drop()
 			if w.onDrop != nil {
 				w.onDrop()
 			}

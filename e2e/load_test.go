@@ -83,7 +83,7 @@ func TestLoad(t *testing.T) {
 	src := loadSource(t)
 	lk := e2e.StartLiveKit(t)
 	metricsPort := freePort(t)
-	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, LogLevel: "info", Extra: fmt.Sprintf("prometheus_port: %d\n", metricsPort)})
+	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, LogLevel: "debug", Extra: fmt.Sprintf("prometheus_port: %d\n", metricsPort)})
 	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+5*time.Minute)
 	defer cancel()
@@ -130,6 +130,7 @@ func TestLoad(t *testing.T) {
 	rss1, gor1 := processRSS(tr.PID()), goroutines(t, metricsPort)
 	cpu1 := loadCPU(tr.PID(), lk.Process.PID())
 	udp1 := udpErrors()
+	sockDrops := udpDropsByProcess(tr.PID(), lk.Process.PID(), os.Getpid())
 	dropped1 := droppedFrames(t, metricsPort)
 	steadyFor := time.Since(steady).Seconds()
 	stats := map[string]e2e.TrackStats{}
@@ -155,6 +156,8 @@ func TestLoad(t *testing.T) {
 		rss0>>20, rss1>>20, gor0, gor1, rss2>>20, gor2)
 	fmt.Fprintf(&report, "Where pictures go missing, over the steady window (%.0f s): CPU cores used by Tributary %.2f, livekit-server %.2f, the test process (the viewers) %.2f, of %d; kernel UDP receive-buffer drops %d, UDP input errors %d (any socket on the machine: the SFU's and the viewers')\n\n",
 		steadyFor, (cpu1[0]-cpu0[0])/steadyFor, (cpu1[1]-cpu0[1])/steadyFor, (cpu1[2]-cpu0[2])/steadyFor, runtime.NumCPU(), udp1[0]-udp0[0], udp1[1]-udp0[1])
+	fmt.Fprintf(&report, "UDP datagrams dropped by a full receive buffer, per owner of the socket (sockets open at the end of the steady window, since they opened): Tributary %d, livekit-server %d, the viewers %d\n\n",
+		sockDrops[0], sockDrops[1], sockDrops[2])
 	report.WriteString("| session | pushed | expected | received | lost | dropped by Tributary (steady window) | RTP packets the viewer missed | lag p50/p95 first min | lag p50/p95 last min |\n|---|---|---|---|---|---|---|---|---|\n")
 	totalLost := 0
 	for _, s := range sessions {
@@ -166,6 +169,17 @@ func TestLoad(t *testing.T) {
 			r.first[0], r.first[1], r.last[0], r.last[1])
 	}
 	fmt.Fprintf(&report, "\nlost in all: %d\n", totalLost)
+	// A transcoder's own counts (pictures it decoded, left out for the
+	// frame-rate cap, found stale, dropped before decoding or per layer)
+	// are in its last debug line.
+	if b, err := os.ReadFile(tr.LogPath); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "video transcoder done") {
+				fmt.Fprintf(&report, "\n    %s", line)
+			}
+		}
+		report.WriteString("\n")
+	}
 	t.Log("\n" + report.String())
 	if out := os.Getenv("TRIBUTARY_LOAD_OUT"); out != "" {
 		f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -346,4 +360,36 @@ func droppedFrames(t *testing.T, port int) map[string]int64 {
 		m[id] = int64(v)
 	}
 	return m
+}
+
+// udpDropsByProcess sums the "drops" column of /proc/net/udp{,6} over the
+// UDP sockets each process holds open.
+func udpDropsByProcess(pids ...int) []int64 {
+	drops := map[string]int64{} // socket inode → drops
+	for _, f := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		b, _ := os.ReadFile(f)
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) < 13 {
+				continue
+			}
+			d, _ := strconv.ParseInt(fields[len(fields)-1], 10, 64)
+			drops[fields[9]] = d
+		}
+	}
+	out := make([]int64, len(pids))
+	for i, pid := range pids {
+		dir := fmt.Sprintf("/proc/%d/fd", pid)
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			link, err := os.Readlink(filepath.Join(dir, e.Name()))
+			if err != nil {
+				continue
+			}
+			if inode, ok := strings.CutPrefix(link, "socket:["); ok {
+				out[i] += drops[strings.TrimSuffix(inode, "]")]
+			}
+		}
+	}
+	return out
 }

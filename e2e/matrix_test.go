@@ -43,7 +43,32 @@ const (
 	// time (the full matrix measured one event at +122 ms at 2.9 s and
 	// 4.9 s on SRT, then within ±1 ms).
 	matrixSyncWarmup = 5 * time.Second
+	// matrixAudioSpread bounds the spread of the audio frames' lag at the
+	// viewer (p10 to p90, so that a busy machine's occasional stall does
+	// not count, while a muxer's periodic bursts spread most frames):
+	// loopback and the SFU add a few milliseconds.
+	matrixAudioSpread = 50 * time.Millisecond
 )
+
+// audioLagSpread returns p90 − p10 of the frames' lag (arrival − RTP time
+// at 48 kHz) from skip after the first frame on.
+func audioLagSpread(frames []e2e.Picture, skip time.Duration) time.Duration {
+	if len(frames) == 0 {
+		return 0
+	}
+	var lags []time.Duration
+	for _, f := range frames {
+		if f.Arrival.Sub(frames[0].Arrival) < skip {
+			continue
+		}
+		lags = append(lags, f.Arrival.Sub(frames[0].Arrival)-time.Duration(f.RTPTime-frames[0].RTPTime)*time.Second/48000)
+	}
+	if len(lags) < 100 {
+		return time.Hour // too few frames to judge: fails the bound
+	}
+	slices.Sort(lags)
+	return lags[len(lags)*9/10] - lags[len(lags)/10]
+}
 
 type matrixCase struct {
 	input    string // "rtmp", "srt" (push) or "url" (an MPEG-TS file over HTTP)
@@ -66,6 +91,7 @@ var matrixCI = []matrixCase{
 	{"srt", "video", "50", "25fps"}, // 50 → 25
 	{"rtmp", "av", "vfr", "default"},
 	{"rtmp", "audio", "30", "default"},
+	{"srt", "audio", "30", "default"}, // a TS muxer's audio bursts
 	{"url", "av", "60", "25fps"},
 }
 
@@ -272,8 +298,16 @@ func runMatrixCase(t *testing.T, lk *e2e.LiveKit, tr *tributary, c *lksdk.Ingres
 				fail("audio: %.1f packets/s (want 50)", at.FPS)
 			}
 		}
-		row.viewers = append(row.viewers, fmt.Sprintf("audio %.0f packets/s", at.FPS))
 		<-ended
+		// Bursts: the spread of the frames' lag (arrival − RTP time) after
+		// the pacer's first 4 s window is what a listener's jitter buffer
+		// must absorb; a TS muxer's audio bursts forwarded as they came
+		// read over 100 ms here.
+		spread := audioLagSpread(high.Timeline(at.TrackSID), 5*time.Second)
+		if spread > matrixAudioSpread {
+			fail("audio: frames leave in bursts: lag spread p10–p90 %v (want ≤ %v)", spread, matrixAudioSpread)
+		}
+		row.viewers = append(row.viewers, fmt.Sprintf("audio %.0f packets/s, lag spread %.0f ms", at.FPS, ms(spread)))
 		for _, p := range high.Participants() {
 			for _, ti := range p.Tracks {
 				if p.Identity == "src" && ti.Type == livekit.TrackType_VIDEO {
@@ -363,6 +397,10 @@ func matrixSync(t *testing.T, sub *e2e.Subscriber, videoSID string, fps float64,
 		fail("no audio track")
 		return "no audio"
 	}
+	spread := audioLagSpread(sub.Timeline(at.TrackSID), matrixSyncWarmup)
+	if spread > matrixAudioSpread {
+		fail("audio: frames leave in bursts: lag spread p10–p90 %v (want ≤ %v)", spread, matrixAudioSpread)
+	}
 	offsets := avOffsets(t, sub, vt, at, 2*time.Second, matrixSyncWarmup)
 	if len(offsets) < 4 {
 		fail("A/V sync: only %d events measured", len(offsets))
@@ -378,5 +416,5 @@ func matrixSync(t *testing.T, sub *e2e.Subscriber, videoSID string, fps float64,
 	if bound := avSyncTolerance + time.Duration(float64(time.Second)/fps); worst.Abs() > bound {
 		fail("A/V sync: an event is %v off (bound %v)", worst, bound)
 	}
-	return fmt.Sprintf("%+.0f / %+.0f ms", ms(median), ms(worst))
+	return fmt.Sprintf("%+.0f / %+.0f ms, audio lag spread %.0f ms", ms(median), ms(worst), ms(spread))
 }

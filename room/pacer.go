@@ -21,8 +21,18 @@ import (
 // (it sat in a queue, a transcoder took long, the source stalled) leaves
 // at once and moves nothing, so one slow writer never delays the others.
 // The window lets the origin follow a source whose clock drifts from the
-// wall clock. A frame is never held more than Delay + MaxSkew + MaxLead,
-// whatever its timestamp says.
+// wall clock. The audio track's arrival jitter is waited for as well:
+// MPEG-TS muxers (FFmpeg's, so OBS's SRT output) pack several hundred
+// milliseconds of audio into one PES packet when there is no video to
+// interleave with, so audio arrives in bursts; taking the origin from a
+// burst's last frame would release its first frames at once, in a burst a
+// listener hears. The jitter is the second largest spread of arrival − PTS
+// seen within one slot of the window (a burst arrives within one slot; a
+// stall spreads a single slot, which the second largest ignores), at most
+// MaxJitter.
+// Video is not measured: its PTS run out of arrival order with B-frames,
+// and one picture per PES arrives steadily. A frame is never held more
+// than Delay + MaxSkew + MaxJitter + MaxLead, whatever its timestamp says.
 //
 // Files (Wait) take the origin from the first frame and the wall clock:
 // a frame already late is released at once (the catch-up after a stall
@@ -50,6 +60,8 @@ type Pacer struct {
 	// MaxSkew bounds how much later one track's frames may arrive than
 	// another's and still be waited for (default 1 s).
 	MaxSkew time.Duration
+	// MaxJitter bounds the audio arrival jitter waited for (default 1 s).
+	MaxJitter time.Duration
 	// Now and Sleep are the clock; time.Now and a timer by default (tests
 	// replace them).
 	Now   func() time.Time
@@ -61,9 +73,9 @@ type Pacer struct {
 	lastPTS time.Duration // newest PTS seen, for jump detection (files)
 	resets  int
 
-	// Live sources: per track, the earliest arrival − PTS + Delay per slot
-	// of the arrival window (a ring of windowSlots), and where a
-	// discontinuity started a new window.
+	// Live sources: per track, the earliest and latest arrival − PTS +
+	// Delay per slot of the arrival window (a ring of windowSlots), and
+	// where a discontinuity started a new window.
 	slots   [maxTracks][windowSlots]originSlot
 	newest  int64     // newest slot index with a sample
 	resetAt time.Time // arrivals before this belong to the old timeline
@@ -73,11 +85,15 @@ const (
 	windowSlots = 8
 	// maxTracks is the number of tracks a live origin keeps apart.
 	maxTracks = 2
+	// jitterTrack is the track whose arrival jitter is waited for (audio).
+	jitterTrack = 1
 )
 
 type originSlot struct {
 	idx    int64 // slot index (arrival / slot length); 0: empty
 	origin time.Time
+	latest time.Time // the latest candidate of the slot
+	n      int       // candidates in the slot
 }
 
 // Start anchors the clock: the frame with presentation time pts arrived at
@@ -142,7 +158,7 @@ func (p *Pacer) WaitArrived(ctx context.Context, track int, pts time.Duration, a
 	switch {
 	case wait <= 0:
 		return -wait, nil
-	case wait > p.Delay+p.maxSkew()+maxLead:
+	case wait > p.Delay+p.maxSkew()+p.maxJitter()+maxLead:
 		// A frame of a timeline left behind (before a discontinuity):
 		// not worth holding.
 		return 0, nil
@@ -159,15 +175,21 @@ func (p *Pacer) addArrival(track int, at, cand time.Time) {
 		if s.idx > idx {
 			return // older than the window
 		}
-		*s = originSlot{idx: idx, origin: cand}
-	} else if cand.Before(s.origin) {
+		*s = originSlot{idx: idx, origin: cand, latest: cand, n: 1}
+		p.newest = max(p.newest, idx)
+		return
+	}
+	if cand.Before(s.origin) {
 		s.origin = cand
 	}
-	p.newest = max(p.newest, idx)
+	if cand.After(s.latest) {
+		s.latest = cand
+	}
+	s.n++
 }
 
 // trackOrigin returns the earliest origin candidate of a track in the
-// window. p.mu must be held.
+// window, plus the track's jitter. p.mu must be held.
 func (p *Pacer) trackOrigin(track int) (time.Time, bool) {
 	var o time.Time
 	ok := false
@@ -179,7 +201,42 @@ func (p *Pacer) trackOrigin(track int) (time.Time, bool) {
 			o, ok = s.origin, true
 		}
 	}
+	if ok && track == jitterTrack {
+		o = o.Add(p.jitter(track))
+	}
 	return o, ok
+}
+
+// jitter returns the second largest spread of origin candidates within
+// one slot of the window, among the track's slots with more than one
+// candidate except its newest (still filling), at most MaxJitter: the
+// bursts of a muxer vary in length, and the largest spread may be a
+// stall's. p.mu must be held.
+func (p *Pacer) jitter(track int) time.Duration {
+	var newest int64
+	for _, s := range p.slots[track] {
+		newest = max(newest, s.idx)
+	}
+	var first, second time.Duration
+	for _, s := range p.slots[track] {
+		if s.idx == 0 || s.idx <= p.newest-windowSlots || s.idx == newest || s.n < 2 {
+			continue
+		}
+		switch d := s.latest.Sub(s.origin); {
+		case d > first:
+			first, second = d, first
+		case d > second:
+			second = d
+		}
+	}
+	return min(second, p.maxJitter())
+}
+
+func (p *Pacer) maxJitter() time.Duration {
+	if p.MaxJitter == 0 {
+		return time.Second
+	}
+	return p.MaxJitter
 }
 
 // windowOrigin returns the origin: of the tracks' earliest candidates, the

@@ -221,3 +221,60 @@ func TestPacerLiveSkew(t *testing.T) {
 		require.Equal(t, start.Add(pts+400*ms), v, "300 ms skew + 100 ms delay")
 	}
 }
+
+// TestPacerLiveAudioBursts: audio that an MPEG-TS muxer packs 360 ms to a
+// PES packet arrives in bursts of 18 frames. Once the pacer has seen a
+// burst, every frame leaves 20 ms after the one before, Delay after the
+// burst that carried it would have let the first frame leave: no burst
+// reaches the room.
+func TestPacerLiveAudioBursts(t *testing.T) {
+	ms := time.Millisecond
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: start}
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep, Delay: 250 * ms}
+	var released []time.Time
+	for i := range 500 {
+		pts := time.Duration(i) * 20 * ms
+		// The burst leaves the muxer once its last frame is made.
+		arrived := start.Add(time.Duration(i/18+1) * 360 * ms)
+		clk.t = maxTime(clk.t, arrived)
+		_, err := p.WaitArrived(context.Background(), 1, pts, arrived)
+		require.NoError(t, err)
+		released = append(released, clk.t)
+	}
+	for i := 100; i < len(released); i++ {
+		require.Equal(t, 20*ms, released[i].Sub(released[i-1]), "frame %d leaves 20 ms after the one before", i)
+	}
+	// The first frame of a burst waited Delay after its arrival.
+	require.Equal(t, 250*ms, released[108].Sub(start.Add(7*360*ms)))
+}
+
+// TestPacerLiveAudioStall: a steady audio source that stalls once for
+// 1.5 s. The stall's catch-up leaves at once, and the steady frames after
+// it keep their delay: one stall is not taken for jitter.
+func TestPacerLiveAudioStall(t *testing.T) {
+	ms := time.Millisecond
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: start}
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep, Delay: 100 * ms}
+	for i := range 500 {
+		pts := time.Duration(i) * 20 * ms
+		arrived := start.Add(pts)
+		if pts >= 3*time.Second && pts < 4500*ms {
+			arrived = start.Add(4500 * ms) // held by the stall
+		}
+		clk.t = maxTime(clk.t, arrived)
+		_, err := p.WaitArrived(context.Background(), 1, pts, arrived)
+		require.NoError(t, err)
+		if pts >= 5*time.Second {
+			require.Equal(t, start.Add(pts+100*ms), clk.t, "frame at %v keeps the 100 ms delay", pts)
+		}
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

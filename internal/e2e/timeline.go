@@ -16,7 +16,8 @@ import (
 // 60 fps).
 const maxTimelinePictures = 36_000
 
-// Picture is one received picture of a video track.
+// Picture is one received picture of a video track, or one frame of an
+// audio track (no size; RTPTime on the track's clock, 48 kHz for Opus).
 type Picture struct {
 	// Arrival is the wall-clock time the picture's first packet arrived.
 	Arrival time.Time

@@ -147,7 +147,8 @@ type trackRecorder struct {
 	// senderReports are the RTCP sender reports received for the stream
 	// (see probe.go).
 	senderReports []SenderReport
-	// timeline has every picture of a video track (see timeline.go).
+	// timeline has every picture of a video track, every frame of an
+	// audio track (see timeline.go).
 	timeline timeline
 }
 
@@ -193,6 +194,11 @@ func (r *trackRecorder) handle(pkt *rtp.Packet, now time.Time) bool {
 		r.stats.Frames++
 		r.window = append(r.window, frameSample{arrival: now})
 		r.pruneWindow(now)
+		if strings.HasPrefix(strings.ToLower(r.stats.MimeType), "audio/") {
+			// Audio frames go on the timeline too: when each left the
+			// SFU shows bursts a listener would hear.
+			r.timeline.add(pkt.Timestamp, now, 0, 0, false, false)
+		}
 	}
 	r.window[len(r.window)-1].bytes += len(pkt.Payload)
 

@@ -69,11 +69,12 @@ func (s *Server) sessionAPI(log logger.Logger) (*webrtc.API, error) {
 	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, fmt.Errorf("whip audio level extension: %w", err)
 	}
+	lf := pionLoggers(log)
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, webrtc.WithInterceptorLoggerFactory(lf)); err != nil {
 		return nil, fmt.Errorf("whip interceptors: %w", err)
 	}
 	se := s.settings // a copy: only the logger differs between sessions
-	se.LoggerFactory = pionLoggers(log)
+	se.LoggerFactory = lf
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }

@@ -178,7 +178,7 @@ func (r *RTCConfig) noEffect(whip bool) [][2]string {
 	add := func(key, why string) { out = append(out, [2]string{"rtc_config." + key, why}) }
 	if !whip {
 		if !reflect.ValueOf(*r).IsZero() {
-			add("*", "WHIP is disabled (whip_port: -1); rtc_config only configures WHIP media")
+			out = append(out, [2]string{"rtc_config", "WHIP is disabled (whip_port: -1); rtc_config only configures WHIP media"})
 		}
 		return out
 	}

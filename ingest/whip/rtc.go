@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -217,7 +218,7 @@ func (s *Server) buildTransport() error {
 func stunURLs(servers []string) []string {
 	out := make([]string, 0, len(servers))
 	for _, st := range servers {
-		if len(st) < 5 || st[:5] != "stun:" {
+		if !strings.HasPrefix(st, "stun:") {
 			st = "stun:" + st
 		}
 		out = append(out, st)
@@ -236,7 +237,7 @@ func natRules(ips []string, keepLocal bool) []webrtc.ICEAddressRewriteRule {
 	var rules []webrtc.ICEAddressRewriteRule
 	var catchAll []string
 	for _, ip := range ips {
-		if ext, local, ok := cutSlash(ip); ok {
+		if ext, local, ok := strings.Cut(ip, "/"); ok {
 			rules = append(rules, webrtc.ICEAddressRewriteRule{External: []string{ext}, Local: local, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: mode})
 		} else {
 			catchAll = append(catchAll, ip)
@@ -246,15 +247,6 @@ func natRules(ips []string, keepLocal bool) []webrtc.ICEAddressRewriteRule {
 		rules = append(rules, webrtc.ICEAddressRewriteRule{External: catchAll, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: mode})
 	}
 	return rules
-}
-
-func cutSlash(s string) (string, string, bool) {
-	for i := range len(s) {
-		if s[i] == '/' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // interfaceFilter keeps the included interfaces, or all but the excluded.
@@ -605,9 +597,7 @@ func (s *Server) externalIP(ctx context.Context, local *net.UDPAddr) (net.IP, er
 
 // stunAddress is a stun_servers entry as host:port (3478 by default).
 func stunAddress(s string) string {
-	if len(s) > 5 && s[:5] == "stun:" {
-		s = s[5:]
-	}
+	s = strings.TrimPrefix(s, "stun:")
 	if _, _, err := net.SplitHostPort(s); err != nil {
 		return net.JoinHostPort(s, "3478")
 	}

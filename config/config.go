@@ -39,6 +39,9 @@ const (
 	// DefaultDrainTimeout 0 waits for every running session, as the
 	// official worker does on SIGTERM.
 	DefaultDrainTimeout = 0
+	// DefaultPionLevel is the level of pion's messages (the WebRTC
+	// stack) unless logging.component_levels sets one.
+	DefaultPionLevel = "warn"
 	// MinAPISecretLength is the shortest api_secret accepted without
 	// development: true.
 	MinAPISecretLength = 32
@@ -321,6 +324,21 @@ func (c *Config) applyDefaults(getenv func(string) string) {
 	if c.RTMPBaseURL == "" && c.RTMPPort > 0 {
 		c.RTMPBaseURL = fmt.Sprintf("rtmp://localhost:%d/x", c.RTMPPort)
 	}
+	// pion logs every ICE check and DTLS step at debug: its messages
+	// start at warn unless logging.component_levels sets pion (pion.ice
+	// and the like are more specific and win anyway).
+	if _, ok := c.Logging.ComponentLevels["pion"]; !ok {
+		if c.Logging.ComponentLevels == nil {
+			c.Logging.ComponentLevels = map[string]string{}
+		}
+		c.Logging.ComponentLevels["pion"] = DefaultPionLevel
+	}
+	// The official worker shares one UDP port among the WHIP sessions
+	// unless rtc_config asks for a port range.
+	if c.WHIPPort > 0 && c.RTCConfig.UDPPort.Start == 0 && c.RTCConfig.ICEPortRangeStart == 0 {
+		c.RTCConfig.UDPPort.Start = DefaultUDPPort
+		c.RTCConfig.udpPortDefaulted = true
+	}
 	if c.WHIPBaseURL == "" && c.WHIPPort > 0 {
 		c.WHIPBaseURL = fmt.Sprintf("http://localhost:%d/w", c.WHIPPort)
 	}
@@ -411,6 +429,11 @@ func (c *Config) Validate() error {
 	if c.DrainTimeout < 0 {
 		return &Error{Key: "drain_timeout", Reason: fmt.Sprintf("must not be negative (got %v)", c.DrainTimeout)}
 	}
+	if c.WHIPPort > 0 {
+		if err := c.RTCConfig.validate(); err != nil {
+			return err
+		}
+	}
 	if err := c.validateWebhook(); err != nil {
 		return err
 	}
@@ -467,7 +490,7 @@ func (c *Config) NoEffect() [][2]string {
 	if !c.ClusterMode() && c.CPUCost != (CPUCostConfig{}) {
 		out = append(out, [2]string{"cpu_cost", "admission control runs in cluster mode only; a standalone Tributary takes every publish"})
 	}
-	return out
+	return append(out, c.RTCConfig.noEffect(c.WHIPPort > 0)...)
 }
 
 // ClusterMode reports whether the config asks for the livekit-server worker

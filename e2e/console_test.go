@@ -43,7 +43,9 @@ rtmp_base_url: rtmp://127.0.0.1:%d/live
 whip_base_url: http://127.0.0.1:%d/w
 logging:
   level: debug
-`, wsURL, apiPort, healthPort, rtmpPort, whipPort, filepath.Join(dir, "ingress.db"), rtmpPort, whipPort)
+rtc_config:
+  udp_port: %d
+`, wsURL, apiPort, healthPort, rtmpPort, whipPort, filepath.Join(dir, "ingress.db"), rtmpPort, whipPort, freeUDPPort(t))
 	confPath := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o600))
 	tr := &tributary{

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,7 +146,7 @@ func TestConfigRefused(t *testing.T) {
 // naming each key and the known key it probably meant, as the official
 // worker starts and ignores them.
 func TestConfigUnknownKeyStarts(t *testing.T) {
-	tr := startTributary(t, tributaryOpts{Extra: "rtmp_prot: 1935\nrtc_config:\n  udp_prot: 7885\nsome_future_key: 1\n"})
+	tr := startTributary(t, tributaryOpts{Extra: fmt.Sprintf("rtmp_prot: 1935\nrtc_config:\n  udp_port: %d\n  udp_prot: 7885\nsome_future_key: 1\n", freeUDPPort(t))})
 	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ type tributary struct {
 	*e2e.Process
 	RTMPPort   int
 	WHIPPort   int
+	UDPPort    int // rtc_config.udp_port, when the harness chose it
 	APIURL     string
 	HealthURL  string
 	ConfigPath string
@@ -38,6 +40,9 @@ type tributaryOpts struct {
 	// the test's own servers on 127.0.0.1.
 	URLGuard bool
 	LogLevel string // default debug
+	LogJSON  bool   // logging.json: true
+	// LogExtra is more YAML inside logging: (indented by two spaces).
+	LogExtra string
 	// Launch starts the process from the config file written (default:
 	// the binary built for the tests, run directly).
 	Launch func(t *testing.T, confPath string) *e2e.Process
@@ -70,6 +75,19 @@ func startTributary(t *testing.T, o tributaryOpts) *tributary {
 		o.Extra = "deny_private_urls: false\n" + o.Extra
 	}
 	apiPort, healthPort, rtmpPort, whipPort := freePort(t), freePort(t), freePort(t), freePort(t)
+	// WHIP media shares one UDP port (7885 by default): each Tributary
+	// of the tests, which run in parallel, gets a free one, unless the
+	// test writes its own rtc_config.
+	var udpPort int
+	if !strings.Contains(o.Extra, "rtc_config:") {
+		udpPort = freeUDPPort(t)
+		o.Extra += fmt.Sprintf("rtc_config:\n  udp_port: %d\n", udpPort)
+	}
+	logging := fmt.Sprintf("  level: %s\n", o.LogLevel)
+	if o.LogJSON {
+		logging += "  json: true\n"
+	}
+	logging += o.LogExtra
 	conf := fmt.Sprintf(`api_key: devkey
 api_secret: secret
 development: true
@@ -82,8 +100,7 @@ store_path: %s
 rtmp_base_url: rtmp://ingest.test:1935/live
 whip_base_url: https://ingest.test/w
 logging:
-  level: %s
-%s`, o.WsURL, apiPort, healthPort, rtmpPort, whipPort, o.StorePath, o.LogLevel, o.Extra)
+%s%s`, o.WsURL, apiPort, healthPort, rtmpPort, whipPort, o.StorePath, logging, o.Extra)
 	confPath := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o600))
 
@@ -97,6 +114,7 @@ logging:
 		Process:    p,
 		RTMPPort:   rtmpPort,
 		WHIPPort:   whipPort,
+		UDPPort:    udpPort,
 		APIURL:     fmt.Sprintf("http://127.0.0.1:%d", apiPort),
 		HealthURL:  fmt.Sprintf("http://127.0.0.1:%d", healthPort),
 		ConfigPath: confPath,

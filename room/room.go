@@ -102,8 +102,15 @@ func Join(ctx context.Context, c Config) (*Room, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		room, err := lksdk.ConnectToRoomWithToken(c.URL, token, cb, lksdk.WithAutoSubscribe(false))
-		done <- result{room, err}
+		// The SDK's own lines ("published track", reconnections) carry
+		// the session's fields, in the process's log format.
+		room := lksdk.NewRoom(cb)
+		room.SetLogger(c.Logger)
+		if err := room.JoinWithToken(c.URL, token, lksdk.WithAutoSubscribe(false)); err != nil {
+			done <- result{nil, err}
+			return
+		}
+		done <- result{room, nil}
 	}()
 	select {
 	case res := <-done:

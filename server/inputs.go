@@ -75,7 +75,10 @@ func debugHandler() http.Handler {
 	return mux
 }
 
-// nodeID is node_id, or one made of the host name and process ID.
+// NodeID is node_id, or one made of the host name and process ID: the
+// node of the metrics, webhooks and every log line.
+func NodeID(c *config.Config) string { return nodeID(c) }
+
 func nodeID(c *config.Config) string {
 	if c.NodeID != "" {
 		return c.NodeID

@@ -44,8 +44,9 @@ func isolatedTranscoders(conf *config.Config, info session.Reporter, blocking, b
 		return transcoders{blocking: blocking}
 	}
 	return &isolate.Transcoders{
-		Bin:      bin,
-		Args:     []string{"--ingress", info.Info().GetIngressId(), "--resource", info.ResourceID()},
+		Bin: bin,
+		Args: []string{"--ingress", info.Info().GetIngressId(), "--resource", info.ResourceID(),
+			"--room", info.Info().GetRoomName(), "--participant", info.Info().GetParticipantIdentity()},
 		Blocking: blocking,
 		Logger:   info.Logger(),
 	}

@@ -16,40 +16,14 @@ import (
 	"github.com/tributary-ingress/tributary/session/forward"
 )
 
-// defaultSTUN is asked for the external address when rtc_config sets
-// use_external_ip without stun_servers, as LiveKit does.
-var defaultSTUN = []string{"stun.l.google.com:19302", "stun1.l.google.com:19302"}
-
 // startWHIPServer starts a WHIP endpoint on whip_port with the ICE
 // settings of rtc_config, authorizing publishes with auth; it also serves
 // health's answers at /health and /availability.
 func startWHIPServer(c *config.Config, auth whip.Authorizer, health http.Handler, log logger.Logger) (*whip.Server, error) {
-	rc := c.RTCConfig
-	ice := whip.ICEConfig{
-		TCPPort:         int(rc.TCPPort),
-		STUNServers:     rc.STUNServers,
-		IncludeLoopback: rc.EnableLoopbackCandidate,
-		IPs:             rc.IPs.Includes,
-		ForceTCP:        rc.ForceTCP,
-	}
-	switch {
-	case rc.UDPPort.Start > 0 && rc.UDPPort.End == 0:
-		ice.UDPPort = rc.UDPPort.Start
-	case rc.UDPPort.Start > 0:
-		ice.UDPPortMin, ice.UDPPortMax = rc.UDPPort.Start, rc.UDPPort.End
-	case rc.ICEPortRangeStart > 0:
-		ice.UDPPortMin, ice.UDPPortMax = int(rc.ICEPortRangeStart), int(rc.ICEPortRangeEnd)
-	}
-	if rc.NodeIP != "" {
-		ice.NodeIPs = []string{rc.NodeIP}
-	}
-	if rc.UseExternalIP && len(ice.STUNServers) == 0 {
-		ice.STUNServers = defaultSTUN
-	}
 	w := &whip.Server{
 		Address:    fmt.Sprintf(":%d", c.WHIPPort),
 		Authorizer: auth,
-		ICE:        ice,
+		ICE:        whipICE(c),
 		Logger:     log.WithValues("input", "whip"),
 		Health:     health,
 	}
@@ -91,16 +65,20 @@ func whipPublisher(r session.Reporter, rc room.Config, tc session.Transcoders, s
 		})
 		return &whip.Depacketizer{ID: r.ResourceID(), Publisher: fs, Logger: r.Logger()}
 	}
-	return &whipForward{Session: forward.Start(forward.Config{Reporter: r, Room: rc}), id: r.ResourceID()}
+	return &whipForward{Session: forward.Start(forward.Config{Reporter: r, Room: rc}), id: r.ResourceID(), log: r.Logger()}
 }
 
 // whipForward adapts a passthrough session to the WHIP input.
 type whipForward struct {
 	*forward.Session
-	id string
+	id  string
+	log logger.Logger
 }
 
 func (f *whipForward) ResourceID() string { return f.id }
+
+// SessionLogger makes the WHIP lines of the session carry its fields.
+func (f *whipForward) SessionLogger() logger.Logger { return f.log }
 
 func (f *whipForward) Start(n whip.Negotiated) error {
 	m := forward.Media{RequestKeyframe: n.RequestKeyframe, AudioLevelExtID: n.AudioLevelExtID}

@@ -199,7 +199,7 @@ func (m *Manager) start(info *livekit.IngressInfo) (*Session, error) {
 		info:       proto.Clone(info).(*livekit.IngressInfo),
 		resourceID: resourceID,
 		startedAt:  startedAt,
-		log:        m.log.WithValues("ingressID", info.IngressId, "resourceID", resourceID),
+		log:        SessionLogger(m.log, info, resourceID),
 		ctx:        ctx,
 		cancel:     cancel,
 	}
@@ -214,7 +214,7 @@ func (m *Manager) start(info *livekit.IngressInfo) (*Session, error) {
 	}
 	m.active[info.IngressId] = s
 	m.sessions.Add(1)
-	s.log.Infow("session started", "inputType", inputName(info.InputType), "room", info.RoomName)
+	s.log.Infow("session started", "inputType", inputName(info.InputType))
 	return s, nil
 }
 

@@ -17,10 +17,11 @@ import (
 // if the parent dies.
 func runTranscodeChild(args []string) error {
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
-	zl, err := logger.NewZapLogger(&logger.Config{Level: "info"})
+	log, err := childLogger(args)
 	if err != nil {
 		return err
 	}
-	log := zl.WithValues("process", isolate.ChildCommand, "args", args)
+	logger.SetLogger(log, "transcode-child")
+	routeLibraryLogs(log)
 	return isolate.RunChild(os.Stdin, os.Stdout, log)
 }

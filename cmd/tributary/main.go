@@ -16,9 +16,17 @@ import (
 	"github.com/tributary-ingress/tributary/server"
 )
 
+// started is the process logger once the configuration has set it up:
+// an error after that is logged in the configured format.
+var started logger.Logger
+
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "tributary:", err)
+		if started != nil {
+			started.Errorw("tributary stopped", err)
+		} else {
+			fmt.Fprintln(os.Stderr, "tributary:", err)
+		}
 		os.Exit(1)
 	}
 }
@@ -49,12 +57,21 @@ func run(args []string) error {
 		return err
 	}
 
+	// One node ID for the metrics, the webhooks and every log line.
+	if conf.NodeID == "" {
+		conf.NodeID = server.NodeID(conf)
+	}
 	zl, err := logger.NewZapLogger(&conf.Logging)
 	if err != nil {
 		return fmt.Errorf("logging: %w", err)
 	}
-	log := zl.WithValues("service", conf.ServiceName)
+	log := zl.WithValues("service", conf.ServiceName, "nodeID", conf.NodeID)
 	logger.SetLogger(log, conf.ServiceName)
+	routeLibraryLogs(log)
+	started = log
+	if err := childEnv(&conf.Logging, conf.NodeID); err != nil {
+		return fmt.Errorf("logging: %w", err)
+	}
 	for _, k := range conf.NoEffect() {
 		log.Warnw("config key has no effect", nil, "key", k[0], "why", k[1])
 	}

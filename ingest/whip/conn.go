@@ -65,7 +65,11 @@ func newETag() string {
 // switch codecs under the forwarder) and waits for the candidates.
 func (c *conn) negotiate(ctx context.Context, o *offer) (string, Negotiated, error) {
 	var n Negotiated
-	pc, err := c.s.api.NewPeerConnection(webrtc.Configuration{ICEServers: c.s.iceServers()})
+	api, err := c.s.sessionAPI(c.log)
+	if err != nil {
+		return "", n, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: c.s.iceServers})
 	if err != nil {
 		return "", n, fmt.Errorf("peer connection: %w", err)
 	}

@@ -48,6 +48,9 @@ type Depacketizer struct {
 	audio   *depack
 }
 
+// SessionLogger makes the WHIP lines of the session carry its fields.
+func (d *Depacketizer) SessionLogger() logger.Logger { return d.Logger }
+
 // depack reassembles one stream; used by the stream's reader goroutine
 // (and Start before it).
 type depack struct {

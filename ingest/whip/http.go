@@ -196,7 +196,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, parts []string) {
 	}
 	c := &conn{
 		s: s, id: pub.ResourceID(), streamKey: key, pub: pub, etag: newETag(), end: make(chan error, 1),
-		log: s.Logger.WithValues("resourceID", pub.ResourceID(), "remote", r.RemoteAddr),
+		log: sessionLogger(s.Logger, pub).WithValues("remote", r.RemoteAddr),
 	}
 	err = o.check()
 	var answer string

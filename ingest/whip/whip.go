@@ -110,33 +110,29 @@ type Publisher interface {
 	Done() <-chan struct{}
 }
 
+// Logged is implemented by a Publisher whose session has a logger of its
+// own (with the ingress, room and participant): the WHIP lines of the
+// session, and pion's, are then logged with it.
+type Logged interface {
+	SessionLogger() logger.Logger
+}
+
+// sessionLogger is the logger of pub's session: its own when it has one,
+// else the server's with the resource ID.
+func sessionLogger(server logger.Logger, pub Publisher) logger.Logger {
+	if l, ok := pub.(Logged); ok {
+		if log := l.SessionLogger(); log != nil {
+			return log.WithValues("input", "whip")
+		}
+	}
+	return server.WithValues("resourceID", pub.ResourceID())
+}
+
 // Authorizer starts the session of a publish on a stream key, or refuses
 // it with an error wrapping ErrStreamKeyNotFound, ErrForbidden or
 // ErrUnavailable and saying why.
 type Authorizer interface {
 	AuthorizeWHIP(streamKey string, remote string) (Publisher, error)
-}
-
-// ICEConfig is the WebRTC transport configuration (rtc_config).
-type ICEConfig struct {
-	// UDPPort muxes every session's ICE on one UDP port when set; else
-	// UDPPortMin..UDPPortMax bound the ephemeral ports (0: any).
-	UDPPort    int
-	UDPPortMin int
-	UDPPortMax int
-	// TCPPort adds passive ICE-TCP candidates on this port.
-	TCPPort int
-	// NodeIPs replace the host candidates' addresses (NAT 1:1).
-	NodeIPs []string
-	// STUNServers ("host:port") give server-reflexive candidates.
-	STUNServers []string
-	// IncludeLoopback gathers loopback candidates too.
-	IncludeLoopback bool
-	// IPs, when set, restricts candidates to these addresses or networks
-	// (CIDR).
-	IPs []string
-	// ForceTCP gathers only TCP candidates.
-	ForceTCP bool
 }
 
 // Server is the WHIP HTTP endpoint.
@@ -155,12 +151,13 @@ type Server struct {
 	// /availability is not served.
 	Health http.Handler
 
-	api    *webrtc.API
-	ln     net.Listener
-	http   *http.Server
-	serve  chan error
-	udpMux ice.UDPMux
-	tcpMux ice.TCPMux
+	settings   webrtc.SettingEngine // what every session's API starts from
+	iceServers []webrtc.ICEServer
+	ln         net.Listener
+	http       *http.Server
+	serve      chan error
+	udpMux     ice.UDPMux
+	tcpMux     ice.TCPMux
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -185,7 +182,7 @@ func (s *Server) Initialize() (err error) {
 			s.closeMuxes()
 		}
 	}()
-	if err := s.newAPI(); err != nil {
+	if err := s.buildTransport(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", s.Address)

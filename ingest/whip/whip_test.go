@@ -67,7 +67,8 @@ func (a *dummyAuthorizer) AuthorizeWHIP(key, _ string) (Publisher, error) {
 func startServer(t *testing.T) (*Server, *dummyAuthorizer, string) {
 	t.Helper()
 	a := &dummyAuthorizer{}
-	s := &Server{Address: "127.0.0.1:0", Authorizer: a, ICE: ICEConfig{IncludeLoopback: true, IPs: []string{"127.0.0.1"}}}
+	// The shared UDP port is the default transport (rtc_config.udp_port).
+	s := &Server{Address: "127.0.0.1:0", Authorizer: a, ICE: ICEConfig{IncludeLoopback: true, IPs: Filter{Includes: []string{"127.0.0.1"}}, UDPPort: freeUDPPort(t)}}
 	require.NoError(t, s.Initialize())
 	t.Cleanup(s.Close)
 	return s, a, "http://" + s.Addr().String()

@@ -64,7 +64,8 @@ func procUsage(t *testing.T, pid int) (cpuTicks int64, rssKB int64, procs int) {
 // TestClusterIsolationOverhead measures what running the transcoders in a
 // child process costs, against in process, on one 720p30 RTMP session
 // transcoded to the default 3 layers (non-race build). It only runs with
-// TRIBUTARY_MEASURE_ISOLATION=1 and logs the numbers.
+// TRIBUTARY_MEASURE_ISOLATION=1 (benchmarks/isolation.sh) and logs the
+// numbers: a measurement, not a test.
 func TestClusterIsolationOverhead(t *testing.T) {
 	if os.Getenv("TRIBUTARY_MEASURE_ISOLATION") == "" {
 		t.Skip("set TRIBUTARY_MEASURE_ISOLATION=1 to measure")

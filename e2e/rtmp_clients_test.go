@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,18 +20,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/internal/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // TestRTMPGStreamer publishes with GStreamer's rtmp2sink, a second real
 // RTMP client, and checks the room gets the transcoded layers and Opus.
 func TestRTMPGStreamer(t *testing.T) {
-	gst, err := exec.LookPath("gst-launch-1.0")
-	if err != nil {
-		if os.Getenv("TRIBUTARY_E2E_REQUIRED") != "" {
-			t.Fatal("gst-launch-1.0 not found: run scripts/install-system-deps.sh")
-		}
-		t.Skip("gst-launch-1.0 not found")
-	}
+	gst := testutil.RequireTool(t, "", "", "run scripts/install-system-deps.sh", "gst-launch-1.0")
 	lk := e2e.StartLiveKit(t)
 	tr := startTributary(t, tributaryOpts{WsURL: lk.URL})
 	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")

@@ -14,17 +14,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
-// runFFmpeg runs the ffmpeg CLI (skipping the test when it is missing) to
-// make real test media.
+// runFFmpeg runs the ffmpeg CLI to make real test media.
 func runFFmpeg(t testing.TB, args ...string) {
 	t.Helper()
-	bin, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg CLI not installed")
-	}
-	cmd := exec.Command(bin, append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...)
+	cmd := exec.Command(testutil.FFmpeg(t), append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "ffmpeg %s: %s", strings.Join(args, " "), out)
 }

@@ -20,15 +20,14 @@ import (
 	"github.com/tributary-ingress/tributary/internal/flvtest"
 	"github.com/tributary-ingress/tributary/internal/guard"
 	"github.com/tributary-ingress/tributary/media"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // makeFLV encodes a test source with the real ffmpeg CLI.
 func makeFLV(t testing.TB, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not installed: run scripts/install-system-deps.sh")
-	}
+	bin := testutil.FFmpeg(t)
 	out := filepath.Join(t.TempDir(), "src.flv")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -17,6 +17,8 @@ import (
 	gortmp "github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/handshake"
 	"github.com/yutopp/go-rtmp/message"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // chunkHeader0 is a format-0 chunk header declaring a message.
@@ -245,8 +247,7 @@ func TestPublishLargeMessagesAndExtendedTimestamps(t *testing.T) {
 	s := startServer(t, authFunc(func(string) (Publisher, error) { return rec, nil }), 5*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	bin, err := exec.LookPath("ffmpeg")
-	require.NoError(t, err, "ffmpeg is installed by scripts/install-system-deps.sh")
+	bin := testutil.FFmpeg(t)
 	out, err := exec.CommandContext(ctx, bin, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
 		"-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "20M", "-g", "30", "-c:a", "aac",

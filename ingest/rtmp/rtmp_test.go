@@ -15,6 +15,8 @@ import (
 
 	"github.com/tributary-ingress/tributary/internal/guard"
 	"github.com/tributary-ingress/tributary/media"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 func TestStreamKey(t *testing.T) {
@@ -85,10 +87,7 @@ func startServer(t *testing.T, auth Authorizer, timeout time.Duration) *Server {
 
 func ffmpegPush(ctx context.Context, t *testing.T, url string, seconds int) *exec.Cmd {
 	t.Helper()
-	bin, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not installed: run scripts/install-system-deps.sh")
-	}
+	bin := testutil.FFmpeg(t)
 	return exec.CommandContext(ctx, bin, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
 		"-t", fmt.Sprint(seconds), "-c:v", "libx264", "-g", "30", "-c:a", "aac", "-f", "flv", url)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 func TestStreamKey(t *testing.T) {
@@ -32,11 +34,7 @@ func TestStreamKey(t *testing.T) {
 
 func ffmpeg(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not installed")
-	}
-	return bin
+	return testutil.FFmpeg(t)
 }
 
 // tsCounter checks and counts MPEG-TS packets.

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // Packet is one packet of an ffprobe packet list. Fields whose column the
@@ -78,19 +80,17 @@ func ReadProbe(t testing.TB, file string, columns ...string) *Probe {
 // FFprobe runs ffprobe on testdata/<file> and returns one record per
 // packet: the comma-separated values of entries (for example
 // "packet=pts,dts") of the streams sel selects (-select_streams; all when
-// sel is ""). Blank and side data lines are left out. The test is skipped
-// when ffprobe is not installed.
+// sel is ""). Blank and side data lines are left out. A missing ffprobe
+// skips the test, or fails it under testutil.RequiredEnv.
 func FFprobe(t testing.TB, file, sel, entries string) [][]string {
 	t.Helper()
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Skip("ffprobe not installed")
-	}
+	bin := testutil.RequireTool(t, "", "", "run scripts/install-system-deps.sh", "ffprobe")
 	args := []string{"-v", "error"}
 	if sel != "" {
 		args = append(args, "-select_streams", sel)
 	}
 	args = append(args, "-show_entries", entries, "-of", "csv=p=0", filepath.Join("testdata", file))
-	out, err := exec.Command("ffprobe", args...).Output()
+	out, err := exec.Command(bin, args...).Output()
 	require.NoError(t, err)
 	var recs [][]string
 	for _, line := range strings.Split(string(out), "\n") {

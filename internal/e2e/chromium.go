@@ -1,9 +1,9 @@
 package e2e
 
 import (
-	"os"
-	"os/exec"
 	"testing"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // ChromiumBin returns the path of a Chromium (or Chrome) browser: the
@@ -12,19 +12,7 @@ import (
 // it when TRIBUTARY_E2E_REQUIRED is set.
 func ChromiumBin(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("CHROMIUM_BIN"); p != "" {
-		return findBinary(t, "CHROMIUM_BIN", p, "chromium", "apt-get install chromium")
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("TRIBUTARY_E2E_REQUIRED") != "" {
-		t.Fatalf("chromium not found in PATH although TRIBUTARY_E2E_REQUIRED is set: apt-get install chromium (or set CHROMIUM_BIN)")
-	}
-	t.Skipf("chromium not found in PATH: apt-get install chromium (or set CHROMIUM_BIN)")
-	return ""
+	return testutil.RequireTool(t, "CHROMIUM_BIN", "", "apt-get install chromium (or set CHROMIUM_BIN)", "chromium", "chromium-browser", "google-chrome")
 }
 
 // StartChromium runs a headless Chromium on url with a fake camera and

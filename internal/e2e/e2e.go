@@ -28,9 +28,10 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // Versions of the external tools the harness is pinned to; they match the
@@ -55,24 +56,12 @@ func cacheDir() string {
 	return filepath.Join(home, ".cache", "tributary")
 }
 
-// findBinary returns the path in env if set, else def. It skips the test,
-// naming the script that installs the tool, when the file is missing.
+// findBinary returns the path in env if set, else def; a missing file
+// skips the test, naming the script that installs the tool, or fails it
+// when TRIBUTARY_E2E_REQUIRED is set (testutil.RequireTool).
 func findBinary(t testing.TB, env, def, tool, script string) string {
 	t.Helper()
-	path := os.Getenv(env)
-	if path == "" {
-		path = def
-	}
-	st, err := os.Stat(path)
-	if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		if os.Getenv("TRIBUTARY_E2E_REQUIRED") != "" {
-			// The suite runner (scripts/test.sh) installs every tool: a
-			// missing one there is a failure, not a reason to skip.
-			t.Fatalf("%s not found at %s although TRIBUTARY_E2E_REQUIRED is set: run %s (or set %s)", tool, path, script, env)
-		}
-		t.Skipf("%s not found at %s: run %s (or set %s to an existing binary)", tool, path, script, env)
-	}
-	return path
+	return testutil.RequireTool(t, env, def, "run "+script+" (or set "+env+")")
 }
 
 // LiveKitServerBin returns the path of the livekit-server binary: the
@@ -95,18 +84,8 @@ func LKBin(t testing.TB) string {
 }
 
 // FFmpegBin returns the path of the ffmpeg CLI: the FFMPEG_BIN environment
-// variable, else ffmpeg from PATH. It skips the test when there is none.
+// variable, else ffmpeg from PATH (testutil.FFmpeg).
 func FFmpegBin(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("FFMPEG_BIN"); p != "" {
-		return findBinary(t, "FFMPEG_BIN", p, "ffmpeg", "scripts/install-system-deps.sh")
-	}
-	p, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		if os.Getenv("TRIBUTARY_E2E_REQUIRED") != "" {
-			t.Fatalf("ffmpeg not found in PATH although TRIBUTARY_E2E_REQUIRED is set: run scripts/install-system-deps.sh")
-		}
-		t.Skipf("ffmpeg not found in PATH: run scripts/install-system-deps.sh (or set FFMPEG_BIN)")
-	}
-	return p
+	return testutil.FFmpeg(t)
 }

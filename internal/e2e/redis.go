@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // redisStartTimeout bounds the wait for redis-server to answer PING.
@@ -31,17 +31,7 @@ type Redis struct {
 // TRIBUTARY_E2E_REQUIRED is set).
 func RedisServerBin(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("REDIS_SERVER_BIN"); p != "" {
-		return findBinary(t, "REDIS_SERVER_BIN", p, "redis-server", "scripts/install-system-deps.sh")
-	}
-	p, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("TRIBUTARY_E2E_REQUIRED") != "" {
-			t.Fatalf("redis-server not found in PATH although TRIBUTARY_E2E_REQUIRED is set: run scripts/install-system-deps.sh")
-		}
-		t.Skipf("redis-server not found in PATH: run scripts/install-system-deps.sh (or set REDIS_SERVER_BIN)")
-	}
-	return p
+	return testutil.RequireTool(t, "REDIS_SERVER_BIN", "", "run scripts/install-system-deps.sh (or set REDIS_SERVER_BIN)", "redis-server")
 }
 
 // StartRedis starts a throwaway redis-server on a free loopback port, with

@@ -19,6 +19,8 @@ import (
 	"github.com/tributary-ingress/tributary/media"
 	"github.com/tributary-ingress/tributary/session"
 	"github.com/tributary-ingress/tributary/simulcast"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // TestMain lets the test binary be its own transcoding child, as the
@@ -39,10 +41,7 @@ func TestMain(m *testing.M) {
 // first frame, so the paused layer outputs nothing and the other every
 // picture.
 func TestChildLayerPause(t *testing.T) {
-	ffmpeg, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Skip("ffmpeg not installed: run scripts/install-system-deps.sh")
-	}
+	ffmpeg := testutil.FFmpeg(t)
 	src := filepath.Join(t.TempDir(), "src.flv")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

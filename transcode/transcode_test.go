@@ -573,3 +573,64 @@ func TestVideoPanicEndsTranscoder(t *testing.T) {
 		})
 	}
 }
+
+// TestVideoRestsUnwatched: with every layer paused (nobody receives any
+// video) the source is not decoded at all; when a layer is wanted again,
+// decoding resumes at the source's next keyframe and that layer gets
+// every picture from there on.
+func TestVideoRestsUnwatched(t *testing.T) {
+	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "6", "-c:v", "libx264", "-bf", "0",
+		"-g", "30", "-keyint_min", "30", "-sc_threshold", "0")
+	vtrack, _, frames := readFLV(t, path)
+	layers := []Layer{{160, 90, 100_000}, {320, 180, 300_000}, {640, 360, 800_000}}
+	out := &layerOut{frames: map[int][]*media.Frame{}}
+	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: layers, Output: out.add, Blocking: true})
+	require.NoError(t, err)
+	var decodes atomic.Int64
+	v.testHookDecode = func() { decodes.Add(1) }
+	waitFor := func(what string, cond func() bool) {
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			require.True(t, time.Now().Before(deadline), what)
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	outputs := func(layer int) int {
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		return len(out.frames[layer])
+	}
+	var srcPTS []int64
+	for _, f := range frames {
+		if f.Track.Kind != media.KindVideo {
+			continue
+		}
+		switch len(srcPTS) {
+		case 30:
+			waitFor("30 pictures out before the pause", func() bool { return outputs(0) >= 30 })
+			for i := range layers {
+				v.SetLayerActive(i, false)
+			}
+		case 100:
+			waitFor("frames 30–99 seen while unwatched", func() bool { return v.idle.Load() == 70 })
+			v.SetLayerActive(0, true)
+		}
+		if len(srcPTS) == 30 || len(srcPTS) == 120 {
+			require.True(t, f.Key, "frame %d is a keyframe", len(srcPTS))
+		}
+		srcPTS = append(srcPTS, f.PTS)
+		require.NoError(t, v.Write(withParams(t, vtrack, f)))
+	}
+	require.NoError(t, v.Close())
+	require.Len(t, srcPTS, 180)
+	require.Equal(t, int64(90), decodes.Load(), "decoded: frames 0–29, then from the keyframe at 120")
+	require.Equal(t, int64(90), v.idle.Load(), "left undecoded: 30–119")
+	var got []int64
+	for _, f := range out.frames[0] {
+		got = append(got, f.PTS)
+	}
+	require.Equal(t, append(append([]int64{}, srcPTS[:30]...), srcPTS[120:]...), got, "layer 0: every picture it was wanted for and could be decoded")
+	require.True(t, out.frames[0][30].Key, "the first picture after the rest is a keyframe")
+	require.Len(t, out.frames[1], 30, "layer 1 stays paused")
+	require.Len(t, out.frames[2], 30, "layer 2 stays paused")
+}

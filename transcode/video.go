@@ -117,6 +117,11 @@ type Video struct {
 	decoded   int64 // decode side: pictures out of the decoder
 	capped    int64 // decode side: pictures skipped by the frame-rate cap
 	stale     int64 // decode side: pictures too old to encode (MaxAge)
+	// resting is set while no layer is wanted (decode side): frames are
+	// not decoded, and decoding resumes at the first keyframe after a
+	// layer is wanted again. idle counts the frames left undecoded.
+	resting bool
+	idle    atomic.Int64
 	// burstTimer bounds the decode goroutine's wait for a layer (see
 	// waitLayer).
 	burstTimer *time.Timer
@@ -423,6 +428,9 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 		if v.panicked.Load() {
 			continue
 		}
+		if v.rest(f) {
+			continue
+		}
 		if err := guard.Call(v.log, "video transcoder", func() error { return decode(f) }); err != nil {
 			v.panicked.Store(true)
 			v.fail(err)
@@ -436,7 +444,39 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 	}
 	in, per := v.Dropped()
 	v.log.Debugw("video transcoder done", "decoded", v.decoded, "frameRateCap", v.capped, "stale", v.stale,
-		"droppedBeforeDecoding", in, "droppedPerLayer", per)
+		"droppedBeforeDecoding", in, "droppedPerLayer", per, "notDecodedUnwatched", v.idle.Load())
+}
+
+// rest reports whether f is left undecoded because no layer is wanted
+// (decode goroutine): when every layer the source needs is paused (no
+// viewer receives any video), decoding is the only work left and nothing
+// uses it, so it stops — the audio goes on. When a layer is wanted again,
+// decoding resumes at the source's next keyframe (a decoder cannot start
+// elsewhere), so a new viewer's first picture comes within the source's
+// keyframe interval. Before the first picture the layers are not planned
+// yet: every frame is decoded.
+func (v *Video) rest(f *media.Frame) bool {
+	wanted := v.srcW == 0
+	for _, l := range v.layers {
+		wanted = wanted || (l.fits && !l.paused.Load())
+	}
+	switch {
+	case !wanted:
+		if !v.resting {
+			v.log.Debugw("no viewer receives any video layer: decoding stops until one does")
+			for _, l := range v.layers {
+				l.running = false // a layer wanted again starts with a keyframe
+			}
+		}
+		v.resting = true
+	case v.resting && f.Key:
+		v.log.Debugw("a video layer is wanted again: decoding resumes at this keyframe")
+		v.resting = false
+	}
+	if v.resting {
+		v.idle.Add(1)
+	}
+	return v.resting
 }
 
 // maxPendingWalls bounds the arrival times kept for frames in the decoder
@@ -564,8 +604,9 @@ func (v *Video) waitLayer(l *layer, pic picture) bool {
 // of layer i, e.g. when no subscriber of the room receives it (LiveKit's
 // dynacast). A paused layer costs nothing and outputs nothing; a resumed
 // one starts again from the next decoded picture, which it encodes as a
-// keyframe so receivers can start at once. Layers start active. Safe for
-// concurrent use.
+// keyframe so receivers can start at once. When every layer is paused the
+// source is not even decoded, until a layer is resumed and the source
+// sends a keyframe. Layers start active. Safe for concurrent use.
 func (v *Video) SetLayerActive(i int, active bool) {
 	if i >= 0 && i < len(v.layers) {
 		v.layers[i].paused.Store(!active)

@@ -18,6 +18,8 @@ import (
 
 	gosrt "github.com/datarhei/gosrt"
 	"github.com/livekit/protocol/logger"
+
+	"github.com/tributary-ingress/tributary/ingest/msgstream"
 )
 
 // DefaultReadTimeout ends a connection that delivers nothing for this long.
@@ -109,18 +111,18 @@ func listen(ctx context.Context, cfg gosrt.Config, host string, timeout time.Dur
 		ln.Close()
 		return nil, fmt.Errorf("listening for an SRT caller on %s: %w", host, r.err)
 	}
-	return &listenedConn{deadlineReader: deadlineReader{c: r.c, timeout: DefaultReadTimeout}, ln: ln}, nil
+	return &listenedConn{connReader: newConnReader(r.c), ln: ln}, nil
 }
 
 // listenedConn is the connection of a mode=listener pull: closing it closes
 // its listener too.
 type listenedConn struct {
-	deadlineReader
+	*connReader
 	ln gosrt.Listener
 }
 
 func (l *listenedConn) Close() error {
-	err := l.deadlineReader.Close()
+	err := l.connReader.Close()
 	l.ln.Close()
 	return err
 }
@@ -164,7 +166,7 @@ func Dial(ctx context.Context, dc DialConfig) (io.ReadCloser, error) {
 		if r.err != nil {
 			return nil, fmt.Errorf("connecting to SRT server %s: %w", host, r.err)
 		}
-		return &deadlineReader{c: r.c, timeout: DefaultReadTimeout}, nil
+		return newConnReader(r.c), nil
 	case <-ctx.Done():
 		go func() {
 			if r := <-ch; r.c != nil {
@@ -192,7 +194,7 @@ func queryValue(raw, key string) string {
 // ErrTimeout is the cause when an SRT peer goes silent.
 var ErrTimeout = errors.New("SRT peer went silent")
 
-// msgConn is the part of an SRT connection deadlineReader uses.
+// msgConn is the part of an SRT connection connReader uses.
 type msgConn interface {
 	Read(p []byte) (int, error)
 	SetReadDeadline(t time.Time) error
@@ -203,38 +205,27 @@ type msgConn interface {
 // is the usual; the protocol allows up to the MSS).
 const maxMessage = 1500
 
-// deadlineReader turns an SRT connection into a byte stream and ends reads
-// that wait longer than timeout. SRT live mode is message based: a Read
-// with a buffer smaller than the message loses the rest of it, so whole
-// messages are read into an own buffer and handed out from there.
-type deadlineReader struct {
-	c       msgConn
-	timeout time.Duration
-	buf     [maxMessage]byte
-	pending []byte
+// connReader is an SRT connection as a byte stream whose reads end after
+// DefaultReadTimeout of silence (ErrTimeout). SRT live mode is message
+// based: a Read with a buffer smaller than the message loses the rest of
+// it, so msgstream reads whole messages and hands them out.
+type connReader struct {
+	*msgstream.Reader
+	c msgConn
 }
 
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	if len(d.pending) == 0 {
-		if err := d.c.SetReadDeadline(time.Now().Add(d.timeout)); err != nil {
-			return 0, err
-		}
-		n, err := d.c.Read(d.buf[:])
-		d.pending = d.buf[:n]
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return 0, fmt.Errorf("%w: nothing received for %v", ErrTimeout, d.timeout)
-		}
-		if n == 0 {
-			return 0, err
-		}
-	}
-	n := copy(p, d.pending)
-	d.pending = d.pending[n:]
-	return n, nil
+// srtMessages reads one SRT message per ReadMessage.
+type srtMessages struct{ msgConn }
+
+func (m srtMessages) ReadMessage(p []byte) (int, error) { return m.Read(p) }
+
+func newConnReader(c msgConn) *connReader {
+	return &connReader{c: c, Reader: msgstream.New(srtMessages{c}, maxMessage, DefaultReadTimeout, func(d time.Duration) error {
+		return fmt.Errorf("%w: nothing received for %v", ErrTimeout, d)
+	})}
 }
 
-func (d *deadlineReader) Close() error { return d.c.Close() }
+func (r *connReader) Close() error { return r.c.Close() }
 
 // Publisher receives the MPEG-TS byte stream of one authorized push.
 type Publisher interface {
@@ -345,7 +336,7 @@ func (s *Server) accept() {
 		go func() {
 			defer s.wg.Done()
 			defer conn.Close()
-			if err := pub.Serve(&deadlineReader{c: conn, timeout: DefaultReadTimeout}); err != nil {
+			if err := pub.Serve(newConnReader(conn)); err != nil {
 				log.Debugw("SRT publish ended", "reason", err.Error())
 			}
 		}()

@@ -244,7 +244,7 @@ func TestWholeMessages(t *testing.T) {
 		}
 		msgs = append(msgs, msg)
 	}
-	r := &deadlineReader{c: &fakeMsgConn{msgs: msgs}, timeout: time.Second}
+	r := newConnReader(&fakeMsgConn{msgs: msgs})
 	buf := make([]byte, 188)
 	for i := 0; i < 70; i++ {
 		_, err := io.ReadFull(r, buf)

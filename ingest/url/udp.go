@@ -2,11 +2,12 @@ package url
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/tributary-ingress/tributary/ingest/msgstream"
 )
 
 // UDPReadTimeout ends a udp:// pull that receives nothing for this long.
@@ -34,7 +35,7 @@ func pullUDP(ctx context.Context, c Config, host, port, iface string) error {
 	stop := context.AfterFunc(ctx, func() { pc.Close() })
 	defer stop()
 	c.format(FormatTS)
-	err = runTS(ctx, c, &datagramReader{pc: pc, timeout: UDPReadTimeout})
+	err = runTS(ctx, c, newDatagramReader(pc, UDPReadTimeout))
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
@@ -73,31 +74,19 @@ func listenUDP(host, port, iface string) (net.PacketConn, error) {
 	return pc, nil
 }
 
-// datagramReader turns datagrams into a byte stream (MPEG-TS packets do
-// not cross datagrams) and ends a read that waits longer than timeout.
-type datagramReader struct {
-	pc      net.PacketConn
-	timeout time.Duration
-	buf     [maxDatagram]byte
-	pending []byte
+// datagrams reads one UDP datagram per ReadMessage.
+type datagrams struct{ net.PacketConn }
+
+func (d datagrams) ReadMessage(p []byte) (int, error) {
+	n, _, err := d.ReadFrom(p)
+	return n, err
 }
 
-func (d *datagramReader) Read(p []byte) (int, error) {
-	for len(d.pending) == 0 {
-		if err := d.pc.SetReadDeadline(time.Now().Add(d.timeout)); err != nil {
-			return 0, err
-		}
-		n, _, err := d.pc.ReadFrom(d.buf[:])
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return 0, fmt.Errorf("nothing received on udp for %v", d.timeout)
-		}
-		if err != nil {
-			return 0, err
-		}
-		d.pending = d.buf[:n]
-	}
-	n := copy(p, d.pending)
-	d.pending = d.pending[n:]
-	return n, nil
+// newDatagramReader returns pc's datagrams as a byte stream (MPEG-TS
+// packets do not cross datagrams) whose reads end after timeout of
+// silence.
+func newDatagramReader(pc net.PacketConn, timeout time.Duration) *msgstream.Reader {
+	return msgstream.New(datagrams{pc}, maxDatagram, timeout, func(d time.Duration) error {
+		return fmt.Errorf("nothing received on udp for %v", d)
+	})
 }

@@ -77,7 +77,7 @@ func TestUDPIdle(t *testing.T) {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer pc.Close()
-	r := &datagramReader{pc: pc, timeout: 200 * time.Millisecond}
+	r := newDatagramReader(pc, 200*time.Millisecond)
 	_, err = r.Read(make([]byte, 188))
 	require.ErrorContains(t, err, "nothing received on udp for 200ms")
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/yutopp/go-rtmp/handshake"
 
 	"github.com/tributary-ingress/tributary/internal/e2e"
+	"github.com/tributary-ingress/tributary/internal/rtmptest"
 )
 
 // hostileRSSBound is how much Tributary's resident memory may grow over
@@ -115,15 +116,15 @@ func TestHostileClients(t *testing.T) {
 			name string
 			send []byte
 		}{
-			{"16 MiB message declared before publish", append(setChunkSizeMsg(4<<20), chunk0(3, 20, 0xfffff0)...)},
+			{"16 MiB message declared before publish", append(rtmptest.SetChunkSize(4<<20), rtmptest.ChunkHeader0(3, 20, 0xfffff0, 0)...)},
 			{"65 chunk streams", manyChunkStreams(65)},
-			{"huge chunk size and 16 MiB video", append(setChunkSizeMsg(0x7fffffff), chunk0(6, 9, 0xffffff)...)},
+			{"huge chunk size and 16 MiB video", append(rtmptest.SetChunkSize(0x7fffffff), rtmptest.ChunkHeader0(6, 9, 0xffffff, 0)...)},
 			{"chunk continuing no message", []byte{3<<6 | 5, 1, 2, 3}},
 			// A command whose AMF0 strict array declares 2^31 elements:
 			// go-amf0 allocated them before reading one (the process
 			// died of it).
-			{"AMF0 array bomb", append(chunk0(3, 20, 18), 0x02, 0x00, 0x01, 'x', 0x00, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x0a, 0x7f, 0xff, 0xff, 0xff)},
-			{"chunk size 1", setChunkSizeMsg(1)},
+			{"AMF0 array bomb", append(rtmptest.ChunkHeader0(3, 20, 18, 0), 0x02, 0x00, 0x01, 'x', 0x00, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x0a, 0x7f, 0xff, 0xff, 0xff)},
+			{"chunk size 1", rtmptest.SetChunkSize(1)},
 		} {
 			t.Run(a.name, func(t *testing.T) {
 				cn := dialFrom(t, "127.0.0.3", host(tr.RTMPPort))
@@ -394,15 +395,6 @@ func slowloris(t *testing.T, local, addr string, n int, first []byte, closeIn ti
 		}
 	}
 	return held, refused
-}
-
-func setChunkSizeMsg(size uint32) []byte {
-	return binary.BigEndian.AppendUint32(chunk0(2, 1, 4), size)
-}
-
-// chunk0 is a format-0 chunk header on message stream 0.
-func chunk0(csid, typ byte, length int) []byte {
-	return []byte{csid & 0x3f, 0, 0, 0, byte(length >> 16), byte(length >> 8), byte(length), typ, 0, 0, 0, 0}
 }
 
 // manyChunkStreams opens n chunk streams, each with a 1-byte message

@@ -19,20 +19,9 @@ import (
 	"github.com/yutopp/go-rtmp/message"
 
 	"github.com/tributary-ingress/tributary/internal/testutil"
+
+	"github.com/tributary-ingress/tributary/internal/rtmptest"
 )
-
-// chunkHeader0 is a format-0 chunk header declaring a message.
-func chunkHeader0(csid byte, typ byte, length int, streamID uint32) []byte {
-	b := []byte{csid & 0x3f, 0, 0, 0, byte(length >> 16), byte(length >> 8), byte(length), typ, 0, 0, 0, 0}
-	binary.LittleEndian.PutUint32(b[8:], streamID)
-	return b
-}
-
-// setChunkSize is a whole Set Chunk Size message on chunk stream 2.
-func setChunkSize(size uint32) []byte {
-	b := chunkHeader0(2, typeSetChunkSize, 4, 0)
-	return binary.BigEndian.AppendUint32(b, size)
-}
 
 func heapInUse() uint64 {
 	runtime.GC()
@@ -58,10 +47,10 @@ func TestHugeMessagesRefusedBeforeAuth(t *testing.T) {
 		require.NoError(t, err)
 		defer c.Close()
 		require.NoError(t, handshake.HandshakeWithServer(c, c, &handshake.Config{}))
-		_, err = c.Write(setChunkSize(4 << 20))
+		_, err = c.Write(rtmptest.SetChunkSize(4 << 20))
 		require.NoError(t, err)
 		for csid := byte(3); csid < 7; csid++ {
-			if _, err := c.Write(chunkHeader0(csid, 20, 0xfffff0, 0)); err != nil {
+			if _, err := c.Write(rtmptest.ChunkHeader0(csid, 20, 0xfffff0, 0)); err != nil {
 				break
 			}
 			if _, err := c.Write(payload); err != nil {
@@ -120,11 +109,11 @@ func TestMessageOverBoundEndsPublish(t *testing.T) {
 func TestChunkGuardFollowsSplits(t *testing.T) {
 	var b bytes.Buffer
 	b.Write(make([]byte, handshakeSize))
-	b.Write(setChunkSize(130))
+	b.Write(rtmptest.SetChunkSize(130))
 	// A 300-byte command on chunk stream 3 in three chunks (130, 130,
 	// 40), interleaved with two 2-byte-basic-header streams (ids 70 and
 	// 300), the second using extended timestamps.
-	b.Write(chunkHeader0(3, 20, 300, 0))
+	b.Write(rtmptest.ChunkHeader0(3, 20, 300, 0))
 	b.Write(make([]byte, 130))
 	b.Write([]byte{0 << 6, 70 - 64, 0xff, 0xff, 0xff, 0, 0, 10, 8, 1, 0, 0, 0, 0, 0, 0, 1})
 	b.Write(make([]byte, 10))
@@ -198,8 +187,8 @@ func libraryMessages(stream []byte, types []byte) (out []uint32) {
 }
 
 func FuzzChunkGuard(f *testing.F) {
-	f.Add(setChunkSize(4096), uint8(7))
-	f.Add(append(setChunkSize(64), chunkHeader0(4, 9, 300, 1)...), uint8(1))
+	f.Add(rtmptest.SetChunkSize(4096), uint8(7))
+	f.Add(append(rtmptest.SetChunkSize(64), rtmptest.ChunkHeader0(4, 9, 300, 1)...), uint8(1))
 	f.Add([]byte{0x03, 0xff, 0xff, 0xff, 0, 1, 0, 20, 0, 0, 0, 0, 1, 2, 3, 4}, uint8(3))
 	f.Fuzz(func(t *testing.T, data []byte, step uint8) {
 		stream := append(make([]byte, handshakeSize), data...)
@@ -273,19 +262,19 @@ func TestLibraryTrapsRefused(t *testing.T) {
 	good := newRecorder()
 	s := startServer(t, authFunc(func(string) (Publisher, error) { return good, nil }), 5*time.Second)
 	bomb := []byte{0x02, 0x00, 0x01, 'x', 0x00, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x0a, 0x7f, 0xff, 0xff, 0xff}
-	typeChange := append(chunkHeader0(6, 8, 132, 1), append([]byte{0x00, 0x80, 0x00, 0x00}, make([]byte, 124)...)...)
+	typeChange := append(rtmptest.ChunkHeader0(6, 8, 132, 1), append([]byte{0x00, 0x80, 0x00, 0x00}, make([]byte, 124)...)...)
 	typeChange = append(typeChange, 0x46, 0, 0, 0, 0, 0, 132, typeSetChunkSize)
-	winAck := binary.BigEndian.AppendUint32(chunkHeader0(2, typeWinAckSize, 4, 0), 1)
+	winAck := binary.BigEndian.AppendUint32(rtmptest.ChunkHeader0(2, typeWinAckSize, 4, 0), 1)
 	for _, c := range []struct {
 		name, why string
 		send      []byte
 	}{
-		{"AMF0 array bomb", "an AMF0 array declares 2147483647 elements and has 0 bytes left", append(chunkHeader0(3, 20, len(bomb), 0), bomb...)},
+		{"AMF0 array bomb", "an AMF0 array declares 2147483647 elements and has 0 bytes left", append(rtmptest.ChunkHeader0(3, 20, len(bomb), 0), bomb...)},
 		{"type changed halfway", "changes its message from type 8, 132 bytes to type 1, 132 bytes halfway", typeChange},
-		{"chunk size 1", "RTMP chunk size 1 refused (at least 128)", setChunkSize(1)},
-		{"chunk size 0", "RTMP chunk size 0 refused", setChunkSize(0)},
+		{"chunk size 1", "RTMP chunk size 1 refused (at least 128)", rtmptest.SetChunkSize(1)},
+		{"chunk size 0", "RTMP chunk size 0 refused", rtmptest.SetChunkSize(0)},
 		{"acknowledgement window 1", "RTMP acknowledgement window of 1 bytes refused", winAck},
-		{"AMF message over 64 KiB after a big chunk size", "over the bound of 65536 bytes", append(setChunkSize(1<<20), chunkHeader0(3, 20, 70_000, 0)...)},
+		{"AMF message over 64 KiB after a big chunk size", "over the bound of 65536 bytes", append(rtmptest.SetChunkSize(1<<20), rtmptest.ChunkHeader0(3, 20, 70_000, 0)...)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := newChunkGuard(func() bool { return true })

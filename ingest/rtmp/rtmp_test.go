@@ -17,6 +17,8 @@ import (
 	"github.com/tributary-ingress/tributary/media"
 
 	"github.com/tributary-ingress/tributary/internal/testutil"
+
+	"github.com/tributary-ingress/tributary/internal/rtmptest"
 )
 
 func TestStreamKey(t *testing.T) {
@@ -331,6 +333,6 @@ func TestUnpublishRestoresPublishDeadline(t *testing.T) {
 	by := time.Unix(0, tc.publishBy.Load())
 	require.WithinDuration(t, before.Add(2*time.Second), by, time.Second)
 	g := newChunkGuard(tc.published.Load)
-	require.ErrorIs(t, g.feed(append(make([]byte, handshakeSize), chunkHeader0(6, 9, 70_000, 1)...)), ErrMessageTooLarge,
+	require.ErrorIs(t, g.feed(append(make([]byte, handshakeSize), rtmptest.ChunkHeader0(6, 9, 70_000, 1)...)), ErrMessageTooLarge,
 		"the chunk guard is back to the bounds before a publish")
 }

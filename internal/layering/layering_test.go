@@ -39,7 +39,7 @@ var ffiImporters = []string{"transcode", "cmd", "internal/e2e", "benchmarks"}
 
 // testHelpers are packages for tests only.
 var testHelpers = []string{"internal/e2e", "internal/testutil", "internal/demuxtest", "internal/flvtest",
-	"internal/tstest", "internal/rtsptest", "e2e"}
+	"internal/tstest", "internal/rtsptest", "internal/rtmptest", "e2e"}
 
 // area returns the entry of allowed (or ffiImporters) a package belongs to:
 // its first two path elements when they are listed, else its first.

@@ -64,7 +64,11 @@ type Config struct {
 	// Development accepts an api_secret shorter than MinAPISecretLength
 	// (livekit-server --dev's devkey/secret): for a development machine,
 	// never for a server on a network.
-	Development      bool          `yaml:"development"`
+	Development bool `yaml:"development"`
+	// WHIPProxyEnabled, in cluster mode, hands the offers of WHIP ingresses
+	// without transcoding to livekit-server's own WHIP endpoint, which
+	// then terminates WebRTC, as the official worker does; standalone it
+	// has no effect.
 	WHIPProxyEnabled bool          `yaml:"whip_proxy_enabled"`
 	RTCConfig        RTCConfig     `yaml:"rtc_config"`
 	CPUCost          CPUCostConfig `yaml:"cpu_cost"`
@@ -478,8 +482,8 @@ func checkURL(key, raw string, schemes ...string) error {
 // at start instead of silently ignored.
 func (c *Config) NoEffect() [][2]string {
 	var out [][2]string
-	if c.WHIPProxyEnabled {
-		out = append(out, [2]string{"whip_proxy_enabled", "Tributary serves WHIP itself on whip_port; there is no handler process to proxy to"})
+	if c.WHIPProxyEnabled && !c.ClusterMode() {
+		out = append(out, [2]string{"whip_proxy_enabled", "it works in cluster mode only (livekit-server reports the proxied WebRTC session over the psrpc bus on Redis): standalone, Tributary terminates WHIP itself and forwards the media"})
 	}
 	if c.EnableStreamLatencyReduction {
 		out = append(out, [2]string{"enable_stream_latency_reduction", "always on: Tributary releases media on a bounded media clock and never builds up preroll"})

@@ -177,7 +177,7 @@ func TestNoEffect(t *testing.T) {
 	}
 	require.Equal(t, []string{"whip_proxy_enabled", "enable_stream_latency_reduction", "cpu_cost"}, keys)
 
-	conf, err = Parse([]byte("api_key: k\napi_secret: 0123456789abcdef0123456789abcdef\nws_url: ws://127.0.0.1:7880\nredis:\n  address: 127.0.0.1:6379\ncpu_cost:\n  rtmp_cpu_cost: 1\n"), func(string) string { return "" })
+	conf, err = Parse([]byte("api_key: k\napi_secret: 0123456789abcdef0123456789abcdef\nws_url: ws://127.0.0.1:7880\nredis:\n  address: 127.0.0.1:6379\nwhip_proxy_enabled: true\ncpu_cost:\n  rtmp_cpu_cost: 1\n"), func(string) string { return "" })
 	require.NoError(t, err)
-	require.Empty(t, conf.NoEffect(), "cpu_cost counts in cluster mode; nothing else is set")
+	require.Empty(t, conf.NoEffect(), "cpu_cost and whip_proxy_enabled count in cluster mode; nothing else is set")
 }

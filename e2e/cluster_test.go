@@ -36,6 +36,7 @@ type clusterEnv struct {
 type worker struct {
 	*e2e.Process
 	RTMPPort   int
+	WHIPPort   int // 0: WHIP is off
 	HealthURL  string
 	MetricsURL string
 }
@@ -61,8 +62,23 @@ ingress:
 // YAML, and returns once its health endpoint answers.
 func (env *clusterEnv) startWorker(t *testing.T, name, extra string) *worker {
 	t.Helper()
+	return env.startWorkerWHIP(t, name, extra, false)
+}
+
+// startWorkerWHIP is startWorker with the WHIP endpoint on when whip is
+// set: on a free port, with its WebRTC media on a UDP port of its own
+// (several workers run on one machine) and loopback candidates (the
+// tests' clients are local).
+func (env *clusterEnv) startWorkerWHIP(t *testing.T, name, extra string, whip bool) *worker {
+	t.Helper()
 	dir := t.TempDir()
 	healthPort, metricsPort, rtmpPort := freePort(t), freePort(t), freePort(t)
+	whipPort := 0
+	whipConf := "whip_port: -1\n"
+	if whip {
+		whipPort = freePort(t)
+		whipConf = fmt.Sprintf("whip_port: %d\nrtc_config:\n  udp_port: %d\n  enable_loopback_candidate: true\n", whipPort, freeUDPPort(t))
+	}
 	// The URL tests pull from their own servers on 127.0.0.1.
 	extra = "deny_private_urls: false\n" + extra
 	conf := fmt.Sprintf(`api_key: devkey
@@ -74,16 +90,16 @@ redis:
 health_port: %d
 prometheus_port: %d
 rtmp_port: %d
-whip_port: -1
-logging:
+%slogging:
   level: debug
-%s`, env.lk.URL, env.redis.Addr, healthPort, metricsPort, rtmpPort, extra)
+%s`, env.lk.URL, env.redis.Addr, healthPort, metricsPort, rtmpPort, whipConf, extra)
 	path := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
 	p := e2e.StartProcess(t, name, tributaryBin, "--config", path)
 	w := &worker{
 		Process:    p,
 		RTMPPort:   rtmpPort,
+		WHIPPort:   whipPort,
 		HealthURL:  fmt.Sprintf("http://127.0.0.1:%d", healthPort),
 		MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
 	}

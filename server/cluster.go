@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/logger"
 	"github.com/livekit/protocol/redis"
+	"github.com/livekit/protocol/rpc"
+	"github.com/livekit/psrpc"
 	"github.com/livekit/psrpc/pkg/bus/redisbus"
 
 	"github.com/tributary-ingress/tributary/config"
@@ -82,13 +85,14 @@ func (c *Cluster) Initialize() (err error) {
 	if err := c.serveOps(conf, c.mon.HealthHandler(), c.mon.Handler()); err != nil {
 		return err
 	}
+	c.whipRemote = whipRemote{c.worker}
 	if err := c.startInputs(conf, c, c.Logger); err != nil {
 		return err
 	}
 	c.Logger.Infow("tributary started in cluster mode (worker of livekit-server over Redis)",
 		"nodeID", nodeID, "healthPort", conf.HealthPort, "prometheusPort", conf.PrometheusPort,
 		"rtmpPort", conf.RTMPPort, "whipPort", conf.WHIPPort, "rtmpsPort", conf.RTMPSPort, "srtPort", conf.SRTPort,
-		"wsURL", conf.WsURL)
+		"wsURL", conf.WsURL, "whipProxy", conf.WHIPProxyEnabled)
 	return nil
 }
 
@@ -190,7 +194,13 @@ func (c *Cluster) AuthorizeWHIP(streamKey string, remote string) (whip.Publisher
 	default:
 		return nil, err
 	}
-	s.Logger().Infow("WHIP publish", "remote", remote, "transcoding", s.Info().GetEnableTranscoding())
+	proxied := c.Config.WHIPProxyEnabled && !s.Info().GetEnableTranscoding()
+	s.Logger().Infow("WHIP publish", "remote", remote, "transcoding", s.Info().GetEnableTranscoding(), "proxied", proxied)
+	if proxied {
+		s.OnEnd(c.mon.Track(s.Info(), s.ResourceID(), nil))
+		return newWHIPProxy(s, c.roomConfig()), nil
+	}
+	s.SetWHIPResource(whipResource{srv: c.whip, streamKey: streamKey, id: s.ResourceID()})
 	return whipPublisher(s, c.roomConfig(), isolatedTranscoders(c.Config, s, false, true, c.Logger), c.track(s)), nil
 }
 
@@ -238,4 +248,87 @@ func costsOf(c config.CPUCostConfig) monitor.Costs {
 		RTMP: c.RTMPCPUCost, WHIP: c.WHIPCPUCost, WHIPBypass: c.WHIPBypassTranscodingCPUCost,
 		URL: c.URLCPUCost, MinIdleRatio: c.MinIdleRatio,
 	}
+}
+
+// whipResource is the WebRTC side of a WHIP session on this worker's
+// endpoint, for the RPCs of its resource (a DELETE or PATCH that reached
+// another worker).
+type whipResource struct {
+	srv           *whip.Server
+	streamKey, id string
+}
+
+func (r whipResource) Delete() error {
+	return psrpcError(r.srv.DeleteResource(r.streamKey, r.id))
+}
+
+func (r whipResource) Patch(ctx context.Context, ifMatch, fragment string) (string, string, error) {
+	res, err := r.srv.PatchResource(ctx, r.streamKey, r.id, whip.Patch{IfMatch: ifMatch, Fragment: fragment})
+	return res.Fragment, res.ETag, psrpcError(err)
+}
+
+// psrpcError carries a WHIP error's HTTP status over psrpc as the code
+// that maps back to it, so that the worker the client reached answers
+// what this one would have.
+func psrpcError(err error) error {
+	if err == nil {
+		return nil
+	}
+	code := psrpc.Internal
+	switch whip.StatusOf(err) {
+	case http.StatusBadRequest:
+		code = psrpc.InvalidArgument
+	case http.StatusUnauthorized:
+		code = psrpc.Unauthenticated
+	case http.StatusForbidden:
+		code = psrpc.PermissionDenied
+	case http.StatusBadGateway:
+		code = psrpc.UpstreamServerError
+	case http.StatusNotFound:
+		code = psrpc.NotFound
+	case http.StatusPreconditionFailed:
+		code = psrpc.FailedPrecondition
+	case http.StatusUnprocessableEntity:
+		code = psrpc.UnprocessableEntity
+	case http.StatusServiceUnavailable:
+		code = psrpc.Unavailable
+	}
+	return psrpc.NewError(code, err)
+}
+
+// whipRemote sends the WHIP endpoint's DELETE and PATCH requests for
+// resources this worker does not hold to the worker that does, over
+// psrpc (IngressHandler.DeleteWHIPResource and ICERestartWHIPResource on
+// the resource ID), as the official worker's WHIP server does.
+type whipRemote struct{ w *cluster.Worker }
+
+func (r whipRemote) DeleteResource(ctx context.Context, streamKey, resourceID string) error {
+	return httpStatusError(r.w.DeleteWHIPResource(ctx, streamKey, resourceID))
+}
+
+func (r whipRemote) PatchResource(ctx context.Context, streamKey, resourceID string, p whip.Patch) (whip.PatchResult, error) {
+	res, err := r.w.ICERestartWHIPResource(ctx, &rpc.ICERestartWHIPResourceRequest{
+		ResourceId: resourceID, StreamKey: streamKey,
+		UserFragment: p.UFrag, Password: p.Password,
+		RawTrickleIceSdpfrag: p.Fragment, IfMatch: p.IfMatch,
+	})
+	if err != nil {
+		return whip.PatchResult{}, httpStatusError(err)
+	}
+	return whip.PatchResult{Fragment: res.GetTrickleIceSdpfrag(), ETag: res.GetEtag()}, nil
+}
+
+// statusError gives a psrpc error the HTTP status of its code.
+type statusError struct{ err psrpc.Error }
+
+func (e statusError) Error() string   { return e.err.Error() }
+func (e statusError) Unwrap() error   { return e.err }
+func (e statusError) HTTPStatus() int { return e.err.ToHttp() }
+
+func httpStatusError(err error) error {
+	var perr psrpc.Error
+	if errors.As(err, &perr) {
+		return statusError{perr}
+	}
+	return err
 }

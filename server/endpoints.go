@@ -28,6 +28,9 @@ type endpoints struct {
 	srt     *srt.Server
 	// health is the health_port handler, also served on the WHIP port.
 	health http.Handler
+	// whipRemote reaches the WHIP resources other workers hold (cluster
+	// mode); nil standalone.
+	whipRemote whip.Remote
 }
 
 // inputAuthorizer authorizes the publishes of every input.
@@ -91,7 +94,7 @@ func (e *endpoints) startInputs(c *config.Config, auth inputAuthorizer, log logg
 		return err
 	}
 	if c.WHIPPort > 0 {
-		if e.whip, err = startWHIPServer(c, auth, e.health, log); err != nil {
+		if e.whip, err = startWHIPServer(c, auth, e.health, e.whipRemote, log); err != nil {
 			return err
 		}
 	}

@@ -18,14 +18,16 @@ import (
 
 // startWHIPServer starts a WHIP endpoint on whip_port with the ICE
 // settings of rtc_config, authorizing publishes with auth; it also serves
-// health's answers at /health and /availability.
-func startWHIPServer(c *config.Config, auth whip.Authorizer, health http.Handler, log logger.Logger) (*whip.Server, error) {
+// health's answers at /health and /availability. remote (cluster mode)
+// takes the DELETE and PATCH requests for resources other workers hold.
+func startWHIPServer(c *config.Config, auth whip.Authorizer, health http.Handler, remote whip.Remote, log logger.Logger) (*whip.Server, error) {
 	w := &whip.Server{
 		Address:    fmt.Sprintf(":%d", c.WHIPPort),
 		Authorizer: auth,
 		ICE:        whipICE(c),
 		Logger:     log.WithValues("input", "whip"),
 		Health:     health,
+		Remote:     remote,
 	}
 	if err := w.Initialize(); err != nil {
 		return nil, fmt.Errorf("whip_port %d: %w", c.WHIPPort, err)

@@ -40,8 +40,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.post(w, r, parts)
 	case (r.Method == http.MethodDelete || r.Method == http.MethodPatch) && len(parts) == 3:
 		c := s.lookup(parts[2])
+		if c == nil && s.Remote != nil {
+			s.remote(w, r, parts[1], parts[2])
+			return
+		}
 		if c == nil || c.streamKey != parts[1] {
-			httpError(w, r, http.StatusNotFound, "WHIP resource not found: the session has ended or never existed")
+			httpError(w, r, http.StatusNotFound, ErrResourceNotFound.Error())
 			return
 		}
 		if r.Method == http.MethodDelete {
@@ -123,6 +127,14 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, errUfragMismatch):
 		return http.StatusUnprocessableEntity
+	case errors.Is(err, ErrResourceNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, errPreconditionFailed):
+		return http.StatusPreconditionFailed
+	}
+	var hs interface{ HTTPStatus() int }
+	if errors.As(err, &hs) {
+		return hs.HTTPStatus()
 	}
 	return http.StatusInternalServerError
 }
@@ -194,6 +206,10 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, parts []string) {
 		httpError(w, r, statusOf(err), err.Error())
 		return
 	}
+	if px, ok := pub.(Proxy); ok {
+		s.proxy(w, r, app, key, body, px)
+		return
+	}
 	c := &conn{
 		s: s, id: pub.ResourceID(), streamKey: key, pub: pub, etag: newETag(), end: make(chan error, 1),
 		log: sessionLogger(s.Logger, pub).WithValues("remote", r.RemoteAddr),
@@ -251,30 +267,11 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, c *conn) {
 		httpError(w, r, statusOf(err), err.Error()+contentTypeNote(r, contentTypeSDPFrag))
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ifMatch := strings.TrimSpace(r.Header.Get("If-Match"))
-	if ifMatch == "*" {
-		frag, err := c.restartICE(r.Context(), f)
-		if err != nil {
-			httpError(w, r, statusOf(err), err.Error())
-			return
-		}
-		c.etag = newETag()
-		c.log.Infow("ICE restart")
-		w.Header().Set("Content-Type", contentTypeSDPFrag)
-		w.Header().Set("ETag", c.etag)
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, frag)
-		return
-	}
-	if ifMatch != "" && strings.TrimPrefix(ifMatch, "W/") != c.etag {
-		httpError(w, r, http.StatusPreconditionFailed, fmt.Sprintf("If-Match %s is not the current ETag of the session: the ICE session was restarted", ifMatch))
-		return
-	}
-	if err := c.trickle(f); err != nil {
+	ifMatch := r.Header.Get("If-Match")
+	res, err := c.patch(r.Context(), ifMatch, f)
+	if err != nil {
 		httpError(w, r, statusOf(err), err.Error())
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	writePatchResult(w, Patch{IfMatch: ifMatch}.Restart(), res)
 }

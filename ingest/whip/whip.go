@@ -12,6 +12,8 @@
 //	PATCH  /<app>/<stream_key>/<resource> trickle (application/trickle-ice-sdpfrag) → 204;
 //	                                      with If-Match: * an ICE restart → 200 + fragment
 //	DELETE /<app>/<stream_key>/<resource> ends the session → 200
+//	                                      (PATCH and DELETE for a resource another
+//	                                      server holds go to it through Remote)
 //	OPTIONS any path                      CORS preflight → 204
 //	GET    /health                        200
 //
@@ -150,6 +152,10 @@ type Server struct {
 	// worker's WHIP server does. Without it /health answers 200 and
 	// /availability is not served.
 	Health http.Handler
+	// Remote, when set, takes the DELETE and PATCH requests for resources
+	// this server does not hold (cluster mode); without it they answer
+	// 404.
+	Remote Remote
 
 	settings   webrtc.SettingEngine // what every session's API starts from
 	iceServers []webrtc.ICEServer

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -34,6 +35,40 @@ type Session struct {
 	// Report holds the state and its rules; states go to livekit-server.
 	service.Report
 	updatedAt int64 // of the last state sent; guarded by the Report's lock
+
+	whipMu sync.Mutex
+	whip   WHIPResource
+	// participantID and onNotify route WHIPRTCConnectionNotify (proxy
+	// mode); guarded by the worker's lock.
+	participantID string
+	onNotify      func(*rpc.WHIPRTCConnectionNotifyRequest)
+}
+
+// WHIPResource is the WebRTC side of a WHIP session, which the RPCs
+// addressed to its resource ID reach (a client's DELETE or PATCH that
+// reached another worker). Errors should be psrpc errors, whose codes
+// become the client's HTTP status.
+type WHIPResource interface {
+	// Delete ends the session as its client's DELETE does.
+	Delete() error
+	// Patch applies a PATCH: with ifMatch "*" an ICE restart, returning
+	// the answer fragment and the new ETag; otherwise a trickle fragment.
+	Patch(ctx context.Context, ifMatch, fragment string) (answer, etag string, err error)
+}
+
+// SetWHIPResource connects the session's WHIP resource RPCs to its
+// WebRTC side; until then DeleteWHIPResource ends the session and
+// ICERestartWHIPResource answers FailedPrecondition.
+func (s *Session) SetWHIPResource(r WHIPResource) {
+	s.whipMu.Lock()
+	defer s.whipMu.Unlock()
+	s.whip = r
+}
+
+func (s *Session) whipResource() WHIPResource {
+	s.whipMu.Lock()
+	defer s.whipMu.Unlock()
+	return s.whip
 }
 
 // Info returns the ingress record as it was when the session started.

@@ -4,7 +4,9 @@
 // worker does. It serves IngressInternal (StartIngress for URL input, with
 // an affinity from admission control, and ListActiveIngress) and, per
 // session, IngressHandler (UpdateIngress / DeleteIngress on the ingress ID,
-// the WHIP resource RPCs on the resource ID); it authorizes publishes with
+// the WHIP resource RPCs on the resource ID, WHIPRTCConnectionNotify on
+// the livekit-server participant of a proxied WHIP session) and calls the
+// WHIP resource RPCs of other workers; it authorizes publishes with
 // IOInfo.GetIngressInfo and reports every state change with
 // IOInfo.UpdateIngressState. It knows nothing about media.
 package cluster
@@ -13,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,12 +77,18 @@ type Worker struct {
 	io       rpc.IOInfoClient
 	internal rpc.IngressInternalServer
 	handler  rpc.IngressHandlerServer
+	// resources reaches the WHIP resources of every worker, this one
+	// included, by resource ID.
+	resources rpc.IngressHandlerClient
 
 	mu         sync.Mutex
 	byIngress  map[string]*Session
 	byResource map[string]*Session
-	draining   bool
-	sessions   sync.WaitGroup
+	// byParticipant has the WHIP proxy sessions by their participant ID
+	// on livekit-server, which addresses WHIPRTCConnectionNotify to it.
+	byParticipant map[string]*Session
+	draining      bool
+	sessions      sync.WaitGroup
 }
 
 // New connects a Worker to the bus and starts serving its RPCs.
@@ -90,7 +99,8 @@ func New(conf Config) (*Worker, error) {
 	if conf.Now == nil {
 		conf.Now = time.Now
 	}
-	w := &Worker{conf: conf, log: conf.Logger, byIngress: map[string]*Session{}, byResource: map[string]*Session{}}
+	w := &Worker{conf: conf, log: conf.Logger, byIngress: map[string]*Session{}, byResource: map[string]*Session{},
+		byParticipant: map[string]*Session{}}
 	var err error
 	if w.io, err = rpc.NewIOInfoClient(conf.Bus); err != nil {
 		return nil, fmt.Errorf("psrpc IOInfo client: %w", err)
@@ -108,6 +118,12 @@ func New(conf Config) (*Worker, error) {
 		w.internal.Kill()
 		w.io.Close()
 		return nil, fmt.Errorf("psrpc IngressHandler server: %w", err)
+	}
+	if w.resources, err = rpc.NewIngressHandlerClient(conf.Bus); err != nil {
+		w.handler.Kill()
+		w.internal.Kill()
+		w.io.Close()
+		return nil, fmt.Errorf("psrpc IngressHandler client: %w", err)
 	}
 	return w, nil
 }
@@ -248,6 +264,10 @@ func (w *Worker) remove(s *Session) {
 	if w.byIngress[s.info.IngressId] == s {
 		delete(w.byIngress, s.info.IngressId)
 		w.deregisterIngressTopics(s.info.IngressId)
+	}
+	if id := s.participantID; id != "" && w.byParticipant[id] == s {
+		delete(w.byParticipant, id)
+		w.handler.DeregisterWHIPRTCConnectionNotifyTopic(id)
 	}
 	w.sessions.Done()
 }
@@ -404,6 +424,7 @@ func (w *Worker) wait(ctx context.Context) error {
 func (w *Worker) Close() {
 	w.internal.Shutdown()
 	w.handler.Shutdown()
+	w.resources.Close()
 	w.io.Close()
 }
 
@@ -450,28 +471,154 @@ func (h handler) DeleteIngress(ctx context.Context, req *livekit.DeleteIngressRe
 	return h.stop(ctx, s, service.ErrDeleted), nil
 }
 
-// errWHIPDeleted is the cause when the WHIP resource is deleted over RPC.
+// errWHIPDeleted is the cause when the WHIP resource of a session
+// without a WebRTC side yet is deleted over RPC.
 var errWHIPDeleted = errors.New("the WHIP resource was deleted")
 
+// DeleteWHIPResource ends the session of a WHIP resource as its client's
+// DELETE does, on whichever worker reached it.
 func (h handler) DeleteWHIPResource(ctx context.Context, req *rpc.DeleteWHIPResourceRequest) (*emptypb.Empty, error) {
 	s := h.lookup("", req.ResourceId)
 	if s == nil || (req.StreamKey != "" && s.info.StreamKey != req.StreamKey) {
 		return nil, psrpc.NewErrorf(psrpc.NotFound, "no WHIP resource %s on this worker", req.ResourceId)
 	}
-	h.stop(ctx, s, errWHIPDeleted)
+	r := s.whipResource()
+	if r == nil {
+		h.stop(ctx, s, errWHIPDeleted)
+		return &emptypb.Empty{}, nil
+	}
+	if err := r.Delete(); err != nil {
+		return nil, err
+	}
+	t := time.NewTimer(endWait)
+	defer t.Stop()
+	select {
+	case <-s.Done():
+	case <-t.C:
+	case <-ctx.Done():
+	}
 	return &emptypb.Empty{}, nil
 }
 
-// ICERestartWHIPResource is answered as upstream does: trickle ICE and ICE
-// restarts go to the worker's own WHIP endpoint (PATCH on the resource
-// URL), not through livekit-server.
-func (h handler) ICERestartWHIPResource(context.Context, *rpc.ICERestartWHIPResourceRequest) (*rpc.ICERestartWHIPResourceResponse, error) {
-	return nil, psrpc.NewErrorf(psrpc.UnprocessableEntity,
-		"trickle ICE and ICE restart go to the worker's WHIP endpoint (PATCH on the resource URL)")
+// ICERestartWHIPResource applies a client's PATCH on a WHIP resource that
+// reached another worker: with If-Match "*" an ICE restart, whose answer
+// fragment and new ETag go back, otherwise a trickle fragment. The
+// fragment travels as sent (raw_trickle_ice_sdpfrag); from a sender that
+// only fills the parsed fields it is rebuilt from them.
+func (h handler) ICERestartWHIPResource(ctx context.Context, req *rpc.ICERestartWHIPResourceRequest) (*rpc.ICERestartWHIPResourceResponse, error) {
+	s := h.lookup("", req.ResourceId)
+	if s == nil || (req.StreamKey != "" && s.info.StreamKey != req.StreamKey) {
+		return nil, psrpc.NewErrorf(psrpc.NotFound, "no WHIP resource %s on this worker", req.ResourceId)
+	}
+	r := s.whipResource()
+	if r == nil {
+		return nil, psrpc.NewErrorf(psrpc.FailedPrecondition, "the WHIP session of resource %s is not established yet", req.ResourceId)
+	}
+	frag := req.RawTrickleIceSdpfrag
+	if frag == "" {
+		frag = fragmentOf(req)
+	}
+	answer, etag, err := r.Patch(ctx, req.IfMatch, frag)
+	if err != nil {
+		return nil, err
+	}
+	return &rpc.ICERestartWHIPResourceResponse{TrickleIceSdpfrag: answer, Etag: etag}, nil
 }
 
-func (h handler) WHIPRTCConnectionNotify(context.Context, *rpc.WHIPRTCConnectionNotifyRequest) (*emptypb.Empty, error) {
+// fragmentOf rebuilds a trickle-ice-sdpfrag from a request's parsed
+// credentials and candidates.
+func fragmentOf(req *rpc.ICERestartWHIPResourceRequest) string {
+	var b strings.Builder
+	if req.UserFragment != "" {
+		fmt.Fprintf(&b, "a=ice-ufrag:%s\r\n", req.UserFragment)
+	}
+	if req.Password != "" {
+		fmt.Fprintf(&b, "a=ice-pwd:%s\r\n", req.Password)
+	}
+	for _, c := range req.Candidates {
+		if !strings.HasPrefix(c, "a=") {
+			c = "a=" + c
+		}
+		b.WriteString(c + "\r\n")
+	}
+	return b.String()
+}
+
+// WHIPRTCConnectionNotify is sent by livekit-server, every 10 s and when
+// it closes, about the WebRTC participant it terminates for a WHIP
+// session in proxy mode; it goes to that session.
+func (h handler) WHIPRTCConnectionNotify(_ context.Context, req *rpc.WHIPRTCConnectionNotifyRequest) (*emptypb.Empty, error) {
+	h.w.mu.Lock()
+	s := h.w.byParticipant[req.ParticipantId]
+	var fn func(*rpc.WHIPRTCConnectionNotifyRequest)
+	if s != nil {
+		fn = s.onNotify
+	}
+	h.w.mu.Unlock()
+	if fn == nil {
+		return nil, psrpc.NewErrorf(psrpc.NotFound, "no WHIP session of participant %s on this worker", req.ParticipantId)
+	}
+	fn(req)
 	return &emptypb.Empty{}, nil
+}
+
+// ListenRTCConnection routes livekit-server's WHIPRTCConnectionNotify
+// about a participant (the WebRTC side of this WHIP session, which
+// livekit-server terminates in proxy mode) to fn until the session ends.
+// It is called once per session.
+func (s *Session) ListenRTCConnection(participantID string, fn func(*rpc.WHIPRTCConnectionNotifyRequest)) error {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.byResource[s.resourceID] != s {
+		return errors.New("the session has ended")
+	}
+	if err := w.handler.RegisterWHIPRTCConnectionNotifyTopic(participantID); err != nil {
+		return fmt.Errorf("psrpc WHIPRTCConnectionNotify: %w", err)
+	}
+	s.participantID, s.onNotify = participantID, fn
+	w.byParticipant[participantID] = s
+	return nil
+}
+
+// resourceTimeout bounds a DeleteWHIPResource or ICERestartWHIPResource
+// sent to the worker holding a resource; an ICE restart gathers
+// candidates there first.
+const resourceTimeout = 15 * time.Second
+
+// DeleteWHIPResource ends a WHIP resource wherever it runs: the DELETE of
+// a client that reached this worker for a resource it does not hold.
+// The error is a psrpc.Error; NotFound when no worker holds it.
+func (w *Worker) DeleteWHIPResource(ctx context.Context, streamKey, resourceID string) error {
+	_, err := w.resources.DeleteWHIPResource(ctx, resourceID, &rpc.DeleteWHIPResourceRequest{
+		ResourceId: resourceID, StreamKey: streamKey,
+	}, psrpc.WithRequestTimeout(resourceTimeout))
+	return resourceError(err, resourceID)
+}
+
+// ICERestartWHIPResource hands a client's PATCH (trickle, or ICE restart
+// with If-Match "*") to the worker holding the resource and returns its
+// answer fragment and ETag. The error is a psrpc.Error; NotFound when no
+// worker holds it.
+func (w *Worker) ICERestartWHIPResource(ctx context.Context, req *rpc.ICERestartWHIPResourceRequest) (*rpc.ICERestartWHIPResourceResponse, error) {
+	res, err := w.resources.ICERestartWHIPResource(ctx, req.ResourceId, req, psrpc.WithRequestTimeout(resourceTimeout))
+	return res, resourceError(err, req.ResourceId)
+}
+
+// resourceError says NotFound when no worker answered for the resource:
+// no worker subscribes to the topic of a resource that has ended.
+func resourceError(err error, resourceID string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, psrpc.ErrNoResponse) {
+		return psrpc.NewErrorf(psrpc.NotFound, "WHIP resource %s not found on any worker: the session has ended or never existed", resourceID)
+	}
+	var perr psrpc.Error
+	if errors.As(err, &perr) {
+		return err
+	}
+	return psrpc.NewError(psrpc.Internal, err)
 }
 
 // settleTranscoding applies livekit-server's default when a record lacks

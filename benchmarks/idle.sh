@@ -52,34 +52,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r LK_PORT LK_TCP LK_UDP API_PORT HEALTH_PORT RTMP_PORT WHIP_PORT WHIP_UDP DEBUG_PORT < <(python3 -c '
-import socket
-ss=[socket.socket() for _ in range(9)]
-for s in ss: s.bind(("127.0.0.1",0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
-
-cat >"$WORK/livekit.yaml" <<YAML
-port: $LK_PORT
-bind_addresses: [127.0.0.1]
-rtc:
-  tcp_port: $LK_TCP
-  udp_port: $LK_UDP
-  node_ip: 127.0.0.1
-  use_external_ip: false
-  enable_loopback_candidate: true
-  ips:
-    includes: [127.0.0.1/32]
-keys:
-  devkey: secret
-logging:
-  level: warn
-YAML
-"$LK_BIN" --dev --config "$WORK/livekit.yaml" >"$WORK/livekit.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$LK_PORT" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+read -r LK_PORT LK_TCP LK_UDP API_PORT HEALTH_PORT RTMP_PORT WHIP_PORT WHIP_UDP DEBUG_PORT < <(free_ports 9)
+start_livekit "$LK_BIN" "$WORK" "$LK_PORT" "$LK_TCP" "$LK_UDP"
+PIDS+=($LIVEKIT_PID)
 
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)

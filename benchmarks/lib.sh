@@ -20,3 +20,44 @@ gen_source() {
     -c:a aac -b:a 128k -ar 48000 -ac 2 \
     -f flv "$out.tmp" && mv "$out.tmp" "$out"
 }
+
+# free_ports N: N loopback ports that were free a moment ago, space-separated.
+free_ports() {
+  python3 -c '
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
+}
+
+# start_livekit BIN DIR PORT TCP UDP: a livekit-server --dev on loopback
+# (ICE on 127.0.0.1 only, keys devkey/secret), config and log in DIR; its
+# PID is in LIVEKIT_PID once it answers.
+start_livekit() {
+  local bin=$1 dir=$2 port=$3 tcp=$4 udp=$5
+  cat >"$dir/livekit.yaml" <<YAML
+port: $port
+bind_addresses: [127.0.0.1]
+rtc:
+  tcp_port: $tcp
+  udp_port: $udp
+  node_ip: 127.0.0.1
+  use_external_ip: false
+  enable_loopback_candidate: true
+  ips:
+    includes: [127.0.0.1/32]
+keys:
+  devkey: secret
+logging:
+  level: warn
+YAML
+  "$bin" --dev --config "$dir/livekit.yaml" >"$dir/livekit.log" 2>&1 &
+  LIVEKIT_PID=$!
+  for _ in $(seq 100); do
+    curl -fsS "http://127.0.0.1:$port" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  kill "$LIVEKIT_PID" 2>/dev/null || true
+  echo "livekit-server did not answer on port $port: see $dir/livekit.log" >&2
+  return 1
+}

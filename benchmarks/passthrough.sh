@@ -41,30 +41,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r LK_PORT LK_TCP LK_UDP API_PORT HEALTH_PORT RTMP_PORT WHIP_PORT LISTEN_PORT < <(python3 -c '
-import socket
-ss=[socket.socket() for _ in range(8)]
-for s in ss: s.bind(("127.0.0.1",0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
-
-cat >"$WORK/livekit.yaml" <<EOF
-port: $LK_PORT
-bind_addresses: [127.0.0.1]
-rtc:
-  tcp_port: $LK_TCP
-  udp_port: $LK_UDP
-  node_ip: 127.0.0.1
-  use_external_ip: false
-  enable_loopback_candidate: true
-  ips:
-    includes: [127.0.0.1/32]
-keys:
-  devkey: secret
-logging:
-  level: warn
-EOF
-"$LK_BIN" --dev --config "$WORK/livekit.yaml" >"$WORK/livekit.log" 2>&1 &
-PIDS+=($!)
+read -r LK_PORT LK_TCP LK_UDP API_PORT HEALTH_PORT RTMP_PORT WHIP_PORT LISTEN_PORT WHIP_UDP < <(free_ports 9)
+start_livekit "$LK_BIN" "$WORK" "$LK_PORT" "$LK_TCP" "$LK_UDP"
+PIDS+=($LIVEKIT_PID)
 
 cat >"$WORK/tributary.yaml" <<EOF
 api_key: devkey
@@ -75,16 +54,14 @@ api_port: $API_PORT
 health_port: $HEALTH_PORT
 rtmp_port: $RTMP_PORT
 whip_port: $WHIP_PORT
+rtc_config:
+  udp_port: $WHIP_UDP
 store_path: $WORK/ingress.db
 rtmp_base_url: rtmp://127.0.0.1:$RTMP_PORT/live
 whip_base_url: http://127.0.0.1:$WHIP_PORT/w
 logging:
   level: info
 EOF
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$LK_PORT" >/dev/null 2>&1 && break
-  sleep 0.1
-done
 "$BIN/tributary" --config "$WORK/tributary.yaml" >"$WORK/tributary.log" 2>&1 &
 TRIB_PID=$!
 PIDS+=($TRIB_PID)

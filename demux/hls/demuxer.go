@@ -113,7 +113,7 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	mediaURL := d.URL
+	mediaURL, audioURL := d.URL, ""
 	if pl.master != nil {
 		v := chooseVariant(pl.master, d.MaxBandwidth, d.AudioOnly)
 		if v == nil {
@@ -122,9 +122,14 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 		if mediaURL, err = resolve(d.URL, v.URI); err != nil {
 			return err
 		}
+		if a := chooseAudioRendition(pl.master, v); a != nil {
+			if audioURL, err = resolve(d.URL, a.URI); err != nil {
+				return err
+			}
+		}
 		if d.OnVariant != nil {
 			err := d.OnVariant(Variant{URL: mediaURL, Bandwidth: int(v.Bandwidth), Resolution: v.Resolution, Codecs: v.Codecs,
-				AudioRenditions: audioRenditions(pl.master, v)})
+				AudioRenditions: audioRenditions(pl.master, v), AudioURL: audioURL})
 			if err != nil {
 				return err
 			}
@@ -139,6 +144,25 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	it := &segmentIter{d: d, url: mediaURL}
 	if err := it.load(pl.media); err != nil {
 		return err
+	}
+	if audioURL != "" {
+		// The rendition playlist is fetched with the same bounds as the
+		// variant's. When it cannot be fetched, Run fails naming it rather
+		// than playing the variant alone: a variant that leaves its audio
+		// to renditions mostly has none of its own, and a room without
+		// audio is a failure to report, not to hide.
+		apl, err := d.fetchPlaylist(ctx, audioURL)
+		if err != nil {
+			return err
+		}
+		if apl.media == nil {
+			return malformed("audio rendition playlist %s is a master playlist", audioURL)
+		}
+		ait := &segmentIter{d: d, url: audioURL}
+		if err := ait.load(apl.media); err != nil {
+			return err
+		}
+		return d.runWithRendition(ctx, it, ait)
 	}
 	for {
 		seg, err := it.nextSegment(ctx)

@@ -17,11 +17,11 @@ import (
 	"github.com/tributary-ingress/tributary/media"
 )
 
-// fixtureFiles serves testdata/ts and testdata/fmp4 from memory under
+// fixtureFiles serves the fixtures of testdata (gen.sh) from memory under
 // http://fix/.
 func fixtureFiles(t testing.TB) memFetcher {
 	files := memFetcher{}
-	for _, dir := range []string{"ts", "fmp4"} {
+	for _, dir := range []string{"ts", "fmp4", "alt_ts", "alt_fmp4"} {
 		ents, err := os.ReadDir(filepath.Join("testdata", dir))
 		require.NoError(t, err)
 		for _, e := range ents {
@@ -59,6 +59,15 @@ func FuzzPlaylist(f *testing.F) {
 	// variants and segments in one playlist.
 	f.Add("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MAP:URI=\"" + strings.Repeat("u", MaxURILength+1) + "\"\n#EXTINF:1,\nv1_0.ts\n#EXT-X-ENDLIST\n")
 	f.Add("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv1.m3u8\n#EXTINF:1,\nv1_0.ts\n")
+	// Alternative audio: a variant whose audio is in a rendition playlist
+	// of its own, TS and fMP4 (testdata/alt_*), and a group with two.
+	for _, dir := range []string{"alt_ts", "alt_fmp4"} {
+		f.Add("#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",DEFAULT=YES,URI=\"../" + dir + "/a.m3u8\"\n" +
+			"#EXT-X-STREAM-INF:BANDWIDTH=145200,RESOLUTION=320x180,AUDIO=\"a\"\n../" + dir + "/v.m3u8\n")
+	}
+	f.Add("#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",AUTOSELECT=YES,URI=\"../alt_ts/a.m3u8\"\n" +
+		"#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"fr\",URI=\"x.m3u8\"\n" +
+		"#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"a\"\nv0.m3u8\n")
 	files := fixtureFiles(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		if len(body) > 1<<14 {

@@ -154,10 +154,13 @@ type Variant struct {
 	Resolution string
 	Codecs     string
 	// AudioRenditions counts the audio renditions with their own playlist
-	// (EXT-X-MEDIA TYPE=AUDIO with a URI) in the variant's AUDIO group:
-	// when it is not 0, the audio is not in the variant's segments, and
-	// Run, which plays those only, delivers no audio.
+	// (EXT-X-MEDIA TYPE=AUDIO with a URI) in the variant's AUDIO group.
 	AudioRenditions int
+	// AudioURL is the playlist of the audio rendition Run plays with the
+	// variant (the group's DEFAULT=YES rendition, else its AUTOSELECT=YES
+	// one, else its first), whose audio replaces the variant's own; empty
+	// when the variant's own segments carry the audio.
+	AudioURL string
 }
 
 // audioRenditions counts the audio renditions of v's AUDIO group that

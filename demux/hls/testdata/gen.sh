@@ -21,3 +21,15 @@ ENC="-c:v libx264 -preset veryfast -g 30 -keyint_min 30 -sc_threshold 0 -bf 2 -c
 # fMP4 segments (EXT-X-MAP init.mp4 + .m4s fragments), one variant.
 (cd fmp4 && $FF $V $A -t 2 $ENC -b:v 100k -f hls -hls_time 1 -hls_playlist_type vod \
 	-hls_segment_type fmp4 -hls_fmp4_init_filename init.mp4 -hls_segment_filename "seg%d.m4s" index.m3u8)
+# Alternative audio: the video variant and the audio rendition in media
+# playlists of their own (EXT-X-MEDIA TYPE=AUDIO with a URI), TS and fMP4.
+# The audio starts 0.5 s after the video (-itsoffset), so the rendition's
+# first segment starts later than the variant's on the shared timeline.
+ALT="-map 0:v -map 1:a $ENC -b:v 100k -master_pl_name master.m3u8"
+VSM="v:0,agroup:aud,name:v a:0,agroup:aud,default:yes,name:a"
+mkdir -p alt_ts alt_fmp4
+(cd alt_ts && $FF $V -itsoffset 0.5 -f lavfi -i sine=frequency=440:sample_rate=48000 -t 3 $ALT -var_stream_map "$VSM" \
+	-f hls -hls_time 1 -hls_playlist_type vod -hls_segment_filename "%v_%d.ts" "%v.m3u8")
+(cd alt_fmp4 && $FF $V -itsoffset 0.5 -f lavfi -i sine=frequency=440:sample_rate=48000 -t 3 $ALT -var_stream_map "$VSM" \
+	-f hls -hls_time 1 -hls_playlist_type vod -hls_segment_type fmp4 -hls_fmp4_init_filename "%v_init.mp4" \
+	-hls_segment_filename "%v_%d.m4s" "%v.m3u8")

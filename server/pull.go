@@ -93,14 +93,13 @@ func (s *Server) LaunchURL(sess *service.Session) {
 	}()
 }
 
-// logHLSVariant logs the variant an HLS pull plays, and warns when its
-// audio is in renditions of their own, which are not played.
+// logHLSVariant logs the variant an HLS pull plays, and the audio
+// rendition played with it when its audio has a playlist of its own.
 func logHLSVariant(log logger.Logger) func(hls.Variant) {
 	return func(v hls.Variant) {
 		log.Infow("HLS variant", "url", url.Redact(v.URL), "bandwidth", v.Bandwidth, "resolution", v.Resolution, "codecs", v.Codecs)
-		if v.AudioRenditions > 0 {
-			log.Warnw("this HLS stream has its audio in separate renditions (EXT-X-MEDIA with URI), which Tributary does not play yet: the room gets no audio from it", nil,
-				"renditions", v.AudioRenditions)
+		if v.AudioURL != "" {
+			log.Infow("HLS audio rendition", "url", url.Redact(v.AudioURL), "renditions", v.AudioRenditions)
 		}
 	}
 }

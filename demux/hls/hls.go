@@ -9,10 +9,26 @@
 // that redirects, timeouts and address policies live in one place. It
 // starts no goroutines; Run blocks between playlist refreshes.
 //
+// Alternative audio renditions: when the chosen variant names an AUDIO
+// group whose chosen rendition (EXT-X-MEDIA TYPE=AUDIO: the DEFAULT=YES
+// one, else the AUTOSELECT=YES one, else the first; LANGUAGE is not
+// consulted, there being no preference to match) has a playlist of its
+// own, that playlist is followed too, with the same limits and its own
+// refreshes, and its audio replaces the variant's own. Its track IDs are
+// moved up by RenditionTrackIDOffset. The frames of the two streams reach
+// OnFrame merged by decode time, on the timeline the segments carry (PES
+// time stamps, tfdt and edit list), so that a caller pacing each track
+// sees audio and video of the same moment together: one demuxed segment
+// of each stream is buffered, and the earliest frame of the two buffers
+// goes next. That holds at most one segment's frames per stream plus the
+// body of the segment being demuxed: 3 × MaxSegmentSize (384 MiB) in the
+// worst case, about three segments' worth of media in practice.
+//
 // Timestamps continue across segments; at EXT-X-DISCONTINUITY the
 // timeline is re-anchored so the frames after it follow the frames before
-// it. SCTE-35 splice_insert commands in TS segments are reported through
-// OnSCTE35.
+// it (with an audio rendition, each stream continues after its own last
+// frame). SCTE-35 splice_insert commands in TS segments of the variant
+// are reported through OnSCTE35.
 //
 // Playlists are untrusted: a body is refused beyond MaxPlaylistSize, and
 // checked before it is decoded for URIs longer than MaxURILength, more
@@ -22,9 +38,8 @@
 // MaxLiveQueuedSegments waiting.
 //
 // Not supported (reported, not guessed): encrypted segments (EXT-X-KEY
-// other than NONE), byte-range segments (EXT-X-BYTERANGE), and alternative
-// audio renditions of EXT-X-MEDIA (the variant's own segments are played;
-// Variant.AudioRenditions tells the caller when the audio is elsewhere).
+// other than NONE), byte-range segments (EXT-X-BYTERANGE). Alternative
+// video renditions and subtitles of EXT-X-MEDIA are not played.
 //
 // Specification: RFC 8216 (HTTP Live Streaming); draft-pantos-hls-rfc8216bis.
 package hls

@@ -2,8 +2,10 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,31 +87,100 @@ func TestURLLiveHLS(t *testing.T) {
 	require.Less(t, lag, 10*time.Second)
 }
 
-// TestURLHLSSeparateAudio plays an HLS master playlist made by ffmpeg
-// whose audio is a rendition of its own (EXT-X-MEDIA with a URI): the video
-// variant plays, and the log says plainly that its audio is not played
-// (rather than the room silently getting no audio).
+// TestURLHLSSeparateAudio plays HLS presentations made by the real ffmpeg
+// CLI whose audio is a rendition with a playlist of its own
+// (-var_stream_map with agroup: EXT-X-MEDIA TYPE=AUDIO with a URI, and a
+// video-only variant), with TS and with fMP4 segments, served over HTTP
+// and pulled by a URL ingress. The source is the flash + beep of the A/V
+// sync test. A subscriber in the room gets the video in the preset's
+// three layers at its frame rate and the audio as Opus that decodes to
+// the source's 1 kHz beep, and every beep lands on its flash within the
+// A/V sync tolerance: the rendition is played on the variant's timeline.
 func TestURLHLSSeparateAudio(t *testing.T) {
 	lk := e2e.StartLiveKit(t)
 	tr := startTributary(t, tributaryOpts{WsURL: lk.URL})
 	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	makeMedia(t, filepath.Join(dir, "out_%v.m3u8"), "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "6", "-map", "0:v", "-map", "1:a",
-		"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac",
-		"-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod",
-		"-var_stream_map", "v:0,agroup:aud a:0,agroup:aud", "-master_pl_name", "master.m3u8")
-	base := serveFiles(t, dir)
-	sub := e2e.NewSubscriber(t, lk, "hls-sep")
-	info := createURL(ctx, t, c, "hls-sep", "hls-sep", base+"/master.m3u8", nil)
-	vt, err := sub.WaitTrack(ctx, func(s e2e.TrackStats) bool {
-		return s.MimeType == "video/H264" && s.Width == 640 && s.Window >= 2*time.Second
-	})
-	require.NoError(t, err)
-	require.InDelta(t, 30, vt.FPS, 4)
-	end := waitState(ctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_COMPLETE)
-	require.Empty(t, end.State.Error)
-	require.Regexp(t, `separate renditions[^\n]*"renditions": 1`, logOf(t, tr))
+
+	periodFrames := int(syncEventPeriod.Seconds() * 30)
+	video := fmt.Sprintf("color=c=0x202020:s=1280x720:r=30,"+
+		"drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='eq(mod(n,%d),0)'", periodFrames)
+	audio := fmt.Sprintf("aevalsrc=exprs='0.5*sin(2*PI*1000*t)*lt(mod(t,%g),0.1)':s=48000", syncEventPeriod.Seconds())
+	for _, seg := range []string{"mpegts", "fmp4"} {
+		t.Run(seg, func(t *testing.T) {
+			dir := t.TempDir()
+			makeMedia(t, filepath.Join(dir, "out_%v.m3u8"), "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
+				"-t", itoa(syncSeconds), "-map", "0:v", "-map", "1:a",
+				"-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-bf", "0", "-g", "60", "-pix_fmt", "yuv420p",
+				"-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a", "128k",
+				"-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_segment_type", seg,
+				"-hls_segment_filename", filepath.Join(dir, "seg_%v_%d."+map[string]string{"mpegts": "ts", "fmp4": "m4s"}[seg]),
+				"-var_stream_map", "v:0,agroup:aud a:0,agroup:aud,default:yes", "-master_pl_name", "master.m3u8")
+			master, err := os.ReadFile(filepath.Join(dir, "master.m3u8"))
+			require.NoError(t, err)
+			require.Regexp(t, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="group_aud".*DEFAULT=YES,URI="out_1.m3u8"`, string(master))
+
+			room := "hls-sep-" + seg
+			base := serveFiles(t, dir)
+			sub := e2e.NewSubscriber(t, lk, room)
+			sub.CapturePackets()
+			info := createURL(ctx, t, c, room, room, base+"/master.m3u8", nil)
+			st := waitState(ctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
+			require.Equal(t, uint32(1280), st.State.Video.GetWidth())
+			require.Equal(t, "audio/mp4a-latm", st.State.Audio.GetMimeType(), "the rendition's AAC is the input audio")
+			p, err := sub.WaitParticipant(ctx, func(p e2e.Participant) bool { return p.Identity == room && len(p.Tracks) == 2 })
+			require.NoError(t, err, "video and audio published")
+			vti := videoTrack(p)
+			require.NotNil(t, vti)
+			require.True(t, vti.Simulcast)
+			require.Len(t, vti.Layers, 3)
+			live, err := sub.WaitTrack(ctx, func(s e2e.TrackStats) bool {
+				return s.TrackSID == vti.Sid && s.Width == 1280 && s.Window >= 2500*time.Millisecond
+			})
+			require.NoError(t, err)
+			require.InDelta(t, 30, live.FPS, 4, "played at its frame rate")
+
+			end := waitState(ctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_COMPLETE)
+			require.Empty(t, end.State.Error)
+			_, err = sub.WaitParticipant(ctx, func(p e2e.Participant) bool { return p.Identity == room && !p.Connected })
+			require.NoError(t, err, "the participant leaves at the end")
+
+			var vt, at e2e.TrackStats
+			for _, st := range sub.Stats() {
+				switch {
+				case st.ParticipantIdentity != room:
+				case st.MimeType == "video/H264":
+					vt = st
+				case st.MimeType == "audio/opus":
+					at = st
+				}
+			}
+			require.NotEmpty(t, vt.TrackSID, "video received; tracks: %v", sub.Stats())
+			require.NotEmpty(t, at.TrackSID, "audio received; tracks: %v", sub.Stats())
+			require.Greater(t, int(vt.Pictures), (syncSeconds-5)*30, "pictures received")
+
+			apkts, dropped := sub.Packets(at.TrackSID)
+			require.Zero(t, dropped)
+			pcm, err := e2e.DecodeOpusChannel(apkts)
+			require.NoError(t, err)
+			hz, windows := e2e.ToneFrequency(pcm, 48000, 0.1)
+			t.Logf("decoded %.1f s of audio: %d loud 10 ms windows at %.0f Hz", float64(len(pcm))/48000, windows, hz)
+			require.InDelta(t, 1000, hz, 30, "the beep's pitch")
+			// 10 beeps of 100 ms: 10 windows each, the edges aside.
+			require.GreaterOrEqual(t, windows, 60, "the beeps are heard")
+
+			steady := avOffsets(t, sub, vt, at, syncEventPeriod, syncWarmup)
+			require.GreaterOrEqual(t, len(steady), (syncSeconds-6)/int(syncEventPeriod.Seconds()), "events measured after the warm-up")
+			sorted := slices.Clone(steady)
+			slices.Sort(sorted)
+			median := sorted[len(sorted)/2]
+			t.Logf("A/V offset over %d events: median %+.1f ms, min %+.1f ms, max %+.1f ms (positive: audio late)",
+				len(steady), ms(median), ms(sorted[0]), ms(sorted[len(sorted)-1]))
+			for _, o := range steady {
+				require.LessOrEqual(t, o.Abs(), avSyncTolerance, "A/V offset of an event after the warm-up")
+			}
+			require.Contains(t, logOf(t, tr), "HLS audio rendition")
+		})
+	}
 }

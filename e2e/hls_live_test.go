@@ -92,7 +92,7 @@ func TestURLLiveHLS(t *testing.T) {
 // (-var_stream_map with agroup: EXT-X-MEDIA TYPE=AUDIO with a URI, and a
 // video-only variant), with TS and with fMP4 segments, served over HTTP
 // and pulled by a URL ingress. The source is the flash + beep of the A/V
-// sync test. A subscriber in the room gets the video in the preset's
+// sync test, its audio starting 0.5 s after its video. A subscriber in the room gets the video in the preset's
 // three layers at its frame rate and the audio as Opus that decodes to
 // the source's 1 kHz beep, and every beep lands on its flash within the
 // A/V sync tolerance: the rendition is played on the variant's timeline.
@@ -106,11 +106,16 @@ func TestURLHLSSeparateAudio(t *testing.T) {
 	periodFrames := int(syncEventPeriod.Seconds() * 30)
 	video := fmt.Sprintf("color=c=0x202020:s=1280x720:r=30,"+
 		"drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='eq(mod(n,%d),0)'", periodFrames)
-	audio := fmt.Sprintf("aevalsrc=exprs='0.5*sin(2*PI*1000*t)*lt(mod(t,%g),0.1)':s=48000", syncEventPeriod.Seconds())
+	// The audio starts half a second after the video (-itsoffset), as
+	// renditions cut apart from the video may: its beeps are placed so
+	// that they still start with the flashes on the shared timeline, which
+	// a player that started each stream at its own first frame would miss
+	// by 500 ms.
+	audio := fmt.Sprintf("aevalsrc=exprs='0.5*sin(2*PI*1000*t)*lt(mod(t+0.5,%g),0.1)':s=48000", syncEventPeriod.Seconds())
 	for _, seg := range []string{"mpegts", "fmp4"} {
 		t.Run(seg, func(t *testing.T) {
 			dir := t.TempDir()
-			makeMedia(t, filepath.Join(dir, "out_%v.m3u8"), "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
+			makeMedia(t, filepath.Join(dir, "out_%v.m3u8"), "-f", "lavfi", "-i", video, "-itsoffset", "0.5", "-f", "lavfi", "-i", audio,
 				"-t", itoa(syncSeconds), "-map", "0:v", "-map", "1:a",
 				"-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-bf", "0", "-g", "60", "-pix_fmt", "yuv420p",
 				"-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a", "128k",
@@ -167,7 +172,8 @@ func TestURLHLSSeparateAudio(t *testing.T) {
 			hz, windows := e2e.ToneFrequency(pcm, 48000, 0.1)
 			t.Logf("decoded %.1f s of audio: %d loud 10 ms windows at %.0f Hz", float64(len(pcm))/48000, windows, hz)
 			require.InDelta(t, 1000, hz, 30, "the beep's pitch")
-			// 10 beeps of 100 ms: 10 windows each, the edges aside.
+			// 10 beeps of 100 ms (the first 0.5 s have no audio): 10
+			// windows each, the edges aside.
 			require.GreaterOrEqual(t, windows, 60, "the beeps are heard")
 
 			steady := avOffsets(t, sub, vt, at, syncEventPeriod, syncWarmup)

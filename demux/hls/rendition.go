@@ -98,8 +98,10 @@ type source struct {
 	buf  []item
 	head int
 
-	// tracks maps the demuxer's track IDs to the tracks announced.
-	tracks map[int]*media.Track
+	// tracks maps the demuxer's track IDs to the tracks taken, announced
+	// (OnTrack) with their first frame.
+	tracks    map[int]*media.Track
+	announced map[*media.Track]bool
 
 	// fMP4: the initialization section of the current segments and how
 	// its tracks' times are placed.
@@ -125,15 +127,16 @@ type source struct {
 }
 
 func newSource(d *Demuxer, it *segmentIter, rendition bool) *source {
-	return &source{d: d, it: it, rendition: rendition, tracks: map[int]*media.Track{},
+	return &source{d: d, it: it, rendition: rendition, tracks: map[int]*media.Track{}, announced: map[*media.Track]bool{},
 		lastDTSNs: map[int]int64{}, deltaNs: map[int]int64{}}
 }
 
-func (s *source) name() string {
+// idOffset is what the stream adds to its demuxers' track IDs.
+func (s *source) idOffset() int {
 	if s.rendition {
-		return "audio rendition"
+		return RenditionTrackIDOffset
 	}
-	return "variant"
+	return 0
 }
 
 // runWithRendition plays the variant's segments (its video) with those of
@@ -200,6 +203,12 @@ func (s *source) emit() error {
 		}
 		return s.d.OnSCTE35(*it.splice)
 	}
+	if t := it.f.Track; !s.announced[t] {
+		s.announced[t] = true
+		if err := s.d.OnTrack(t); err != nil {
+			return err
+		}
+	}
 	s.d.emitted = true
 	return s.d.OnFrame(it.f)
 }
@@ -208,6 +217,14 @@ func (s *source) emit() error {
 // yields frames, or the stream ends (done).
 func (s *source) fill(ctx context.Context) error {
 	s.buf, s.head = s.buf[:0], 0
+	// With the buffer empty, only the current tracks can have frames
+	// again: forget the others, so that a stream changing its
+	// configuration at every segment does not grow the set.
+	for t := range s.announced {
+		if s.tracks[t.ID-s.idOffset()] != t {
+			delete(s.announced, t)
+		}
+	}
 	for len(s.buf) == 0 {
 		seg, err := s.it.nextSegment(ctx)
 		if errors.Is(err, io.EOF) {
@@ -414,9 +431,16 @@ func (s *source) localIDs() map[int]bool {
 	return ids
 }
 
-// track announces a track of a segment's demuxer, unless it is the one
-// announced before for the same ID: a demuxer per segment announces its
-// tracks for every segment.
+// track takes a track of a segment's demuxer, unless it is the one taken
+// before for the same ID: a demuxer per segment announces its tracks for
+// every segment.
+//
+// OnTrack is called when the track's first frame is emitted, not when its
+// segment is demuxed (which, with the other stream's segment buffered,
+// is up to a segment earlier): as with one demuxer, the caller learns of
+// a track just before its frames. A session that starts its clock at the
+// first frame after the tracks are known then starts it on the earliest
+// frame of the presentation, not on a rendition whose audio starts later.
 func (s *source) track(t *media.Track) error {
 	if (t.Kind == media.KindAudio) != s.rendition {
 		return nil
@@ -425,11 +449,9 @@ func (s *source) track(t *media.Track) error {
 		return nil
 	}
 	out := *t
-	if s.rendition {
-		out.ID += RenditionTrackIDOffset
-	}
+	out.ID += s.idOffset()
 	s.tracks[t.ID] = &out
-	return s.d.OnTrack(&out)
+	return nil
 }
 
 func sameTrack(a, b *media.Track) bool {

@@ -73,17 +73,26 @@ func leUint32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
-// ToneFrequency measures the pitch of the loud parts of a signal: over
-// every 10 ms window whose RMS reaches minRMS, it counts the zero
-// crossings (with a hysteresis of minRMS/2), and returns their mean rate
-// in Hz with the number of windows measured.
+// ToneFrequency measures the pitch of the loud parts of a signal: in
+// every run of 10 ms windows whose RMS reaches minRMS, it finds the zero
+// crossings (with a hysteresis of minRMS/2, so that the noise around zero
+// at a sound's edges does not count) and measures the half periods from
+// the first crossing to the last. It returns the mean frequency in Hz and
+// the number of loud windows.
 func ToneFrequency(samples []float64, rate int, minRMS float64) (hz float64, windows int) {
 	w := rate / 100
-	var crossings int
-	// state is the sign of the signal beyond the hysteresis, kept across
-	// the loud windows of one sound.
-	state := 0
 	h := minRMS / 2
+	var halfPeriods, span int
+	// state is the sign of the signal beyond the hysteresis; first and
+	// last are the sample indexes of the run's first and last crossings.
+	state, first, last, n := 0, 0, 0, 0
+	endRun := func() {
+		if n > 1 {
+			halfPeriods += n - 1
+			span += last - first
+		}
+		state, n = 0, 0
+	}
 	for start := 0; start+w <= len(samples); start += w {
 		win := samples[start : start+w]
 		var sum float64
@@ -91,30 +100,33 @@ func ToneFrequency(samples []float64, rate int, minRMS float64) (hz float64, win
 			sum += v * v
 		}
 		if math.Sqrt(sum/float64(w)) < minRMS {
-			state = 0
+			endRun()
 			continue
 		}
 		windows++
-		// A crossing counts when the signal goes from below -h to above
-		// h or back (hysteresis): the noise around zero at a beep's edges
-		// would otherwise count as a high pitch.
-		for _, v := range win {
+		for i, v := range win {
+			s := 0
 			switch {
-			case v > h && state <= 0:
-				if state < 0 {
-					crossings++
-				}
-				state = 1
-			case v < -h && state >= 0:
-				if state > 0 {
-					crossings++
-				}
-				state = -1
+			case v > h:
+				s = 1
+			case v < -h:
+				s = -1
+			default:
+				continue
 			}
+			if state != 0 && s != state {
+				if n == 0 {
+					first = start + i
+				}
+				last = start + i
+				n++
+			}
+			state = s
 		}
 	}
-	if windows == 0 {
-		return 0, 0
+	endRun()
+	if span == 0 {
+		return 0, windows
 	}
-	return float64(crossings) / 2 / (float64(windows*w) / float64(rate)), windows
+	return float64(halfPeriods) / 2 / (float64(span) / float64(rate)), windows
 }

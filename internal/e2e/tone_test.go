@@ -21,6 +21,6 @@ func TestToneFrequency(t *testing.T) {
 		}
 	}
 	hz, n := ToneFrequency(s, 48000, 0.1)
-	require.InDelta(t, 1000, hz, 15)
+	require.InDelta(t, 1000, hz, 5)
 	require.Equal(t, 30, n)
 }

@@ -122,9 +122,15 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 		if mediaURL, err = resolve(d.URL, v.URI); err != nil {
 			return err
 		}
-		if a := chooseAudioRendition(pl.master, v); a != nil {
+		if a := chooseAudioRendition(pl.master, v); a != nil && !audioOnly(v) {
+			// An audio-only variant is its own audio (Apple's point to
+			// the rendition's playlist): only a variant with video is
+			// played with a rendition.
 			if audioURL, err = resolve(d.URL, a.URI); err != nil {
 				return err
+			}
+			if audioURL == mediaURL {
+				audioURL = ""
 			}
 		}
 		if d.OnVariant != nil {

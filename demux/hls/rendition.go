@@ -71,6 +71,13 @@ func indexFunc[T any](s []T, f func(T) bool) int {
 	return -1
 }
 
+// maxEmptySegments bounds the segments in a row of one stream that have
+// no frame to play (a variant with no video, its own audio giving way to
+// the rendition's; a rendition with no audio): the other stream waits
+// for them, so they end the presentation with an error rather than
+// stall it.
+const maxEmptySegments = 10
+
 // item is a demuxed frame or splice command waiting in a source's buffer.
 type item struct {
 	f      *media.Frame
@@ -83,6 +90,8 @@ type item struct {
 	rawNs int64
 	// outNs is the decode time emitted, in nanoseconds.
 	outNs int64
+	// spliceNs is the raw time of a splice command's PTS, when it has one.
+	spliceNs int64
 }
 
 // source is one of the two segment streams played together: the
@@ -225,7 +234,14 @@ func (s *source) fill(ctx context.Context) error {
 			delete(s.announced, t)
 		}
 	}
-	for len(s.buf) == 0 {
+	for empty := 0; len(s.buf) == 0; empty++ {
+		if empty == maxEmptySegments {
+			what := "video"
+			if s.rendition {
+				what = "audio"
+			}
+			return unsupported("%d segments in a row of %s without %s", empty, s.it.url, what)
+		}
 		seg, err := s.it.nextSegment(ctx)
 		if errors.Is(err, io.EOF) {
 			s.done = true
@@ -332,6 +348,9 @@ func (s *source) demux(ctx context.Context, seg segment) error {
 		it := &s.buf[i]
 		if it.f == nil {
 			it.rawNs = next
+			if it.splice != nil && it.splice.PTS >= 0 {
+				it.spliceNs = media.MulDiv(it.splice.PTS, int64(time.Second), ts.VideoClockRate) + delta
+			}
 			continue
 		}
 		it.rawNs = int64(media.Duration(it.f.DTS, it.f.Track.ClockRate)) + delta
@@ -399,9 +418,9 @@ func (s *source) convert() {
 		it.outNs = it.rawNs - s.baseNs
 		if it.splice != nil {
 			if it.splice.PTS >= 0 {
-				// The splice time is on the segment demuxer's 90 kHz
-				// timeline, like the frames before their shift.
-				it.splice.PTS = media.MulDiv(it.outNs, ts.VideoClockRate, int64(time.Second))
+				// Moved like the frames: from the segment demuxer's
+				// timeline to the raw one (demux), then to the emitted one.
+				it.splice.PTS = media.MulDiv(it.spliceNs-s.baseNs, ts.VideoClockRate, int64(time.Second))
 			}
 			continue
 		}

@@ -2,6 +2,7 @@ package hls
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,7 @@ func TestAlternativeAudio(t *testing.T) {
 			require.Len(t, video, v)
 			require.Len(t, audio, a)
 			require.Len(t, r.Tracks, 2)
+			require.Equal(t, media.KindVideo, r.Tracks[0].Kind, "the rendition's track is announced with its first frame, after the video's")
 			require.GreaterOrEqual(t, audio[0].Track.ID, RenditionTrackIDOffset)
 			require.Less(t, video[0].Track.ID, RenditionTrackIDOffset)
 			require.Equal(t, media.CodecAAC, audio[0].Track.Codec)
@@ -178,6 +180,35 @@ func TestAlternativeAudioMissing(t *testing.T) {
 	require.ErrorIs(t, err, ErrMalformed)
 	require.ErrorContains(t, err, "more than MaxSegments")
 	require.Empty(t, r.Frames)
+}
+
+// TestAudioOnlyVariantWithRendition: an audio-only variant whose group
+// names a rendition playlist (Apple's point to the same one) is played
+// alone, not with a second copy of its audio.
+func TestAudioOnlyVariantWithRendition(t *testing.T) {
+	s := newServer(t)
+	s.static("/alt_ts/ao/master.m3u8", "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"en\",DEFAULT=YES,URI=\"../a.m3u8\"\n"+
+		"#EXT-X-STREAM-INF:BANDWIDTH=64000,CODECS=\"mp4a.40.2\",AUDIO=\"aud\"\n../a.m3u8\n")
+	r := &demuxed{}
+	require.NoError(t, play(t, newDemuxer(s, "/alt_ts/ao/master.m3u8", r), r))
+	require.Empty(t, r.variants[0].AudioURL)
+	_, a := ffprobeCounts(t, "alt_ts/a.m3u8")
+	require.Len(t, r.KindFrames(media.KindAudio), a)
+	require.Len(t, r.Frames, a)
+}
+
+// TestRenditionWithoutVideo: a variant whose segments hold no video, only
+// the audio the rendition replaces, ends with an error naming it instead
+// of holding the rendition's audio forever.
+func TestRenditionWithoutVideo(t *testing.T) {
+	s := newServer(t)
+	s.static("/alt_ts/nv/master.m3u8", altMaster)
+	s.static("/alt_ts/nv/v.m3u8", altPlaylist(slices.Repeat([]string{"../a_0.ts"}, maxEmptySegments+1), nil, ""))
+	s.static("/alt_ts/nv/a.m3u8", altPlaylist([]string{"../a_0.ts"}, nil, ""))
+	r := &demuxed{}
+	err := play(t, newDemuxer(s, "/alt_ts/nv/master.m3u8", r), r)
+	require.ErrorIs(t, err, ErrUnsupported)
+	require.ErrorContains(t, err, "10 segments in a row of "+s.URL+"/alt_ts/nv/v.m3u8 without video")
 }
 
 // TestChooseAudioRendition: DEFAULT=YES, else AUTOSELECT=YES, else the

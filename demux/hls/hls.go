@@ -22,7 +22,12 @@
 // of each stream is buffered, and the earliest frame of the two buffers
 // goes next. That holds at most one segment's frames per stream plus the
 // body of the segment being demuxed: 3 × MaxSegmentSize (384 MiB) in the
-// worst case, about three segments' worth of media in practice.
+// worst case, about three segments' worth of media in practice. A stream
+// whose segments have no frame to play ends the pull after 10 in a row,
+// since the other waits for it. An audio-only variant is played alone.
+// When the rendition playlist cannot be fetched, Run fails naming it: the
+// variant's own audio, if it has any, is not played instead, since a
+// silent room must not pass for a working pull.
 //
 // Timestamps continue across segments; at EXT-X-DISCONTINUITY the
 // timeline is re-anchored so the frames after it follow the frames before

@@ -293,7 +293,9 @@ func (s *source) demux(ctx context.Context, seg segment) error {
 		}
 		// A demuxer per segment: its timeline is rebased to the segment
 		// and moved back onto the raw one below.
-		td := &ts.Demuxer{OnTrack: onTrack, OnFrame: onFrame}
+		// The variant's own audio is dropped, so a codec of it the demuxer
+		// does not know is skipped rather than refused.
+		td := &ts.Demuxer{OnTrack: onTrack, OnFrame: onFrame, SkipUnsupported: !s.rendition}
 		if !s.rendition {
 			td.OnSCTE35 = func(sp ts.SpliceInsert) error {
 				s.buf = append(s.buf, item{splice: &sp, local: -1})
@@ -316,7 +318,10 @@ func (s *source) demux(ctx context.Context, seg segment) error {
 			return fmt.Errorf("fMP4 segment %s: %w", u, err)
 		}
 	}
-	if len(s.buf) == 0 {
+	if len(s.localIDs()) == 0 {
+		// No frame to place the segment on the timeline: the splice
+		// commands of a segment without frames are dropped with it.
+		s.buf = s.buf[:0]
 		return nil
 	}
 	// The segment's demuxer put its earliest frame at outMin; that frame

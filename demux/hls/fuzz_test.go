@@ -128,3 +128,20 @@ func (m memFetcher) clone() memFetcher {
 	}
 	return c
 }
+
+// FuzzTimelineParsers feeds the box and PES walkers that place rendition
+// segments on the timeline (initTracks, fragmentStart, pesTimes) with
+// fuzzed bytes, seeded with the fixtures' init sections and segments:
+// they must not panic or read out of bounds.
+func FuzzTimelineParsers(f *testing.F) {
+	for _, n := range []string{"alt_fmp4/v_init.mp4", "alt_fmp4/a_init.mp4", "alt_fmp4/a_0.m4s", "alt_ts/a_0.ts"} {
+		b := demuxtest.ReadTestdata(f, n)
+		f.Add(b[:min(len(b), 4096)])
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tracks := initTracks(b)
+		tracks[1] = trackTime{scale: 90000, shift: 3}
+		fragmentStart(b, tracks, map[int]bool{1: true, 2: true})
+		pesTimes(b, map[int]bool{256: true, 257: true})
+	})
+}

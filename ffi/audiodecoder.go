@@ -14,7 +14,9 @@ type AudioDecoder struct {
 }
 
 // NewAudioDecoder opens a decoder for codec, one of CodecAAC, CodecMP3,
-// CodecOpus, CodecVorbis or CodecFLAC.
+// CodecOpus, CodecVorbis, CodecFLAC, CodecMP2, CodecAC3, CodecEAC3,
+// CodecPCMA, CodecPCMU or CodecPCM (the last three carry no rate or
+// channel count: give them with [WithAudioParams]).
 //
 // extradata is the codec's private setup, as libavcodec expects it:
 // AudioSpecificConfig for AAC (nil for ADTS), OpusHead for Opus, the three

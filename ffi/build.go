@@ -36,7 +36,7 @@ type Library struct {
 // Codecs returns every codec the package knows, in enum order.
 func Codecs() []Codec {
 	out := make([]Codec, 0, len(codecNames))
-	for c := CodecH264; c <= CodecFLAC; c++ {
+	for c := CodecH264; c <= lastCodec; c++ {
 		out = append(out, c)
 	}
 	return out

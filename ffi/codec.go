@@ -22,6 +22,14 @@ var avCodecIDs = map[Codec]C.enum_AVCodecID{
 	CodecOpus:   C.AV_CODEC_ID_OPUS,
 	CodecVorbis: C.AV_CODEC_ID_VORBIS,
 	CodecFLAC:   C.AV_CODEC_ID_FLAC,
+
+	CodecMPEG2Video: C.AV_CODEC_ID_MPEG2VIDEO,
+	CodecMP2:        C.AV_CODEC_ID_MP2,
+	CodecAC3:        C.AV_CODEC_ID_AC3,
+	CodecEAC3:       C.AV_CODEC_ID_EAC3,
+	CodecPCMA:       C.AV_CODEC_ID_PCM_ALAW,
+	CodecPCMU:       C.AV_CODEC_ID_PCM_MULAW,
+	CodecPCM:        C.AV_CODEC_ID_PCM_S16LE,
 }
 
 // preferredDecoders names decoders to try before libavcodec's default for

@@ -1,8 +1,8 @@
 // Package ffi is the project's only cgo package: a thin, safe binding to the
 // FFmpeg libraries (libavcodec, libswscale, libswresample) and to libopus.
 //
-// It decodes H.264, HEVC, VP8, VP9 and AV1 video and AAC, MP3, Opus, Vorbis
-// and FLAC audio, scales video (libswscale), resamples audio
+// It decodes H.264, HEVC, VP8, VP9, AV1 and MPEG-2 video and AAC, MP3,
+// Opus, Vorbis, FLAC, MP2, AC-3, E-AC-3, G.711 and 16-bit PCM audio, scales video (libswscale), resamples audio
 // (libswresample) and encodes H.264 (libx264), VP8 (libvpx) and Opus
 // (libopus). It imports nothing from the project: it takes and returns
 // []byte, plain structs and frame handles.
@@ -87,7 +87,19 @@ const (
 	CodecOpus
 	CodecVorbis
 	CodecFLAC
+	CodecMPEG2Video
+	CodecMP2
+	CodecAC3
+	CodecEAC3
+	CodecPCMA
+	CodecPCMU
+	// CodecPCM is interleaved signed 16-bit little-endian samples; the
+	// decoder needs the rate and channels ([WithAudioParams]).
+	CodecPCM
 )
+
+// lastCodec is the last value of the enum.
+const lastCodec = CodecPCM
 
 var codecNames = map[Codec]string{
 	CodecH264:   "h264",
@@ -100,6 +112,14 @@ var codecNames = map[Codec]string{
 	CodecOpus:   "opus",
 	CodecVorbis: "vorbis",
 	CodecFLAC:   "flac",
+
+	CodecMPEG2Video: "mpeg2video",
+	CodecMP2:        "mp2",
+	CodecAC3:        "ac3",
+	CodecEAC3:       "eac3",
+	CodecPCMA:       "pcm_alaw",
+	CodecPCMU:       "pcm_mulaw",
+	CodecPCM:        "pcm_s16le",
 }
 
 // String returns the libavcodec-style lowercase name ("h264"), or
@@ -113,12 +133,12 @@ func (c Codec) String() string {
 
 // IsVideo reports whether c is a video codec.
 func (c Codec) IsVideo() bool {
-	return c >= CodecH264 && c <= CodecAV1
+	return c >= CodecH264 && c <= CodecAV1 || c == CodecMPEG2Video
 }
 
 // IsAudio reports whether c is an audio codec.
 func (c Codec) IsAudio() bool {
-	return c >= CodecAAC && c <= CodecFLAC
+	return c >= CodecAAC && c <= CodecFLAC || c >= CodecMP2 && c <= lastCodec
 }
 
 func unsupported(c Codec, why string) error {

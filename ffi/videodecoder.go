@@ -14,12 +14,13 @@ type VideoDecoder struct {
 }
 
 // NewVideoDecoder opens a decoder for codec, one of CodecH264, CodecHEVC,
-// CodecVP8, CodecVP9 or CodecAV1.
+// CodecVP8, CodecVP9, CodecAV1 or CodecMPEG2Video.
 //
 // extradata is handed to libavcodec as is. For H.264/HEVC, nil or Annex-B
 // parameter sets mean packets are Annex-B; an avcC/hvcC record means packets
 // are length-prefixed (AVCC). For AV1 it may be an av1C record; VP8/VP9 need
-// none.
+// none. For MPEG-2 it may be a sequence header (with its extension), which
+// lets decoding start at an I-picture that does not repeat it.
 //
 // Frame threading is off unless [WithFrameThreads] is given, so a frame
 // comes out as soon as the bitstream's reorder depth allows.

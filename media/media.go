@@ -45,12 +45,22 @@ const (
 	CodecVorbis
 	CodecFLAC
 	CodecPCM // interleaved signed 16-bit little-endian
+	// Codecs that are always transcoded (a WebRTC receiver takes none of
+	// them): MPEG-2 video, MPEG-1/2 Audio Layer II, AC-3, E-AC-3, and
+	// G.711 A-law and µ-law (8-bit samples, one byte per sample).
+	CodecMPEG2Video
+	CodecMP2
+	CodecAC3
+	CodecEAC3
+	CodecPCMA
+	CodecPCMU
 )
 
 var codecNames = map[CodecID]string{
 	CodecH264: "H.264", CodecH265: "H.265", CodecVP8: "VP8", CodecVP9: "VP9", CodecAV1: "AV1",
 	CodecAAC: "AAC", CodecOpus: "Opus", CodecMP3: "MP3", CodecVorbis: "Vorbis", CodecFLAC: "FLAC",
-	CodecPCM: "PCM",
+	CodecPCM: "PCM", CodecMPEG2Video: "MPEG-2 video", CodecMP2: "MP2", CodecAC3: "AC-3", CodecEAC3: "E-AC-3",
+	CodecPCMA: "G.711 A-law (PCMA)", CodecPCMU: "G.711 µ-law (PCMU)",
 }
 
 func (c CodecID) String() string {
@@ -63,9 +73,9 @@ func (c CodecID) String() string {
 // Kind returns whether the codec is audio or video.
 func (c CodecID) Kind() Kind {
 	switch c {
-	case CodecH264, CodecH265, CodecVP8, CodecVP9, CodecAV1:
+	case CodecH264, CodecH265, CodecVP8, CodecVP9, CodecAV1, CodecMPEG2Video:
 		return KindVideo
-	case CodecAAC, CodecOpus, CodecMP3, CodecVorbis, CodecFLAC, CodecPCM:
+	case CodecAAC, CodecOpus, CodecMP3, CodecVorbis, CodecFLAC, CodecPCM, CodecMP2, CodecAC3, CodecEAC3, CodecPCMA, CodecPCMU:
 		return KindAudio
 	}
 	return 0
@@ -97,6 +107,18 @@ func (c CodecID) MimeType() string {
 		return "audio/flac"
 	case CodecPCM:
 		return "audio/L16"
+	case CodecMPEG2Video:
+		return "video/MPV"
+	case CodecMP2:
+		return "audio/MPA"
+	case CodecAC3:
+		return "audio/ac3"
+	case CodecEAC3:
+		return "audio/eac3"
+	case CodecPCMA:
+		return "audio/PCMA"
+	case CodecPCMU:
+		return "audio/PCMU"
 	}
 	return ""
 }

@@ -70,6 +70,20 @@ func ffiCodec(c media.CodecID) (ffi.Codec, error) {
 		return ffi.CodecVorbis, nil
 	case media.CodecFLAC:
 		return ffi.CodecFLAC, nil
+	case media.CodecMPEG2Video:
+		return ffi.CodecMPEG2Video, nil
+	case media.CodecMP2:
+		return ffi.CodecMP2, nil
+	case media.CodecAC3:
+		return ffi.CodecAC3, nil
+	case media.CodecEAC3:
+		return ffi.CodecEAC3, nil
+	case media.CodecPCMA:
+		return ffi.CodecPCMA, nil
+	case media.CodecPCMU:
+		return ffi.CodecPCMU, nil
+	case media.CodecPCM:
+		return ffi.CodecPCM, nil
 	}
 	return 0, fmt.Errorf("%w %s", ffi.ErrUnsupportedCodec, c)
 }

@@ -292,9 +292,11 @@ func encoderThreads(w, h int) int {
 // decoderExtradata is the extradata given to libavcodec. H.264 and H.265
 // frames are fed Annex-B with their parameter sets in band (the session
 // puts them before keyframes); an avcC/hvcC record here would switch the
-// decoder to length-prefixed input. AV1's av1C is safe to pass.
+// decoder to length-prefixed input. AV1's av1C is safe to pass, and so is
+// MPEG-2's sequence header (libavcodec reads it once, so an I-picture that
+// does not repeat it still decodes).
 func decoderExtradata(t *media.Track) []byte {
-	if t.Codec == media.CodecAV1 {
+	if t.Codec == media.CodecAV1 || t.Codec == media.CodecMPEG2Video {
 		return t.Config
 	}
 	return nil

@@ -169,6 +169,9 @@ var glibcOnly = regexp.MustCompile(`/(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|
 // 1080p30 H.264 High with B-frames and AAC to it with the real ffmpeg CLI
 // from outside, and checks the room: three H.264 layers at 1280x720,
 // 640x360 and 320x180 (sizes parsed from the received bitstream) and Opus.
+// Then it pulls a file of every other decoder the static FFmpeg holds
+// (MPEG-2 video, MP2, AC-3, E-AC-3, G.711, PCM) and checks the layers and
+// the tone a viewer gets.
 func TestReleaseTranscode(t *testing.T) {
 	full, _ := releaseBuild(t)
 	root := newBareRoot(t, full)
@@ -180,11 +183,12 @@ func TestReleaseTranscode(t *testing.T) {
 	t.Logf("--version in the bare root:\n%s", version)
 	require.Contains(t, version, "transcoding: yes, FFmpeg linked statically\n")
 	require.Contains(t, version, "encoders:    h264 (libx264) vp8 (libvpx) opus (libopus)\n")
+	require.Contains(t, version, "decoders:    h264 hevc vp8 vp9 aac mp3 (mp3float) opus vorbis flac mpeg2video mp2 ac3 eac3 pcm_alaw pcm_mulaw pcm_s16le\n")
 
 	lk := e2e.StartLiveKit(t)
 	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, Launch: root.launch, LogLevel: "info"})
 	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 
 	info, err := c.CreateIngress(ctx, &livekit.CreateIngressRequest{
@@ -243,6 +247,39 @@ func TestReleaseTranscode(t *testing.T) {
 	}
 	end := waitState(ctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_INACTIVE)
 	require.Empty(t, end.State.Error)
+
+	// Every decoder the static FFmpeg got for broadcast, camera and
+	// production sources, on a file of each pulled over HTTP: the viewer
+	// gets the layers and hears the tone.
+	dir := t.TempDir()
+	base := serveFiles(t, dir)
+	for _, f := range []struct {
+		file   string
+		video  bool
+		rate   int
+		codecs []string
+	}{
+		{"mpeg2_mp2.ts", true, 48000, []string{"-c:v", "mpeg2video", "-b:v", "2M", "-c:a", "mp2"}},
+		{"ac3.mkv", true, 48000, []string{"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "ac3"}},
+		{"eac3.ts", false, 48000, []string{"-c:a", "eac3"}},
+		{"alaw.wav", false, 8000, []string{"-c:a", "pcm_alaw"}},
+		{"mulaw.wav", false, 8000, []string{"-c:a", "pcm_mulaw"}},
+		{"s24.wav", false, 48000, []string{"-c:a", "pcm_s24le"}},
+	} {
+		args := append(ffmpegArgs(f.rate, !f.video)[5:], "-t", "7")
+		makeMedia(t, filepath.Join(dir, f.file), append(args, f.codecs...)...)
+		room := "release-" + strings.ReplaceAll(f.file, ".", "-")
+		sub := e2e.NewSubscriber(t, lk, room)
+		sub.CapturePackets()
+		info := createURL(ctx, t, c, room, room, base+"/"+f.file, nil)
+		check := viewerCheck{identity: room}
+		if f.video {
+			check.width, check.height, check.fps = 640, 360, 30
+		}
+		checkViewer(ctx, t, sub, check)
+		end := waitState(ctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_COMPLETE)
+		require.Empty(t, end.State.Error, f.file)
+	}
 }
 
 // TestReleasePassthrough runs tributary-linux-amd64-passthrough alone in
@@ -349,5 +386,39 @@ func TestReleasePassthrough(t *testing.T) {
 		require.Equal(t, 1920, vs.Width, "forwarded, not scaled")
 		require.Equal(t, 1080, vs.Height)
 		require.InDelta(t, 30, vs.FPS, 5)
+	})
+	// Broadcast and camera codecs need the decoders of the full file.
+	dir := t.TempDir()
+	makeMedia(t, filepath.Join(dir, "broadcast.ts"), "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "6", "-c:v", "mpeg2video", "-c:a", "mp2")
+	makeMedia(t, filepath.Join(dir, "camera.mov"), "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000", "-t", "8", "-c:v", "libx264", "-profile:v", "baseline",
+		"-preset", "ultrafast", "-g", "30", "-c:a", "pcm_alaw")
+	base := serveFiles(t, dir)
+	off := false
+
+	t.Run("MPEG-2 video ends in ERROR naming the full file", func(t *testing.T) {
+		info := createURL(ctx, t, c, "release-mpeg2", "broadcast", base+"/broadcast.ts", &off)
+		st := waitState(ctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_ERROR)
+		t.Logf("state error: %s", st.State.Error)
+		require.Contains(t, st.State.Error, "unsupported video codec MPEG-2 video for passthrough")
+		require.Contains(t, st.State.Error, "run the tributary-linux-amd64 build to transcode")
+		require.Equal(t, "video/MPV", st.State.Video.GetMimeType(), "the input is still described")
+		require.Empty(t, st.State.RoomId, "refused before joining the room")
+	})
+
+	t.Run("G.711 next to H.264: the video alone, with a warning", func(t *testing.T) {
+		sub := e2e.NewSubscriber(t, lk, "release-g711")
+		info := createURL(ctx, t, c, "release-g711", "camera", base+"/camera.mov", &off)
+		st := waitState(ctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
+		t.Logf("state error: %s", st.State.Error)
+		require.Contains(t, st.State.Error, "G.711 A-law (PCMA) audio not published, only the video")
+		require.Contains(t, st.State.Error, "tributary-linux-amd64")
+		require.Equal(t, "audio/PCMA", st.State.Audio.GetMimeType())
+		p, err := sub.WaitParticipant(ctx, func(p e2e.Participant) bool {
+			return p.Identity == "camera" && p.Connected && len(p.Tracks) > 0
+		})
+		require.NoError(t, err)
+		require.Len(t, p.Tracks, 1, "no audio track")
 	})
 }

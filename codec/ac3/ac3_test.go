@@ -11,9 +11,9 @@ import (
 // The files are ffmpeg's (testdata/gen.sh): 0.2 s of a tone.
 func TestSplitFrames(t *testing.T) {
 	for _, c := range []struct {
-		file             string
-		eac3             bool
-		rate, channels   int
+		file           string
+		eac3           bool
+		rate, channels int
 		samples, units int
 	}{
 		{"stereo.ac3", false, 48000, 2, 1536, 7},

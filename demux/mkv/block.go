@@ -2,6 +2,7 @@ package mkv
 
 import (
 	"github.com/tributary-ingress/tributary/codec/aac"
+	"github.com/tributary-ingress/tributary/codec/ac3"
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/mp3"
 	"github.com/tributary-ingress/tributary/media"
@@ -159,10 +160,17 @@ func frameDuration(t *trackState, frame []byte) int64 {
 		return aac.SamplesPerFrame
 	case media.CodecOpus:
 		return int64(opusSamples(frame))
-	case media.CodecMP3:
+	case media.CodecMP3, media.CodecMP2:
 		if h, err := mp3.ParseFrameHeader(frame); err == nil {
 			return media.Rescale(int64(h.SamplesPerFrame), h.SampleRate, int(rate))
 		}
+	case media.CodecAC3, media.CodecEAC3:
+		if h, err := ac3.ParseFrameHeader(frame); err == nil {
+			return media.Rescale(int64(h.Samples), h.SampleRate, int(rate))
+		}
+	case media.CodecPCM:
+		// Converted to 16 bits by then (see Demuxer.emit).
+		return int64(len(frame) / (2 * t.track.Channels))
 	}
 	return 0
 }

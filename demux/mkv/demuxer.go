@@ -10,6 +10,7 @@ import (
 	"github.com/tributary-ingress/tributary/codec/av1"
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/h265"
+	"github.com/tributary-ingress/tributary/codec/pcm"
 	"github.com/tributary-ingress/tributary/codec/vp8"
 	"github.com/tributary-ingress/tributary/codec/vp9"
 	"github.com/tributary-ingress/tributary/media"
@@ -372,6 +373,9 @@ func (d *Demuxer) emit(blk block) error {
 	}
 	var extra int64
 	for _, fr := range blk.frames {
+		if t.pcm != nil {
+			fr = pcm.Convert(nil, fr, *t.pcm)
+		}
 		if len(fr) == 0 {
 			continue
 		}

@@ -3,6 +3,7 @@ package mkv
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -119,6 +120,21 @@ var cases = []fileCase{
 		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 1, audioFrames: 26,
 	},
 	{
+		name: "ffmpeg_h264_pcm", file: "h264_pcm.mkv",
+		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 6, bframes: true,
+		audioCodec: media.CodecPCM, sampleRate: 48000, channels: 2, audioFrames: 10,
+	},
+	{
+		name: "ffmpeg_h264_ac3", file: "h264_ac3.mkv",
+		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 15, bframes: true,
+		audioCodec: media.CodecAC3, sampleRate: 48000, channels: 6, audioFrames: 16,
+	},
+	{
+		name: "ffmpeg_h264_mp2", file: "h264_mp2.mkv",
+		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 15, bframes: true,
+		audioCodec: media.CodecMP2, sampleRate: 48000, channels: 2, audioFrames: 21,
+	},
+	{
 		name: "gst_vp8_opus_streamable", file: "gst_vp8_opus.webm",
 		videoCodec: media.CodecVP8, width: 320, height: 180, videoFrames: 30,
 		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 2, audioFrames: 51,
@@ -146,7 +162,9 @@ func TestDemuxFiles(t *testing.T) {
 			require.Equal(t, ca.audioCodec, at.Codec)
 			require.Equal(t, ca.sampleRate, at.SampleRate)
 			require.Equal(t, ca.channels, at.Channels)
-			if at.Codec != media.CodecMP3 { // MP3 needs no CodecPrivate
+			switch at.Codec {
+			case media.CodecMP3, media.CodecMP2, media.CodecAC3, media.CodecPCM: // no CodecPrivate
+			default:
 				require.NotEmpty(t, at.Config)
 			}
 			video, audio := r.KindFrames(media.KindVideo), r.KindFrames(media.KindAudio)
@@ -213,4 +231,25 @@ func TestCallbackError(t *testing.T) {
 	d := &Demuxer{OnTrack: func(*media.Track) error { return nil }, OnFrame: func(*media.Frame) error { return boom }}
 	require.NoError(t, d.Initialize())
 	require.Equal(t, boom, d.Run(context.Background(), bytes.NewReader(demuxtest.ReadTestdata(t, "vp8_opus.webm"))))
+}
+
+// TestPCMConverted: 24-bit PCM comes out as 16-bit little-endian, every
+// sample of the 0.2 s of 440 Hz tone the file holds.
+func TestPCMConverted(t *testing.T) {
+	r, err := demuxBytes(demuxtest.ReadTestdata(t, "h264_pcm.mkv"))
+	require.NoError(t, err)
+	var pcm []byte
+	for _, f := range r.KindFrames(media.KindAudio) {
+		pcm = append(pcm, f.Data[0]...)
+	}
+	require.Len(t, pcm, 48000/5*2*2, "0.2 s of 48 kHz stereo in 16 bits")
+	rising, prev := 0, int16(0)
+	for i := 0; i+3 < len(pcm); i += 4 {
+		v := int16(binary.LittleEndian.Uint16(pcm[i:]))
+		if prev < 0 && v >= 0 {
+			rising++
+		}
+		prev = v
+	}
+	require.InDelta(t, 88, rising, 1, "a 440 Hz tone")
 }

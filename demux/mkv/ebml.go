@@ -34,6 +34,7 @@ const (
 	idSamplingFreq = 0xb5
 	idOutSampFreq  = 0x78b5
 	idChannels     = 0x9f
+	idBitDepth     = 0x6264
 	idCluster      = 0x1f43b675
 	idTimestamp    = 0xe7
 	idSimpleBlock  = 0xa3

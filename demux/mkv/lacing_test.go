@@ -126,10 +126,10 @@ func TestLacingErrors(t *testing.T) {
 }
 
 func TestUnsupportedCodec(t *testing.T) {
-	in := bytes.Replace(demuxtest.ReadTestdata(t, "vp8_opus.webm"), []byte("A_OPUS"), []byte("A_AC3\x00"), 1)
+	in := bytes.Replace(demuxtest.ReadTestdata(t, "vp8_opus.webm"), []byte("A_OPUS"), []byte("A_DTS\x00"), 1)
 	_, err := demuxBytes(in)
 	require.ErrorIs(t, err, ErrUnsupportedCodec)
-	require.Contains(t, err.Error(), "A_AC3")
+	require.Contains(t, err.Error(), "A_DTS")
 
 	r := &demuxed{}
 	d := &Demuxer{SkipUnsupported: true,

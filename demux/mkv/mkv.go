@@ -2,7 +2,9 @@
 // unknown-size segments and clusters) into media tracks and frames.
 //
 // Supported codecs: VP8, VP9, AV1, H.264, H.265 video; Opus, Vorbis, AAC,
-// MP3 (and FLAC) audio. Track.Config is the CodecPrivate: avcC, hvcC,
+// MP3, MP2, AC-3, E-AC-3, PCM (integer of 8 to 32 bits, float of 32 or
+// 64, converted to 16-bit little-endian) and FLAC audio. Track.Config is
+// the CodecPrivate: avcC, hvcC,
 // av1C, OpusHead, the three Vorbis headers Xiph-laced, the
 // AudioSpecificConfig, the FLAC header. Other audio and video codecs are
 // refused with ErrUnsupportedCodec naming the codec ID (unless

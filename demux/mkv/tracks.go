@@ -2,6 +2,7 @@ package mkv
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/h265"
 	"github.com/tributary-ingress/tributary/codec/opus"
+	"github.com/tributary-ingress/tributary/codec/pcm"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -33,7 +35,11 @@ type trackState struct {
 	rate      float64
 	outRate   float64
 	channels  uint64
+	bitDepth  uint64
 	encodings bool
+	// pcm is the sample layout of an A_PCM track, converted to 16-bit
+	// little-endian frame by frame.
+	pcm *pcm.Format
 
 	track *media.Track
 	skip  bool
@@ -56,7 +62,13 @@ var codecs = map[string]media.CodecID{
 	"A_VORBIS":         media.CodecVorbis,
 	"A_AAC":            media.CodecAAC,
 	"A_MPEG/L3":        media.CodecMP3,
+	"A_MPEG/L2":        media.CodecMP2,
 	"A_FLAC":           media.CodecFLAC,
+	"A_AC3":            media.CodecAC3,
+	"A_EAC3":           media.CodecEAC3,
+	"A_PCM/INT/LIT":    media.CodecPCM,
+	"A_PCM/INT/BIG":    media.CodecPCM,
+	"A_PCM/FLOAT/IEEE": media.CodecPCM,
 }
 
 func codecOf(id string) media.CodecID {
@@ -144,6 +156,8 @@ func (t *trackState) parseAudio(b []byte) error {
 			t.outRate, err = floatValue(e.data)
 		case idChannels:
 			t.channels, err = uintValue(e.data)
+		case idBitDepth:
+			t.bitDepth, err = uintValue(e.data)
 		}
 		if err != nil {
 			return err
@@ -271,6 +285,29 @@ func (t *trackState) setupAudio(tr *media.Track) error {
 			return malformed("track %d: %v", tr.ID, err)
 		}
 		tr.SampleRate, tr.Channels = rate, ch
+	case media.CodecPCM:
+		// Matroska codec mappings: A_PCM/INT/LIT is little-endian and
+		// unsigned at 8 bits, A_PCM/INT/BIG big-endian and signed,
+		// A_PCM/FLOAT/IEEE little-endian; BitDepth says the size.
+		f := pcm.Format{Bits: int(min(t.bitDepth, 64))}
+		switch t.codecID {
+		case "A_PCM/INT/LIT":
+			f.Unsigned = f.Bits == 8
+		case "A_PCM/INT/BIG":
+			f.BigEndian = true
+		default:
+			f.Float = true
+		}
+		if err := f.Valid(); err != nil {
+			return &UnsupportedCodecError{Kind: media.KindAudio, CodecID: fmt.Sprintf("%s (%v)", t.codecID, err), Track: tr.ID}
+		}
+		if tr.Channels <= 0 {
+			tr.Channels = 1 // the Matroska default
+		}
+		if tr.Channels > pcm.MaxChannels {
+			return malformed("track %d: PCM of %d channels (at most %d)", tr.ID, tr.Channels, pcm.MaxChannels)
+		}
+		t.pcm = &f
 	}
 	return nil
 }

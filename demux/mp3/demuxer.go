@@ -50,7 +50,7 @@ func (d *Demuxer) Initialize() error {
 }
 
 // Run reads the whole input. It returns nil at its clean end; an error
-// wrapping ErrTruncated, ErrUnsupportedCodec or ErrMalformed; ctx.Err()
+// wrapping ErrTruncated or ErrMalformed; ctx.Err()
 // when ctx ends; or an error of a callback as is.
 func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	d.br = bufio.NewReaderSize(r, readBufferSize)
@@ -172,12 +172,8 @@ func (d *Demuxer) frame(h frameHeader) error {
 	if d.track == nil && !d.confirmed(h) {
 		return d.junk(1, nil)
 	}
-	if d.track == nil && h.Layer != 3 {
-		name := "MPEG-1 Audio Layer II"
-		if h.MPEG2 {
-			name = "MPEG-2 Audio Layer II"
-		}
-		return &UnsupportedCodecError{Name: name}
+	if d.track != nil && h.Layer != d.first.Layer {
+		return d.junk(1, nil) // a frame of another stream
 	}
 	buf, err := d.br.Peek(h.length)
 	if len(buf) < h.length {
@@ -194,14 +190,18 @@ func (d *Demuxer) frame(h frameHeader) error {
 	d.skipped = 0
 	if d.track == nil {
 		d.first = h
+		codec := media.CodecMP3
+		if h.Layer == 2 {
+			codec = media.CodecMP2
+		}
 		d.track = &media.Track{
-			ID: TrackID, Kind: media.KindAudio, Codec: media.CodecMP3,
+			ID: TrackID, Kind: media.KindAudio, Codec: codec,
 			ClockRate: h.SampleRate, SampleRate: h.SampleRate, Channels: h.Channels,
 		}
 		if err := d.OnTrack(d.track); err != nil {
 			return err
 		}
-		if isInfoFrame(h, data) {
+		if h.Layer == 3 && isInfoFrame(h, data) {
 			return nil
 		}
 	}

@@ -1,14 +1,16 @@
-// Package mp3 turns an MP3 file or stream into one audio track and its
-// frames: ID3v2 tags (at the start or between frames) are skipped, the
-// Xing/Info/VBRI frame that describes VBR and CBR files is skipped, and
-// every other MPEG audio Layer III frame becomes one media.Frame with its
-// PTS counted in samples from 0. ID3v1 and APEv2 tags and junk at the end
-// are ignored; junk between frames is skipped up to MaxResyncBytes.
+// Package mp3 turns an MP3 (or MP2) file or stream into one audio track
+// and its frames: ID3v2 tags (at the start or between frames) are
+// skipped, the Xing/Info/VBRI frame that describes VBR and CBR files is
+// skipped, and every other MPEG audio Layer III (or Layer II) frame
+// becomes one media.Frame with its PTS counted in samples from 0. ID3v1
+// and APEv2 tags and junk at the end are ignored; junk between frames is
+// skipped up to MaxResyncBytes.
 //
-// MPEG-1 (32/44.1/48 kHz) and MPEG-2 LSF (16/22.05/24 kHz) Layer III are
-// supported. Layer I and II are refused with ErrUnsupportedCodec, and
-// MPEG-2.5 (8/11.025/12 kHz) is not recognized as MP3 (mediacommon's
-// header parser, which codec/mp3 wraps, does not know it).
+// MPEG-1 (32/44.1/48 kHz) and MPEG-2 LSF (16/22.05/24 kHz) Layer III and
+// Layer II (media.CodecMP2, the first frame decides) are supported. Layer
+// I and MPEG-2.5 (8/11.025/12 kHz) are not recognized as MPEG audio
+// (mediacommon's header parser, which codec/mp3 wraps, does not know
+// them).
 //
 // The package starts no goroutines and reads its input once, front to back.
 //
@@ -20,8 +22,6 @@ package mp3
 import (
 	"errors"
 	"fmt"
-
-	"github.com/tributary-ingress/tributary/media"
 )
 
 const (
@@ -49,24 +49,6 @@ var ErrMalformed = errors.New("malformed MP3 data")
 // ErrTruncated is matched by the errors of a file that ends inside a
 // frame or a tag.
 var ErrTruncated = errors.New("truncated MP3 file")
-
-// ErrUnsupportedCodec is matched by the error of MPEG audio that is not
-// Layer III, e.g. "unsupported audio codec: MPEG-1 Audio Layer II".
-var ErrUnsupportedCodec = errors.New("unsupported codec")
-
-// UnsupportedCodecError names a codec this package cannot demux.
-type UnsupportedCodecError struct {
-	Name string
-}
-
-func (e *UnsupportedCodecError) Error() string {
-	return fmt.Sprintf("unsupported %s codec: %s", media.KindAudio, e.Name)
-}
-
-// Is makes errors.Is(err, ErrUnsupportedCodec) true.
-func (e *UnsupportedCodecError) Is(target error) bool {
-	return target == ErrUnsupportedCodec
-}
 
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)

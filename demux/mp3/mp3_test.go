@@ -124,10 +124,18 @@ func TestTruncated(t *testing.T) {
 	require.ErrorIs(t, err, ErrTruncated)
 }
 
-func TestUnsupportedCodec(t *testing.T) {
-	_, err := demuxBytes(demuxtest.ReadTestdata(t, "layer2.mp3"))
-	require.ErrorIs(t, err, ErrUnsupportedCodec)
-	require.EqualError(t, err, "unsupported audio codec: MPEG-1 Audio Layer II")
+// TestLayerII: an MP2 file (ffmpeg's, 0.2 s at 48 kHz) is one MP2 track
+// of 1152-sample frames.
+func TestLayerII(t *testing.T) {
+	r, err := demuxBytes(demuxtest.ReadTestdata(t, "layer2.mp3"))
+	require.NoError(t, err)
+	require.Len(t, r.Tracks, 1)
+	require.Equal(t, media.CodecMP2, r.Tracks[0].Codec)
+	require.Equal(t, 48000, r.Tracks[0].SampleRate)
+	require.Len(t, r.Frames, 9, "as many as ffprobe counts")
+	for i, f := range r.Frames {
+		require.Equal(t, int64(1152*i), f.PTS)
+	}
 }
 
 func TestMalformed(t *testing.T) {

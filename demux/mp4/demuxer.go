@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/tributary-ingress/tributary/codec/pcm"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -155,7 +156,7 @@ func (d *Demuxer) runProgressive(ctx context.Context, r io.ReaderAt, size int64)
 			}
 		}
 		if best == nil {
-			return nil
+			return d.flushAllPCM()
 		}
 		d.setStart()
 		s := best.peek
@@ -254,6 +255,9 @@ func (d *Demuxer) emit(t *track, s sample, data []byte, copyData bool) error {
 		return malformed("track %d: decode time goes back from %d to %d", t.id, t.lastDTS, s.dts)
 	}
 	t.emitted, t.lastDTS = true, s.dts
+	if t.blockAlign > 0 {
+		return d.emitPCM(t, s, data)
+	}
 	f, err := newFrame(t, data, copyData)
 	if err != nil {
 		return err
@@ -262,6 +266,58 @@ func (d *Demuxer) emit(t *track, s sample, data []byte, copyData bool) error {
 	f.PTS = d.ticks(t, s.dts+int64(s.cto))
 	f.Key = s.key || t.t.Kind == media.KindAudio
 	return d.OnFrame(f)
+}
+
+// pcmFramesPerSecond sets the duration of the frames uncompressed samples
+// are joined into: 20 ms.
+const pcmFramesPerSecond = 50
+
+// emitPCM adds the samples of an uncompressed audio sample (converted to
+// 16-bit little-endian) to the track's pending frame, which goes out when
+// it holds 20 ms, or when a sample does not follow it in time.
+func (d *Demuxer) emitPCM(t *track, s sample, data []byte) error {
+	n := len(data) / t.blockAlign
+	data = data[:n*t.blockAlign]
+	dts := d.ticks(t, s.dts)
+	if t.pend != nil && dts != t.pend.DTS+int64(t.pendCount) {
+		if err := d.flushPCM(t); err != nil {
+			return err
+		}
+	}
+	if t.pend == nil {
+		t.pend = &media.Frame{Track: t.t, PTS: dts, DTS: dts, Key: true, Data: [][]byte{nil}}
+		t.pendCount = 0
+	}
+	if t.pcm != nil {
+		t.pend.Data[0] = pcm.Convert(t.pend.Data[0], data, *t.pcm)
+	} else {
+		t.pend.Data[0] = append(t.pend.Data[0], data...)
+	}
+	t.pendCount += n
+	if t.pendCount >= max(1, t.t.SampleRate/pcmFramesPerSecond) {
+		return d.flushPCM(t)
+	}
+	return nil
+}
+
+// flushPCM hands over the pending frame of uncompressed samples.
+func (d *Demuxer) flushPCM(t *track) error {
+	f := t.pend
+	t.pend, t.pendCount = nil, 0
+	if f == nil || len(f.Data[0]) == 0 {
+		return nil
+	}
+	return d.OnFrame(f)
+}
+
+// flushAllPCM hands over what every track holds at the end of the input.
+func (d *Demuxer) flushAllPCM() error {
+	for _, t := range d.tracks {
+		if err := d.flushPCM(t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // read returns size bytes at off from a read-ahead window, reading the

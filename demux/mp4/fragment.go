@@ -302,6 +302,9 @@ func (d *Demuxer) drain(ctx context.Context, final bool) error {
 			}
 		}
 		if best == nil {
+			if final {
+				return d.flushAllPCM()
+			}
 			return nil
 		}
 		if waiting && !final {

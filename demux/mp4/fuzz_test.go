@@ -24,7 +24,10 @@ func FuzzDemuxer(f *testing.F) {
 		in := demuxtest.ReadTestdata(f, ca.file)
 		f.Add(in[:min(len(in), fuzzSeedSize)])
 	}
-	f.Add(demuxtest.ReadTestdata(f, "ac3.mp4"))
+	// Whole small files: their moov is at the end.
+	for _, name := range []string{"ac3.mp4", "pcm.mov", "mulaw.mov", "alac.m4a"} {
+		f.Add(demuxtest.ReadTestdata(f, name))
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		clone := bytes.Clone(in)
 		for _, run := range []func([]byte) (*demuxed, error){demuxBytes, demuxStream} {

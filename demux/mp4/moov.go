@@ -5,6 +5,7 @@ import (
 
 	mp4ff "github.com/Eyevinn/mp4ff/mp4"
 
+	"github.com/tributary-ingress/tributary/codec/pcm"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -37,6 +38,14 @@ type track struct {
 
 	emitted bool
 	lastDTS int64
+
+	// Uncompressed audio (PCM, G.711): QuickTime makes every sample of
+	// all channels a sample of the tables, so consecutive ones are joined
+	// into frames of pcmFrameDuration (see Demuxer.emitPCM).
+	pcm        *pcm.Format
+	blockAlign int
+	pend       *media.Frame
+	pendCount  int // samples in pend
 }
 
 // stsdPath is where the sample descriptions sit below a trak.
@@ -123,7 +132,7 @@ func (d *Demuxer) parseMoov(buf []byte, hdrLen int, pos int64) (fragmented bool,
 		}
 		tr := &track{
 			t: &info.track, id: trak.Tkhd.TrackID, lengthSize: info.lengthSize,
-			timescale: int64(trak.Mdia.Mdhd.Timescale),
+			timescale: int64(trak.Mdia.Mdhd.Timescale), pcm: info.pcm, blockAlign: info.blockAlign,
 		}
 		if tr.timescale == 0 {
 			return false, malformed("track %d with timescale 0", tr.id)

@@ -9,8 +9,12 @@
 // from an io.Reader in one pass.
 //
 // Supported: H.264 (avc1, avc3), H.265 (hvc1, hev1), AV1 (av01), VP9
-// (vp09), AAC and MP3 (mp4a with an MPEG-4 or MPEG-1/2 audio object type)
-// and Opus (Opus). Every other sample entry is reported with
+// (vp09), AAC and MP3 (mp4a with an MPEG-4 or MPEG-1/2 audio object type),
+// Opus (Opus), AC-3 (ac-3), E-AC-3 (ec-3), QuickTime's linear PCM (sowt,
+// twos, raw , in24, in32, fl32, fl64, lpcm; converted to 16-bit
+// little-endian) and G.711 (alaw, ulaw). QuickTime makes every sample of
+// uncompressed audio a sample of the tables: consecutive ones are joined
+// into frames of 20 ms. Every other sample entry is reported with
 // ErrUnsupportedCodec and its four-character code; tracks that are neither
 // audio nor video (timecode, subtitles, chapters, hint) are ignored.
 //

@@ -3,6 +3,7 @@ package mp4
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"strings"
@@ -236,8 +237,7 @@ func TestTruncated(t *testing.T) {
 
 func TestUnsupportedCodec(t *testing.T) {
 	for _, ca := range []struct{ file, name string }{
-		{"ac3.mp4", "unsupported audio codec: AC-3 ('ac-3')"},
-		{"pcm.mov", "unsupported audio codec: PCM ('sowt')"},
+		{"alac.m4a", "unsupported audio codec: ALAC ('alac')"},
 	} {
 		t.Run(ca.file, func(t *testing.T) {
 			_, err := demuxBytes(demuxtest.ReadTestdata(t, ca.file))
@@ -377,4 +377,69 @@ func TestFramesOwnTheirBytes(t *testing.T) {
 			require.True(t, strings.Contains(string(in), string(u)))
 		}
 	}
+}
+
+// TestUncompressedAudio reads QuickTime PCM of several layouts and G.711:
+// every sample of the 0.1 s of tone, joined into frames of 20 ms at
+// most, PCM converted to 16-bit little-endian (a 440 Hz tone still).
+func TestUncompressedAudio(t *testing.T) {
+	for _, ca := range []struct {
+		file     string
+		codec    media.CodecID
+		rate     int
+		channels int
+		seconds  float64
+	}{
+		{"pcm.mov", media.CodecPCM, 44100, 1, 0.1},
+		{"pcm_s24be.mov", media.CodecPCM, 44100, 1, 0.1},
+		{"pcm_f32le.mov", media.CodecPCM, 44100, 1, 0.1},
+		{"mulaw.mov", media.CodecPCMU, 8000, 1, 0.1},
+		{"h264_pcm.mov", media.CodecPCM, 48000, 2, 0.2},
+	} {
+		t.Run(ca.file, func(t *testing.T) {
+			r, err := demuxBytes(demuxtest.ReadTestdata(t, ca.file))
+			require.NoError(t, err)
+			at := r.KindTrack(media.KindAudio)
+			require.NotNil(t, at)
+			require.Equal(t, ca.codec, at.Codec)
+			require.Equal(t, ca.rate, at.SampleRate)
+			require.Equal(t, ca.channels, at.Channels)
+			width := ca.channels
+			if ca.codec == media.CodecPCM {
+				width *= 2
+			}
+			var all []byte
+			frames := r.KindFrames(media.KindAudio)
+			require.NotEmpty(t, frames)
+			first := frames[0].PTS
+			next := first
+			for i, f := range frames {
+				require.Equal(t, next, f.PTS, "frame %d follows the one before", i)
+				require.Zero(t, len(f.Data[0])%width)
+				n := len(f.Data[0]) / width
+				require.LessOrEqual(t, n, ca.rate/50+ca.rate/100, "frame %d of about 20 ms", i)
+				next += int64(n)
+				all = append(all, f.Data[0]...)
+			}
+			require.Equal(t, int64(float64(ca.rate)*ca.seconds), next-first, "every sample")
+			if ca.codec == media.CodecPCM {
+				rising, prev := 0, int16(0)
+				for i := 0; i+1 < len(all); i += width {
+					v := int16(binary.LittleEndian.Uint16(all[i:]))
+					if prev < 0 && v >= 0 {
+						rising++
+					}
+					prev = v
+				}
+				require.InDelta(t, 440*ca.seconds, rising, 1, "a 440 Hz tone")
+			}
+			if ca.file == "h264_pcm.mov" {
+				require.Len(t, r.KindFrames(media.KindVideo), 6)
+			}
+		})
+	}
+	r, err := demuxBytes(demuxtest.ReadTestdata(t, "ac3.mp4"))
+	require.NoError(t, err)
+	require.Equal(t, media.CodecAC3, r.KindTrack(media.KindAudio).Codec)
+	require.NotEmpty(t, r.KindFrames(media.KindAudio))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/h265"
 	"github.com/tributary-ingress/tributary/codec/opus"
+	"github.com/tributary-ingress/tributary/codec/pcm"
 	"github.com/tributary-ingress/tributary/codec/vp9"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -71,6 +72,11 @@ type entryInfo struct {
 	track media.Track
 	// lengthSize is the NAL unit length size of H.264/H.265 samples.
 	lengthSize int
+	// pcm is the layout of uncompressed samples (media.CodecPCM tracks),
+	// converted to 16-bit little-endian; blockAlign is the size of one
+	// sample of all channels (uncompressed tracks, G.711 included).
+	pcm        *pcm.Format
+	blockAlign int
 }
 
 // forEachChild calls fn for each box in buf with its type, header and
@@ -254,9 +260,12 @@ func parseAudioEntry(typ string, entry []byte) (*entryInfo, error) {
 	if len(entry) < audioSampleEntrySize {
 		return nil, malformed("%s sample entry of %d bytes", typ, len(entry))
 	}
-	if _, ok := sampleEntryNames[typ]; ok && typ != "mp4a" && typ != "Opus" {
+	if _, ok := sampleEntryNames[typ]; ok && typ != "mp4a" && typ != "Opus" && typ != "ac-3" && typ != "ec-3" &&
+		typ != "ulaw" && typ != "alaw" && !uncompressed(typ) {
 		return nil, unsupported(media.KindAudio, typ)
 	}
+	sampleBits := int(binary.BigEndian.Uint16(entry[18:]))
+	var lpcmFlags uint32
 	version := binary.BigEndian.Uint16(entry[8:])
 	channels := int(binary.BigEndian.Uint16(entry[16:]))
 	rate := int(binary.BigEndian.Uint32(entry[24:]) >> 16)
@@ -277,6 +286,8 @@ func parseAudioEntry(typ string, entry []byte) (*entryInfo, error) {
 			rate = int(r)
 		}
 		channels = int(binary.BigEndian.Uint32(children[12:]))
+		sampleBits = int(min(binary.BigEndian.Uint32(children[20:]), 64))
+		lpcmFlags = binary.BigEndian.Uint32(children[24:])
 		children = children[qtSoundV2Extra:]
 	default:
 		return nil, malformed("%s sound description version %d", typ, version)
@@ -294,14 +305,88 @@ func parseAudioEntry(typ string, entry []byte) (*entryInfo, error) {
 		if err := parseDops(t, findChild(children, "dOps")); err != nil {
 			return nil, err
 		}
+	case "ac-3":
+		// The sample entry's rate and channels are the stream's
+		// (ETSI TS 102 366 Annex F); the frames are whole sync frames.
+		t.Codec = media.CodecAC3
+	case "ec-3":
+		t.Codec = media.CodecEAC3
+	case "ulaw", "alaw":
+		t.Codec = media.CodecPCMU
+		if typ == "alaw" {
+			t.Codec = media.CodecPCMA
+		}
+		info.blockAlign = channels
 	default:
-		return nil, unsupported(media.KindAudio, typ)
+		if !uncompressed(typ) {
+			return nil, unsupported(media.KindAudio, typ)
+		}
+		f, err := pcmFormat(typ, sampleBits, lpcmFlags, children)
+		if err != nil {
+			return nil, &UnsupportedCodecError{Kind: media.KindAudio, Name: fmt.Sprintf("PCM (%s): %v", fourCCString(typ), err)}
+		}
+		t.Codec, info.pcm, info.blockAlign = media.CodecPCM, &f, channels*f.BytesPerSample()
 	}
 	if t.SampleRate <= 0 || t.SampleRate > maxSampleRate || t.Channels <= 0 || t.Channels > maxChannels {
 		return nil, malformed("%s track of %d Hz, %d channels", t.Codec, t.SampleRate, t.Channels)
 	}
+	if info.blockAlign > 0 && t.Channels > pcm.MaxChannels {
+		return nil, malformed("uncompressed audio of %d channels (at most %d)", t.Channels, pcm.MaxChannels)
+	}
 	t.ClockRate = t.SampleRate
 	return info, nil
+}
+
+// uncompressed tells the QuickTime sample entries of linear PCM.
+func uncompressed(typ string) bool {
+	switch typ {
+	case "sowt", "twos", "raw ", "NONE", "in24", "in32", "fl32", "fl64", "lpcm":
+		return true
+	}
+	return false
+}
+
+// QuickTime's formatSpecificFlags of an 'lpcm' sound description v2.
+const (
+	lpcmFloat     = 1 << 0
+	lpcmBigEndian = 1 << 1
+	lpcmSigned    = 1 << 2
+)
+
+// pcmFormat is the sample layout of a QuickTime PCM sample entry: the
+// fourCC says it ('sowt' 16-bit little-endian, 'twos' big-endian and
+// signed, 'raw ' 8-bit unsigned, 'in24', 'in32', 'fl32', 'fl64'
+// big-endian unless an 'enda' atom in 'wave' says little), or, for
+// 'lpcm', the flags and bits of the version 2 description.
+//
+// Specification: QuickTime File Format, "Sound Sample Description
+// (Version 2)" and "Endian Atom ('enda')".
+func pcmFormat(typ string, bits int, flags uint32, children []byte) (pcm.Format, error) {
+	little := false
+	if enda := findChild(children, "enda"); len(enda) >= 2 {
+		little = binary.BigEndian.Uint16(enda) != 0
+	}
+	var f pcm.Format
+	switch typ {
+	case "sowt":
+		f = pcm.Format{Bits: bits, Unsigned: bits == 8}
+	case "twos":
+		f = pcm.Format{Bits: bits, BigEndian: true}
+	case "raw ", "NONE":
+		f = pcm.Format{Bits: 8, Unsigned: true}
+	case "in24":
+		f = pcm.Format{Bits: 24, BigEndian: !little}
+	case "in32":
+		f = pcm.Format{Bits: 32, BigEndian: !little}
+	case "fl32":
+		f = pcm.Format{Bits: 32, Float: true, BigEndian: !little}
+	case "fl64":
+		f = pcm.Format{Bits: 64, Float: true, BigEndian: !little}
+	case "lpcm":
+		f = pcm.Format{Bits: bits, Float: flags&lpcmFloat != 0, BigEndian: flags&lpcmBigEndian != 0,
+			Unsigned: flags&(lpcmFloat|lpcmSigned) == 0}
+	}
+	return f, f.Valid()
 }
 
 // decodeChildBox decodes a child box body with mp4ff.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/asticode/go-astits"
 
+	"github.com/tributary-ingress/tributary/codec/aac"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -44,18 +45,13 @@ var unsupportedTypes = map[astits.StreamType]struct {
 	kind media.Kind
 	name string
 }{
-	streamTypeMPEG1Video: {media.KindVideo, "MPEG-1 video"},
-	streamTypeMPEG2Video: {media.KindVideo, "MPEG-2 video"},
 	streamTypeMPEG4Video: {media.KindVideo, "MPEG-4 Part 2 video"},
 	streamTypeVVC:        {media.KindVideo, "H.266/VVC"},
 	streamTypeCAVS:       {media.KindVideo, "AVS"},
 	streamTypeDirac:      {media.KindVideo, "Dirac"},
 	streamTypeVC1:        {media.KindVideo, "VC-1"},
-	streamTypeLATM:       {media.KindAudio, "AAC in LATM"},
-	streamTypeAC3:        {media.KindAudio, "AC-3"},
 	streamTypeDTS:        {media.KindAudio, "DTS"},
 	streamTypeTrueHD:     {media.KindAudio, "Dolby TrueHD"},
-	streamTypeEAC3:       {media.KindAudio, "E-AC-3"},
 }
 
 // classify returns the codec of an elementary stream, or the name of an
@@ -67,10 +63,16 @@ func classify(es *astits.PMTElementaryStream) (codec media.CodecID, opusChannels
 		return media.CodecH264, 0, nil
 	case streamTypeH265:
 		return media.CodecH265, 0, nil
-	case streamTypeADTS:
-		return media.CodecAAC, 0, nil
+	case streamTypeADTS, streamTypeLATM:
+		return media.CodecAAC, 0, nil // LATM: see stream.latm
 	case streamTypeMPEG1Audio, streamTypeMPEG2Audio:
-		return media.CodecMP3, 0, nil // the layer is checked at the first frame
+		return media.CodecMP3, 0, nil // or MP2: the layer is read from each frame
+	case streamTypeMPEG1Video, streamTypeMPEG2Video:
+		return media.CodecMPEG2Video, 0, nil
+	case streamTypeAC3:
+		return media.CodecAC3, 0, nil // or E-AC-3: the bsid is read from each frame
+	case streamTypeEAC3:
+		return media.CodecEAC3, 0, nil
 	case streamTypePrivate:
 		return classifyPrivate(es)
 	}
@@ -91,9 +93,9 @@ func classifyPrivate(es *astits.PMTElementaryStream) (media.CodecID, int, *Unsup
 		case desc.Registration != nil && desc.Registration.FormatIdentifier == formatOpus:
 			opus = true
 		case desc.Registration != nil && desc.Registration.FormatIdentifier == formatAC3, desc.AC3 != nil:
-			return 0, 0, &UnsupportedCodecError{Kind: media.KindAudio, Name: "AC-3 (private stream with AC-3 descriptor)", PID: es.ElementaryPID}
+			return media.CodecAC3, 0, nil // DVB (ETSI EN 300 468 Annex D)
 		case desc.Registration != nil && desc.Registration.FormatIdentifier == formatEAC3, desc.EnhancedAC3 != nil:
-			return 0, 0, &UnsupportedCodecError{Kind: media.KindAudio, Name: "E-AC-3 (private stream with E-AC-3 descriptor)", PID: es.ElementaryPID}
+			return media.CodecEAC3, 0, nil
 		case desc.Extension != nil && desc.Extension.Tag == descriptorExtensionOpus && desc.Extension.Unknown != nil && len(*desc.Extension.Unknown) > 0:
 			// channel_config_code: 1 and 2 are mono and stereo with
 			// mapping family 0; others need a mapping we do not build.
@@ -144,7 +146,11 @@ func (d *Demuxer) handlePMT(pmt *astits.PMTData) error {
 			d.streams[pid] = &stream{pid: pid, streamType: es.StreamType, skip: true}
 		case codec != 0:
 			supported++
-			d.streams[pid] = &stream{pid: pid, streamType: es.StreamType, codec: codec, opusChannels: channels}
+			st := &stream{pid: pid, streamType: es.StreamType, codec: codec, opusChannels: channels}
+			if es.StreamType == streamTypeLATM {
+				st.latm = &aac.LATM{InBand: true}
+			}
+			d.streams[pid] = st
 		}
 	}
 	if supported == 0 && lastUnsupported != nil {

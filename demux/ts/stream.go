@@ -2,15 +2,18 @@ package ts
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/asticode/go-astits"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg1audio"
 
 	"github.com/tributary-ingress/tributary/codec/aac"
+	"github.com/tributary-ingress/tributary/codec/ac3"
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/h265"
 	"github.com/tributary-ingress/tributary/codec/mp3"
+	"github.com/tributary-ingress/tributary/codec/mpeg2"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -21,6 +24,8 @@ type stream struct {
 	codec        media.CodecID
 	opusChannels int
 	skip         bool
+	// latm reads AAC in LATM (stream type 0x11), nil for ADTS.
+	latm *aac.LATM
 
 	track *media.Track
 	// vps, sps and pps are the parameter sets the track was built from.
@@ -73,10 +78,17 @@ func (d *Demuxer) handlePES(s *stream, pes *astits.PESData) error {
 	switch s.codec {
 	case media.CodecH264, media.CodecH265:
 		return d.handleVideo(s, pes)
+	case media.CodecMPEG2Video:
+		return d.handleMPEG2(s, pes)
 	case media.CodecAAC:
+		if s.latm != nil {
+			return d.handleLATM(s, pes)
+		}
 		return d.handleAAC(s, pes)
-	case media.CodecMP3:
+	case media.CodecMP3, media.CodecMP2:
 		return d.handleMP3(s, pes)
+	case media.CodecAC3, media.CodecEAC3:
+		return d.handleAC3(s, pes)
 	case media.CodecOpus:
 		return d.handleOpus(s, pes)
 	}
@@ -108,6 +120,17 @@ func (d *Demuxer) handleVideo(s *stream, pes *astits.PESData) error {
 		d.stats.DroppedBeforeConfig++
 		return nil
 	}
+	var key bool
+	if s.codec == media.CodecH264 {
+		key = h264.IsKeyframe(au)
+	} else {
+		key = h265.IsKeyframe(au)
+	}
+	return d.pushVideo(s, pes, key, au)
+}
+
+// pushVideo times and pushes one access unit of the stream's track.
+func (d *Demuxer) pushVideo(s *stream, pes *astits.PESData, key bool, data [][]byte) error {
 	dts, pts, ok := d.timestamps(s, pes)
 	if !ok {
 		d.stats.DroppedNoTimestamp++
@@ -117,14 +140,37 @@ func (d *Demuxer) handleVideo(s *stream, pes *astits.PESData) error {
 		s.delta = dts - s.lastDTS
 	}
 	s.haveLast, s.lastDTS, s.seen = true, dts, true
-	var key bool
-	if s.codec == media.CodecH264 {
-		key = h264.IsKeyframe(au)
-	} else {
-		key = h265.IsKeyframe(au)
-	}
-	f := &media.Frame{Track: s.track, Key: key, Data: au}
+	f := &media.Frame{Track: s.track, Key: key, Data: data}
 	return d.push(pending{frame: f, s: s, dts90: dts, pts90: pts, dur: s.delta})
+}
+
+// handleMPEG2 takes one picture of MPEG-1 or MPEG-2 video, whole as the
+// decoder takes it. The track is announced at the first sequence header
+// (its size, and the header as the decoder's configuration), and again
+// when the picture size changes; pictures before it are dropped.
+func (d *Demuxer) handleMPEG2(s *stream, pes *astits.PESData) error {
+	info, err := mpeg2.Parse(pes.Data)
+	if err != nil {
+		d.stats.DecodeErrors++
+		return nil
+	}
+	if info.Sequence && info.Config != nil &&
+		(s.track == nil || s.track.Width != info.Width || s.track.Height != info.Height) {
+		s.track = &media.Track{ID: int(s.pid), Kind: media.KindVideo, Codec: media.CodecMPEG2Video,
+			ClockRate: VideoClockRate, Width: info.Width, Height: info.Height, Config: bytes.Clone(info.Config)}
+		if err := d.OnTrack(s.track); err != nil {
+			return err
+		}
+	}
+	if s.track == nil {
+		d.stats.DroppedBeforeConfig++
+		return nil
+	}
+	if info.PictureType == 0 {
+		d.stats.DecodeErrors++ // headers without a picture
+		return nil
+	}
+	return d.pushVideo(s, pes, info.PictureType == mpeg2.PictureI, [][]byte{pes.Data})
 }
 
 // updateVideoTrack takes the parameter sets of an access unit and sets up
@@ -250,7 +296,9 @@ func (d *Demuxer) handleAAC(s *stream, pes *astits.PESData) error {
 	return d.audioFrames(s, pes, frames, samples)
 }
 
-// handleMP3 splits a PES packet of MPEG audio into frames.
+// handleMP3 splits a PES packet of MPEG audio into frames: Layer III
+// (MP3) or Layer II (MP2), as the first frame says; frames of another
+// layer end the packet.
 //
 // Specification: ISO/IEC 11172-3, section 2.4.2.3.
 func (d *Demuxer) handleMP3(s *stream, pes *astits.PESData) error {
@@ -263,8 +311,11 @@ func (d *Demuxer) handleMP3(s *stream, pes *astits.PESData) error {
 		if err != nil {
 			break
 		}
-		if h.Layer != 3 {
+		if h.Layer != 3 && h.Layer != 2 {
 			return &UnsupportedCodecError{Kind: media.KindAudio, Name: fmt.Sprintf("MPEG audio layer %d", h.Layer), PID: s.pid}
+		}
+		if len(frames) > 0 && h.Layer != first.Layer {
+			break
 		}
 		var raw mpeg1audio.FrameHeader
 		if raw.Unmarshal(buf) != nil {
@@ -285,8 +336,69 @@ func (d *Demuxer) handleMP3(s *stream, pes *astits.PESData) error {
 		d.stats.DecodeErrors++
 		return nil
 	}
+	s.codec = media.CodecMP3
+	if first.Layer == 2 {
+		s.codec = media.CodecMP2
+	}
 	if err := d.setAudioTrack(s, first.SampleRate, first.Channels, nil); err != nil {
 		return err
+	}
+	return d.audioFrames(s, pes, frames, samples)
+}
+
+// handleAC3 splits a PES packet of AC-3 or E-AC-3 into the units a
+// decoder takes (an E-AC-3 frame with its dependent substreams); the
+// first frame's bsid tells which of the two the stream is.
+func (d *Demuxer) handleAC3(s *stream, pes *astits.PESData) error {
+	units, heads, err := ac3.SplitFrames(pes.Data)
+	if err != nil {
+		d.stats.DecodeErrors++
+		return nil
+	}
+	s.codec = media.CodecAC3
+	if heads[0].EAC3 {
+		s.codec = media.CodecEAC3
+	}
+	if err := d.setAudioTrack(s, heads[0].SampleRate, heads[0].Channels, nil); err != nil {
+		return err
+	}
+	samples := make([]int64, len(units))
+	for i, h := range heads {
+		samples[i] = int64(h.Samples)
+	}
+	return d.audioFrames(s, pes, units, samples)
+}
+
+// handleLATM takes the AAC frames out of the LOAS elements of a PES
+// packet. Elements before the first in-band StreamMuxConfig are dropped.
+func (d *Demuxer) handleLATM(s *stream, pes *astits.PESData) error {
+	elems, err := aac.SplitLOAS(pes.Data)
+	if err != nil {
+		d.stats.DecodeErrors++
+		return nil
+	}
+	var frames [][]byte
+	for _, e := range elems {
+		fr, _, err := s.latm.Decode(e)
+		switch {
+		case errors.Is(err, aac.ErrNoLATMConfig):
+			d.stats.DroppedBeforeConfig++
+		case err != nil:
+			d.stats.DecodeErrors++
+		default:
+			frames = append(frames, fr...)
+		}
+	}
+	if len(frames) == 0 {
+		return nil
+	}
+	asc, conf := s.latm.Config()
+	if err := d.setAudioTrack(s, conf.SampleRate, conf.Channels, asc); err != nil {
+		return err
+	}
+	samples := make([]int64, len(frames))
+	for i := range samples {
+		samples[i] = int64(s.latm.SamplesPerFrame())
 	}
 	return d.audioFrames(s, pes, frames, samples)
 }

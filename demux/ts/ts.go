@@ -3,11 +3,18 @@
 // SCTE-35 splice_insert commands the stream carries.
 //
 // Supported elementary streams: H.264 (stream type 0x1B), H.265 (0x24),
-// AAC in ADTS (0x0F), MPEG-1/2 Audio Layer III (0x03, 0x04) and Opus
-// (private data 0x06 with the "Opus" registration descriptor). AC-3,
-// E-AC-3, MPEG-2 video and the other audio/video types are refused with
-// ErrUnsupportedCodec naming the codec, unless Demuxer.SkipUnsupported is
-// set. SCTE-35 (0x86) sections are parsed (scte35.go); other data streams
+// MPEG-1 and MPEG-2 video (0x01, 0x02), AAC in ADTS (0x0F) and in LATM
+// with LOAS framing (0x11), MPEG-1/2 Audio Layer II and III (0x03, 0x04),
+// AC-3 (0x81, or private data 0x06 with an AC-3 descriptor), E-AC-3
+// (0x87, or 0x06 with an E-AC-3 descriptor) and Opus (0x06 with the
+// "Opus" registration descriptor). MPEG-4 Part 2, VVC, VC-1, DTS, TrueHD
+// and the other audio/video types are refused with ErrUnsupportedCodec
+// naming the codec, unless Demuxer.SkipUnsupported is set.
+//
+// A PES packet is taken to hold whole frames (one picture for video,
+// whole audio frames and LOAS elements), as every muxer Tributary met
+// writes them (ffmpeg, GStreamer, broadcast encoders set
+// data_alignment_indicator). SCTE-35 (0x86) sections are parsed (scte35.go); other data streams
 // are ignored.
 //
 // Library choice: github.com/asticode/go-astits reassembles PES packets
@@ -30,7 +37,9 @@
 // The package does no I/O beyond io.Reader and starts no goroutines.
 //
 // Specification: ITU-T Rec. H.222.0 (MPEG-2 Systems); ANSI/SCTE 35 2023;
-// ETSI TS 102 366 (Opus in TS: "ETSI TS Opus 0.1.3-draft").
+// ETSI TS 102 366 (Opus in TS: "ETSI TS Opus 0.1.3-draft"); ATSC A/52
+// Annex A and ETSI EN 300 468 Annex D (AC-3 and E-AC-3 in TS);
+// ISO/IEC 13818-2 (MPEG-2 video); ISO/IEC 14496-3 section 1.7 (LATM).
 package ts
 
 import (

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/h265"
+	"github.com/tributary-ingress/tributary/codec/mpeg2"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -54,6 +55,26 @@ var cases = []fileCase{
 		audioCodec: media.CodecAAC, sampleRate: 48000, channels: 1, audioFrames: 95,
 	},
 	{
+		name: "ffmpeg_mpeg2_mp2", file: "mpeg2_mp2.ts",
+		videoCodec: media.CodecMPEG2Video, width: 320, height: 180, videoFrames: 15, bframes: true,
+		audioCodec: media.CodecMP2, sampleRate: 48000, channels: 2, audioFrames: 21,
+	},
+	{
+		name: "ffmpeg_h264_ac3", file: "ac3.ts",
+		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 9, bframes: true,
+		audioCodec: media.CodecAC3, sampleRate: 44100, channels: 1, audioFrames: 9,
+	},
+	{
+		name: "ffmpeg_h264_eac3_dvb", file: "eac3_dvb.ts",
+		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 9, bframes: true,
+		audioCodec: media.CodecEAC3, sampleRate: 48000, channels: 6, audioFrames: 10,
+	},
+	{
+		name: "ffmpeg_h264_latm", file: "latm.ts",
+		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 9, bframes: true,
+		audioCodec: media.CodecAAC, sampleRate: 48000, channels: 2, audioFrames: 16,
+	},
+	{
 		name: "gst_x264_voaac", file: "gst_x264_voaac.ts",
 		videoCodec: media.CodecH264, width: 240, height: 160, videoFrames: 30, bframes: true,
 		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 2, audioFrames: 25,
@@ -83,6 +104,11 @@ func TestDemuxFiles(t *testing.T) {
 				require.Len(t, c.SPS, 1)
 				require.Len(t, c.PPS, 1)
 				require.Equal(t, 4, c.LengthSize)
+			case media.CodecMPEG2Video:
+				info, err := mpeg2.Parse(vt.Config)
+				require.NoError(t, err)
+				require.True(t, info.Sequence, "the sequence header is the configuration")
+				require.Equal(t, ca.width, info.Width)
 			case media.CodecH265:
 				var c h265.DecoderConfig
 				require.NoError(t, c.Unmarshal(vt.Config))
@@ -159,20 +185,20 @@ func checkAgainstFFprobe(t *testing.T, file string, video, audio []*media.Frame)
 	}
 }
 
-func TestUnsupportedAC3(t *testing.T) {
-	_, err := demuxBytes(demuxtest.ReadTestdata(t, "ac3.ts"))
+func TestUnsupportedMPEG4Video(t *testing.T) {
+	_, err := demuxBytes(demuxtest.ReadTestdata(t, "mpeg4video.ts"))
 	require.ErrorIs(t, err, ErrUnsupportedCodec)
-	require.Contains(t, err.Error(), "AC-3")
+	require.Contains(t, err.Error(), "MPEG-4 Part 2 video (stream type 0x10)")
 
-	// SkipUnsupported keeps the video.
+	// SkipUnsupported: nothing else in the program, so the error stays.
 	r := &demuxed{}
 	d := newCollector(r)
 	d.SkipUnsupported = true
 	require.NoError(t, d.Initialize())
-	require.NoError(t, d.Run(context.Background(), bytes.NewReader(demuxtest.ReadTestdata(t, "ac3.ts"))))
-	require.Len(t, r.Tracks, 1)
-	require.Len(t, r.Frames, 9)
-	require.Equal(t, uint64(1), d.Stats().SkippedStreams)
+	err = d.Run(context.Background(), bytes.NewReader(demuxtest.ReadTestdata(t, "mpeg4video.ts")))
+	require.ErrorIs(t, err, ErrUnsupportedCodec)
+	require.Contains(t, err.Error(), "no supported audio or video stream")
+	require.Empty(t, r.Frames)
 }
 
 func TestTruncated(t *testing.T) {

@@ -5,7 +5,10 @@
 // stream or the context is cancelled.
 //
 // Supported: H.264 and H.265 video (parameter sets from the SDP or in
-// band), MPEG-4 audio (AAC, RFC 3640 "mpeg4-generic") and Opus. The
+// band), MPEG-4 audio (AAC, RFC 3640 "mpeg4-generic", and AAC in LATM,
+// RFC 6416 "MP4A-LATM", its configuration in the SDP or in band), Opus,
+// G.711 (PCMA, PCMU) and linear PCM (L8, L16, L24), as IP cameras send
+// them. The
 // transport is gortsplib's choice: UDP first, TCP (interleaved) when UDP
 // is refused or nothing arrives within 3 s.
 //
@@ -15,7 +18,8 @@
 // sample rate for audio — the units of media.Frame.
 //
 // Specification: RFC 2326 (RTSP 1.0), RFC 6184 (H.264 over RTP), RFC 7798
-// (H.265), RFC 3640 (MPEG-4 audio), RFC 7587 (Opus).
+// (H.265), RFC 3640 and RFC 6416 (MPEG-4 audio), RFC 7587 (Opus), RFC
+// 3551 (G.711, L8, L16), RFC 3190 (L24).
 package rtsp
 
 import (
@@ -219,7 +223,7 @@ func (p *puller) start(u *base.URL) error {
 		}
 	}
 	if video == nil && audio == nil {
-		return fmt.Errorf("%w: the server offers %s; H.264, H.265, AAC and Opus are supported",
+		return fmt.Errorf("%w: the server offers %s; H.264, H.265, AAC, Opus, G.711 and LPCM are supported",
 			ErrNoSupportedMedia, strings.Join(seen, ", "))
 	}
 	for i, t := range []*track{video, audio} {

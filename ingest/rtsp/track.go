@@ -14,8 +14,10 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtp"
 
+	"github.com/tributary-ingress/tributary/codec/aac"
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/h265"
+	"github.com/tributary-ingress/tributary/codec/pcm"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -57,7 +59,7 @@ type track struct {
 	bufPTS    int64
 
 	// audio
-	samples int64 // per AAC access unit
+	samples int64 // per AAC access unit, in the RTP clock
 
 	cur       *media.Track // the track (video: nil before the parameter sets)
 	ann       [3][]byte    // video: SPS, PPS, VPS of cur
@@ -103,6 +105,54 @@ func newTrack(f format.Format) (*track, error) {
 		}
 		t.cur = &media.Track{Kind: media.KindAudio, Codec: media.CodecAAC, ClockRate: f.ClockRate(),
 			Config: asc, SampleRate: f.Config.SampleRate, Channels: f.Config.ChannelCount}
+	case *format.MPEG4AudioLATM:
+		l := &aac.LATM{InBand: f.CPresent}
+		if !f.CPresent {
+			if err := l.SetStreamMuxConfig(f.StreamMuxConfig); err != nil {
+				return nil, err
+			}
+		}
+		d, err := f.CreateDecoder()
+		if err != nil {
+			return nil, err
+		}
+		t.kind, t.codec = media.KindAudio, media.CodecAAC
+		t.dec = &latmDecoder{d: d, latm: l, clockRate: f.ClockRate(), t: t}
+		if !f.CPresent {
+			t.dec.(*latmDecoder).configure()
+		}
+	case *format.G711:
+		if err := checkPCMParams(f.SampleRate, f.ChannelCount); err != nil {
+			return nil, err
+		}
+		d, err := f.CreateDecoder()
+		if err != nil {
+			return nil, err
+		}
+		codec := media.CodecPCMA
+		if f.MULaw {
+			codec = media.CodecPCMU
+		}
+		t.kind, t.codec, t.dec = media.KindAudio, codec, pcmDecoder{d: d}
+		t.cur = &media.Track{Kind: media.KindAudio, Codec: codec, ClockRate: f.SampleRate,
+			SampleRate: f.SampleRate, Channels: f.ChannelCount}
+	case *format.LPCM:
+		if err := checkPCMParams(f.SampleRate, f.ChannelCount); err != nil {
+			return nil, err
+		}
+		// RTP carries L8 unsigned, L16 and L24 big-endian (RFC 3551
+		// section 4.5.10, RFC 3190).
+		pf := pcm.Format{Bits: f.BitDepth, BigEndian: true, Unsigned: f.BitDepth == 8}
+		if err := pf.Valid(); err != nil {
+			return nil, err
+		}
+		d, err := f.CreateDecoder()
+		if err != nil {
+			return nil, err
+		}
+		t.kind, t.codec, t.dec = media.KindAudio, media.CodecPCM, pcmDecoder{d: d, convert: &pf}
+		t.cur = &media.Track{Kind: media.KindAudio, Codec: media.CodecPCM, ClockRate: f.SampleRate,
+			SampleRate: f.SampleRate, Channels: f.ChannelCount}
 	case *format.Opus:
 		d, err := f.CreateDecoder()
 		if err != nil {
@@ -119,6 +169,78 @@ func newTrack(f format.Format) (*track, error) {
 		return nil, nil
 	}
 	return t, nil
+}
+
+// Bounds of uncompressed audio (G.711, LPCM) announced by an SDP.
+const (
+	maxPCMRate     = 192000
+	maxPCMChannels = pcm.MaxChannels
+)
+
+func checkPCMParams(rate, channels int) error {
+	if rate <= 0 || rate > maxPCMRate || channels <= 0 || channels > maxPCMChannels {
+		return fmt.Errorf("uncompressed audio of %d Hz, %d channels (at most %d Hz, %d channels)",
+			rate, channels, maxPCMRate, maxPCMChannels)
+	}
+	return nil
+}
+
+// pcmDecoder passes the samples of a G.711 or LPCM packet on as one
+// frame, LPCM converted to 16-bit little-endian.
+type pcmDecoder struct {
+	d interface {
+		Decode(pkt *rtp.Packet) ([]byte, error)
+	}
+	convert *pcm.Format
+}
+
+func (p pcmDecoder) Decode(pkt *rtp.Packet) ([][]byte, error) {
+	fr, err := p.d.Decode(pkt)
+	if err != nil || len(fr) == 0 {
+		return nil, err
+	}
+	if p.convert != nil {
+		fr = pcm.Convert(nil, fr, *p.convert)
+	}
+	return [][]byte{fr}, nil
+}
+
+// latmDecoder takes the AAC frames out of the AudioMuxElements of RTP
+// MP4A-LATM (RFC 6416): one element per packet, or fragmented over
+// several (rtpfragmented reassembles it). The track is (re)described when
+// the configuration is first known or changes in band.
+type latmDecoder struct {
+	d interface {
+		Decode(pkt *rtp.Packet) ([]byte, error)
+	}
+	latm      *aac.LATM
+	clockRate int
+	t         *track
+}
+
+// configure sets the track from the LATM configuration: a new track, to
+// be announced with the next frame.
+func (l *latmDecoder) configure() {
+	asc, conf := l.latm.Config()
+	l.t.cur = &media.Track{Kind: media.KindAudio, Codec: media.CodecAAC, ClockRate: l.clockRate,
+		Config: asc, SampleRate: conf.SampleRate, Channels: conf.Channels}
+	l.t.samples = media.Rescale(int64(l.latm.SamplesPerFrame()), conf.SampleRate, l.clockRate)
+	l.t.announced = false
+}
+
+func (l *latmDecoder) Decode(pkt *rtp.Packet) ([][]byte, error) {
+	ame, err := l.d.Decode(pkt)
+	if err != nil {
+		return nil, err
+	}
+	frames, changed, err := l.latm.Decode(ame)
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		l.configure()
+	}
+	return frames, nil
 }
 
 // opusDecoder adapts the one-frame-per-packet decoder of Opus.
@@ -285,6 +407,9 @@ func (t *track) handleAudio(pkt *rtp.Packet, pts int64, sink Sink) error {
 		// rtpmpeg4audio.ErrMorePacketsNeeded (a fragmented unit), or a
 		// lost fragment: the unit is dropped.
 		return nil
+	}
+	if t.cur == nil || len(frames) == 0 {
+		return nil // LATM before its in-band configuration
 	}
 	if !t.announced {
 		t.announced = true

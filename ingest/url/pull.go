@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-ingress/tributary/demux/mp4"
 	"github.com/tributary-ingress/tributary/demux/ogg"
 	"github.com/tributary-ingress/tributary/demux/ts"
+	"github.com/tributary-ingress/tributary/demux/wav"
 	"github.com/tributary-ingress/tributary/ingest/rtsp"
 	"github.com/tributary-ingress/tributary/ingest/srt"
 	"github.com/tributary-ingress/tributary/media"
@@ -217,6 +218,12 @@ func runStream(ctx context.Context, c Config, f Format, r io.Reader) error {
 		return d.Run(ctx, r)
 	case FormatMP3:
 		d := &mp3.Demuxer{OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame}
+		if err := d.Initialize(); err != nil {
+			return err
+		}
+		return d.Run(ctx, r)
+	case FormatWAV:
+		d := &wav.Demuxer{OnTrack: c.Sink.Track, OnFrame: c.Sink.Frame}
 		if err := d.Initialize(); err != nil {
 			return err
 		}

@@ -32,6 +32,7 @@ const (
 	FormatTS      Format = "ts"
 	FormatFLV     Format = "flv"
 	FormatHLS     Format = "hls"
+	FormatWAV     Format = "wav"
 	FormatRTSP    Format = "rtsp" // RTP from an RTSP server, not a container
 )
 
@@ -47,6 +48,8 @@ func Sniff(b []byte, contentType, path string) Format {
 		return FormatOgg
 	case len(b) >= 3 && string(b[:3]) == "FLV":
 		return FormatFLV
+	case len(b) >= 12 && (string(b[:4]) == "RIFF" || string(b[:4]) == "RF64") && string(b[8:12]) == "WAVE":
+		return FormatWAV
 	case len(b) >= 7 && strings.HasPrefix(strings.TrimLeft(string(b[:min(len(b), 64)]), "\ufeff \r\n\t"), "#EXTM3U"):
 		return FormatHLS
 	case isTS(b):

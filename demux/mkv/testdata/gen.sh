@@ -27,6 +27,12 @@ $FF $V $A -t 0.5 -c:v libx265 -preset veryfast -x265-params log-level=error:bfra
 # the bitexact flags, which make libaom fail in 5.1.
 ffmpeg -hide_banner -loglevel error -y $V $A -t 0.5 -c:v libaom-av1 -cpu-used 8 -usage realtime -g 15 -b:v 100k \
 	-c:a libopus -b:a 32k -map_metadata -1 av1_opus.mkv
+# Matroska H.264 with the audio of broadcast and production files: 24-bit
+# PCM, AC-3 5.1, MP2.
+H264="-c:v libx264 -preset veryfast -g 15 -b:v 100k"
+$FF $V $A -t 0.2 $H264 -c:a pcm_s24le -ac 2 $X h264_pcm.mkv
+$FF $V $A -t 0.5 $H264 -c:a ac3 -ac 6 -b:a 192k $X h264_ac3.mkv
+$FF $V $A -t 0.5 $H264 -c:a mp2 -ac 2 -b:a 128k $X h264_mp2.mkv
 # GStreamer: vp8enc + opusenc through webmmux (streamable: unknown sizes).
 gst-launch-1.0 -q videotestsrc num-buffers=30 ! video/x-raw,width=320,height=180,framerate=30/1 \
 	! vp8enc deadline=1 target-bitrate=150000 keyframe-max-dist=15 ! webmmux name=m streamable=true ! filesink location=gst_vp8_opus.webm \

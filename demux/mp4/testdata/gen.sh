@@ -33,9 +33,18 @@ $FF $V $A -t 1 -c:v libaom-av1 -cpu-used 8 -usage realtime -g 15 -b:v 100k \
 	-c:a libmp3lame -ar 44100 -ac 2 -b:a 64k $BE av1_mp3.mp4
 $FF $V $A -t 1 -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 15 -b:v 100k \
 	-c:a libopus -ar 48000 -ac 2 -b:a 24k $BE vp9_opus.mp4
-# Refused codecs: AC-3 in MP4, PCM in MOV.
+# AC-3 in MP4; PCM in MOV: 16-bit little-endian ('sowt'), 24-bit
+# big-endian ('in24'), 32-bit float little-endian ('fl32' with 'enda'),
+# µ-law ('ulaw'), and next to H.264.
 $FF $A -t 0.2 -c:a ac3 -b:a 96k $BE ac3.mp4
 $FF $A -t 0.1 -c:a pcm_s16le $BE pcm.mov
+$FF $A -t 0.1 -c:a pcm_s24be $BE pcm_s24be.mov
+$FF $A -t 0.1 -c:a pcm_f32le $BE pcm_f32le.mov
+$FF $A -t 0.1 -ar 8000 -c:a pcm_mulaw $BE mulaw.mov
+$FF -f lavfi -i testsrc2=size=320x180:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 -t 0.2 \
+	-c:v libx264 -preset veryfast -g 15 -b:v 100k -c:a pcm_s16le -ac 2 $BE h264_pcm.mov
+# Refused: ALAC.
+$FF $A -t 0.1 -c:a alac $BE alac.m4a
 # GStreamer: x264enc + voaacenc through mp4mux (constant quantizer and
 # threads=1 for reproducible output).
 gst-launch-1.0 -q videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
@@ -44,7 +53,7 @@ gst-launch-1.0 -q videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=32
 
 # ffprobe's view of every packet: stream,time_base,pts,dts,size,flags.
 for f in *.mp4 *.mov *.m4a; do
-	case $f in ac3.mp4|pcm.mov) continue ;; esac
+	case $f in ac3.mp4|alac.m4a|pcm*.mov|mulaw.mov|h264_pcm.mov) continue ;; esac
 	ffprobe -v error -show_entries stream=index,time_base -of csv=p=0 "$f" | sed 's/^/stream,/' > "$f.packets.csv"
 	ffprobe -v error -show_entries packet=stream_index,pts,dts,size,flags -of csv=p=0 "$f" >> "$f.packets.csv"
 done

@@ -1,0 +1,142 @@
+package wav
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/internal/demuxtest"
+	"github.com/tributary-ingress/tributary/media"
+)
+
+func demuxBytes(in []byte) (*demuxtest.Collector, error) {
+	c := &demuxtest.Collector{}
+	d := &Demuxer{OnTrack: c.OnTrackOnce, OnFrame: c.OnFrameAfterTrack}
+	if err := d.Initialize(); err != nil {
+		return c, err
+	}
+	return c, d.Run(context.Background(), bytes.NewReader(in))
+}
+
+// crossings counts the rising zero crossings of 16-bit little-endian
+// samples, on the channel that has the most (ffmpeg puts a mono tone in
+// the centre channel of 5.1).
+func crossings(pcm []byte, channels int) int {
+	most := 0
+	for c := range channels {
+		n := 0
+		prev := int16(0)
+		for i := 2 * c; i+1 < len(pcm); i += 2 * channels {
+			v := int16(binary.LittleEndian.Uint16(pcm[i:]))
+			if prev < 0 && v >= 0 {
+				n++
+			}
+			prev = v
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+// The files are ffmpeg's (testdata/gen.sh): 0.1 s of a 440 Hz tone.
+func TestFiles(t *testing.T) {
+	for _, c := range []struct {
+		file     string
+		codec    media.CodecID
+		rate     int
+		channels int
+	}{
+		{"s16_stereo.wav", media.CodecPCM, 44100, 2},
+		{"u8.wav", media.CodecPCM, 44100, 1},
+		{"s24.wav", media.CodecPCM, 44100, 2},
+		{"f32.wav", media.CodecPCM, 44100, 1},
+		{"surround.wav", media.CodecPCM, 44100, 6},
+		{"piped.wav", media.CodecPCM, 44100, 1},
+		{"alaw.wav", media.CodecPCMA, 8000, 1},
+		{"mulaw.wav", media.CodecPCMU, 8000, 1},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			r, err := demuxBytes(demuxtest.ReadTestdata(t, c.file))
+			require.NoError(t, err)
+			require.Len(t, r.Tracks, 1)
+			tr := r.Tracks[0]
+			require.Equal(t, c.codec, tr.Codec)
+			require.Equal(t, c.rate, tr.SampleRate)
+			require.Equal(t, c.rate, tr.ClockRate)
+			require.Equal(t, c.channels, tr.Channels)
+			var all []byte
+			var pts int64
+			for i, f := range r.Frames {
+				require.Equal(t, pts, f.PTS, "frame %d", i)
+				require.True(t, f.Key)
+				require.Len(t, f.Data, 1)
+				all = append(all, f.Data[0]...)
+				perSample := 2 * c.channels
+				if c.codec != media.CodecPCM {
+					perSample = c.channels
+				}
+				require.Zero(t, len(f.Data[0])%perSample)
+				require.LessOrEqual(t, len(f.Data[0])/perSample, c.rate/50, "20 ms frames")
+				pts += int64(len(f.Data[0]) / perSample)
+			}
+			// 0.1 s of samples, all of them.
+			require.Equal(t, int64(c.rate/10), pts)
+			if c.codec == media.CodecPCM {
+				// 44 periods of 440 Hz in 0.1 s, whatever the layout.
+				require.InDelta(t, 44, crossings(all, c.channels), 1)
+			}
+		})
+	}
+}
+
+func TestRefused(t *testing.T) {
+	_, err := demuxBytes(demuxtest.ReadTestdata(t, "adpcm.wav"))
+	require.ErrorIs(t, err, ErrUnsupportedCodec)
+	require.Contains(t, err.Error(), "WAV format 0x0002")
+
+	in := demuxtest.ReadTestdata(t, "s16_stereo.wav")
+	_, err = demuxBytes(in[:30])
+	require.ErrorIs(t, err, ErrTruncated)
+	_, err = demuxBytes([]byte("RIFF\x00\x00\x00\x00AVI LIST"))
+	require.ErrorIs(t, err, ErrMalformed)
+	// A chunk before the data larger than MaxHeaderBytes.
+	big := append(bytes.Clone(in[:12]), []byte("JUNK\x00\x00\x20\x00")...)
+	_, err = demuxBytes(append(big, make([]byte, 4096)...))
+	require.ErrorIs(t, err, ErrMalformed)
+	// Channels beyond the bound.
+	bad := bytes.Clone(in)
+	binary.LittleEndian.PutUint16(bad[22:], 9)
+	_, err = demuxBytes(bad)
+	require.ErrorIs(t, err, ErrMalformed)
+}
+
+// FuzzDemuxer feeds WAV streams through Run, seeded with the start of every
+// fixture.
+func FuzzDemuxer(f *testing.F) {
+	for _, name := range []string{"s16_stereo.wav", "u8.wav", "s24.wav", "f32.wav", "surround.wav", "piped.wav", "alaw.wav", "adpcm.wav"} {
+		in := demuxtest.ReadTestdata(f, name)
+		f.Add(in[:min(len(in), 2048)])
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		clone := bytes.Clone(in)
+		r, _ := demuxBytes(in)
+		require.Equal(t, clone, in, "input mutated")
+		require.LessOrEqual(t, len(r.Tracks), 1)
+		total := 0
+		for _, fr := range r.Frames {
+			require.Len(t, fr.Data, 1)
+			total += len(fr.Data[0])
+		}
+		// 8-bit samples double in size at most.
+		require.LessOrEqual(t, total, 2*len(in))
+		for _, tr := range r.Tracks {
+			require.Positive(t, tr.ClockRate)
+			require.LessOrEqual(t, tr.ClockRate, MaxSampleRate)
+			require.Positive(t, tr.Channels)
+			require.LessOrEqual(t, tr.Channels, MaxChannels)
+		}
+	})
+}

@@ -32,6 +32,10 @@ type viewerCheck struct {
 	// width, height and fps of the source; 0 width: audio only.
 	width, height int
 	fps           float64
+	// quieter is true for a 5.1 source whose tone is in the centre
+	// channel only (ffmpeg's upmix of a mono sine): the stereo downmix
+	// holds it at about a third of the level.
+	quieter bool
 }
 
 // checkViewer waits for the ingress participant's tracks and checks them:
@@ -54,7 +58,8 @@ func checkViewer(ctx context.Context, t *testing.T, sub *e2e.Subscriber, c viewe
 		require.InDelta(t, c.fps, vt.FPS, 4, "the source's frame rate")
 	}
 	at, err := sub.WaitTrack(ctx, func(s e2e.TrackStats) bool {
-		return s.ParticipantIdentity == c.identity && s.MimeType == "audio/opus" && s.Window >= 4*time.Second
+		// 4 s of packets captured (the stats window is shorter).
+		return s.ParticipantIdentity == c.identity && s.MimeType == "audio/opus" && s.Window >= 2*time.Second && s.Frames >= 200
 	})
 	require.NoError(t, err, "audio reaches the viewer")
 	require.InDelta(t, 50, at.FPS, 6, "20 ms Opus packets")
@@ -64,7 +69,11 @@ func checkViewer(ctx context.Context, t *testing.T, sub *e2e.Subscriber, c viewe
 	require.NoError(t, err)
 	t.Logf("%s: the viewer hears %.1f Hz at %.3f RMS over %.1f s", c.identity, tone.Frequency, tone.RMS, tone.Seconds)
 	require.InDelta(t, toneHz, tone.Frequency, 5, "the source's tone")
-	require.Greater(t, tone.RMS, 0.03, "at about the source's level (ffmpeg's sine: 0.088 RMS)")
+	minRMS := 0.03 // ffmpeg's sine: 0.088 RMS; Opus's stereo of it about 0.06
+	if c.quieter {
+		minRMS = 0.015
+	}
+	require.Greater(t, tone.RMS, minRMS, "at about the source's level")
 	require.Greater(t, tone.Seconds, 2.0)
 }
 
@@ -117,11 +126,11 @@ func TestSourceCodecsTS(t *testing.T) {
 		mime       string
 		channels   uint32
 	}{
-		{"http mpeg2 ac3", "mpeg2_ac3.ts", []string{"-c:v", "mpeg2video", "-b:v", "3M", "-g", "15", "-c:a", "ac3", "-b:a", "192k"}, "audio/ac3", 2},
+		{"http mpeg2 ac3", "mpeg2_ac3.ts", []string{"-c:v", "mpeg2video", "-b:v", "3M", "-g", "15", "-c:a", "ac3", "-ac", "2", "-b:a", "192k"}, "audio/ac3", 2},
 		{"http h264 e-ac-3 5.1 dvb", "eac3.ts", []string{"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "eac3",
 			"-ac", "6", "-b:a", "384k", "-mpegts_flags", "system_b"}, "audio/eac3", 6},
 		{"http h264 aac latm", "latm.ts", []string{"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac",
-			"-mpegts_flags", "latm"}, "audio/mp4a-latm", 2},
+			"-ac", "2", "-mpegts_flags", "latm"}, "audio/mp4a-latm", 2},
 	} {
 		t.Run(ca.name, func(t *testing.T) {
 			makeMedia(t, filepath.Join(dir, ca.file), append(append(ffmpegArgs(48000, false)[5:], "-t", "8"), ca.codec...)...)
@@ -132,7 +141,7 @@ func TestSourceCodecsTS(t *testing.T) {
 			st := waitState(ctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
 			require.Equal(t, ca.mime, st.State.Audio.GetMimeType())
 			require.Equal(t, ca.channels, st.State.Audio.GetChannels())
-			checkViewer(ctx, t, sub, viewerCheck{identity: room, width: 640, height: 360, fps: 30})
+			checkViewer(ctx, t, sub, viewerCheck{identity: room, width: 640, height: 360, fps: 30, quieter: ca.channels == 6})
 			end := waitState(ctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_COMPLETE)
 			require.Empty(t, end.State.Error)
 		})

@@ -26,7 +26,8 @@ var videoFeedback = []webrtc.RTCPFeedback{
 }
 
 // receivable codecs: passthrough forwards them as they are, so only what
-// a LiveKit room carries is registered.
+// a LiveKit room carries is registered, and G.711, which only a session
+// that transcodes audio negotiates (see usable).
 func registerCodecs(m *webrtc.MediaEngine) error {
 	codecs := []struct {
 		c    webrtc.RTPCodecCapability
@@ -34,6 +35,9 @@ func registerCodecs(m *webrtc.MediaEngine) error {
 		kind webrtc.RTPCodecType
 	}{
 		{webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, 111, webrtc.RTPCodecTypeAudio},
+		// G.711, for sessions that transcode audio (see AudioTranscoder).
+		{webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, 8, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, 0, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback}, 96, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: videoFeedback,
 			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, 102, webrtc.RTPCodecTypeVideo},

@@ -52,6 +52,10 @@ type conn struct {
 
 	end     chan error
 	endOnce sync.Once
+
+	// g711 is true when the Publisher transcodes audio (see
+	// AudioTranscoder), so G.711 may be negotiated.
+	g711 bool
 }
 
 func newETag() string {
@@ -88,7 +92,7 @@ func (c *conn) negotiate(ctx context.Context, o *offer) (string, Negotiated, err
 		if m == nil {
 			continue
 		}
-		chosen, err := preferCodec(t, kind, m.codecs)
+		chosen, err := preferCodec(t, kind, m.codecs, c.g711)
 		if err != nil {
 			return "", n, err
 		}
@@ -140,10 +144,10 @@ func waitGathered(ctx context.Context, gathered <-chan struct{}) error {
 
 // preferCodec narrows a transceiver to the first codec of the offer that
 // can be used.
-func preferCodec(t *webrtc.RTPTransceiver, kind string, offered []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, error) {
+func preferCodec(t *webrtc.RTPTransceiver, kind string, offered []webrtc.RTPCodecParameters, g711 bool) (webrtc.RTPCodecParameters, error) {
 	var errs []error
 	for _, c := range offered {
-		if !usable(kind, c) {
+		if !usable(kind, c, g711) {
 			continue
 		}
 		if err := t.SetCodecPreferences([]webrtc.RTPCodecParameters{c}); err != nil {
@@ -152,7 +156,7 @@ func preferCodec(t *webrtc.RTPTransceiver, kind string, offered []webrtc.RTPCode
 		}
 		return c, nil
 	}
-	if err := checkCodecs(kind, offered); err != nil {
+	if err := checkCodecs(kind, offered, g711); err != nil {
 		return webrtc.RTPCodecParameters{}, err
 	}
 	return webrtc.RTPCodecParameters{}, fmt.Errorf("%w: no %s codec of the offer could be negotiated: %w", ErrBadOffer, kind, errors.Join(errs...))

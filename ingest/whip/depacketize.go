@@ -58,6 +58,7 @@ type depack struct {
 	track   *media.Track
 	codec   media.CodecID
 	unpack  rtp.Depacketizer
+	rate    int // audio: the RTP clock rate
 	started bool
 	lastSeq uint16
 	lastTS  uint32
@@ -103,12 +104,23 @@ func (d *Depacketizer) Start(n Negotiated) error {
 		d.video = v
 	}
 	if n.Audio != nil {
-		d.audio = &depack{d: d, codec: media.CodecOpus, unpack: &codecs.OpusPacket{}}
-		d.audio.track = &media.Track{Kind: media.KindAudio, Codec: media.CodecOpus, ClockRate: 48000,
-			SampleRate: 48000, Channels: max(int(n.Audio.Channels), 1)}
+		codec, rate := media.CodecOpus, 48000
+		switch strings.ToLower(n.Audio.MimeType) {
+		case strings.ToLower(webrtc.MimeTypePCMA):
+			codec, rate = media.CodecPCMA, 8000
+		case strings.ToLower(webrtc.MimeTypePCMU):
+			codec, rate = media.CodecPCMU, 8000
+		}
+		d.audio = &depack{d: d, codec: codec, rate: rate}
+		d.audio.track = &media.Track{Kind: media.KindAudio, Codec: codec, ClockRate: rate,
+			SampleRate: rate, Channels: max(int(n.Audio.Channels), 1)}
 	}
 	return nil
 }
+
+// TranscodesAudio implements AudioTranscoder: the frames go to a session
+// that transcodes, which takes G.711 as well as Opus.
+func (d *Depacketizer) TranscodesAudio() bool { return true }
 
 // WriteVideoRTP implements Publisher.
 func (d *Depacketizer) WriteVideoRTP(layer int, p *rtp.Packet) {
@@ -159,7 +171,8 @@ func (s *depack) write(p *rtp.Packet) {
 		s.lastTS = p.Timestamp
 		s.broken = s.broken && s.parts > 0
 	}
-	if s.codec == media.CodecOpus {
+	if s.codec.Kind() == media.KindAudio {
+		// An Opus packet or a packet of G.711 samples is a frame.
 		s.buf = append(s.buf[:0], p.Payload...)
 		s.parts = 1
 		s.broken = false
@@ -189,8 +202,8 @@ func (s *depack) write(p *rtp.Packet) {
 }
 
 func (s *depack) clockRate() int {
-	if s.codec == media.CodecOpus {
-		return 48000
+	if s.codec.Kind() == media.KindAudio {
+		return s.rate
 	}
 	return 90000
 }
@@ -230,7 +243,7 @@ func (s *depack) emit(now time.Time) {
 		if f.Key {
 			s.announce(s.vp9W, s.vp9H)
 		}
-	case media.CodecOpus:
+	case media.CodecOpus, media.CodecPCMA, media.CodecPCMU:
 		s.announce(0, 0)
 	}
 	if !s.sent {
@@ -245,7 +258,7 @@ func (s *depack) emit(now time.Time) {
 
 // announce publishes the track (again when the video size changes).
 func (s *depack) announce(w, h int) {
-	if s.codec == media.CodecOpus {
+	if s.codec.Kind() == media.KindAudio {
 		if s.sent {
 			return
 		}
@@ -263,7 +276,7 @@ func (s *depack) announce(w, h int) {
 }
 
 func (d *Depacketizer) keyframe(c media.CodecID) {
-	if c != media.CodecOpus && d.request != nil {
+	if c.Kind() == media.KindVideo && d.request != nil {
 		d.request(0)
 	}
 }

@@ -214,7 +214,10 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, parts []string) {
 		s: s, id: pub.ResourceID(), streamKey: key, pub: pub, etag: newETag(), end: make(chan error, 1),
 		log: sessionLogger(s.Logger, pub).WithValues("remote", r.RemoteAddr),
 	}
-	err = o.check()
+	if at, ok := pub.(AudioTranscoder); ok {
+		c.g711 = at.TranscodesAudio()
+	}
+	err = o.check(c.g711)
 	var answer string
 	var n Negotiated
 	if err == nil {

@@ -37,6 +37,9 @@ type offeredMedia struct {
 var (
 	videoMimes = []string{webrtc.MimeTypeVP8, webrtc.MimeTypeH264, webrtc.MimeTypeVP9, webrtc.MimeTypeAV1}
 	audioMimes = []string{webrtc.MimeTypeOpus}
+	// G.711 is taken when the session transcodes its audio to Opus (a
+	// LiveKit room carries Opus): see Transcoder.
+	g711Mimes = []string{webrtc.MimeTypePCMA, webrtc.MimeTypePCMU}
 	// Codecs that are not media (retransmission, FEC, comfort noise,
 	// DTMF): ignored when looking for a usable codec.
 	auxCodecs = []string{"rtx", "red", "ulpfec", "flexfec-03", "cn", "telephone-event"}
@@ -84,14 +87,14 @@ func parseOffer(raw string) (*offer, error) {
 
 // check refuses an offer without a supported codec in a section, naming
 // what was offered.
-func (o *offer) check() error {
+func (o *offer) check(g711 bool) error {
 	if o.video != nil {
-		if err := checkCodecs("video", o.video.codecs); err != nil {
+		if err := checkCodecs("video", o.video.codecs, g711); err != nil {
 			return err
 		}
 	}
 	if o.audio != nil {
-		return checkCodecs("audio", o.audio.codecs)
+		return checkCodecs("audio", o.audio.codecs, g711)
 	}
 	return nil
 }
@@ -214,16 +217,23 @@ func parseRIDs(md *sdp.MediaDescription) ([]string, error) {
 }
 
 // checkCodecs refuses a section without any supported codec, naming what
-// was offered.
-func checkCodecs(kind string, codecs []webrtc.RTPCodecParameters) error {
+// was offered. g711 is true when the session transcodes audio.
+func checkCodecs(kind string, codecs []webrtc.RTPCodecParameters, g711 bool) error {
 	supported := videoMimes
 	if kind == "audio" {
 		supported = audioMimes
+		if g711 {
+			supported = append(slices.Clone(audioMimes), g711Mimes...)
+		}
 	}
 	var offered []string
 	for _, c := range codecs {
-		if usable(kind, c) {
+		if usable(kind, c, g711) {
 			return nil
+		}
+		if !g711 && kind == "audio" && slices.ContainsFunc(g711Mimes, func(s string) bool { return strings.EqualFold(s, c.MimeType) }) {
+			return fmt.Errorf("%w: G.711 audio (%s) is transcoded to Opus, and this ingress does not transcode: "+
+				"enable transcoding on the ingress, or send Opus", ErrBadOffer, strings.TrimPrefix(c.MimeType, "audio/"))
 		}
 		name := strings.TrimPrefix(c.MimeType, kind+"/")
 		if slices.Contains(auxCodecs, strings.ToLower(name)) || slices.Contains(offered, name) {
@@ -245,13 +255,17 @@ func checkCodecs(kind string, codecs []webrtc.RTPCodecParameters) error {
 		strings.Join(offered, ", "), strings.Join(names, ", "))
 }
 
-// usable reports whether a codec can be received and forwarded. H.264
-// needs packetization-mode=1 (non-interleaved; mode 0 is one NAL unit per
-// packet, which WebRTC rooms do not use) and a profile the room knows.
-func usable(kind string, c webrtc.RTPCodecParameters) bool {
+// usable reports whether a codec can be received and forwarded (or, g711
+// true, transcoded: G.711 audio). H.264 needs packetization-mode=1
+// (non-interleaved; mode 0 is one NAL unit per packet, which WebRTC rooms
+// do not use) and a profile the room knows.
+func usable(kind string, c webrtc.RTPCodecParameters, g711 bool) bool {
 	supported := videoMimes
 	if kind == "audio" {
 		supported = audioMimes
+		if g711 {
+			supported = append(slices.Clone(audioMimes), g711Mimes...)
+		}
 	}
 	if !slices.ContainsFunc(supported, func(s string) bool { return strings.EqualFold(s, c.MimeType) }) {
 		return false

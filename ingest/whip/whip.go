@@ -79,7 +79,8 @@ type Negotiated struct {
 	// VideoRIDs are the simulcast RIDs in offer order (layer 0 first);
 	// empty when the video is not simulcast (one layer).
 	VideoRIDs []string
-	// Audio is the audio codec (Opus), nil without audio.
+	// Audio is the audio codec (Opus, or G.711 for an AudioTranscoder),
+	// nil without audio.
 	Audio *webrtc.RTPCodecParameters
 	// AudioLevelExtID is the ID of the client's audio-level header
 	// extension (RFC 6464) in the audio packets, 0 when not negotiated.
@@ -128,6 +129,14 @@ func sessionLogger(server logger.Logger, pub Publisher) logger.Logger {
 		}
 	}
 	return server.WithValues("resourceID", pub.ResourceID())
+}
+
+// AudioTranscoder is implemented by a Publisher that transcodes the audio
+// to Opus (the Depacketizer feeding a transcoding session): G.711 (PCMA,
+// PCMU) is then negotiated too, as the official worker does; a Publisher
+// that forwards takes Opus only.
+type AudioTranscoder interface {
+	TranscodesAudio() bool
 }
 
 // Authorizer starts the session of a publish on a stream key, or refuses

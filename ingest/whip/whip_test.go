@@ -43,8 +43,14 @@ func (p *dummyPublisher) WriteAudioRTP(*rtp.Packet)      {}
 func (p *dummyPublisher) Close(err error)                { p.closed <- err }
 func (p *dummyPublisher) Done() <-chan struct{}          { return p.done }
 
-// dummyAuthorizer knows the key "good" (one publisher per publish, in
-// order) and "disabled".
+// transcodingPublisher is a dummyPublisher of a session that transcodes
+// audio.
+type transcodingPublisher struct{ *dummyPublisher }
+
+func (transcodingPublisher) TranscodesAudio() bool { return true }
+
+// dummyAuthorizer knows the keys "good" and "transcode" (one publisher
+// per publish, in order; the second transcodes) and "disabled".
 type dummyAuthorizer struct {
 	mu   sync.Mutex
 	pubs []*dummyPublisher
@@ -52,11 +58,14 @@ type dummyAuthorizer struct {
 
 func (a *dummyAuthorizer) AuthorizeWHIP(key, _ string) (Publisher, error) {
 	switch key {
-	case "good":
+	case "good", "transcode":
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		p := newDummyPublisher(fmt.Sprintf("WH_test%d", len(a.pubs)))
 		a.pubs = append(a.pubs, p)
+		if key == "transcode" {
+			return transcodingPublisher{p}, nil
+		}
 		return p, nil
 	case "disabled":
 		return nil, fmt.Errorf("%w: ingress is disabled", ErrForbidden)
@@ -347,4 +356,38 @@ func TestReplaced(t *testing.T) {
 	}
 	res, _ = do(t, "DELETE", base+res.Header.Get("Location"), nil, "")
 	require.Equal(t, http.StatusNotFound, res.StatusCode)
+}
+
+// TestG711: an offer whose audio is G.711 only (PCMA, as SIP gateways and
+// cameras send) is answered with PCMA for a session that transcodes
+// audio, and refused with the reason for one that forwards.
+func TestG711(t *testing.T) {
+	_, a, base := startServer(t)
+	offer := func() string {
+		m := &webrtc.MediaEngine{}
+		require.NoError(t, m.RegisterCodec(webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: 8,
+		}, webrtc.RTPCodecTypeAudio))
+		pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = pc.Close() })
+		tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, "audio", "s")
+		require.NoError(t, err)
+		_, err = pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		require.NoError(t, err)
+		o, err := pc.CreateOffer(nil)
+		require.NoError(t, err)
+		require.NoError(t, pc.SetLocalDescription(o))
+		return o.SDP
+	}
+	res, body := do(t, "POST", base+"/w/good", map[string]string{"Content-Type": "application/sdp"}, offer())
+	require.Equal(t, http.StatusBadRequest, res.StatusCode, body)
+	require.Contains(t, body, "G.711 audio (PCMA) is transcoded to Opus, and this ingress does not transcode")
+
+	res, body = do(t, "POST", base+"/w/transcode", map[string]string{"Content-Type": "application/sdp"}, offer())
+	require.Equal(t, http.StatusCreated, res.StatusCode, body)
+	require.Contains(t, body, "PCMA/8000")
+	n := <-a.pubs[1].started
+	require.Equal(t, webrtc.MimeTypePCMA, n.Audio.MimeType)
+	require.Nil(t, n.Video)
 }

@@ -304,110 +304,38 @@ func sampleLevels(f *ffi.AudioFrame) ([]float64, error) {
 
 // Tone is what a listener hears of a steady tone in decoded audio.
 type Tone struct {
-	// Frequency in Hz, from the rising crossings of the first channel.
+	// Frequency in Hz (see ToneFrequency).
 	Frequency float64
 	// RMS is the root mean square of the first channel's samples, full
 	// scale 1.
 	RMS float64
-	// Seconds of audio decoded.
+	// Seconds of audio decoded after the skip.
 	Seconds float64
 }
 
 // DecodeOpusTone decodes captured Opus packets (48 kHz RTP clock) and
-// measures the tone they carry, skipping the first skip of audio (the
-// encoder's start). A crossing is counted when the signal rises from
-// below −h to above +h, h a third of the peak, so that coding noise near
-// zero does not count; lost or reordered packets end a run and the next
-// one starts afresh.
+// measures the tone of the first channel after the first skip of audio
+// (the encoder's start): its level, and its pitch over the windows at
+// least half as loud as the whole.
 func DecodeOpusTone(pkts []CapturedPacket, skip time.Duration) (Tone, error) {
 	const rate = 48000
-	dec, err := ffi.NewAudioDecoder(ffi.CodecOpus, nil, ffi.WithAudioParams(rate, 2))
+	samples, err := DecodeOpusChannel(pkts)
 	if err != nil {
-		return Tone{}, fmt.Errorf("opus decoder: %w", err)
+		return Tone{}, err
 	}
-	defer dec.Close()
-	// First channel of every run of consecutive packets.
-	var runs [][]float64
-	var cur []float64
-	var lastSeq uint16
-	skipSamples := int(skip.Seconds() * rate)
-	for i, p := range orderedPackets(pkts) {
-		if i > 0 && p.Packet.SequenceNumber != lastSeq+1 && len(cur) > 0 {
-			runs, cur = append(runs, cur), nil
-		}
-		lastSeq = p.Packet.SequenceNumber
-		frames, derr := dec.Decode(p.Packet.Payload, int64(p.Packet.Timestamp))
-		if derr != nil {
-			continue
-		}
-		for _, f := range frames {
-			vals, verr := firstChannel(f)
-			f.Release()
-			if verr != nil {
-				return Tone{}, verr
-			}
-			if skipSamples > 0 {
-				n := min(skipSamples, len(vals))
-				vals, skipSamples = vals[n:], skipSamples-n
-			}
-			cur = append(cur, vals...)
-		}
+	samples = samples[min(len(samples), int(skip.Seconds()*rate)):]
+	if len(samples) < rate/10 {
+		return Tone{}, fmt.Errorf("opus: %d samples decoded after %v: no tone", len(samples), skip)
 	}
-	if len(cur) > 0 {
-		runs = append(runs, cur)
+	var sumSq float64
+	for _, v := range samples {
+		sumSq += v * v
 	}
-	var peak, sumSq float64
-	total := 0
-	for _, r := range runs {
-		for _, v := range r {
-			peak = max(peak, math.Abs(v))
-			sumSq += v * v
-		}
-		total += len(r)
+	t := Tone{RMS: math.Sqrt(sumSq / float64(len(samples))), Seconds: float64(len(samples)) / rate}
+	hz, windows := ToneFrequency(samples, rate, t.RMS/2)
+	if windows == 0 {
+		return t, fmt.Errorf("opus: silence (%.4f RMS): no tone", t.RMS)
 	}
-	if total < rate/10 || peak == 0 {
-		return Tone{}, fmt.Errorf("opus: %d samples of audio decoded, peak %.3f: no tone", total, peak)
-	}
-	h := peak / 3
-	crossings := 0
-	for _, r := range runs {
-		low := false
-		for _, v := range r {
-			switch {
-			case v < -h:
-				low = true
-			case v > h && low:
-				crossings++
-				low = false
-			}
-		}
-	}
-	secs := float64(total) / rate
-	return Tone{Frequency: float64(crossings) / secs, RMS: math.Sqrt(sumSq / float64(total)), Seconds: secs}, nil
-}
-
-// firstChannel returns the samples of the first channel, full scale 1.
-func firstChannel(f *ffi.AudioFrame) ([]float64, error) {
-	n, ch := f.NumSamples(), f.Channels()
-	planes := f.Planes()
-	format := f.Format()
-	if len(planes) == 0 {
-		return nil, errors.New("opus decoder: frame without data")
-	}
-	out := make([]float64, n)
-	for i := range n {
-		idx := i * ch
-		if format.Planar() {
-			idx = i
-		}
-		switch format {
-		case ffi.SampleFormatFLT, ffi.SampleFormatFLTP:
-			out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(planes[0][4*idx:])))
-		case ffi.SampleFormatS16, ffi.SampleFormatS16P:
-			out[i] = float64(int16(binary.LittleEndian.Uint16(planes[0][2*idx:]))) / 32768
-		default:
-			return nil, fmt.Errorf("opus decoder: unexpected sample format %s", format)
-		}
-	}
-	return out, nil
+	t.Frequency = hz
+	return t, nil
 }

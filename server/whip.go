@@ -67,12 +67,12 @@ func whipPublisher(r session.Reporter, rc room.Config, tc session.Transcoders, s
 		})
 		return &whip.Depacketizer{ID: r.ResourceID(), Publisher: fs, Logger: r.Logger()}
 	}
-	return &whipForward{Session: forward.Start(forward.Config{Reporter: r, Room: rc}), id: r.ResourceID(), log: r.Logger()}
+	return &whipForward{Forwarder: forward.Start(session.Config{Reporter: r, Room: rc, Stats: stats}), id: r.ResourceID(), log: r.Logger()}
 }
 
 // whipForward adapts a passthrough session to the WHIP input.
 type whipForward struct {
-	*forward.Session
+	*forward.Forwarder
 	id  string
 	log logger.Logger
 }

@@ -42,22 +42,20 @@ const webRTCReady = "WebRTC-ready media (H.264 without B-frames, VP8, VP9 or AV1
 // ErrUnsupported is wrapped by errors about codecs the session cannot use.
 var ErrUnsupported = errors.New("unsupported")
 
+// outputs are one publication of a frame session's tracks in one room:
+// the transcoders, the paced writers and the published tracks. A rejoin
+// makes new ones.
 type outputs struct {
 	s     *Session
-	room  *room.Room
+	room  Room
 	pacer *room.Pacer
 
 	video *videoOut
 	audio *audioOut
 
-	failed   chan struct{}
-	failOnce sync.Once
-	failErr  error
-
 	// noTranscoding is why this build cannot transcode (nil when it can).
 	noTranscoding error
 
-	pubOnce   sync.Once
 	closeOnce sync.Once
 
 	vw []*pacedWriter // per video layer
@@ -72,54 +70,46 @@ type outputs struct {
 }
 
 type videoOut struct {
-	src      *media.Track
-	params   [][]byte // parameter sets from the track config (H.264, H.265)
-	track    *room.VideoTrack
-	tc       VideoTranscoder
-	tcMu     sync.Mutex // tc's assignment, against OnKeyframeRequest
-	bframes  h264.BFrameDetector
-	checkB   bool
-	bytes    int64
-	frames   int64
-	since    time.Time
-	lastSize [2]int
+	src     *media.Track
+	params  [][]byte // parameter sets from the track config (H.264, H.265)
+	track   VideoSink
+	tc      VideoTranscoder // set before the track is published
+	bframes h264.BFrameDetector
+	checkB  bool
+	bytes   int64
+	frames  int64
+	since   time.Time
 	// layers as published and, per layer, whether its encoder runs (see
-	// applyDynacast); used by the input goroutine only.
+	// applyDynacast); used by the session goroutine only.
 	layers  []room.VideoLayer
 	running []bool
 }
 
 type audioOut struct {
 	src   *media.Track
-	track *room.AudioTrack
+	track AudioSink
 	tc    AudioTranscoder
 	bytes int64
 	since time.Time
 }
 
-func (o *outputs) fail(err error) {
-	o.failOnce.Do(func() {
-		o.failErr = err
-		close(o.failed)
-	})
+// startOutputs decides passthrough or transcoding per track, joins the
+// room with join and publishes the tracks. On an error, what it started is
+// closed (the room is the session's to leave).
+func (s *Session) startOutputs(video, audio *media.Track, join func() (Room, error)) (*outputs, []*livekit.TrackInfo, error) {
+	o := &outputs{s: s, noTranscoding: s.conf.Transcoders.Unavailable()}
+	tracks, err := o.start(video, audio, join)
+	if err != nil {
+		o.close()
+		return nil, nil, err
+	}
+	return o, tracks, nil
 }
 
-func (o *outputs) err() error { return o.failErr }
-
-func (o *outputs) published() {
-	o.pubOnce.Do(func() {
-		if err := o.s.conf.Reporter.SetPublishing(); err != nil {
-			o.s.log.Warnw("could not record PUBLISHING", err)
-		}
-	})
-}
-
-// startOutputs decides passthrough or transcoding per track, joins the room
-// and publishes the tracks.
-func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
+func (o *outputs) start(video, audio *media.Track, join func() (Room, error)) ([]*livekit.TrackInfo, error) {
+	s := o.s
 	info := s.conf.Reporter.Info()
 	transcoding := info.GetEnableTranscoding()
-	o := &outputs{s: s, failed: make(chan struct{}), noTranscoding: s.conf.Transcoders.Unavailable()}
 	s.reportInput(video, audio)
 	if o.noTranscoding != nil {
 		var err error
@@ -132,13 +122,14 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 	if transcoding {
 		delay = transcodeDelay
 	}
-	o.pacer = &room.Pacer{Delay: delay, MaxLead: maxLead(s.conf.Live)}
+	o.pacer = &room.Pacer{Delay: delay, MaxLead: maxLead(s.conf.Live), Now: s.clock.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error { return sleep(ctx, s.clock, d) }}
 
 	var vspec room.VideoSpec
 	var vplan simulcast.VideoPlan
-	var layers []simulcast.Layer
 	if video != nil {
-		o.video = &videoOut{src: video, since: time.Now(), params: parameterSets(video)}
+		o.video = &videoOut{src: video, since: s.clock.Now(), params: parameterSets(video)}
+		vspec = room.VideoSpec{Name: info.GetVideo().GetName(), Source: info.GetVideo().GetSource()}
 		if transcoding {
 			var err error
 			vplan, err = simulcast.ResolveVideo(info.Video)
@@ -150,13 +141,11 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 			// layers the source's size allows, planning again when it
 			// changes (see transcode.Layer), so the track never has to be
 			// published again.
-			layers = vplan.Publish(uint32(video.Width), uint32(video.Height))
-			codec := media.CodecH264
+			vspec.Codec = media.CodecH264
 			if vplan.Codec == livekit.VideoCodec_VP8 {
-				codec = media.CodecVP8
+				vspec.Codec = media.CodecVP8
 			}
-			vspec = room.VideoSpec{Codec: codec, Source: videoSource(info)}
-			for _, l := range layers {
+			for _, l := range vplan.Publish(uint32(video.Width), uint32(video.Height)) {
 				vspec.Layers = append(vspec.Layers, room.VideoLayer{Quality: l.Quality, Width: l.Width, Height: l.Height, Bitrate: l.Bitrate})
 			}
 		} else {
@@ -168,18 +157,17 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 				}
 				return nil, fmt.Errorf("%w video codec %s for passthrough: enable transcoding", ErrUnsupported, video.Codec)
 			}
-			if video.Codec == media.CodecH264 {
-				o.video.checkB = true
-			}
-			vspec = room.VideoSpec{Codec: video.Codec, Source: videoSource(info), Layers: []room.VideoLayer{{
+			o.video.checkB = video.Codec == media.CodecH264
+			vspec.Codec = video.Codec
+			vspec.Layers = []room.VideoLayer{{
 				Quality: livekit.VideoQuality_HIGH, Width: uint32(video.Width), Height: uint32(video.Height),
-			}}}
+			}}
 		}
 	}
 
 	var aplan simulcast.AudioPlan
 	if audio != nil {
-		o.audio = &audioOut{src: audio, since: time.Now()}
+		o.audio = &audioOut{src: audio, since: s.clock.Now()}
 		var err error
 		aplan, err = simulcast.ResolveAudio(info.Audio)
 		if err != nil {
@@ -187,91 +175,65 @@ func (s *Session) startOutputs(video, audio *media.Track) (*outputs, error) {
 		}
 	}
 
-	rc := s.conf.Room
-	rc.RoomName = info.RoomName
-	rc.ParticipantIdentity = info.ParticipantIdentity
-	rc.ParticipantName = info.ParticipantName
-	rc.ParticipantMetadata = info.ParticipantMetadata
-	rc.IngressID = info.IngressId
-	rc.ResourceID = s.conf.Reporter.ResourceID()
-	rc.Logger = s.log
-	ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
-	r, err := room.Join(ctx, rc)
-	cancel()
+	r, err := join()
 	if err != nil {
 		return nil, err
 	}
 	o.room = r
-	if err := s.conf.Reporter.SetRoomID(r.SID()); err != nil {
-		s.log.Warnw("could not record the room ID", err)
-	}
 
-	if o.video != nil {
+	var tracks []*livekit.TrackInfo
+	if v := o.video; v != nil {
 		if transcoding {
-			// Called from the SDK's RTCP goroutine, possibly before the
-			// transcoder exists: tc is read under tcMu.
-			vspec.OnKeyframeRequest = func(layer int) {
-				o.video.tcMu.Lock()
-				tc := o.video.tc
-				o.video.tcMu.Unlock()
-				if tc != nil {
-					tc.RequestKeyframe(layer)
-				}
-			}
-		}
-		vspec.Name = info.GetVideo().GetName()
-		s.conf.Stats.videoLayers(vspec.Layers)
-		vt, err := r.PublishVideo(vspec)
-		if err != nil {
-			o.close()
-			return nil, err
-		}
-		o.video.track = vt
-		if transcoding {
+			// The transcoder exists before the track can be subscribed
+			// to, so a keyframe request (from the SDK's RTCP goroutine)
+			// always finds it.
 			tc, err := s.conf.Transcoders.NewVideo(VideoTranscodeConfig{
 				Source: video, Codec: vspec.Codec, FrameRate: vplan.FrameRate, Layers: vplan.Layers, Logger: s.log,
 				Output: func(layer int, f *media.Frame) { o.writeVideo(layer, f) },
+				OnDrop: s.conf.Stats.drop,
 			})
 			if err != nil {
-				o.close()
 				return nil, fmt.Errorf("video transcoder: %w", err)
 			}
-			o.video.tcMu.Lock()
-			o.video.tc = tc
-			o.video.tcMu.Unlock()
-			o.video.layers = vspec.Layers
-			o.video.running = make([]bool, len(vspec.Layers))
-			for i := range o.video.running {
-				o.video.running[i] = true
+			v.tc = tc
+			vspec.OnKeyframeRequest = tc.RequestKeyframe
+			v.layers = vspec.Layers
+			v.running = make([]bool, len(vspec.Layers))
+			for i := range v.running {
+				v.running[i] = true
 			}
 		}
-		s.addTrack(vt.TrackInfo())
+		s.conf.Stats.videoLayers(vspec.Layers)
+		vt, err := r.PublishVideo(vspec)
+		if err != nil {
+			return nil, err
+		}
+		v.track = vt
+		tracks = append(tracks, vt.TrackInfo())
 	}
-	if o.audio != nil {
+	if a := o.audio; a != nil {
 		at, err := r.PublishAudio(room.AudioSpec{Channels: int(aplan.Channels), DisableDTX: aplan.DisableDTX,
 			Name: info.GetAudio().GetName(), Source: info.GetAudio().GetSource()})
 		if err != nil {
-			o.close()
 			return nil, err
 		}
-		o.audio.track = at
+		a.track = at
 		if transcoding || audio.Codec != media.CodecOpus {
 			tc, err := s.conf.Transcoders.NewAudio(AudioTranscodeConfig{
 				Source: audio, Channels: int(aplan.Channels), Bitrate: int(aplan.Bitrate), DTX: !aplan.DisableDTX, Logger: s.log,
 				Output: func(f *media.Frame) { o.writeAudio(f) },
 			})
 			if err != nil {
-				o.close()
 				return nil, fmt.Errorf("audio transcoder: %w", err)
 			}
-			o.audio.tc = tc
+			a.tc = tc
 		}
-		s.addTrack(at.TrackInfo())
+		tracks = append(tracks, at.TrackInfo())
 	}
 	o.startWriters(len(vspec.Layers))
 	s.log.Infow("session outputs started", "transcoding", transcoding,
 		"videoLayers", len(vspec.Layers), "videoCodec", vspec.Codec.String(), "audio", o.audio != nil)
-	return o, nil
+	return tracks, nil
 }
 
 // bframesError is the reason a forwarded source with B-frames fails: set
@@ -316,22 +278,6 @@ func maxLead(live bool) time.Duration {
 	return 0
 }
 
-func videoSource(info *livekit.IngressInfo) livekit.TrackSource {
-	if s := info.GetVideo().GetSource(); s != livekit.TrackSource_UNKNOWN {
-		return s
-	}
-	return livekit.TrackSource_CAMERA
-}
-
-func (s *Session) addTrack(ti *livekit.TrackInfo) {
-	if ti == nil {
-		return
-	}
-	if err := s.conf.Reporter.AddTrack(ti); err != nil {
-		s.log.Warnw("could not record the published track", err)
-	}
-}
-
 // write routes one source frame.
 func (o *outputs) write(f *media.Frame) error {
 	o.s.conf.Stats.input(f)
@@ -344,7 +290,7 @@ func (o *outputs) write(f *media.Frame) error {
 		}
 		v.bytes += int64(frameSize(f))
 		v.frames++
-		if v.checkB && v.bframes.Observe(f.Data, f.PTS, f.DTS) {
+		if v.checkB && v.bframes.Observe(f.Data, f.PTS) {
 			return bframesError(o.noTranscoding)
 		}
 		f = o.withParams(f)
@@ -516,11 +462,6 @@ func (o *outputs) retrack(t *media.Track) error {
 	return nil
 }
 
-// flush drains the transcoders at a clean end of input.
-func (o *outputs) flush() {
-	// Close flushes; see close.
-}
-
 // sources returns the current source tracks.
 func (o *outputs) sources() (video, audio *media.Track) {
 	if o.video != nil {
@@ -532,8 +473,9 @@ func (o *outputs) sources() (video, audio *media.Track) {
 	return video, audio
 }
 
-// close stops the transcoders (they flush what they hold) and leaves the
-// room. It is idempotent.
+// close stops the transcoders (they flush what they hold) and releases
+// what the writers hold. It is idempotent; the room is the session's to
+// leave.
 func (o *outputs) close() {
 	o.closeOnce.Do(o.closeOnceFn)
 }
@@ -550,21 +492,18 @@ func (o *outputs) closeOnceFn() {
 		}
 	}
 	// The transcoders have flushed into the writers; release what is
-	// queued, then leave.
+	// queued.
 	for _, w := range o.vw {
 		w.close()
 	}
 	if o.aw != nil {
 		o.aw.close()
 	}
-	if o.room != nil {
-		o.room.Close()
-	}
 }
 
-// reportStats refreshes the input state with measured bitrates.
-func (o *outputs) reportStats(dropped int) {
-	now := time.Now()
+// reportInput refreshes the input state with measured bitrates.
+func (o *outputs) reportInput() {
+	now := o.s.clock.Now()
 	if v := o.video; v != nil {
 		secs := now.Sub(v.since).Seconds()
 		st := inputVideoState(v.src)
@@ -585,9 +524,6 @@ func (o *outputs) reportStats(dropped int) {
 		if err := o.s.conf.Reporter.SetInputAudio(st); err != nil {
 			o.s.log.Debugw("input audio state", "error", err.Error())
 		}
-	}
-	if dropped > 0 {
-		o.s.log.Infow("frames dropped: the session could not keep up with the input", "dropped", dropped)
 	}
 }
 

@@ -5,74 +5,117 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livekit/protocol/logger"
 
 	"github.com/tributary-ingress/tributary/internal/guard"
-	"github.com/tributary-ingress/tributary/media"
 	"github.com/tributary-ingress/tributary/room"
 )
 
-// Queue bounds: a pushed input that outruns the session loses frames (and
-// the loss is counted) instead of adding latency.
 const (
-	queueSize      = 512
-	maxEarlyFrames = 600 // frames held while waiting for the second track
-	statsInterval  = 5 * time.Second
+	// queueSize bounds the inputs waiting for the session goroutine: a
+	// pushed input that outruns the session loses frames (and the loss is
+	// counted) instead of adding latency.
+	queueSize = 512
+	// joinTimeout bounds one join of the room.
+	joinTimeout = 20 * time.Second
+	// statsInterval is how often the input state's bitrates are refreshed.
+	statsInterval = 5 * time.Second
+	// Defaults of Config.
+	defaultTrackWait      = 2 * time.Second
+	defaultNoMediaTimeout = 10 * time.Second
+)
+
+// Rejoin policy after the LiveKit connection is lost for good.
+const (
+	rejoinFirstDelay = 500 * time.Millisecond
+	rejoinMaxDelay   = 8 * time.Second
+	rejoinGiveUp     = 2 * time.Minute
 )
 
 // Errors a streamer sees in the ingress state.
 var (
+	// ErrNoMedia is the reason of a session whose source sent nothing
+	// (whatever the strategy).
 	ErrNoMedia = errors.New("no media received")
 )
 
+// ErrSessionEnded is returned to an input that writes after the end.
+var ErrSessionEnded = errors.New("session ended")
+
+// errInputEnded ends a session whose input stopped while it was away from
+// the room; it is a clean end.
+var errInputEnded = errors.New("input ended while reconnecting")
+
+// event is one input for the session goroutine: something for the
+// strategy, or the end of the input.
 type event struct {
-	track  *media.Track
-	frame  *media.Frame
-	splice *Splice
-	at     time.Time // arrival of a frame
-	end    bool
-	err    error
+	in  any
+	end bool
+	err error
 }
 
-// Session is one running session. The input calls Track, Frame and Close
-// from its own goroutine; Done tells it when the session has ended.
+// Session is one running session (see the package documentation). The
+// input hands it media through its strategy's input methods — Track,
+// Frame and Splice for the frame strategy (Start) — and Close when it
+// ends, from its own goroutine; Done tells it when the session has ended.
 type Session struct {
-	conf Config
-	log  logger.Logger
-	ctx  context.Context
+	conf  Config
+	strat Strategy
+	log   logger.Logger
+	ctx   context.Context
+	clock Clock
 
-	events chan event
-	done   chan struct{}
-	wg     sync.WaitGroup
-
+	events    chan event
+	done      chan struct{}
 	closeOnce sync.Once
-	dropped   dropCounter
+	pubOnce   sync.Once
+	// mediaAt is the clock time of the latest media, in Unix nanoseconds
+	// (the no-media watchdog).
+	mediaAt atomic.Int64
+
+	// Session goroutine only.
+	room        Room // the joined room, nil when not in one
+	droppedSeen int64
 }
 
-type dropCounter struct {
-	mu     sync.Mutex
-	frames int
-}
-
-// Start starts a session; it runs until the input closes, the reporter's
+// Start starts a session fed with demuxed frames (the frame strategy):
+// per track, transcoded or forwarded, by what the source contains and
+// what the ingress asks. It runs until the input closes, the reporter's
 // context is cancelled, or a fatal error.
 func Start(conf Config) *Session {
+	return StartWith(conf, &frames{})
+}
+
+// StartWith starts a session whose media the strategy moves.
+func StartWith(conf Config, strat Strategy) *Session {
 	if conf.TrackWait == 0 {
-		conf.TrackWait = 2 * time.Second
+		conf.TrackWait = defaultTrackWait
 	}
 	if conf.NoMediaTimeout == 0 {
-		conf.NoMediaTimeout = 10 * time.Second
+		conf.NoMediaTimeout = defaultNoMediaTimeout
+	}
+	if conf.Rooms == nil {
+		conf.Rooms = LiveKitRooms{}
+	}
+	if conf.Clock == nil {
+		conf.Clock = realClock{}
+	}
+	if conf.Stats == nil {
+		conf.Stats = &Stats{}
 	}
 	s := &Session{
 		conf:   conf,
+		strat:  strat,
 		log:    conf.Reporter.Logger(),
 		ctx:    conf.Reporter.Context(),
+		clock:  conf.Clock,
 		events: make(chan event, queueSize),
 		done:   make(chan struct{}),
 	}
-	s.wg.Add(1)
+	strat.Attach(s)
 	go s.run()
 	return s
 }
@@ -83,40 +126,24 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 // Wait blocks until the session has ended.
 func (s *Session) Wait() { <-s.done }
 
-// Track announces a track (or a new configuration of one).
-func (s *Session) Track(t *media.Track) error {
-	return s.send(event{track: t}, true)
-}
-
-// Frame hands over one frame. A live input never blocks: when the session
-// cannot keep up the frame is dropped and counted. A frame whose Wall is
-// zero is stamped with its arrival time (the session is its first reader).
-func (s *Session) Frame(f *media.Frame) error {
-	now := time.Now()
-	if f.Wall.IsZero() {
-		f.Wall = now
-	}
-	return s.send(event{frame: f, at: now}, !s.conf.Live)
-}
-
-// Splice announces an ad-break command (SCTE-35 splice_insert) at a time
-// on the frames' timeline; the participant attribute follows it when the
-// published media reaches that time.
-func (s *Session) Splice(sp Splice) error {
-	return s.send(event{splice: &sp}, true)
-}
-
 // Close tells the session the input has ended: err nil for a clean end.
+// The inputs posted before are handled first.
 func (s *Session) Close(err error) {
 	s.closeOnce.Do(func() {
-		_ = s.send(event{end: true, err: err}, true)
+		_ = s.post(event{end: true, err: err}, true)
 	})
 }
 
-// ErrSessionEnded is returned to an input that writes after the end.
-var ErrSessionEnded = errors.New("session ended")
+// Post hands in to the strategy's Handle on the session goroutine, in
+// order with the other inputs and Close; it waits while the queue is full.
+// Strategies' input methods use it.
+func (s *Session) Post(in any) error {
+	return s.post(event{in: in}, true)
+}
 
-func (s *Session) send(e event, block bool) error {
+// post queues e. Without block, an input that finds the queue full is
+// dropped and counted.
+func (s *Session) post(e event, block bool) error {
 	select {
 	case <-s.done:
 		return ErrSessionEnded
@@ -126,9 +153,6 @@ func (s *Session) send(e event, block bool) error {
 		select {
 		case s.events <- e:
 		default:
-			s.dropped.mu.Lock()
-			s.dropped.frames++
-			s.dropped.mu.Unlock()
 			s.conf.Stats.drop()
 		}
 		return nil
@@ -141,8 +165,29 @@ func (s *Session) send(e event, block bool) error {
 	}
 }
 
+// Clock is the session's clock.
+func (s *Session) Clock() Clock { return s.clock }
+
+// Stats are the session's media counters (never nil).
+func (s *Session) Stats() *Stats { return s.conf.Stats }
+
+// MediaArrived tells the no-media watchdog that the source sent media. It
+// may be called from any goroutine.
+func (s *Session) MediaArrived() {
+	s.mediaAt.Store(s.clock.Now().UnixNano())
+}
+
+// Published tells the session that media reached the room: the first
+// call records PUBLISHING. It may be called from any goroutine.
+func (s *Session) Published() {
+	s.pubOnce.Do(func() {
+		if err := s.conf.Reporter.SetPublishing(); err != nil {
+			s.log.Warnw("could not record PUBLISHING", err)
+		}
+	})
+}
+
 func (s *Session) run() {
-	defer s.wg.Done()
 	defer close(s.done)
 	r := s.conf.Reporter
 	err := guard.Call(s.log, "session", s.runInner)
@@ -161,196 +206,200 @@ func (s *Session) run() {
 	}
 }
 
-// runInner collects the tracks, starts the outputs and pumps the frames.
+// runInner waits for what to publish, publishes it and runs until the end.
 func (s *Session) runInner() error {
-	var (
-		video, audio   *media.Track
-		early          []*media.Frame
-		firstSeen      <-chan time.Time
-		first          event // the first frame, which anchors the pacing clock
-		pendingSplices []Splice
-		inputEnded     bool
-	)
-	noMedia := time.NewTimer(s.conf.NoMediaTimeout)
-	defer noMedia.Stop()
-
-collect:
-	for video == nil || audio == nil {
-		select {
-		case <-s.ctx.Done():
-			return context.Cause(s.ctx)
-		case <-noMedia.C:
-			return fmt.Errorf("%w in %v: is the encoder sending audio or video?", ErrNoMedia, s.conf.NoMediaTimeout)
-		case <-firstSeen:
-			break collect
-		case e := <-s.events:
-			switch {
-			case e.end:
-				if e.err != nil {
-					return e.err
-				}
-				if video == nil && audio == nil {
-					return nil // connected and left without media
-				}
-				inputEnded = true // a short file: play what it had
-				break collect
-			case e.track != nil:
-				if e.track.Kind == media.KindVideo {
-					video = e.track
-				} else {
-					audio = e.track
-				}
-				if firstSeen == nil {
-					firstSeen = time.After(s.conf.TrackWait)
-				}
-			case e.splice != nil:
-				pendingSplices = append(pendingSplices, *e.splice)
-			case e.frame != nil:
-				if first.frame == nil {
-					first = e
-				}
-				if len(early) < maxEarlyFrames {
-					early = append(early, e.frame)
-				}
-			}
-		}
-	}
-
-	out, err := s.startOutputs(video, audio)
-	if err != nil {
+	publish, ended, err := s.await()
+	if err != nil || !publish {
 		return err
 	}
-	defer func() { out.close() }() // the latest outputs, after a rejoin
-	if first.frame != nil {
-		// The time spent joining is not added to the latency of every
-		// frame: the frames held meanwhile go out at once.
-		out.pacer.Start(first.at, media.Duration(first.frame.PTS, first.frame.Track.ClockRate))
+	defer s.leave()
+	if err := s.publish(); err != nil {
+		return err
 	}
-	for _, sp := range pendingSplices {
-		out.splice(sp)
+	if ended {
+		return nil // leaving releases what is queued
 	}
-	for _, f := range early {
-		if err := out.write(f); err != nil {
-			return err
-		}
-	}
-	if inputEnded {
-		return nil // closing the outputs releases what is queued
-	}
+	return s.loop()
+}
 
-	stats := time.NewTicker(statsInterval)
-	defer stats.Stop()
-	if !noMedia.Stop() {
-		select {
-		case <-noMedia.C:
-		default:
-		}
-	}
-	noMedia.Reset(s.conf.NoMediaTimeout)
+// await hands the inputs to the strategy until it knows what to publish.
+// publish is false when there is nothing to (the input left without
+// media); ended is true when the input has ended already.
+func (s *Session) await() (publish, ended bool, err error) {
+	noMedia := s.clock.After(s.conf.NoMediaTimeout)
+	var (
+		wake   <-chan time.Time
+		wakeAt time.Time
+	)
 	for {
+		ready, at := s.strat.Ready(false)
+		if ready {
+			return true, false, nil
+		}
+		if !at.IsZero() && !at.Equal(wakeAt) {
+			wakeAt, wake = at, s.clock.After(at.Sub(s.clock.Now()))
+		}
 		select {
 		case <-s.ctx.Done():
-			return context.Cause(s.ctx)
-		case <-out.failed:
-			return out.err()
-		case <-out.room.Disconnected():
-			reason, retry := out.room.DisconnectReason()
-			if !retry {
-				return fmt.Errorf("%w: %s", room.ErrDisconnected, reason)
-			}
-			s.log.Infow("lost the LiveKit connection, joining again", "reason", reason.String())
-			video, audio = out.sources()
-			out.close()
-			prev := out
-			if out, err = s.rejoin(video, audio); err != nil {
-				return err
-			}
-			out.inheritCues(prev)
-		case <-noMedia.C:
-			return fmt.Errorf("%w for %v: the encoder stopped sending", ErrNoMedia, s.conf.NoMediaTimeout)
-		case <-stats.C:
-			s.dropped.mu.Lock()
-			d := s.dropped.frames
-			s.dropped.mu.Unlock()
-			out.reportStats(d)
+			return false, false, context.Cause(s.ctx)
+		case <-noMedia:
+			return false, false, fmt.Errorf("%w in %v: is %s sending audio or video?",
+				ErrNoMedia, s.conf.NoMediaTimeout, s.strat.Sender())
+		case <-wake:
+			wake, wakeAt = nil, time.Time{}
 		case e := <-s.events:
-			switch {
-			case e.end:
-				out.flush()
-				return e.err
-			case e.splice != nil:
-				out.splice(*e.splice)
-			case e.track != nil:
-				if err := out.retrack(e.track); err != nil {
-					return err
+			if e.end {
+				if e.err != nil {
+					return false, true, e.err
 				}
-			case e.frame != nil:
-				if !noMedia.Stop() {
-					select {
-					case <-noMedia.C:
-					default:
-					}
-				}
-				noMedia.Reset(s.conf.NoMediaTimeout)
-				if err := out.write(e.frame); err != nil {
-					return err
-				}
+				ready, _ := s.strat.Ready(true)
+				return ready, true, nil
+			}
+			if err := s.strat.Handle(e.in); err != nil {
+				return false, false, err
 			}
 		}
 	}
 }
 
-// Rejoin policy after the LiveKit connection is lost for good.
-const (
-	rejoinFirstDelay = 500 * time.Millisecond
-	rejoinMaxDelay   = 8 * time.Second
-	rejoinGiveUp     = 2 * time.Minute
-)
+// loop runs the published session until its end.
+func (s *Session) loop() error {
+	s.MediaArrived() // the watchdog counts from the start of publishing
+	noMedia := s.clock.After(s.conf.NoMediaTimeout)
+	stats := s.clock.After(statsInterval)
+	for {
+		select {
+		case <-s.ctx.Done():
+			return context.Cause(s.ctx)
+		case <-s.room.Disconnected():
+			if err := s.rejoin(); err != nil {
+				return err
+			}
+		case <-noMedia:
+			idle := s.clock.Now().Sub(time.Unix(0, s.mediaAt.Load()))
+			if idle >= s.conf.NoMediaTimeout {
+				return fmt.Errorf("%w for %v: %s stopped sending", ErrNoMedia, s.conf.NoMediaTimeout, s.strat.Sender())
+			}
+			noMedia = s.clock.After(s.conf.NoMediaTimeout - idle)
+		case <-stats:
+			s.strat.ReportInput()
+			s.reportDropped()
+			stats = s.clock.After(statsInterval)
+		case e := <-s.events:
+			if e.end {
+				return e.err
+			}
+			if err := s.strat.Handle(e.in); err != nil {
+				return err
+			}
+		}
+	}
+}
 
-// rejoin joins the room again and republishes, retrying with backoff while
-// the input keeps going (its frames are dropped meanwhile: a live source
-// cannot be held back). It gives up after rejoinGiveUp.
-func (s *Session) rejoin(video, audio *media.Track) (*outputs, error) {
-	deadline := time.Now().Add(rejoinGiveUp)
+// rejoin follows a final disconnect: when the reason allows, it leaves,
+// then joins the room again and republishes, retrying with backoff while
+// the input keeps going (the strategy drops its media meanwhile: a live
+// source cannot be held back). It gives up after rejoinGiveUp.
+func (s *Session) rejoin() error {
+	reason, retry := s.room.DisconnectReason()
+	if !retry {
+		return fmt.Errorf("%w: %s", room.ErrDisconnected, reason)
+	}
+	s.log.Infow("lost the LiveKit connection, joining again", "reason", reason.String())
+	s.leave()
+	deadline := s.clock.Now().Add(rejoinGiveUp)
 	delay := rejoinFirstDelay
 	for attempt := 1; ; attempt++ {
-		timer := time.NewTimer(delay)
+		timer := s.clock.After(delay)
 	wait:
 		for {
 			select {
 			case <-s.ctx.Done():
-				timer.Stop()
-				return nil, context.Cause(s.ctx)
-			case <-timer.C:
+				return context.Cause(s.ctx)
+			case <-timer:
 				break wait
 			case e := <-s.events:
-				switch {
-				case e.end:
-					timer.Stop()
+				if e.end {
 					if e.err != nil {
-						return nil, e.err
+						return e.err
 					}
-					return nil, errInputEnded
-				case e.track != nil && e.track.Kind == media.KindVideo:
-					video = e.track
-				case e.track != nil:
-					audio = e.track
+					return errInputEnded
+				}
+				if err := s.strat.Handle(e.in); err != nil {
+					return err
 				}
 			}
 		}
-		out, err := s.startOutputs(video, audio)
+		err := s.publish()
 		if err == nil {
 			s.log.Infow("joined the room again", "attempt", attempt)
-			return out, nil
+			s.MediaArrived() // the watchdog counts from the new start
+			return nil
 		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%w; joining again failed for %v: %w", room.ErrDisconnected, rejoinGiveUp, err)
+		s.leave()
+		if s.clock.Now().After(deadline) {
+			return fmt.Errorf("%w; joining again failed for %v: %w", room.ErrDisconnected, rejoinGiveUp, err)
 		}
 		s.log.Infow("joining again failed, will retry", "attempt", attempt, "error", err.Error())
 		delay = min(2*delay, rejoinMaxDelay)
 	}
 }
 
-// errInputEnded ends a session whose input stopped while it was away from
-// the room; it is a clean end.
-var errInputEnded = errors.New("input ended while reconnecting")
+// publish has the strategy join and publish, and records the tracks.
+func (s *Session) publish() error {
+	tracks, err := s.strat.Publish(s.ctx, s.join)
+	if err != nil {
+		return err
+	}
+	for _, ti := range tracks {
+		if ti == nil {
+			continue
+		}
+		if err := s.conf.Reporter.AddTrack(ti); err != nil {
+			s.log.Warnw("could not record the published track", err)
+		}
+	}
+	return nil
+}
+
+// join joins the room as the ingress participant and records its ID.
+func (s *Session) join() (Room, error) {
+	info := s.conf.Reporter.Info()
+	rc := s.conf.Room
+	rc.RoomName = info.RoomName
+	rc.ParticipantIdentity = info.ParticipantIdentity
+	rc.ParticipantName = info.ParticipantName
+	rc.ParticipantMetadata = info.ParticipantMetadata
+	rc.IngressID = info.IngressId
+	rc.ResourceID = s.conf.Reporter.ResourceID()
+	rc.Logger = s.log
+	ctx, cancel := context.WithTimeout(s.ctx, joinTimeout)
+	defer cancel()
+	r, err := s.conf.Rooms.Join(ctx, rc)
+	if err != nil {
+		return nil, err
+	}
+	s.room = r
+	if err := s.conf.Reporter.SetRoomID(r.SID()); err != nil {
+		s.log.Warnw("could not record the room ID", err)
+	}
+	return r, nil
+}
+
+// leave has the strategy stop using the room, then leaves it.
+func (s *Session) leave() {
+	s.strat.Unpublish()
+	if s.room != nil {
+		s.room.Close()
+		s.room = nil
+	}
+}
+
+// reportDropped logs the frames dropped since the last report.
+func (s *Session) reportDropped() {
+	d := s.conf.Stats.DroppedFrames()
+	if d > s.droppedSeen {
+		s.log.Infow("frames dropped: the session could not keep up", "dropped", d-s.droppedSeen, "total", d)
+		s.droppedSeen = d
+	}
+}

@@ -1,12 +1,20 @@
-// Package session runs one ingest session: it receives the tracks and
-// frames an input demuxes, decides per track between passthrough and
-// transcoding from what the source really contains and what the ingress
-// asks, joins the room, and drives the frames to it, reporting the
-// session's state as it goes.
+// Package session runs one ingest session: the pipeline between an input
+// and the room. A Session waits until it knows what to publish, joins the
+// room, publishes, rejoins after a final disconnect, watches for a source
+// that went silent, refreshes the input state and reports the session's
+// end — whatever carries the media. A Strategy carries it:
+//
+//   - this package's frame strategy (Start), for inputs that demux frames
+//     (RTMP, SRT, URL, WHIP with transcoding): per track, transcoded into
+//     simulcast layers or forwarded as they are, released on one media
+//     clock through paced writers;
+//   - session/forward (forward.Start), for WebRTC sources (WHIP): RTP
+//     packets forwarded as they arrive, simulcast layers included.
 //
 // It knows neither the protocol of the input nor the service that stores
-// ingress records: both are reached through small interfaces, so a session
-// can later run in a child process.
+// ingress records: both are reached through small interfaces (Reporter,
+// and the input's own methods), and so are the room (Rooms) and time
+// (Clock), which tests replace (see session/sessiontest).
 package session
 
 import (
@@ -70,6 +78,10 @@ type VideoTranscodeConfig struct {
 	// Output receives each encoded frame of a layer (index into Layers).
 	// It is called from the layer's own goroutine.
 	Output func(layer int, f *media.Frame)
+	// OnDrop is called for every frame or picture the transcoder drops
+	// for want of room, from any goroutine: they count in the session's
+	// dropped frames (Stats.DroppedFrames).
+	OnDrop func()
 	Logger logger.Logger
 }
 
@@ -97,19 +109,27 @@ type Transcoders interface {
 
 // Config configures a session.
 type Config struct {
-	Reporter    Reporter
+	Reporter Reporter
+	// Transcoders makes the frame strategy's transcoders; unused by a
+	// strategy that does not transcode (session/forward).
 	Transcoders Transcoders
 	// Room has the server URL and credentials; the room name and the
 	// participant come from the ingress record.
 	Room room.Config
+	// Rooms joins the room; nil joins the LiveKit server at Room.URL
+	// (LiveKitRooms). Tests inject a fake room.
+	Rooms Rooms
+	// Clock is the session's time; nil is the real clock. Tests inject a
+	// fake one.
+	Clock Clock
 	// Live is true for pushed inputs (RTMP, WHIP, SRT listener): frames
 	// that cannot be queued are dropped rather than blocking the input.
 	// File inputs block instead, so they are read at real-time speed.
 	Live bool
-	// TrackWait is how long to wait for the second track after the first
-	// before starting with one (default 2 s).
+	// TrackWait is how long the frame strategy waits for the second track
+	// after the first before starting with one (default 2 s).
 	TrackWait time.Duration
-	// NoMediaTimeout fails the session when no frame arrives for this long
+	// NoMediaTimeout fails the session when no media arrives for this long
 	// after the start (default 10 s).
 	NoMediaTimeout time.Duration
 	// Stats, when set, receives the session's media counters (metrics).

@@ -127,22 +127,31 @@ func (s *Stats) OutputBytes() (video []int64, audio int64) {
 }
 
 // DroppedFrames returns the frames dropped because the session could not
-// keep up: source frames the pipeline had no room for, and frames an
-// output's queue to the room had no room for.
+// keep up, each counted once where it was dropped for want of room: a
+// source frame at the session's input queue or the video transcoder's
+// decode queue (with the frames after it up to the next keyframe, which
+// cannot be decoded without it), a picture at a layer's encoder queue, an
+// encoded frame at an output's queue to the room (or the isolated
+// transcoder's pipe back). Frames left out on purpose (the frame-rate cap,
+// pictures too old to be worth encoding) are not counted.
 func (s *Stats) DroppedFrames() int64 { return s.dropped.Load() }
 
 // AddedLatency returns the latest time between a frame's arrival and its
 // release to the room.
 func (s *Stats) AddedLatency() time.Duration { return time.Duration(s.latency.Load()) }
 
-func (s *Stats) input(f *media.Frame) {
+func (s *Stats) input(f *media.Frame) { s.AddInput(f.Track.Kind, frameSize(f)) }
+
+// AddInput counts n bytes of media received from the source (for a
+// strategy that sees packets rather than frames).
+func (s *Stats) AddInput(kind media.Kind, n int) {
 	if s == nil {
 		return
 	}
-	if f.Track.Kind == media.KindVideo {
-		s.inVideo.Add(int64(frameSize(f)))
+	if kind == media.KindVideo {
+		s.inVideo.Add(int64(n))
 	} else {
-		s.inAudio.Add(int64(frameSize(f)))
+		s.inAudio.Add(int64(n))
 	}
 }
 
@@ -157,23 +166,32 @@ func (s *Stats) output(layer int, f *media.Frame) {
 	if s == nil {
 		return
 	}
-	n := int64(frameSize(f))
+	s.AddOutput(layer, frameSize(f))
+	if !f.Wall.IsZero() {
+		now := time.Now()
+		d := now.Sub(f.Wall)
+		s.latency.Store(int64(d))
+		s.sampleLatency(layer, now, d)
+	}
+}
+
+// AddOutput counts n bytes of media sent to the room on a video layer (0
+// is the lowest quality, as published) or, with layer -1, the audio track
+// (for a strategy that sends packets rather than frames).
+func (s *Stats) AddOutput(layer int, n int) {
+	if s == nil {
+		return
+	}
 	switch {
 	case layer < 0:
-		s.outAudio.Add(n)
+		s.outAudio.Add(int64(n))
 	case layer < maxStatsLayers:
-		s.outVideo[layer].Add(n)
+		s.outVideo[layer].Add(int64(n))
 		for {
 			cur := s.outLayers.Load()
 			if int32(layer) < cur || s.outLayers.CompareAndSwap(cur, int32(layer)+1) {
 				break
 			}
 		}
-	}
-	if !f.Wall.IsZero() {
-		now := time.Now()
-		d := now.Sub(f.Wall)
-		s.latency.Store(int64(d))
-		s.sampleLatency(layer, now, d)
 	}
 }

@@ -62,7 +62,7 @@ func (w *pacedWriter) run() {
 			w.o.s.log.Debugw("write to the room", "error", err.Error())
 			continue
 		}
-		w.o.published()
+		w.o.s.Published()
 	}
 }
 

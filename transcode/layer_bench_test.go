@@ -116,7 +116,7 @@ func benchLayer(b *testing.B, w, h, bitrate int, from [2]int) {
 	}
 	defer dst.Release()
 	enc, err := ffi.NewVideoEncoder(ffi.VideoEncoderConfig{
-		Codec: ffi.CodecH264, Width: w, Height: h, FPS: 30, Bitrate: bitrate, Threads: encoderThreads(w, h),
+		Codec: ffi.CodecH264, Width: w, Height: h, FPS: 30, Bitrate: bitrate, Threads: encoderThreads,
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -85,6 +85,9 @@ type VideoConfig struct {
 	// lower layer for seconds. It is still decoded: later pictures need
 	// it. 0 means DefaultMaxAge; a negative MaxAge encodes every picture.
 	MaxAge time.Duration
+	// OnDrop, when set, is called for every frame or picture dropped for
+	// want of room (see Dropped), from the goroutine that dropped it.
+	OnDrop func()
 	Logger logger.Logger
 }
 
@@ -238,7 +241,7 @@ func NewVideo(conf VideoConfig) (*Video, error) {
 		// picture of another size reopens it.
 		ec := ffi.VideoEncoderConfig{
 			Codec: outCodec, Width: l.Width, Height: l.Height, FPS: fps, Bitrate: l.Bitrate,
-			Preset: conf.Preset, Threads: encoderThreads(l.Width, l.Height),
+			Preset: conf.Preset, Threads: encoderThreads,
 		}
 		enc, err := ffi.NewVideoEncoder(ec)
 		if err != nil {
@@ -284,10 +287,7 @@ const scaleFlags = ffi.ScaleArea
 // add synchronisation (benchmarks/RESULTS.md); a 720p veryfast picture
 // takes ~7 ms on one core, well inside a frame interval, so one thread
 // adds no latency either.
-func encoderThreads(w, h int) int {
-	_, _ = w, h
-	return 1
-}
+const encoderThreads = 1
 
 // decoderExtradata is the extradata given to libavcodec. H.264 and H.265
 // frames are fed Annex-B with their parameter sets in band (the session
@@ -316,7 +316,7 @@ func (v *Video) Write(f *media.Frame) error {
 	}
 	if v.waitKey {
 		if !f.Key {
-			v.droppedIn.Add(1)
+			v.dropIn()
 			return nil
 		}
 		v.waitKey = false
@@ -328,7 +328,7 @@ func (v *Video) Write(f *media.Frame) error {
 	select {
 	case v.in <- f:
 	default:
-		v.droppedIn.Add(1)
+		v.dropIn()
 		v.waitKey = true
 	}
 	return nil
@@ -360,6 +360,23 @@ func (v *Video) err() error {
 	v.failMu.Lock()
 	defer v.failMu.Unlock()
 	return v.failErr
+}
+
+// dropIn counts a source frame dropped before decoding: the decode queue
+// was full, or it follows such a drop and precedes the next keyframe.
+func (v *Video) dropIn() {
+	v.droppedIn.Add(1)
+	if v.conf.OnDrop != nil {
+		v.conf.OnDrop()
+	}
+}
+
+// dropLayer counts a picture a layer had no room for.
+func (v *Video) dropLayer(l *layer) {
+	l.dropped.Add(1)
+	if v.conf.OnDrop != nil {
+		v.conf.OnDrop()
+	}
 }
 
 // Dropped returns the source frames dropped before decoding and the
@@ -531,7 +548,7 @@ func (v *Video) distribute(p *ffi.VideoFrame, wall time.Time) {
 		}
 		f := v.takePicture(l)
 		if f == nil {
-			l.dropped.Add(1)
+			v.dropLayer(l)
 			continue
 		}
 		src := prev
@@ -580,7 +597,7 @@ func (v *Video) distribute(p *ffi.VideoFrame, wall time.Time) {
 		if len(v.in) < decodeQueue/2 && v.waitLayer(l, pic) {
 			continue
 		}
-		l.dropped.Add(1)
+		v.dropLayer(l)
 		pic.done(l)
 	}
 }

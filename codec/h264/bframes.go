@@ -13,16 +13,15 @@ type BFrameDetector struct {
 	maxPTS   int64
 }
 
-// Observe feeds one access unit in decode order with its timestamps and
-// reports whether B-frames have been detected so far. It detects
+// Observe feeds one access unit in decode order with its presentation
+// time and reports whether B-frames have been detected so far. It detects
 //   - a coded slice whose slice_type is B, and
 //   - a PTS lower than one already seen (presentation order differs from
 //     decode order).
 //
 // A constant PTS−DTS offset, which some muxers write, is not reordering and
 // is not flagged.
-func (d *BFrameDetector) Observe(au [][]byte, pts, dts int64) bool {
-	_ = dts
+func (d *BFrameDetector) Observe(au [][]byte, pts int64) bool {
 	if d.detected {
 		return true
 	}

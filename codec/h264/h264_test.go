@@ -154,7 +154,7 @@ func TestSliceTypeAndBFrames(t *testing.T) {
 		t.Run(ca.name, func(t *testing.T) {
 			var d BFrameDetector
 			for _, f := range ca.frames {
-				d.Observe([][]byte{f[0].([]byte)}, int64(f[1].(int)), int64(f[2].(int)))
+				d.Observe([][]byte{f[0].([]byte)}, int64(f[1].(int)))
 			}
 			require.Equal(t, ca.want, d.Detected())
 		})

@@ -116,7 +116,7 @@ func TestDemuxFiles(t *testing.T) {
 			var det h264.BFrameDetector
 			reordered := false
 			for _, f := range r.video() {
-				det.Observe(f.Data, f.PTS, f.DTS)
+				det.Observe(f.Data, f.PTS)
 				reordered = reordered || f.PTS != f.DTS
 			}
 			if ca.videoCodec == media.CodecH264 {

@@ -62,6 +62,7 @@ func RunChild(r io.Reader, w io.Writer, log logger.Logger) error {
 				Output: func(layer int, f *media.Frame) {
 					send(&message{Op: opOut, Stream: id, Layer: layer, Frame: f})
 				},
+				OnDrop: func() { send(&message{Op: opDropped, Stream: id}) },
 			})
 			if err != nil {
 				send(&message{Op: opErr, Stream: id, Err: err.Error()})

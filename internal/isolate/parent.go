@@ -77,15 +77,15 @@ type stream struct {
 	id     int
 	video  func(layer int, f *media.Frame)
 	audio  func(f *media.Frame)
+	onDrop func()        // see session.VideoTranscodeConfig.OnDrop
 	closed chan struct{} // opClosed received (or the child died)
 
-	mu      sync.Mutex
-	err     error
-	outs    map[int]chan *media.Frame
-	tracks  map[int]*interner
-	wg      sync.WaitGroup
-	dropped int
-	ended   bool
+	mu     sync.Mutex
+	err    error
+	outs   map[int]chan *media.Frame
+	tracks map[int]*interner
+	wg     sync.WaitGroup
+	ended  bool
 }
 
 // NewVideo starts a video transcoder in the session's child process.
@@ -94,7 +94,11 @@ func (t *Transcoders) NewVideo(c session.VideoTranscodeConfig) (session.VideoTra
 	for _, l := range c.Layers {
 		init.Layers = append(init.Layers, layer{Width: int(l.Width), Height: int(l.Height), Bitrate: int(l.Bitrate)})
 	}
-	return t.open(&message{Op: opVideo, Video: init}, c.Output, nil)
+	s, err := t.open(&message{Op: opVideo, Video: init}, c.Output, nil, c.OnDrop)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Unavailable is transcode.ErrUnavailable when this binary, which the
@@ -104,10 +108,14 @@ func (t *Transcoders) Unavailable() error { return transcode.Unavailable() }
 // NewAudio starts an audio transcoder in the session's child process.
 func (t *Transcoders) NewAudio(c session.AudioTranscodeConfig) (session.AudioTranscoder, error) {
 	init := &audioInit{Source: c.Source, Channels: c.Channels, Bitrate: c.Bitrate, DTX: c.DTX}
-	return t.open(&message{Op: opAudio, Audio: init}, nil, c.Output)
+	s, err := t.open(&message{Op: opAudio, Audio: init}, nil, c.Output, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-func (t *Transcoders) open(m *message, video func(int, *media.Frame), audio func(*media.Frame)) (*stream, error) {
+func (t *Transcoders) open(m *message, video func(int, *media.Frame), audio func(*media.Frame), onDrop func()) (*stream, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var c *child
@@ -129,7 +137,7 @@ func (t *Transcoders) open(m *message, video func(int, *media.Frame), audio func
 	}
 	c.nextID++
 	s := &stream{
-		c: c, id: c.nextID, video: video, audio: audio, closed: make(chan struct{}),
+		c: c, id: c.nextID, video: video, audio: audio, onDrop: onDrop, closed: make(chan struct{}),
 		outs: map[int]chan *media.Frame{}, tracks: map[int]*interner{},
 	}
 	c.streams[s.id] = s
@@ -212,6 +220,8 @@ func (c *child) read(r io.Reader) {
 			s.setErr(errors.New(m.Err))
 		case opClosed:
 			s.markClosed()
+		case opDropped:
+			s.drop()
 		}
 	}
 	werr := c.cmd.Wait()
@@ -269,7 +279,15 @@ func (s *stream) deliver(layer int, f *media.Frame) {
 	select {
 	case q <- f:
 	default:
-		s.dropped++
+		s.drop()
+	}
+}
+
+// drop counts a frame or picture dropped for want of room, here or in
+// the child.
+func (s *stream) drop() {
+	if s.onDrop != nil {
+		s.onDrop()
 	}
 }
 

@@ -31,6 +31,7 @@ const (
 	opErr                       // child → parent: the stream failed
 	opClosed                    // child → parent: the stream is flushed and closed
 	opLayerActive               // parent → child: resume (Active) or pause layer Layer
+	opDropped                   // child → parent: the stream dropped a frame or picture for want of room
 )
 
 // message is one unit on the pipe; Stream identifies a transcoder.

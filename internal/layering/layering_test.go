@@ -38,7 +38,7 @@ var allowed = map[string][]string{
 var ffiImporters = []string{"transcode", "cmd", "internal/e2e", "benchmarks"}
 
 // testHelpers are packages for tests only.
-var testHelpers = []string{"internal/e2e", "internal/testutil", "internal/demuxtest", "internal/flvtest",
+var testHelpers = []string{"internal/e2e", "internal/testutil", "session/sessiontest", "internal/demuxtest", "internal/flvtest",
 	"internal/tstest", "internal/rtsptest", "internal/rtmptest", "e2e"}
 
 // area returns the entry of allowed (or ffiImporters) a package belongs to:

@@ -18,8 +18,8 @@ type SessionStats interface {
 	// OutputBytes returns the bytes sent to the room per video layer (index
 	// 0 is the lowest quality, as in the published layers) and for audio.
 	OutputBytes() (video []int64, audio int64)
-	// DroppedFrames returns how many source frames were dropped because the
-	// session could not keep up.
+	// DroppedFrames returns how many frames were dropped because the
+	// session could not keep up (see session.Stats.DroppedFrames).
 	DroppedFrames() int64
 	// AddedLatency returns the latest measured time between a frame's
 	// arrival and its release to the room (0 when not measured yet).
@@ -101,7 +101,7 @@ func newSessionCollector(m *Monitor, constLabels prometheus.Labels) *sessionColl
 		outBitrate: d("output_bitrate_bps", "Bitrate sent to the room over the last second, per video layer (0 = lowest quality) or audio.", "kind", "layer"),
 		inBytes:    d("input_bytes_total", "Bytes received from the source, per kind.", "kind"),
 		outBytes:   d("output_bytes_total", "Bytes sent to the room, per video layer or audio.", "kind", "layer"),
-		dropped:    d("dropped_frames_total", "Source frames dropped because the session could not keep up."),
+		dropped:    d("dropped_frames_total", "Frames dropped because the session could not keep up: source frames, pictures and encoded frames, each counted where a queue had no room for it."),
 		latency:    d("added_latency_seconds", "Time between a frame's arrival and its release to the room (latest measurement)."),
 	}
 }

@@ -1,14 +1,15 @@
-// Package forward runs a passthrough session: the RTP packets of a WebRTC
-// source (WHIP) are forwarded into the room as they arrive, without
+// Package forward is the strategy of a session that forwards a WebRTC
+// source (WHIP): its RTP packets go into the room as they arrive, without
 // depacketizing or decoding. A simulcast source becomes one simulcast
 // track whose layers are the source's own encodings, sized from their
-// bitstreams, with keyframe requests from the room sent back to the
-// source layer they concern.
+// bitstreams, with keyframe requests from the room sent back to the source
+// layer they concern.
 //
-// The session reports its state through a session.Reporter:
-// BUFFERING (set by the service when the publish is authorized) →
-// PUBLISHING once the first packet was forwarded → INACTIVE at the end, or
-// ERROR with the reason.
+// The session around it (session.Session) does the rest, as for frames:
+// it reports BUFFERING (set by the service when the publish is authorized)
+// → PUBLISHING once the first packet was forwarded → INACTIVE at the end,
+// or ERROR with the reason; it joins the room again after a final
+// disconnect, and ends a session whose source went silent.
 package forward
 
 import (
@@ -24,12 +25,12 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/tributary-ingress/tributary/internal/guard"
+	"github.com/tributary-ingress/tributary/media"
 	"github.com/tributary-ingress/tributary/room"
 	"github.com/tributary-ingress/tributary/session"
 )
 
-// Defaults of Config.
+// Defaults.
 const (
 	// DefaultSizeWait bounds the wait for the size of every layer before
 	// the track is published: a browser starts its top layer only once its
@@ -42,14 +43,8 @@ const (
 	// the more precise reason.
 	DefaultNoMediaTimeout = 25 * time.Second
 
-	joinTimeout   = 20 * time.Second
-	statsInterval = 5 * time.Second
-	checkInterval = time.Second
-	maxLayers     = 3
+	maxLayers = 3
 )
-
-// ErrNoMedia is the reason a silent source's session fails.
-var ErrNoMedia = errors.New("no media received")
 
 // Video describes the source's video.
 type Video struct {
@@ -72,54 +67,41 @@ type Media struct {
 	RequestKeyframe func(layer int)
 }
 
-// Config configures a Session.
-type Config struct {
-	Reporter session.Reporter
-	// Room has the server URL and credentials; the room name and the
-	// participant come from the ingress record.
-	Room room.Config
-	// SizeWait and NoMediaTimeout default to DefaultSizeWait and
-	// DefaultNoMediaTimeout.
-	SizeWait       time.Duration
-	NoMediaTimeout time.Duration
-}
-
-// Session is one passthrough session. Start it with Start, hand it the
-// negotiated media with Configure, then the packets with WriteVideoRTP and
-// WriteAudioRTP (from any goroutine), and Close it when the source goes.
-type Session struct {
-	conf Config
+// Forwarder is the input side of a forwarding session. Start it with
+// Start, hand it the negotiated media with Configure, then the packets
+// with WriteVideoRTP and WriteAudioRTP (from any goroutine), and Close it
+// when the source goes.
+type Forwarder struct {
+	s    *session.Session
+	conf session.Config
 	log  logger.Logger
-	ctx  context.Context
 
-	configured chan Media
-	closeCh    chan error
-	closeOnce  sync.Once
-	confOnce   sync.Once
-	done       chan struct{}
+	confOnce sync.Once
+	mime     atomic.Pointer[string] // video MIME type, set by Configure
+	layers   [maxLayers]layerState
+	audio    streamStats
+	out      atomic.Pointer[tracks]
+	// sized is signalled when a layer's size becomes known.
+	sized chan struct{}
 
-	mime    atomic.Pointer[string] // video MIME type, set by Configure
-	layers  [maxLayers]layerState
-	audio   streamStats
-	out     atomic.Pointer[tracks]
-	started time.Time
-	last    atomic.Int64 // unix ns of the last packet
-	first   chan struct{}
-	firstMu sync.Once
+	// Session goroutine only.
+	media      *Media // once configured
+	configured time.Time
 }
 
+// tracks are the published tracks packets go to.
 type tracks struct {
-	video *room.RTPVideoTrack
-	audio *room.RTPAudioTrack
+	video  session.RTPVideoSink
+	audio  session.RTPAudioSink
+	layers int // video layers
 }
 
 // streamStats counts what one stream forwarded; written by the stream's
-// reader, read by the session loop.
+// reader, read by the session goroutine.
 type streamStats struct {
-	bytes   atomic.Int64
-	packets atomic.Int64
-	frames  atomic.Int64
-	seq     seqRewriter
+	bytes  atomic.Int64
+	frames atomic.Int64
+	seq    seqRewriter
 }
 
 type layerState struct {
@@ -127,246 +109,241 @@ type layerState struct {
 	width, height atomic.Int32
 }
 
-// Start starts a session that waits for Configure.
-func Start(conf Config) *Session {
-	if conf.SizeWait == 0 {
-		conf.SizeWait = DefaultSizeWait
-	}
+// Start starts a session that forwards RTP and waits for Configure. The
+// session's NoMediaTimeout defaults to DefaultNoMediaTimeout; it is live.
+func Start(conf session.Config) *Forwarder {
 	if conf.NoMediaTimeout == 0 {
 		conf.NoMediaTimeout = DefaultNoMediaTimeout
 	}
-	s := &Session{
-		conf:       conf,
-		log:        conf.Reporter.Logger(),
-		ctx:        conf.Reporter.Context(),
-		configured: make(chan Media, 1),
-		closeCh:    make(chan error, 1),
-		done:       make(chan struct{}),
-		first:      make(chan struct{}),
-	}
-	go s.run()
-	return s
+	conf.Live = true
+	f := &Forwarder{conf: conf, log: conf.Reporter.Logger(), sized: make(chan struct{}, 1)}
+	session.StartWith(conf, (*strategy)(f))
+	return f
 }
 
 // Configure hands over the negotiated media; only the first call counts.
-func (s *Session) Configure(m Media) error {
+func (f *Forwarder) Configure(m Media) error {
 	if m.Video == nil && m.Audio == nil {
 		return errors.New("the source negotiated neither audio nor video")
 	}
 	if v := m.Video; v != nil && (v.Layers < 1 || v.Layers > maxLayers) {
 		return fmt.Errorf("%d video layers: 1 to %d are supported", v.Layers, maxLayers)
 	}
-	s.confOnce.Do(func() {
+	var err error
+	f.confOnce.Do(func() {
 		if m.Video != nil {
 			mime := m.Video.Codec.MimeType
-			s.mime.Store(&mime)
+			f.mime.Store(&mime)
 		}
-		s.configured <- m
+		err = f.s.Post(&m)
 	})
-	return nil
+	return err
 }
 
 // Close tells the session the source has gone: err nil for a clean end
 // (the client deleted the resource or closed the connection).
-func (s *Session) Close(err error) {
-	s.closeOnce.Do(func() { s.closeCh <- err })
-}
+func (f *Forwarder) Close(err error) { f.s.Close(err) }
 
 // Done is closed when the session has ended and reported its end.
-func (s *Session) Done() <-chan struct{} { return s.done }
+func (f *Forwarder) Done() <-chan struct{} { return f.s.Done() }
 
 // WriteVideoRTP forwards a packet of a video layer. Until the track is
 // published, packets are only probed for the layer's size. The packet is
 // modified (see room.RTPVideoTrack.WriteRTP).
-func (s *Session) WriteVideoRTP(layer int, p *rtp.Packet) {
+func (f *Forwarder) WriteVideoRTP(layer int, p *rtp.Packet) {
 	if layer < 0 || layer >= maxLayers {
 		return
 	}
-	l := &s.layers[layer]
-	mime := s.mime.Load()
+	l := &f.layers[layer]
+	mime := f.mime.Load()
 	if mime == nil {
 		return
 	}
 	if w, h, ok := PictureSize(*mime, p.Payload); ok {
+		known := l.width.Load() > 0
 		l.width.Store(int32(w))
 		l.height.Store(int32(h))
+		if !known {
+			select {
+			case f.sized <- struct{}{}:
+			default:
+			}
+		}
 	}
-	out := s.out.Load()
+	f.arrived(p)
+	out := f.out.Load()
 	if out == nil || out.video == nil || !l.seq.rewrite(p) {
 		return
 	}
-	s.count(&l.streamStats, p)
+	f.count(&l.streamStats, media.KindVideo, out.layers-1-layer, p)
 	if err := out.video.WriteRTP(layer, p); err != nil {
-		s.log.Debugw("forward video", "error", err.Error(), "layer", layer)
+		f.log.Debugw("forward video", "error", err.Error(), "layer", layer)
 	}
 }
 
 // WriteAudioRTP forwards an audio packet (see WriteVideoRTP).
-func (s *Session) WriteAudioRTP(p *rtp.Packet) {
-	out := s.out.Load()
-	if out == nil || out.audio == nil || !s.audio.seq.rewrite(p) {
+func (f *Forwarder) WriteAudioRTP(p *rtp.Packet) {
+	f.arrived(p)
+	out := f.out.Load()
+	if out == nil || out.audio == nil || !f.audio.seq.rewrite(p) {
 		return
 	}
-	s.count(&s.audio, p)
+	f.count(&f.audio, media.KindAudio, -1, p)
 	if err := out.audio.WriteRTP(p); err != nil {
-		s.log.Debugw("forward audio", "error", err.Error())
+		f.log.Debugw("forward audio", "error", err.Error())
 	}
 }
 
-func (s *Session) count(st *streamStats, p *rtp.Packet) {
-	st.bytes.Add(int64(len(p.Payload)))
-	st.packets.Add(1)
+// arrived tells the no-media watchdog about a packet with media (padding,
+// which a browser sends to probe bandwidth, is not media), forwarded or
+// not.
+func (f *Forwarder) arrived(p *rtp.Packet) {
+	if len(p.Payload) > 0 {
+		f.s.MediaArrived()
+	}
+}
+
+// count counts a packet about to be forwarded; statsLayer is its layer as
+// the metrics number them (0 the lowest quality), -1 for audio.
+func (f *Forwarder) count(st *streamStats, kind media.Kind, statsLayer int, p *rtp.Packet) {
+	n := len(p.Payload)
+	st.bytes.Add(int64(n))
 	if p.Marker {
 		st.frames.Add(1)
 	}
-	s.last.Store(time.Now().UnixNano())
-	s.firstMu.Do(func() { close(s.first) })
+	stats := f.s.Stats()
+	stats.AddInput(kind, n)
+	stats.AddOutput(statsLayer, n)
+	f.s.Published()
 }
 
-func (s *Session) run() {
-	defer close(s.done)
-	r := s.conf.Reporter
-	err := guard.Call(s.log, "session", s.runInner)
-	switch {
-	case err == nil:
-	case errors.Is(err, context.Canceled) || s.ctx.Err() != nil:
-		// Ended by the service (update, delete, a newer publisher).
-	default:
-		if ferr := r.Fail(err); ferr != nil {
-			s.log.Warnw("could not record the session error", ferr)
-		}
+// strategy is the Forwarder as the session's session.Strategy.
+type strategy Forwarder
+
+func (st *strategy) Attach(s *session.Session) { st.s = s }
+
+func (st *strategy) Sender() string { return "the WebRTC client" }
+
+func (st *strategy) Handle(in any) error {
+	if m, ok := in.(*Media); ok && st.media == nil {
+		st.media = m
+		st.configured = st.s.Clock().Now()
 	}
-	if eerr := r.End(); eerr != nil {
-		s.log.Warnw("could not record the session end", eerr)
-	}
+	return nil
 }
 
-func (s *Session) runInner() error {
-	var m Media
-	select {
-	case <-s.ctx.Done():
-		return context.Cause(s.ctx)
-	case err := <-s.closeCh:
-		return err
-	case m = <-s.configured:
-	}
-	s.started = time.Now()
-	s.last.Store(s.started.UnixNano())
-	sizeDeadline := s.started.Add(s.conf.SizeWait)
+func (st *strategy) Ready(bool) (bool, time.Time) { return st.media != nil, time.Time{} }
 
-	rm, err := s.join()
+func (st *strategy) Publish(ctx context.Context, join func() (session.Room, error)) ([]*livekit.TrackInfo, error) {
+	f := (*Forwarder)(st)
+	m := st.media
+	rm, err := join()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer rm.Close()
-
+	info := st.conf.Reporter.Info()
+	log := st.log
 	out := &tracks{}
+	var published []*livekit.TrackInfo
 	if v := m.Video; v != nil {
-		if err := s.waitSizes(v.Layers, sizeDeadline); err != nil {
-			return err
+		if err := f.waitSizes(ctx, v.Layers); err != nil {
+			return nil, err
 		}
-		spec := room.RTPVideoSpec{Codec: v.Codec, Name: s.conf.Reporter.Info().GetVideo().GetName(),
-			Source: videoSource(s.conf.Reporter.Info()), OnKeyframeRequest: m.RequestKeyframe}
-		spec.Layers = s.layerSpecs(v.Layers)
+		spec := room.RTPVideoSpec{Codec: v.Codec, Name: info.GetVideo().GetName(),
+			Source: info.GetVideo().GetSource(), OnKeyframeRequest: m.RequestKeyframe}
+		spec.Layers = f.layerSpecs(v.Layers)
 		vt, err := rm.PublishVideoRTP(spec)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out.video = vt
-		s.addTrack(vt.TrackInfo())
-		s.log.Infow("forwarding video", "codec", v.Codec.MimeType, "layers", layerString(spec.Layers))
+		out.video, out.layers = vt, v.Layers
+		published = append(published, vt.TrackInfo())
+		log.Infow("forwarding video", "codec", v.Codec.MimeType, "layers", layerString(spec.Layers))
 	}
 	if a := m.Audio; a != nil {
-		opts := s.conf.Reporter.Info().GetAudio()
+		opts := info.GetAudio()
 		at, err := rm.PublishAudioRTP(room.RTPAudioSpec{Codec: *a, Stereo: a.Channels == 2, LevelExtID: m.AudioLevelExtID,
 			Name: opts.GetName(), Source: opts.GetSource()})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out.audio = at
-		s.addTrack(at.TrackInfo())
-		s.log.Infow("forwarding audio", "codec", a.MimeType, "audioLevel", m.AudioLevelExtID != 0)
+		published = append(published, at.TrackInfo())
+		log.Infow("forwarding audio", "codec", a.MimeType, "audioLevel", m.AudioLevelExtID != 0)
 	}
-	s.out.Store(out)
+	st.out.Store(out)
+	// The new tracks start with a keyframe of every layer.
 	if m.Video != nil && m.RequestKeyframe != nil {
 		for i := range m.Video.Layers {
 			m.RequestKeyframe(i)
 		}
 	}
-	s.reportInput(m)
-
-	stats := time.NewTicker(statsInterval)
-	defer stats.Stop()
-	check := time.NewTicker(checkInterval)
-	defer check.Stop()
-	first := s.first
-	for {
-		select {
-		case <-s.ctx.Done():
-			return context.Cause(s.ctx)
-		case err := <-s.closeCh:
-			return err
-		case <-rm.Disconnected():
-			return room.ErrDisconnected
-		case <-first:
-			first = nil
-			if err := s.conf.Reporter.SetPublishing(); err != nil {
-				s.log.Warnw("could not record PUBLISHING", err)
-			}
-		case <-check.C:
-			if idle := time.Since(time.Unix(0, s.last.Load())); idle > s.conf.NoMediaTimeout {
-				return fmt.Errorf("%w for %v: the WebRTC client stopped sending", ErrNoMedia, idle.Round(time.Second))
-			}
-		case <-stats.C:
-			s.reportInput(m)
-		}
-	}
+	st.ReportInput()
+	return published, nil
 }
 
-func (s *Session) join() (*room.Room, error) {
-	info := s.conf.Reporter.Info()
-	rc := s.conf.Room
-	rc.RoomName = info.RoomName
-	rc.ParticipantIdentity = info.ParticipantIdentity
-	rc.ParticipantName = info.ParticipantName
-	rc.ParticipantMetadata = info.ParticipantMetadata
-	rc.IngressID = info.IngressId
-	rc.ResourceID = s.conf.Reporter.ResourceID()
-	rc.Logger = s.log
-	ctx, cancel := context.WithTimeout(s.ctx, joinTimeout)
-	defer cancel()
-	rm, err := room.Join(ctx, rc)
-	if err != nil {
-		return nil, err
+func (st *strategy) Unpublish() { st.out.Store(nil) }
+
+// ReportInput refreshes the input state with what was forwarded since
+// the source was configured.
+func (st *strategy) ReportInput() {
+	m := st.media
+	if m == nil {
+		return
 	}
-	if err := s.conf.Reporter.SetRoomID(rm.SID()); err != nil {
-		s.log.Warnw("could not record the room ID", err)
+	secs := st.s.Clock().Now().Sub(st.configured).Seconds()
+	r := st.conf.Reporter
+	log := st.log
+	if v := m.Video; v != nil {
+		is := &livekit.InputVideoState{MimeType: v.Codec.MimeType}
+		var bytes int64
+		for i := range v.Layers {
+			l := &st.layers[i]
+			bytes += l.bytes.Load()
+			if w, h := uint32(l.width.Load()), uint32(l.height.Load()); w*h > is.Width*is.Height {
+				is.Width, is.Height = w, h
+			}
+		}
+		if secs > 0 {
+			is.AverageBitrate = uint32(float64(bytes*8) / secs)
+			is.Framerate = float64(st.layers[0].frames.Load()) / secs
+		}
+		if err := r.SetInputVideo(is); err != nil {
+			log.Debugw("input video state", "error", err.Error())
+		}
 	}
-	return rm, nil
+	if a := m.Audio; a != nil {
+		is := &livekit.InputAudioState{MimeType: a.MimeType, Channels: uint32(a.Channels), SampleRate: a.ClockRate}
+		if secs > 0 {
+			is.AverageBitrate = uint32(float64(st.audio.bytes.Load()*8) / secs)
+		}
+		if err := r.SetInputAudio(is); err != nil {
+			log.Debugw("input audio state", "error", err.Error())
+		}
+	}
 }
 
 // waitSizes waits until every layer's size is known from its bitstream,
-// or the deadline.
-func (s *Session) waitSizes(n int, deadline time.Time) error {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
+// or DefaultSizeWait after the source was configured.
+func (f *Forwarder) waitSizes(ctx context.Context, n int) error {
+	clock := f.s.Clock()
+	deadline := f.configured.Add(DefaultSizeWait)
 	for {
 		known := 0
 		for i := range n {
-			if s.layers[i].width.Load() > 0 {
+			if f.layers[i].width.Load() > 0 {
 				known++
 			}
 		}
-		if known == n || !time.Now().Before(deadline) {
+		left := deadline.Sub(clock.Now())
+		if known == n || left <= 0 {
 			return nil
 		}
 		select {
-		case <-s.ctx.Done():
-			return context.Cause(s.ctx)
-		case err := <-s.closeCh:
-			s.closeCh <- err // seen again by the main loop
-			return nil
-		case <-t.C:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-f.sized:
+		case <-clock.After(left):
 		}
 	}
 }
@@ -376,12 +353,12 @@ var qualities = [maxLayers]livekit.VideoQuality{livekit.VideoQuality_HIGH, livek
 // layerSpecs gives each layer its quality in the source's order and its
 // size from the bitstream; a layer not seen yet is estimated from a known
 // one at a factor of 2 per step, the usual simulcast ladder.
-func (s *Session) layerSpecs(n int) []room.VideoLayer {
+func (f *Forwarder) layerSpecs(n int) []room.VideoLayer {
 	out := make([]room.VideoLayer, n)
 	ref := -1
 	for i := range n {
 		out[i] = room.VideoLayer{Quality: qualities[i],
-			Width: uint32(s.layers[i].width.Load()), Height: uint32(s.layers[i].height.Load())}
+			Width: uint32(f.layers[i].width.Load()), Height: uint32(f.layers[i].height.Load())}
 		if out[i].Width > 0 && ref < 0 {
 			ref = i
 		}
@@ -405,54 +382,6 @@ func (s *Session) layerSpecs(n int) []room.VideoLayer {
 		}
 	}
 	return out
-}
-
-func (s *Session) reportInput(m Media) {
-	secs := time.Since(s.started).Seconds()
-	r := s.conf.Reporter
-	if v := m.Video; v != nil {
-		st := &livekit.InputVideoState{MimeType: v.Codec.MimeType}
-		var bytes int64
-		for i := range v.Layers {
-			l := &s.layers[i]
-			bytes += l.bytes.Load()
-			if w, h := uint32(l.width.Load()), uint32(l.height.Load()); w*h > st.Width*st.Height {
-				st.Width, st.Height = w, h
-			}
-		}
-		if secs > 0 {
-			st.AverageBitrate = uint32(float64(bytes*8) / secs)
-			st.Framerate = float64(s.layers[0].frames.Load()) / secs
-		}
-		if err := r.SetInputVideo(st); err != nil {
-			s.log.Debugw("input video state", "error", err.Error())
-		}
-	}
-	if a := m.Audio; a != nil {
-		st := &livekit.InputAudioState{MimeType: a.MimeType, Channels: uint32(a.Channels), SampleRate: a.ClockRate}
-		if secs > 0 {
-			st.AverageBitrate = uint32(float64(s.audio.bytes.Load()*8) / secs)
-		}
-		if err := r.SetInputAudio(st); err != nil {
-			s.log.Debugw("input audio state", "error", err.Error())
-		}
-	}
-}
-
-func (s *Session) addTrack(ti *livekit.TrackInfo) {
-	if ti == nil {
-		return
-	}
-	if err := s.conf.Reporter.AddTrack(ti); err != nil {
-		s.log.Warnw("could not record the published track", err)
-	}
-}
-
-func videoSource(info *livekit.IngressInfo) livekit.TrackSource {
-	if src := info.GetVideo().GetSource(); src != livekit.TrackSource_UNKNOWN {
-		return src
-	}
-	return livekit.TrackSource_CAMERA
 }
 
 func layerString(ls []room.VideoLayer) string {

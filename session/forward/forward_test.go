@@ -68,7 +68,7 @@ func TestSeqRewriter(t *testing.T) {
 }
 
 func TestLayerSpecs(t *testing.T) {
-	s := &Session{}
+	s := &Forwarder{}
 	s.layers[1].width.Store(640)
 	s.layers[1].height.Store(360)
 	require.Equal(t, []room.VideoLayer{
@@ -76,5 +76,5 @@ func TestLayerSpecs(t *testing.T) {
 		{Quality: livekit.VideoQuality_MEDIUM, Width: 640, Height: 360},
 		{Quality: livekit.VideoQuality_LOW, Width: 320, Height: 180},
 	}, s.layerSpecs(3), "sizes not seen yet are estimated from a known layer")
-	require.Equal(t, []room.VideoLayer{{Quality: livekit.VideoQuality_HIGH}}, (&Session{}).layerSpecs(1))
+	require.Equal(t, []room.VideoLayer{{Quality: livekit.VideoQuality_HIGH}}, (&Forwarder{}).layerSpecs(1))
 }

@@ -100,6 +100,12 @@ type latencyResult struct {
 	FPS, MinFPS      float64       // mean, and the lowest full second
 	MaxGap           time.Duration // longest time without a picture
 	PerSecond        []string
+	// Widths is the sequence of picture widths received, in order (a
+	// switching viewer's layers).
+	Widths []int
+	// Paused and Resumed count the layers Tributary paused and resumed
+	// for dynacast while the path ran.
+	Paused, Resumed int
 }
 
 func (r latencyResult) Drift() time.Duration { return r.Last - r.First }
@@ -112,7 +118,7 @@ func (r latencyResult) row() string {
 
 func TestGlassLatency(t *testing.T) {
 	full := os.Getenv("TRIBUTARY_LATENCY_FULL") != ""
-	seconds := 15
+	seconds := 14
 	if full {
 		seconds = 30
 		if s, err := strconv.Atoi(os.Getenv("TRIBUTARY_LATENCY_SECONDS")); err == nil && s >= 12 {
@@ -122,8 +128,8 @@ func TestGlassLatency(t *testing.T) {
 	layers := []livekit.VideoQuality{livekit.VideoQuality_HIGH, livekit.VideoQuality_MEDIUM, livekit.VideoQuality_LOW}
 	// The switching viewer: HIGH, then LOW for long enough that dynacast
 	// pauses HIGH and MEDIUM (5 s), then HIGH again (resumed).
-	switching := []layerStep{{0, livekit.VideoQuality_HIGH}, {3 * time.Second, livekit.VideoQuality_LOW},
-		{10 * time.Second, livekit.VideoQuality_HIGH}}
+	switching := []layerStep{{0, livekit.VideoQuality_HIGH}, {2 * time.Second, livekit.VideoQuality_LOW},
+		{9500 * time.Millisecond, livekit.VideoQuality_HIGH}}
 	if seconds >= 24 {
 		switching = append(switching, layerStep{17 * time.Second, livekit.VideoQuality_MEDIUM},
 			layerStep{21 * time.Second, livekit.VideoQuality_HIGH})
@@ -144,6 +150,7 @@ func TestGlassLatency(t *testing.T) {
 		}
 	}
 
+	began := time.Now()
 	lk := e2e.StartLiveKit(t)
 	srtPort := freeUDPPort(t)
 	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, LogLevel: "info", Extra: fmt.Sprintf("srt_port: %d\n", srtPort)})
@@ -166,6 +173,7 @@ func TestGlassLatency(t *testing.T) {
 		if p.SRT {
 			format = "mpegts"
 		}
+		t.Logf("%s %v: %s", time.Now().Format("15:04:05.0"), time.Since(began).Round(time.Millisecond), p.Name)
 		res := runLatencyPath(ctx, t, lk, tr, c, srtPort, fmt.Sprintf("latency-%d", i), p, source(p.Audio, format))
 		all = append(all, res...)
 	}
@@ -177,6 +185,9 @@ func TestGlassLatency(t *testing.T) {
 			r.P50.Round(time.Millisecond), r.P95.Round(time.Millisecond), r.Max.Round(time.Millisecond),
 			r.Drift().Round(time.Millisecond), r.FPS, r.MinFPS, r.MaxGap.Round(time.Millisecond))
 		fmt.Println(r.row())
+		if r.Layer == "switching" {
+			t.Logf("  the switching viewer received widths %v; dynacast paused %d and resumed %d layers meanwhile", r.Widths, r.Paused, r.Resumed)
+		}
 	}
 	for _, r := range all {
 		what := r.Path + " " + r.Layer
@@ -184,7 +195,11 @@ func TestGlassLatency(t *testing.T) {
 		require.Less(t, r.Drift(), latencyMaxDrift, "%s: the latency does not grow over the run", what)
 		require.Less(t, r.P95, latencyMaxP95, "%s: p95 of the latency", what)
 		require.Less(t, r.MaxGap, latencyMaxGap, "%s: the viewer is never without pictures for long", what)
-		if r.Layer != "switching" {
+		if r.Layer == "switching" {
+			require.Subset(t, r.Widths, []int{1280, 320}, "%s: the viewer received HIGH and LOW", what)
+			require.GreaterOrEqual(t, r.Paused, 2, "%s: while the sole viewer held LOW, dynacast paused HIGH and MEDIUM", what)
+			require.GreaterOrEqual(t, r.Resumed, 1, "%s: its return to HIGH resumed it", what)
+		} else {
 			require.GreaterOrEqual(t, r.FPS, latencyMinFPS, "%s: a watched layer keeps the source's frame rate; per second: %v", what, r.PerSecond)
 		}
 	}
@@ -215,7 +230,7 @@ func stampedSource(t *testing.T, seconds int, audio bool, format string) string 
 	if audio {
 		args = append(args, "-map", "1:a", "-c:a", "aac", "-ar", "48000", "-ac", "2")
 	}
-	args = append(args, "-t", itoa(seconds), "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
+	args = append(args, "-t", itoa(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
 		"-profile:v", "baseline", "-bf", "0", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
 		"-b:v", "3M", "-maxrate", "3M", "-bufsize", "3M", "-pix_fmt", "yuv420p", "-f", format, out)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -272,6 +287,9 @@ func runLatencyPath(ctx context.Context, t *testing.T, lk *e2e.LiveKit, tr *trib
 		}()
 	}
 
+	log0 := logOf(t, tr)
+	t.Logf("%s %s: publishing", time.Now().Format("15:04:05.0"), p.Name)
+
 	// The send time of every frame, by frame number.
 	var mu sync.Mutex
 	sent := map[int]time.Time{}
@@ -311,6 +329,10 @@ func runLatencyPath(ctx context.Context, t *testing.T, lk *e2e.LiveKit, tr *trib
 	}
 	pcancel()
 	wg.Wait()
+	t.Logf("%s %s: published, the participant left", time.Now().Format("15:04:05.0"), p.Name)
+	log1 := logOf(t, tr)
+	paused := strings.Count(log1, "video layer paused") - strings.Count(log0, "video layer paused")
+	resumed := strings.Count(log1, "video layer resumed") - strings.Count(log0, "video layer resumed")
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -366,6 +388,10 @@ func runLatencyPath(ctx context.Context, t *testing.T, lk *e2e.LiveKit, tr *trib
 		}
 		out = append(out, summarizeLatency(p.Name, v.label, mine, unread[want]))
 	}
+	t.Logf("%s %s: decoded", time.Now().Format("15:04:05.0"), p.Name)
+	for i := range out {
+		out[i].Paused, out[i].Resumed = paused, resumed
+	}
 	return out
 }
 
@@ -390,6 +416,11 @@ func summarizeLatency(path, layer string, samples []latencySample, unread int) l
 		return r
 	}
 	slices.SortFunc(samples, func(a, b latencySample) int { return a.Arrived.Compare(b.Arrived) })
+	for _, s := range samples {
+		if len(r.Widths) == 0 || r.Widths[len(r.Widths)-1] != s.Width {
+			r.Widths = append(r.Widths, s.Width)
+		}
+	}
 	lats := make([]time.Duration, len(samples))
 	for i, s := range samples {
 		lats[i] = s.latency()

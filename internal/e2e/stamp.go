@@ -43,8 +43,10 @@ const (
 // StampFilter returns an ffmpeg filtergraph that draws the stamp of each
 // frame's number (counted from 0 by the filter) over the top strip of the
 // video labelled in, for a width x height picture, and labels the result
-// out (yuv420p). The strip is cut out, drawn with geq and laid back, so
-// that geq's per-pixel expression runs on an eighth of the picture only.
+// out (yuv420p). The strip is cut out, shrunk to one pixel per block
+// (two rows, for 4:2:0), drawn with geq, enlarged back without
+// interpolation and laid over the picture: geq's per-pixel expression
+// runs 32 times a frame rather than over the whole strip.
 func StampFilter(in, out string, width, height int) string {
 	strip := (height / stampStripDivs) &^ 1
 	k := "floor(X*16/W)" // the block of a pixel
@@ -56,9 +58,9 @@ func StampFilter(in, out string, width, height int) string {
 	value := fmt.Sprintf("if(eq(%[1]s,0),1,if(eq(%[1]s,1),0,if(eq(%[1]s,15),mod(%[2]s,2),mod(floor(N/pow(2,%[1]s-2)),2))))",
 		k, strings.Join(parity, "+"))
 	lum := fmt.Sprintf("%d+%d*%s", stampBlack, stampWhite-stampBlack, value)
-	return fmt.Sprintf("[%s]format=yuv420p,split[stamp_a][stamp_b];"+
-		"[stamp_b]crop=iw:%d:0:0,geq=lum='%s':cb=128:cr=128[stamp_s];"+
-		"[stamp_a][stamp_s]overlay=0:0,format=yuv420p[%s]", in, strip, lum, out)
+	return fmt.Sprintf("[%[1]s]format=yuv420p,split[stamp_a][stamp_b];"+
+		"[stamp_b]crop=iw:%[2]d:0:0,scale=%[3]d:2,geq=lum='%[4]s':cb=128:cr=128,scale=%[5]d:%[2]d:flags=neighbor[stamp_s];"+
+		"[stamp_a][stamp_s]overlay=0:0,format=yuv420p[%[6]s]", in, strip, StampBlocks, lum, width, out)
 }
 
 // ReadStamp reads the stamp of a picture from its luma plane (rows of

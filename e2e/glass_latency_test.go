@@ -154,6 +154,12 @@ func TestGlassLatency(t *testing.T) {
 	lk := e2e.StartLiveKit(t)
 	srtPort := freeUDPPort(t)
 	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, LogLevel: "info", Extra: fmt.Sprintf("srt_port: %d\n", srtPort)})
+	t.Cleanup(func() {
+		if t.Failed() {
+			log := logOf(t, tr)
+			t.Logf("tail of Tributary's log:\n%s", log[max(0, len(log)-4000):])
+		}
+	})
 	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(len(paths))*(time.Duration(seconds)*time.Second+time.Minute))
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +39,16 @@ import (
 //     thus counted as latency: the SRT numbers are an upper bound by a few
 //     tens of milliseconds. SRT's own receive latency (TSBPD, 120 ms by
 //     default) is part of the path and is included on purpose.
+//   - WHIP: headless Chromium's fake camera plays a stamped 640x360 y4m
+//     file (--use-file-for-fake-video-capture) in a loop of whipLoop; the
+//     page reports the wall time getUserMedia resolved, and frame f is
+//     taken as captured at that time + f/30 (the first loop's frame f, or
+//     the latest loop's that is not after the picture's arrival). The
+//     browser's capture, encoding and pacing are thus inside the latency,
+//     as they are for a camera; the camera's start is dated a little late
+//     (the device runs before the promise resolves), so the WHIP numbers
+//     may be low by a few tens of milliseconds, and the fake camera's
+//     timer is assumed to keep 30 fps.
 //
 // The viewer's receive time of a picture is when the last RTP packet of
 // its access unit reached the subscriber. Latency is receive − send, per
@@ -46,9 +57,13 @@ import (
 // TestGlassLatency runs a short set in CI and asserts what must never
 // happen; with TRIBUTARY_LATENCY_FULL=1 (benchmarks/latency.sh) it runs
 // every path for TRIBUTARY_LATENCY_SECONDS (default 30) and prints one
-// "LATENCY|…" row per path and layer.
+// "LATENCY|…" row per path and layer (TRIBUTARY_LATENCY_PATHS=WHIP, say,
+// keeps the paths whose name contains it).
 
 const latencyFPS = 30
+
+// whipLoop is the length of the file the fake camera plays in a loop.
+const whipLoop = 10 * time.Second
 
 // Bounds of TestGlassLatency: generous, for a loaded 2-core CI machine
 // under the race detector; they catch a latency that accumulates (a queue
@@ -67,6 +82,9 @@ type latencyPath struct {
 	Transcode bool
 	Audio     bool
 	SRT       bool
+	// WHIP publishes from headless Chromium, its fake camera playing a
+	// stamped file.
+	WHIP bool
 	// Viewers holds one viewer per entry, each holding that layer (with
 	// one viewer per layer, dynacast pauses none).
 	Viewers []livekit.VideoQuality
@@ -99,6 +117,7 @@ type latencyResult struct {
 	First, Last      time.Duration // p50 of the first and of the last 5 s of source
 	FPS, MinFPS      float64       // mean, and the lowest full second
 	MaxGap           time.Duration // longest time without a picture
+	GapAt            string        // where it was: time from the first picture, widths before and after
 	PerSecond        []string
 	// Widths is the sequence of picture widths received, in order (a
 	// switching viewer's layers).
@@ -146,8 +165,15 @@ func TestGlassLatency(t *testing.T) {
 			paths[0],
 			{Name: "SRT (ffmpeg) transcode A/V", Transcode: true, Audio: true, SRT: true, Viewers: layers},
 			{Name: "SRT (ffmpeg) passthrough A/V", Audio: true, SRT: true, Viewers: layers[:1]},
+			{Name: "WHIP (Chromium VP8) passthrough A/V", Audio: true, WHIP: true, Viewers: layers[:1]},
+			{Name: "WHIP (Chromium VP8) transcode A/V", Transcode: true, Audio: true, WHIP: true, Viewers: layers},
 			paths[1],
 		}
+	}
+	// TRIBUTARY_LATENCY_PATHS keeps the paths whose name contains it.
+	if only := os.Getenv("TRIBUTARY_LATENCY_PATHS"); only != "" {
+		paths = slices.DeleteFunc(paths, func(p latencyPath) bool { return !strings.Contains(p.Name, only) })
+		require.NotEmpty(t, paths, "no path matches TRIBUTARY_LATENCY_PATHS=%q", only)
 	}
 
 	began := time.Now()
@@ -176,23 +202,27 @@ func TestGlassLatency(t *testing.T) {
 	var all []latencyResult
 	for i, p := range paths {
 		format := "flv"
-		if p.SRT {
+		switch {
+		case p.SRT:
 			format = "mpegts"
+		case p.WHIP:
+			format = "y4m"
 		}
 		t.Logf("%s %v: %s", time.Now().Format("15:04:05.0"), time.Since(began).Round(time.Millisecond), p.Name)
-		res := runLatencyPath(ctx, t, lk, tr, c, srtPort, fmt.Sprintf("latency-%d", i), p, source(p.Audio, format))
+		res := runLatencyPath(ctx, t, lk, tr, c, srtPort, fmt.Sprintf("latency-%d", i), p, source(p.Audio, format), seconds)
 		all = append(all, res...)
 	}
 
 	t.Logf("glass-to-viewer latency, %d s per path, load average %s", seconds, loadAverage())
-	t.Logf("%-45s %-9s %8s %7s %7s %7s %7s %6s %6s %7s", "path", "layer", "pictures", "p50", "p95", "max", "drift", "fps", "minfps", "maxgap")
+	t.Logf("%-45s %-11s %8s %7s %7s %7s %7s %6s %6s %7s", "path", "layer", "pictures", "p50", "p95", "max", "drift", "fps", "minfps", "maxgap")
 	for _, r := range all {
-		t.Logf("%-45s %-9s %8d %7v %7v %7v %7v %6.1f %6.0f %7v", r.Path, r.Layer, r.Pictures,
+		t.Logf("%-45s %-11s %8d %7v %7v %7v %7v %6.1f %6.0f %7v", r.Path, r.Layer, r.Pictures,
 			r.P50.Round(time.Millisecond), r.P95.Round(time.Millisecond), r.Max.Round(time.Millisecond),
 			r.Drift().Round(time.Millisecond), r.FPS, r.MinFPS, r.MaxGap.Round(time.Millisecond))
 		fmt.Println(r.row())
 		if r.Layer == "switching" {
-			t.Logf("  the switching viewer received widths %v; dynacast paused %d and resumed %d layers meanwhile", r.Widths, r.Paused, r.Resumed)
+			t.Logf("  the switching viewer received widths %v; dynacast paused %d and resumed %d layers meanwhile; longest gap %s",
+				r.Widths, r.Paused, r.Resumed, r.GapAt)
 		}
 	}
 	for _, r := range all {
@@ -200,7 +230,7 @@ func TestGlassLatency(t *testing.T) {
 		require.GreaterOrEqual(t, 100*r.Pictures, latencyMinReadPct*(r.Pictures+r.Unread), "%s: the stamps of most pictures read", what)
 		require.Less(t, r.Drift(), latencyMaxDrift, "%s: the latency does not grow over the run", what)
 		require.Less(t, r.P95, latencyMaxP95, "%s: p95 of the latency", what)
-		require.Less(t, r.MaxGap, latencyMaxGap, "%s: the viewer is never without pictures for long", what)
+		require.Less(t, r.MaxGap, latencyMaxGap, "%s: the viewer is never without pictures for long (%s)", what, r.GapAt)
 		if r.Layer == "switching" {
 			require.Subset(t, r.Widths, []int{1280, 320}, "%s: the viewer received HIGH and LOW", what)
 			require.GreaterOrEqual(t, r.Paused, 2, "%s: while the sole viewer held LOW, dynacast paused HIGH and MEDIUM", what)
@@ -227,6 +257,16 @@ func loadAverage() string {
 func stampedSource(t *testing.T, seconds int, audio bool, format string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "stamped."+format)
+	if format == "y4m" {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		b, err := exec.CommandContext(ctx, e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+			"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=640x360:rate=%d,noise=alls=8:allf=t", latencyFPS),
+			"-filter_complex", e2e.StampFilter("0:v", "v", 640, 360), "-map", "[v]",
+			"-t", fmt.Sprint(whipLoop.Seconds()), "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", out).CombinedOutput()
+		require.NoError(t, err, string(b))
+		return out
+	}
 	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y",
 		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=1280x720:rate=%d,noise=alls=8:allf=t", latencyFPS)}
 	if audio {
@@ -249,9 +289,14 @@ func stampedSource(t *testing.T, seconds int, audio bool, format string) string 
 // runLatencyPath publishes src through one ingress in room and measures
 // what its viewers decode.
 func runLatencyPath(ctx context.Context, t *testing.T, lk *e2e.LiveKit, tr *tributary, c *lksdk.IngressClient,
-	srtPort int, room string, p latencyPath, src string) []latencyResult {
+	srtPort int, room string, p latencyPath, src string, seconds int) []latencyResult {
 	t.Helper()
-	info := createRTMP(ctx, t, c, room, "cam", p.Transcode)
+	var info *livekit.IngressInfo
+	if p.WHIP {
+		info = createWHIP(ctx, t, c, room, "cam", p.Transcode)
+	} else {
+		info = createRTMP(ctx, t, c, room, "cam", p.Transcode)
+	}
 
 	type viewer struct {
 		sub   *e2e.Subscriber
@@ -275,7 +320,7 @@ func runLatencyPath(ctx context.Context, t *testing.T, lk *e2e.LiveKit, tr *trib
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, err := v.sub.WaitTrack(pctx, func(s e2e.TrackStats) bool { return s.MimeType == "video/H264" })
+			st, err := v.sub.WaitTrack(pctx, func(s e2e.TrackStats) bool { return strings.HasPrefix(s.MimeType, "video/") })
 			if err != nil {
 				return
 			}
@@ -299,7 +344,24 @@ func runLatencyPath(ctx context.Context, t *testing.T, lk *e2e.LiveKit, tr *trib
 	// The send time of every frame, by frame number.
 	var mu sync.Mutex
 	sent := map[int]time.Time{}
-	if p.SRT {
+	var cameraStart time.Time // WHIP: when the fake camera started
+	switch {
+	case p.WHIP:
+		page := startWHIPPage(t, fmt.Sprintf("http://127.0.0.1:%d/w/%s", tr.WHIPPort, info.StreamKey),
+			url.Values{"width": {"640"}, "height": {"360"}}, "--use-file-for-fake-video-capture="+src)
+		bctx, stop := page.browser.WithExit(pctx)
+		ms, err := strconv.ParseFloat(page.wait(bctx, t, "media"), 64)
+		require.NoError(t, err)
+		cameraStart = time.UnixMicro(int64(ms * 1000))
+		page.wait(bctx, t, "posted")
+		select {
+		case <-time.After(time.Until(cameraStart.Add(time.Duration(seconds) * time.Second))):
+		case <-bctx.Done():
+		}
+		page.commands <- "delete"
+		require.Equal(t, "200", page.wait(bctx, t, "deleted"))
+		stop()
+	case p.SRT:
 		url := fmt.Sprintf("srt://127.0.0.1:%d?streamid=%s", srtPort, info.StreamKey)
 		start := time.Now()
 		out, err := exec.CommandContext(pctx, e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin",
@@ -312,7 +374,7 @@ func runLatencyPath(ctx context.Context, t *testing.T, lk *e2e.LiveKit, tr *trib
 			}
 			sent[f] = at
 		}
-	} else {
+	default:
 		tags, err := e2e.ReadFLVTags(src)
 		require.NoError(t, err)
 		onSend := func(tag e2e.FLVTag, at time.Time) {
@@ -344,16 +406,20 @@ func runLatencyPath(ctx context.Context, t *testing.T, lk *e2e.LiveKit, tr *trib
 	defer mu.Unlock()
 	var out []latencyResult
 	for _, v := range viewers {
-		var sid string
+		var sid, mime string
 		for _, st := range v.sub.Stats() {
-			if st.MimeType == "video/H264" {
-				sid = st.TrackSID
+			if strings.HasPrefix(st.MimeType, "video/") {
+				sid, mime = st.TrackSID, st.MimeType
 			}
 		}
 		require.NotEmpty(t, sid, "%s: %s received video", p.Name, v.label)
 		pkts, dropped := v.sub.Packets(sid)
 		require.Zero(t, dropped)
-		pics, err := e2e.DecodeH264Pictures(pkts)
+		decode := e2e.DecodeH264Pictures
+		if mime == "video/VP8" {
+			decode = e2e.DecodeVP8Pictures
+		}
+		pics, err := decode(pkts)
 		require.NoError(t, err)
 		require.NoError(t, v.sub.Close())
 
@@ -365,6 +431,9 @@ func runLatencyPath(ctx context.Context, t *testing.T, lk *e2e.LiveKit, tr *trib
 				continue
 			}
 			at, ok := sent[pic.Stamp]
+			if p.WHIP {
+				at, ok = loopCaptureTime(cameraStart, pic.Stamp, pic.Arrival)
+			}
 			if !ok {
 				unread[pic.Width]++
 				continue
@@ -385,20 +454,47 @@ func runLatencyPath(ctx context.Context, t *testing.T, lk *e2e.LiveKit, tr *trib
 		}
 		// A fixed viewer first receives the default layer until its choice
 		// takes effect: only the pictures of the layer it chose count.
-		want := map[string]int{"HIGH": 1280, "MEDIUM": 640, "LOW": 320}[v.label]
+		// That is the width it received most of (the layers' sizes
+		// depend on the source's).
+		count := map[int]int{}
+		want := 0
+		for _, s := range samples {
+			if count[s.Width]++; count[s.Width] > count[want] {
+				want = s.Width
+			}
+		}
 		var mine []latencySample
 		for _, s := range samples {
 			if s.Width == want {
 				mine = append(mine, s)
 			}
 		}
-		out = append(out, summarizeLatency(p.Name, v.label, mine, unread[want]))
+		out = append(out, summarizeLatency(p.Name, fmt.Sprintf("%s %d", v.label, want), mine, unread[want]))
 	}
 	t.Logf("%s %s: decoded", time.Now().Format("15:04:05.0"), p.Name)
 	for i := range out {
 		out[i].Paused, out[i].Resumed = paused, resumed
 	}
 	return out
+}
+
+// loopCaptureTime returns when a camera started at start and playing a
+// whipLoop file of stamped frames in a loop captured the frame stamped
+// stamp that arrived at arrival: the latest loop's whose time is not
+// after the arrival.
+func loopCaptureTime(start time.Time, stamp int, arrival time.Time) (time.Time, bool) {
+	frames := int(whipLoop.Seconds() * latencyFPS)
+	if stamp >= frames || arrival.Before(start) {
+		return time.Time{}, false
+	}
+	loops := int(arrival.Sub(start) / whipLoop)
+	for l := loops; l >= 0; l-- {
+		at := start.Add(time.Duration(l*frames+stamp) * time.Second / latencyFPS)
+		if !at.After(arrival) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // flvFrameNumber returns the frame number of an FLV video tag carrying an
@@ -463,8 +559,10 @@ func summarizeLatency(path, layer string, samples []latencySample, unread int) l
 		if sec := int(s.Arrived.Sub(t0) / time.Second); sec < len(perSecond) {
 			perSecond[sec]++
 		}
-		if i > 0 {
-			r.MaxGap = max(r.MaxGap, s.Arrived.Sub(samples[i-1].Arrived))
+		if gap := s.Arrived.Sub(t0); i > 0 && s.Arrived.Sub(samples[i-1].Arrived) > r.MaxGap {
+			r.MaxGap = s.Arrived.Sub(samples[i-1].Arrived)
+			r.GapAt = fmt.Sprintf("ending %v after the first picture, width %d → %d, frame %d → %d", gap.Round(time.Millisecond),
+				samples[i-1].Width, s.Width, samples[i-1].Frame, s.Frame)
 		}
 	}
 	r.MinFPS = math.Inf(1)

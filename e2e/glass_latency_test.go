@@ -35,10 +35,13 @@ import (
 //   - SRT: ffmpeg pushes the pre-encoded MPEG-TS file with -re (ffmpeg 5
 //     paces from the moment it starts, without an initial burst); a
 //     frame's send time is taken as the process start plus the frame's
-//     presentation time. ffmpeg's start-up and its muxer's buffering are
-//     thus counted as latency: the SRT numbers are an upper bound by a few
-//     tens of milliseconds. SRT's own receive latency (TSBPD, 120 ms by
-//     default) is part of the path and is included on purpose.
+//     presentation time. ffmpeg's start-up is thus counted as latency
+//     (the SRT numbers are an upper bound by a few tens of milliseconds),
+//     and so are, on purpose, what the encoder's defaults cost (ffmpeg's
+//     MPEG-TS muxer stamps the PTS 0.7 s after the PCR and packs AAC
+//     into PES of several frames: with -muxdelay 0 -muxpreload 0 the
+//     passthrough A/V p50 was 443 ms rather than 758 ms in one run) and
+//     SRT's own receive latency (TSBPD).
 //   - WHIP: headless Chromium's fake camera plays a stamped 640x360 y4m
 //     file (--use-file-for-fake-video-capture) in a loop of whipLoop; the
 //     page reports the wall time getUserMedia resolved, and frame f is

@@ -27,6 +27,9 @@ type DecodedPicture struct {
 	Luma float64
 	// Width and Height of the decoded picture.
 	Width, Height int
+	// Stamp is the frame number read from the picture's stamp (see
+	// [StampFilter]), -1 when it has none or it is unreadable.
+	Stamp int
 }
 
 // AudioOnset is the start of a sound after silence in a decoded audio
@@ -89,15 +92,29 @@ func orderedPackets(pkts []CapturedPacket) []CapturedPacket {
 // decoding order. Access units that fail to decode (before the first
 // keyframe, after a loss) are skipped.
 func DecodeH264Pictures(pkts []CapturedPacket) ([]DecodedPicture, error) {
-	dec, err := ffi.NewVideoDecoder(ffi.CodecH264, nil)
+	return decodePictures(pkts, ffi.CodecH264, func() rtpDepacketizer { return &codecs.H264Packet{} })
+}
+
+// DecodeVP8Pictures is [DecodeH264Pictures] for VP8 (RFC 7741).
+func DecodeVP8Pictures(pkts []CapturedPacket) ([]DecodedPicture, error) {
+	return decodePictures(pkts, ffi.CodecVP8, func() rtpDepacketizer { return &codecs.VP8Packet{} })
+}
+
+// rtpDepacketizer is what pion's codecs packets have in common.
+type rtpDepacketizer interface {
+	Unmarshal(payload []byte) ([]byte, error)
+}
+
+func decodePictures(pkts []CapturedPacket, codec ffi.Codec, newDepack func() rtpDepacketizer) ([]DecodedPicture, error) {
+	dec, err := ffi.NewVideoDecoder(codec, nil)
 	if err != nil {
-		return nil, fmt.Errorf("h264 decoder: %w", err)
+		return nil, fmt.Errorf("%s decoder: %w", codec, err)
 	}
 	defer dec.Close()
 
 	var (
 		out     []DecodedPicture
-		depack  = &codecs.H264Packet{}
+		depack  = newDepack()
 		au      []byte
 		auTS    uint32
 		auLast  time.Time
@@ -113,6 +130,7 @@ func DecodeH264Pictures(pkts []CapturedPacket) ([]DecodedPicture, error) {
 			out = append(out, DecodedPicture{
 				RTPTime: uint32(f.PTS), Arrival: arrival[f.PTS],
 				Luma: meanLuma(f), Width: f.Width(), Height: f.Height(),
+				Stamp: ReadStamp(f.Planes()[0], f.Strides()[0], f.Width(), f.Height()),
 			})
 			delete(arrival, f.PTS)
 			f.Release()
@@ -133,7 +151,7 @@ func DecodeH264Pictures(pkts []CapturedPacket) ([]DecodedPicture, error) {
 	for _, p := range orderedPackets(pkts) {
 		pkt := p.Packet
 		if haveSeq && pkt.SequenceNumber != lastSeq+1 {
-			depack = &codecs.H264Packet{} // a gap: drop the partial NAL unit
+			depack = newDepack() // a gap: drop the partial NAL unit
 		}
 		haveSeq, lastSeq = true, pkt.SequenceNumber
 		if haveAU && pkt.Timestamp != auTS {
@@ -149,7 +167,7 @@ func DecodeH264Pictures(pkts []CapturedPacket) ([]DecodedPicture, error) {
 		}
 		nal, derr := depack.Unmarshal(pkt.Payload)
 		if derr != nil {
-			depack = &codecs.H264Packet{}
+			depack = newDepack()
 			continue
 		}
 		au = append(au, nal...)

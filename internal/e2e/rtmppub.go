@@ -64,6 +64,14 @@ func ReadFLVTags(path string) ([]FLVTag, error) {
 // rtmpChunkSize is the chunk size the publisher announces (ffmpeg's).
 const rtmpChunkSize = 4096
 
+// publishSettle is how long the publisher waits after its publish command
+// before the first tag. An encoder waits for the server's
+// NetStream.Publish.Start; go-rtmp's client does not surface onStatus, so
+// the publisher waits instead, long enough for Tributary to look up the
+// stream key on loopback: until then Tributary bounds a message to 64 KiB,
+// which a 720p keyframe can exceed (the connection is then dropped).
+const publishSettle = 500 * time.Millisecond
+
 // PublishFLV publishes tags over RTMP to addr (host:port) as app/streamKey,
 // the way an encoder does: connect, createStream, publish, then every tag
 // at real-time pace (a tag is written when its timestamp is due relative
@@ -122,9 +130,13 @@ func PublishFLV(ctx context.Context, addr, app, streamKey string, tags []FLVTag,
 
 	var start time.Time
 	var first uint32
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(publishSettle)
 	defer timer.Stop()
-	<-timer.C
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+		return fail("publish", context.Cause(ctx))
+	}
 	for i, tag := range tags {
 		msg, csid, err := flvMessage(tag)
 		if err != nil {

@@ -2,9 +2,12 @@ package h265
 
 import (
 	"encoding/hex"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/codec/h264"
 )
 
 // HEVCDecoderConfigurationRecord as the Enhanced RTMP test in demux/flv
@@ -62,6 +65,24 @@ func FuzzDecoderConfig(f *testing.F) {
 }
 
 func FuzzParseSPS(f *testing.F) {
+	// The SPS of decoder_config_marshal_test.go and every SPS of the
+	// Enhanced RTMP fixture (x265 output), whole and cut in half.
+	sps, _ := hex.DecodeString("42010101600000030090000003000003003ca00a080f165959a4932bc05a020000030002000003003c10")
+	seeds := [][]byte{sps}
+	b, err := os.ReadFile("../../demux/flv/testdata/hevc.h265")
+	require.NoError(f, err)
+	nalus, err := h264.SplitAnnexB(b)
+	require.NoError(f, err)
+	for _, n := range nalus {
+		if len(n) > 2 && (n[0]>>1)&0x3f == 33 {
+			seeds = append(seeds, n)
+		}
+	}
+	require.Greater(f, len(seeds), 1, "the fixture has an SPS")
+	for _, s := range seeds {
+		f.Add(s)
+		f.Add(s[:len(s)/2])
+	}
 	f.Add([]byte{0x42, 0x01, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := ParseSPS(b)

@@ -16,15 +16,18 @@ var (
 	vp8Key = []byte{0x10, 0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xb4, 0x00, 0xff} // descriptor S=1 PID=0, 320x180
 )
 
-func TestPictureSize(t *testing.T) {
+type pictureSizeCase struct {
+	name, mime string
+	payload    []byte
+	w, h       int
+	ok         bool
+}
+
+// pictureSizeCases is TestPictureSize's table, also FuzzPictureSize's seeds.
+func pictureSizeCases() []pictureSizeCase {
 	stapA := append([]byte{24, 0, byte(len(sps720))}, sps720...)
 	stapA = append(stapA, 0, 2, 0x68, 0xce)
-	for _, c := range []struct {
-		name, mime string
-		payload    []byte
-		w, h       int
-		ok         bool
-	}{
+	return []pictureSizeCase{
 		{"H.264 SPS", "video/H264", sps720, 1280, 720, true},
 		{"H.264 STAP-A", "video/h264", stapA, 1280, 720, true},
 		{"H.264 slice", "video/H264", []byte{0x65, 0x88}, 0, 0, false},
@@ -33,7 +36,11 @@ func TestPictureSize(t *testing.T) {
 		{"VP8 continuation", "video/VP8", []byte{0x00, 0x50, 0x42}, 0, 0, false},
 		{"empty", "video/VP8", nil, 0, 0, false},
 		{"AV1", "video/AV1", []byte{0x08}, 0, 0, false},
-	} {
+	}
+}
+
+func TestPictureSize(t *testing.T) {
+	for _, c := range pictureSizeCases() {
 		t.Run(c.name, func(t *testing.T) {
 			in := append([]byte(nil), c.payload...)
 			w, h, ok := PictureSize(c.mime, c.payload)
@@ -46,8 +53,9 @@ func TestPictureSize(t *testing.T) {
 }
 
 func FuzzPictureSize(f *testing.F) {
-	f.Add("video/H264", sps720)
-	f.Add("video/VP8", vp8Key)
+	for _, c := range pictureSizeCases() {
+		f.Add(c.mime, c.payload)
+	}
 	f.Fuzz(func(t *testing.T, mime string, b []byte) {
 		if w, h, ok := PictureSize(mime, b); ok && (w <= 0 || h <= 0) {
 			t.Fatalf("size %dx%d reported", w, h)

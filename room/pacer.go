@@ -62,6 +62,11 @@ type Pacer struct {
 	MaxSkew time.Duration
 	// MaxJitter bounds the audio arrival jitter waited for (default 1 s).
 	MaxJitter time.Duration
+	// JitterSlew is how fast the jitter waited for follows the measured
+	// one, as a share of the wall time (default 0.08: learning 300 ms of
+	// jitter slows the pace by 8 % — 27.8 pictures a second for 30 — for
+	// under 4 s).
+	JitterSlew float64
 	// Now and Sleep are the clock; time.Now and a timer by default (tests
 	// replace them).
 	Now   func() time.Time
@@ -79,6 +84,10 @@ type Pacer struct {
 	slots   [maxTracks][windowSlots]originSlot
 	newest  int64     // newest slot index with a sample
 	resetAt time.Time // arrivals before this belong to the old timeline
+	// jitterWait is the audio jitter waited for, moving toward the
+	// measured one at JitterSlew of the wall time (jitterAt: last move).
+	jitterWait time.Duration
+	jitterAt   time.Time
 }
 
 const (
@@ -149,6 +158,7 @@ func (p *Pacer) WaitArrived(ctx context.Context, track int, pts time.Duration, a
 			p.resetAt = arrived
 		}
 		p.addArrival(track, arrived, cand)
+		p.slewJitter(now)
 	}
 	origin, _ := p.windowOrigin()
 	p.mu.Unlock()
@@ -202,7 +212,7 @@ func (p *Pacer) trackOrigin(track int) (time.Time, bool) {
 		}
 	}
 	if ok && track == jitterTrack {
-		o = o.Add(p.jitter(track))
+		o = o.Add(p.jitterWait)
 	}
 	return o, ok
 }
@@ -230,6 +240,30 @@ func (p *Pacer) jitter(track int) time.Duration {
 		}
 	}
 	return min(second, p.maxJitter())
+}
+
+// slewJitter moves the jitter waited for toward the measured one by at
+// most JitterSlew of the wall time since the last move: a jitter learned
+// (or gone) changes the pace by a few percent for a few seconds instead of
+// freezing the picture, or rushing it, at once. p.mu must be held.
+func (p *Pacer) slewJitter(now time.Time) {
+	target := p.jitter(jitterTrack)
+	if p.jitterAt.IsZero() || now.Before(p.jitterAt) {
+		p.jitterAt = now
+		return
+	}
+	slew := p.JitterSlew
+	if slew == 0 {
+		slew = 0.08
+	}
+	step := time.Duration(float64(now.Sub(p.jitterAt)) * slew)
+	p.jitterAt = now
+	switch {
+	case target > p.jitterWait:
+		p.jitterWait = min(target, p.jitterWait+step)
+	case target < p.jitterWait:
+		p.jitterWait = max(target, p.jitterWait-step)
+	}
 }
 
 func (p *Pacer) maxJitter() time.Duration {

@@ -40,7 +40,8 @@ func New(conn Conn, maxMessage int, timeout time.Duration, onIdle func(time.Dura
 }
 
 // Read reads the rest of the current message, or the next one. Data that
-// came with an error is returned first; the error with the next read.
+// came with an error is returned and the error left to the next message
+// read, which a closed or failed connection reports again.
 func (r *Reader) Read(p []byte) (int, error) {
 	for len(r.pending) == 0 {
 		if err := r.conn.SetReadDeadline(time.Now().Add(r.timeout)); err != nil {

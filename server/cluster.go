@@ -172,7 +172,7 @@ func (c *Cluster) startPush(streamKey string) (*session.Session, error) {
 	}
 	return session.Start(session.Config{
 		Reporter:    s,
-		Transcoders: isolatedTranscoders(c.Config, s, false, true, c.Logger),
+		Transcoders: isolatedTranscoders(c.Config, s, transcoderOpts{IsolateByDefault: true}, c.Logger),
 		Room:        c.roomConfig(),
 		Live:        true,
 		Stats:       c.track(s),
@@ -201,7 +201,7 @@ func (c *Cluster) AuthorizeWHIP(streamKey string, remote string) (whip.Publisher
 		return newWHIPProxy(s, c.roomConfig()), nil
 	}
 	s.SetWHIPResource(whipResource{srv: c.whip, streamKey: streamKey, id: s.ResourceID()})
-	return whipPublisher(s, c.roomConfig(), isolatedTranscoders(c.Config, s, false, true, c.Logger), c.track(s)), nil
+	return whipPublisher(s, c.roomConfig(), isolatedTranscoders(c.Config, s, transcoderOpts{IsolateByDefault: true}, c.Logger), c.track(s)), nil
 }
 
 func (c *Cluster) roomConfig() room.Config {
@@ -216,7 +216,7 @@ func (c *Cluster) launchURL(s *cluster.Session) error {
 	live := url.Live(info.Url)
 	ps := session.Start(session.Config{
 		Reporter:       s,
-		Transcoders:    isolatedTranscoders(c.Config, s, !live, true, c.Logger),
+		Transcoders:    isolatedTranscoders(c.Config, s, transcoderOpts{Blocking: !live, IsolateByDefault: true}, c.Logger),
 		Room:           c.roomConfig(),
 		Live:           live,
 		NoMediaTimeout: urlNoMediaTimeout,

@@ -26,12 +26,23 @@ func trackSession(mon *monitor.Monitor, s trackable) *session.Stats {
 	return st
 }
 
+// transcoderOpts says how a session's transcoders run.
+type transcoderOpts struct {
+	// Blocking makes a transcoder's Write wait for room rather than drop
+	// (files and other sources that can be read slower).
+	Blocking bool
+	// IsolateByDefault is isolate_transcoding's default: true in cluster
+	// mode, false standalone.
+	IsolateByDefault bool
+}
+
 // isolatedTranscoders returns the transcoders of one session: in a child
 // process of this binary (crash isolation), or in process when
-// isolate_transcoding says so (its default is byDefault: true in cluster
-// mode, false standalone) or the executable cannot be found.
-func isolatedTranscoders(conf *config.Config, info session.Reporter, blocking, byDefault bool, log logger.Logger) session.Transcoders {
-	on := byDefault
+// isolate_transcoding says so (default: opts.IsolateByDefault) or the
+// executable cannot be found.
+func isolatedTranscoders(conf *config.Config, info session.Reporter, opts transcoderOpts, log logger.Logger) session.Transcoders {
+	blocking := opts.Blocking
+	on := opts.IsolateByDefault
 	if conf.IsolateTranscoding != nil {
 		on = *conf.IsolateTranscoding
 	}

@@ -154,7 +154,7 @@ func (s *Server) startPush(sess *service.Session) *session.Session {
 // transcoders returns a session's transcoders: in process, or in a child
 // process with isolate_transcoding: true.
 func (s *Server) transcoders(sess *service.Session, blocking bool) session.Transcoders {
-	return isolatedTranscoders(s.Config, sess, blocking, false, s.Logger)
+	return isolatedTranscoders(s.Config, sess, transcoderOpts{Blocking: blocking}, s.Logger)
 }
 
 func (s *Server) roomConfig() room.Config {

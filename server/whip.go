@@ -55,7 +55,8 @@ func (s *Server) AuthorizeWHIP(streamKey string, remote string) (whip.Publisher,
 }
 
 // whipPublisher starts the media side of a WHIP session reporting to r:
-// transcoding when the ingress enables it, passthrough otherwise.
+// transcoding when the ingress enables it (with tc), passthrough
+// otherwise.
 func whipPublisher(r session.Reporter, rc room.Config, tc session.Transcoders, stats *session.Stats) whip.Publisher {
 	if r.Info().GetEnableTranscoding() {
 		fs := session.Start(session.Config{
@@ -67,7 +68,14 @@ func whipPublisher(r session.Reporter, rc room.Config, tc session.Transcoders, s
 		})
 		return &whip.Depacketizer{ID: r.ResourceID(), Publisher: fs, Logger: r.Logger()}
 	}
-	return &whipForward{Forwarder: forward.Start(session.Config{Reporter: r, Room: rc, Stats: stats}), id: r.ResourceID(), log: r.Logger()}
+	// A forwarding session decodes nothing but G.711 audio, which it
+	// transcodes to Opus (the Forwarder is then a whip.AudioTranscoder):
+	// that runs in process, isolation or not. A G.711 decoder cannot fail
+	// on any input (every byte is a sample), and the Opus encoder gets
+	// only PCM, so a child process would buy no safety against hostile
+	// input, and would cost a process and a pipe hop per WHIP session.
+	return &whipForward{Forwarder: forward.Start(session.Config{Reporter: r, Room: rc, Stats: stats, Transcoders: transcoders{}}),
+		id: r.ResourceID(), log: r.Logger()}
 }
 
 // whipForward adapts a passthrough session to the WHIP input.

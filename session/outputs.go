@@ -212,28 +212,51 @@ func (o *outputs) start(video, audio *media.Track, join func() (Room, error)) ([
 		tracks = append(tracks, vt.TrackInfo())
 	}
 	if a := o.audio; a != nil {
-		at, err := r.PublishAudio(room.AudioSpec{Channels: int(aplan.Channels), DisableDTX: aplan.DisableDTX,
-			Name: info.GetAudio().GetName(), Source: info.GetAudio().GetSource()})
+		var output func(*media.Frame) // nil: the Opus source is forwarded
+		if transcoding || audio.Codec != media.CodecOpus {
+			output = o.writeAudio
+		}
+		at, tc, err := s.PublishOpus(r, aplan, audio, output)
+		if at != nil {
+			a.track = at
+			tracks = append(tracks, at.TrackInfo())
+		}
 		if err != nil {
 			return nil, err
 		}
-		a.track = at
-		if transcoding || audio.Codec != media.CodecOpus {
-			tc, err := s.conf.Transcoders.NewAudio(AudioTranscodeConfig{
-				Source: audio, Channels: int(aplan.Channels), Bitrate: int(aplan.Bitrate), DTX: !aplan.DisableDTX, Logger: s.log,
-				Output: func(f *media.Frame) { o.writeAudio(f) },
-			})
-			if err != nil {
-				return nil, fmt.Errorf("audio transcoder: %w", err)
-			}
-			a.tc = tc
-		}
-		tracks = append(tracks, at.TrackInfo())
+		a.tc = tc
 	}
 	o.startWriters(len(vspec.Layers))
 	s.log.Infow("session outputs started", "transcoding", transcoding,
 		"videoLayers", len(vspec.Layers), "videoCodec", vspec.Codec.String(), "audio", o.audio != nil)
 	return tracks, nil
+}
+
+// PublishOpus publishes the ingress's Opus audio track in r, encoded as
+// plan says (simulcast.ResolveAudio of the ingress's audio options), and,
+// when output is set, starts the transcoder that turns src into Opus
+// frames for output, which writes them to the track. Without output src
+// is Opus and its frames are written to the track as they are. When the
+// transcoder cannot start, the track published is returned with the
+// error (the room is the caller's to leave).
+//
+// It is how every session gets its Opus track: the frame strategy's, and
+// session/forward's for G.711 audio from WebRTC.
+func (s *Session) PublishOpus(r Room, plan simulcast.AudioPlan, src *media.Track, output func(*media.Frame)) (AudioSink, AudioTranscoder, error) {
+	info := s.conf.Reporter.Info()
+	at, err := r.PublishAudio(room.AudioSpec{Channels: int(plan.Channels), DisableDTX: plan.DisableDTX,
+		Name: info.GetAudio().GetName(), Source: info.GetAudio().GetSource()})
+	if err != nil || output == nil {
+		return at, nil, err
+	}
+	tc, err := s.conf.Transcoders.NewAudio(AudioTranscodeConfig{
+		Source: src, Channels: int(plan.Channels), Bitrate: int(plan.Bitrate), DTX: !plan.DisableDTX, Logger: s.log,
+		Output: output,
+	})
+	if err != nil {
+		return at, nil, fmt.Errorf("audio transcoder: %w", err)
+	}
+	return at, tc, nil
 }
 
 // bframesError is the reason a forwarded source with B-frames fails: set

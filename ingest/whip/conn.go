@@ -143,8 +143,15 @@ func waitGathered(ctx context.Context, gathered <-chan struct{}) error {
 }
 
 // preferCodec narrows a transceiver to the first codec of the offer that
-// can be used.
+// can be used; for audio Opus comes first wherever the client lists it:
+// it goes to the room as it is, where G.711 would be transcoded (at 8 kHz).
 func preferCodec(t *webrtc.RTPTransceiver, kind string, offered []webrtc.RTPCodecParameters, g711 bool) (webrtc.RTPCodecParameters, error) {
+	if kind == "audio" {
+		offered = slices.Clone(offered)
+		slices.SortStableFunc(offered, func(a, b webrtc.RTPCodecParameters) int {
+			return notOpus(a) - notOpus(b)
+		})
+	}
 	var errs []error
 	for _, c := range offered {
 		if !usable(kind, c, g711) {
@@ -160,6 +167,14 @@ func preferCodec(t *webrtc.RTPTransceiver, kind string, offered []webrtc.RTPCode
 		return webrtc.RTPCodecParameters{}, err
 	}
 	return webrtc.RTPCodecParameters{}, fmt.Errorf("%w: no %s codec of the offer could be negotiated: %w", ErrBadOffer, kind, errors.Join(errs...))
+}
+
+// notOpus is 0 for Opus, 1 for any other codec.
+func notOpus(c webrtc.RTPCodecParameters) int {
+	if strings.EqualFold(c.MimeType, webrtc.MimeTypeOpus) {
+		return 0
+	}
+	return 1
 }
 
 // run waits for the end of the session, then tears it down: the peer

@@ -232,8 +232,8 @@ func checkCodecs(kind string, codecs []webrtc.RTPCodecParameters, g711 bool) err
 			return nil
 		}
 		if !g711 && kind == "audio" && slices.ContainsFunc(g711Mimes, func(s string) bool { return strings.EqualFold(s, c.MimeType) }) {
-			return fmt.Errorf("%w: G.711 audio (%s) is transcoded to Opus, and this ingress does not transcode: "+
-				"enable transcoding on the ingress, or send Opus", ErrBadOffer, strings.TrimPrefix(c.MimeType, "audio/"))
+			return fmt.Errorf("%w: G.711 audio (%s) must be transcoded to Opus, and this Tributary cannot transcode "+
+				"(the passthrough build): send Opus, or run the build that transcodes", ErrBadOffer, strings.TrimPrefix(c.MimeType, "audio/"))
 		}
 		name := strings.TrimPrefix(c.MimeType, kind+"/")
 		if slices.Contains(auxCodecs, strings.ToLower(name)) || slices.Contains(offered, name) {

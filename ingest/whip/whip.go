@@ -131,10 +131,12 @@ func sessionLogger(server logger.Logger, pub Publisher) logger.Logger {
 	return server.WithValues("resourceID", pub.ResourceID())
 }
 
-// AudioTranscoder is implemented by a Publisher that transcodes the audio
-// to Opus (the Depacketizer feeding a transcoding session): G.711 (PCMA,
-// PCMU) is then negotiated too, as the official worker does; a Publisher
-// that forwards takes Opus only.
+// AudioTranscoder is implemented by a Publisher that can transcode the
+// audio to Opus (the Depacketizer feeding a transcoding session, and a
+// forwarding session, which transcodes G.711 audio only): when
+// TranscodesAudio is true G.711 (PCMA, PCMU) is negotiated too, as the
+// official worker does, though Opus is preferred when offered; otherwise
+// (the passthrough build) the Publisher takes Opus only.
 type AudioTranscoder interface {
 	TranscodesAudio() bool
 }

@@ -360,14 +360,20 @@ func TestReplaced(t *testing.T) {
 
 // TestG711: an offer whose audio is G.711 only (PCMA, as SIP gateways and
 // cameras send) is answered with PCMA for a session that transcodes
-// audio, and refused with the reason for one that forwards.
+// audio, and refused with the reason for one that cannot (the passthrough
+// build). An offer listing PCMA before Opus is answered with Opus.
 func TestG711(t *testing.T) {
 	_, a, base := startServer(t)
-	offer := func() string {
+	offer := func(opus bool) string {
 		m := &webrtc.MediaEngine{}
 		require.NoError(t, m.RegisterCodec(webrtc.RTPCodecParameters{
 			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: 8,
 		}, webrtc.RTPCodecTypeAudio))
+		if opus {
+			require.NoError(t, m.RegisterCodec(webrtc.RTPCodecParameters{
+				RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111,
+			}, webrtc.RTPCodecTypeAudio))
+		}
 		pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = pc.Close() })
@@ -380,14 +386,22 @@ func TestG711(t *testing.T) {
 		require.NoError(t, pc.SetLocalDescription(o))
 		return o.SDP
 	}
-	res, body := do(t, "POST", base+"/w/good", map[string]string{"Content-Type": "application/sdp"}, offer())
+	res, body := do(t, "POST", base+"/w/good", map[string]string{"Content-Type": "application/sdp"}, offer(false))
 	require.Equal(t, http.StatusBadRequest, res.StatusCode, body)
-	require.Contains(t, body, "G.711 audio (PCMA) is transcoded to Opus, and this ingress does not transcode")
+	require.Contains(t, body, "G.711 audio (PCMA) must be transcoded to Opus, and this Tributary cannot transcode")
 
-	res, body = do(t, "POST", base+"/w/transcode", map[string]string{"Content-Type": "application/sdp"}, offer())
+	res, body = do(t, "POST", base+"/w/transcode", map[string]string{"Content-Type": "application/sdp"}, offer(false))
 	require.Equal(t, http.StatusCreated, res.StatusCode, body)
 	require.Contains(t, body, "PCMA/8000")
 	n := <-a.pubs[1].started
 	require.Equal(t, webrtc.MimeTypePCMA, n.Audio.MimeType)
 	require.Nil(t, n.Video)
+
+	o := offer(true)
+	require.Less(t, strings.Index(o, "PCMA/8000"), strings.Index(o, "opus/48000"), "the offer lists PCMA first")
+	res, body = do(t, "POST", base+"/w/transcode", map[string]string{"Content-Type": "application/sdp"}, o)
+	require.Equal(t, http.StatusCreated, res.StatusCode, body)
+	require.NotContains(t, body, "PCMA/8000")
+	n = <-a.pubs[2].started
+	require.Equal(t, webrtc.MimeTypeOpus, n.Audio.MimeType)
 }

@@ -3,7 +3,9 @@
 // depacketizing or decoding. A simulcast source becomes one simulcast
 // track whose layers are the source's own encodings, sized from their
 // bitstreams, with keyframe requests from the room sent back to the source
-// layer they concern.
+// layer they concern. G.711 audio (PCMA, PCMU), which a room does not
+// carry, is the exception: it is transcoded to Opus as it arrives, in
+// sync with the forwarded video (see g711Audio).
 //
 // The session around it (session.Session) does the rest, as for frames:
 // it reports BUFFERING (set by the service when the publish is authorized)
@@ -28,6 +30,7 @@ import (
 	"github.com/tributary-ingress/tributary/media"
 	"github.com/tributary-ingress/tributary/room"
 	"github.com/tributary-ingress/tributary/session"
+	"github.com/tributary-ingress/tributary/simulcast"
 )
 
 // Defaults.
@@ -58,6 +61,8 @@ type Video struct {
 // Media is what the source negotiated.
 type Media struct {
 	Video *Video // nil without video
+	// Audio is Opus, forwarded, or G.711 (PCMA, PCMU), transcoded to Opus
+	// when the Forwarder TranscodesAudio.
 	Audio *webrtc.RTPCodecCapability
 	// AudioLevelExtID is the ID of the source's audio-level header
 	// extension (RFC 6464), 0 without: its level is passed on to LiveKit.
@@ -78,9 +83,12 @@ type Forwarder struct {
 
 	confOnce sync.Once
 	mime     atomic.Pointer[string] // video MIME type, set by Configure
-	layers   [maxLayers]layerState
-	audio    streamStats
-	out      atomic.Pointer[tracks]
+	// g711 transcodes G.711 audio to Opus; set by Configure when the
+	// source sends G.711.
+	g711   atomic.Pointer[g711Audio]
+	layers [maxLayers]layerState
+	audio  streamStats
+	out    atomic.Pointer[tracks]
 	// sized is signalled when a layer's size becomes known.
 	sized chan struct{}
 
@@ -121,10 +129,21 @@ func Start(conf session.Config) *Forwarder {
 	return f
 }
 
+// TranscodesAudio reports whether G.711 audio (PCMA, PCMU) can be taken:
+// the session transcodes it to Opus when its Config has Transcoders that
+// this build can run. Any other audio must be Opus.
+func (f *Forwarder) TranscodesAudio() bool {
+	return f.conf.Transcoders != nil && f.conf.Transcoders.Unavailable() == nil
+}
+
 // Configure hands over the negotiated media; only the first call counts.
 func (f *Forwarder) Configure(m Media) error {
 	if m.Video == nil && m.Audio == nil {
 		return errors.New("the source negotiated neither audio nor video")
+	}
+	g711 := g711Track(m.Audio)
+	if g711 != nil && !f.TranscodesAudio() {
+		return fmt.Errorf("%s audio must be transcoded to Opus, and this session cannot transcode", m.Audio.MimeType)
 	}
 	if v := m.Video; v != nil && (v.Layers < 1 || v.Layers > maxLayers) {
 		return fmt.Errorf("%d video layers: 1 to %d are supported", v.Layers, maxLayers)
@@ -134,6 +153,9 @@ func (f *Forwarder) Configure(m Media) error {
 		if m.Video != nil {
 			mime := m.Video.Codec.MimeType
 			f.mime.Store(&mime)
+		}
+		if g711 != nil {
+			f.g711.Store(&g711Audio{f: f, src: g711})
 		}
 		err = f.s.Post(&m)
 	})
@@ -181,9 +203,16 @@ func (f *Forwarder) WriteVideoRTP(layer int, p *rtp.Packet) {
 	}
 }
 
-// WriteAudioRTP forwards an audio packet (see WriteVideoRTP).
+// WriteAudioRTP forwards an audio packet (see WriteVideoRTP), or
+// transcodes it when it is G.711.
 func (f *Forwarder) WriteAudioRTP(p *rtp.Packet) {
 	f.arrived(p)
+	if g := f.g711.Load(); g != nil {
+		if len(p.Payload) > 0 {
+			g.write(p)
+		}
+		return
+	}
 	out := f.out.Load()
 	if out == nil || out.audio == nil || !f.audio.seq.rewrite(p) {
 		return
@@ -237,11 +266,21 @@ func (st *strategy) Ready(bool) (bool, time.Time) { return st.media != nil, time
 func (st *strategy) Publish(ctx context.Context, join func() (session.Room, error)) ([]*livekit.TrackInfo, error) {
 	f := (*Forwarder)(st)
 	m := st.media
+	info := st.conf.Reporter.Info()
+	g711 := st.g711.Load()
+	var aplan simulcast.AudioPlan
+	if g711 != nil {
+		// The Opus encoding follows the ingress's audio options, as a
+		// transcoding session's does.
+		var err error
+		if aplan, err = simulcast.ResolveAudio(info.GetAudio()); err != nil {
+			return nil, err
+		}
+	}
 	rm, err := join()
 	if err != nil {
 		return nil, err
 	}
-	info := st.conf.Reporter.Info()
 	log := st.log
 	out := &tracks{}
 	var published []*livekit.TrackInfo
@@ -260,7 +299,14 @@ func (st *strategy) Publish(ctx context.Context, join func() (session.Room, erro
 		published = append(published, vt.TrackInfo())
 		log.Infow("forwarding video", "codec", v.Codec.MimeType, "layers", layerString(spec.Layers))
 	}
-	if a := m.Audio; a != nil {
+	if a := m.Audio; a != nil && g711 != nil {
+		at, err := g711.publish(rm, aplan)
+		if err != nil {
+			return nil, err
+		}
+		published = append(published, at.TrackInfo())
+		log.Infow("transcoding G.711 audio to Opus", "codec", a.MimeType, "channels", aplan.Channels, "bitrate", aplan.Bitrate)
+	} else if a != nil {
 		opts := info.GetAudio()
 		at, err := rm.PublishAudioRTP(room.RTPAudioSpec{Codec: *a, Stereo: a.Channels == 2, LevelExtID: m.AudioLevelExtID,
 			Name: opts.GetName(), Source: opts.GetSource()})
@@ -282,7 +328,12 @@ func (st *strategy) Publish(ctx context.Context, join func() (session.Room, erro
 	return published, nil
 }
 
-func (st *strategy) Unpublish() { st.out.Store(nil) }
+func (st *strategy) Unpublish() {
+	st.out.Store(nil)
+	if g := st.g711.Load(); g != nil {
+		g.unpublish()
+	}
+}
 
 // ReportInput refreshes the input state with what was forwarded since
 // the source was configured.
@@ -313,7 +364,7 @@ func (st *strategy) ReportInput() {
 		}
 	}
 	if a := m.Audio; a != nil {
-		is := &livekit.InputAudioState{MimeType: a.MimeType, Channels: uint32(a.Channels), SampleRate: a.ClockRate}
+		is := &livekit.InputAudioState{MimeType: a.MimeType, Channels: uint32(max(a.Channels, 1)), SampleRate: a.ClockRate}
 		if secs > 0 {
 			is.AverageBitrate = uint32(float64(st.audio.bytes.Load()*8) / secs)
 		}

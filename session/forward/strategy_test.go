@@ -60,12 +60,19 @@ type rig struct {
 
 func newRig(t *testing.T, rooms *sessiontest.Rooms) *rig {
 	t.Helper()
+	return newTranscodingRig(t, rooms, nil)
+}
+
+// newTranscodingRig starts a session whose G.711 audio is transcoded with
+// tcs.
+func newTranscodingRig(t *testing.T, rooms *sessiontest.Rooms, tcs session.Transcoders) *rig {
+	t.Helper()
 	if rooms == nil {
 		rooms = &sessiontest.Rooms{}
 	}
 	r := &rig{clock: sessiontest.NewClock(), rooms: rooms, src: &source{}, stats: &session.Stats{}}
 	r.rep = sessiontest.NewReporter(&livekit.IngressInfo{IngressId: "IN_test", RoomName: "room", ParticipantIdentity: "browser"})
-	r.f = forward.Start(session.Config{Reporter: r.rep, Rooms: rooms, Clock: r.clock, Stats: r.stats})
+	r.f = forward.Start(session.Config{Reporter: r.rep, Rooms: rooms, Clock: r.clock, Stats: r.stats, Transcoders: tcs})
 	t.Cleanup(func() {
 		r.f.Close(nil)
 		r.clock.Run(t, 100*time.Millisecond, time.Hour, r.ended)

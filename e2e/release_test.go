@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -285,7 +286,8 @@ func TestReleaseTranscode(t *testing.T) {
 // TestReleasePassthrough runs tributary-linux-amd64-passthrough alone in
 // an empty root (it is static: ldd names nothing) and checks what the
 // README promises of it: a WHIP publish from headless Chromium is
-// forwarded (VP8 at the browser's size, and Opus); an RTMP ingress that
+// forwarded (VP8 at the browser's size, and Opus), and one offering only
+// G.711 audio is refused with the reason; an RTMP ingress that
 // transcodes (the RTMP default) ends in ERROR naming this build and the
 // one to run, without joining the room; and H.264 without B-frames with
 // AAC, transcoding off, publishes the video alone, the state saying why
@@ -335,6 +337,29 @@ func TestReleasePassthrough(t *testing.T) {
 		require.Equal(t, "200", page.wait(bctx, t, "deleted"))
 		end := waitState(bctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_INACTIVE)
 		require.Empty(t, end.State.Error)
+	})
+
+	t.Run("WHIP offering only G.711 is refused with the reason", func(t *testing.T) {
+		info := createWHIP(ctx, t, c, "release-whip-pcma", "sip-gateway", false)
+		page := startWHIPPage(t, fmt.Sprintf("http://127.0.0.1:%d/w/%s", tr.WHIPPort, info.StreamKey),
+			url.Values{"audiocodec": {"PCMA"}})
+		bctx, stop := page.browser.WithExit(ctx)
+		defer stop()
+		var msg string
+		for msg == "" {
+			select {
+			case e := <-page.events:
+				require.NotEqual(t, "posted", e.Ev, "the offer is refused")
+				if e.Ev == "error" {
+					msg = e.Data
+				}
+			case <-bctx.Done():
+				t.Fatalf("the page reported no error: %v", context.Cause(bctx))
+			}
+		}
+		t.Logf("page: %s", msg)
+		require.Contains(t, msg, "WHIP POST: 400")
+		require.Contains(t, msg, "G.711 audio (PCMA) must be transcoded to Opus, and this Tributary cannot transcode (the passthrough build)")
 	})
 
 	t.Run("RTMP that needs transcoding ends in ERROR", func(t *testing.T) {

@@ -45,7 +45,7 @@ type amf0Decoder struct {
 
 func (d *amf0Decoder) fail(format string, args ...any) {
 	if d.err == nil {
-		d.err = malformed("AMF0: "+format, args...)
+		d.err = errs.Malformed("AMF0: "+format, args...)
 	}
 }
 

@@ -61,7 +61,7 @@ type audioState struct {
 // its timestamp in milliseconds.
 func (d *Demuxer) WriteAudio(timestampMs uint32, body []byte) error {
 	if len(body) > MaxTagSize {
-		return malformed("audio tag of %d bytes exceeds %d", len(body), MaxTagSize)
+		return errs.OverLimit("audio tag of %d bytes exceeds %d", len(body), MaxTagSize)
 	}
 	ms := d.tl.unwrap(timestampMs)
 	if len(body) < 1 {
@@ -74,7 +74,7 @@ func (d *Demuxer) WriteAudio(timestampMs uint32, body []byte) error {
 		return d.writeExAudio(ms, body)
 	case soundFormatAAC:
 		if len(body) < 2 {
-			return malformed("AAC audio tag of %d bytes", len(body))
+			return errs.Malformed("AAC audio tag of %d bytes", len(body))
 		}
 		switch body[1] {
 		case aacPacketSequenceHeader:
@@ -82,7 +82,7 @@ func (d *Demuxer) WriteAudio(timestampMs uint32, body []byte) error {
 		case aacPacketRaw:
 			return d.writeAudioFrame(media.CodecAAC, ms, 0, body[2:])
 		}
-		return malformed("AAC packet type %d", body[1])
+		return errs.Malformed("AAC packet type %d", body[1])
 	case soundFormatMP3:
 		return d.writeMP3(ms, 0, body[1:])
 	}
@@ -90,7 +90,7 @@ func (d *Demuxer) WriteAudio(timestampMs uint32, body []byte) error {
 	if !ok {
 		name = "unknown"
 	}
-	return &UnsupportedCodecError{Kind: media.KindAudio, Name: fmt.Sprintf("%s (FLV sound format %d)", name, format)}
+	return errs.UnsupportedCodec(media.KindAudio, fmt.Sprintf("%s (FLV sound format %d)", name, format), "")
 }
 
 func (d *Demuxer) writeExAudio(ms int64, body []byte) error {
@@ -106,7 +106,7 @@ func (d *Demuxer) writeExAudio(ms int64, body []byte) error {
 		switch p.fourCC {
 		case fourCCAAC, fourCCOpus, fourCCMP3:
 		default:
-			return &UnsupportedCodecError{Kind: media.KindAudio, Name: "FourCC " + fourCCString(p.fourCC)}
+			return errs.UnsupportedCodec(media.KindAudio, "FourCC "+fourCCString(p.fourCC), "")
 		}
 		switch p.packetType {
 		case audioPacketSequenceStart:
@@ -134,7 +134,7 @@ func (d *Demuxer) writeExAudio(ms int64, body []byte) error {
 		case audioPacketSequenceEnd, audioPacketMultichannelConfig:
 			return nil
 		}
-		return malformed("audio packet type %d", p.packetType)
+		return errs.Malformed("audio packet type %d", p.packetType)
 	})
 }
 
@@ -147,10 +147,10 @@ func (d *Demuxer) setAACConfig(asc []byte) error {
 	}
 	c, err := aac.ParseConfig(asc)
 	if err != nil {
-		return malformed("AAC sequence header: %v", err)
+		return errs.Malformed("AAC sequence header: %v", err)
 	}
 	if c.SampleRate <= 0 {
-		return malformed("AAC sequence header with sample rate %d", c.SampleRate)
+		return errs.Malformed("AAC sequence header with sample rate %d", c.SampleRate)
 	}
 	return d.setAudioTrack(&media.Track{
 		Codec: media.CodecAAC, ClockRate: c.SampleRate, Config: bytes.Clone(asc),
@@ -167,7 +167,7 @@ func (d *Demuxer) setOpusConfig(head []byte) error {
 	if head != nil {
 		h, err := opus.ParseHead(head)
 		if err != nil {
-			return malformed("Opus sequence start: %v", err)
+			return errs.Malformed("Opus sequence start: %v", err)
 		}
 		channels = h.Channels
 	}
@@ -193,7 +193,7 @@ func (d *Demuxer) writeMP3(ms, nano int64, data []byte) error {
 	}
 	h, err := mp3.ParseFrameHeader(data)
 	if err != nil {
-		return malformed("MP3: %v", err)
+		return errs.Malformed("MP3: %v", err)
 	}
 	if t := d.audio.track; t == nil || t.Codec != media.CodecMP3 || t.SampleRate != h.SampleRate || t.Channels != h.Channels {
 		if err := d.setAudioTrack(&media.Track{
@@ -226,7 +226,7 @@ func (d *Demuxer) writeAudioFrame(codec media.CodecID, ms, nano int64, data []by
 		return nil
 	}
 	if codec == media.CodecAAC && len(data) > aac.MaxFrameSize {
-		return malformed("AAC frame of %d bytes exceeds %d", len(data), aac.MaxFrameSize)
+		return errs.OverLimit("AAC frame of %d bytes exceeds %d", len(data), aac.MaxFrameSize)
 	}
 	af := &audioFrame{}
 	f := &af.frame

@@ -88,19 +88,19 @@ func parseModEx(buf []byte, pt, modExPacketType uint8) ([]byte, uint8, int64, er
 	var nano int64
 	for pt == modExPacketType {
 		if len(buf) < 1 {
-			return nil, 0, 0, malformed("truncated ModEx")
+			return nil, 0, 0, errs.Malformed("truncated ModEx")
 		}
 		size := int(buf[0]) + 1
 		buf = buf[1:]
 		if size == 256 {
 			if len(buf) < 2 {
-				return nil, 0, 0, malformed("truncated ModEx")
+				return nil, 0, 0, errs.Malformed("truncated ModEx")
 			}
 			size = (int(buf[0])<<8 | int(buf[1])) + 1
 			buf = buf[2:]
 		}
 		if len(buf) < size+1 {
-			return nil, 0, 0, malformed("truncated ModEx")
+			return nil, 0, 0, errs.Malformed("truncated ModEx")
 		}
 		data := buf[:size]
 		next := buf[size]
@@ -108,7 +108,7 @@ func parseModEx(buf []byte, pt, modExPacketType uint8) ([]byte, uint8, int64, er
 		if next>>4 == modExTypeTimestampOffsetNano && len(data) >= 3 {
 			nano = int64(data[0])<<16 | int64(data[1])<<8 | int64(data[2])
 			if nano > maxModExNanoOffset {
-				return nil, 0, 0, malformed("ModEx timestamp offset %d ns", nano)
+				return nil, 0, 0, errs.Malformed("ModEx timestamp offset %d ns", nano)
 			}
 		}
 		pt = next & 0x0f
@@ -122,26 +122,26 @@ func parseModEx(buf []byte, pt, modExPacketType uint8) ([]byte, uint8, int64, er
 func forEachTrack(buf []byte, pt, multitrackPacketType uint8, fn func(exPacket) error) error {
 	if pt != multitrackPacketType {
 		if len(buf) < 4 {
-			return malformed("truncated FourCC")
+			return errs.Malformed("truncated FourCC")
 		}
 		return fn(exPacket{packetType: pt, fourCC: be32(buf), body: buf[4:]})
 	}
 	if len(buf) < 1 {
-		return malformed("truncated multitrack header")
+		return errs.Malformed("truncated multitrack header")
 	}
 	mt := buf[0] >> 4
 	pt = buf[0] & 0x0f
 	buf = buf[1:]
 	if mt > multitrackManyTracksManyCodecs {
-		return malformed("multitrack type %d", mt)
+		return errs.Malformed("multitrack type %d", mt)
 	}
 	if pt == multitrackPacketType {
-		return malformed("nested multitrack")
+		return errs.Malformed("nested multitrack")
 	}
 	var fourCC uint32
 	if mt != multitrackManyTracksManyCodecs {
 		if len(buf) < 4 {
-			return malformed("truncated FourCC")
+			return errs.Malformed("truncated FourCC")
 		}
 		fourCC = be32(buf)
 		buf = buf[4:]
@@ -149,13 +149,13 @@ func forEachTrack(buf []byte, pt, multitrackPacketType uint8, fn func(exPacket) 
 	for len(buf) > 0 {
 		if mt == multitrackManyTracksManyCodecs {
 			if len(buf) < 4 {
-				return malformed("truncated FourCC")
+				return errs.Malformed("truncated FourCC")
 			}
 			fourCC = be32(buf)
 			buf = buf[4:]
 		}
 		if len(buf) < 1 {
-			return malformed("truncated track id")
+			return errs.Malformed("truncated track id")
 		}
 		p := exPacket{packetType: pt, fourCC: fourCC, trackID: buf[0]}
 		buf = buf[1:]
@@ -164,12 +164,12 @@ func forEachTrack(buf []byte, pt, multitrackPacketType uint8, fn func(exPacket) 
 			buf = nil
 		} else {
 			if len(buf) < 3 {
-				return malformed("truncated track size")
+				return errs.Malformed("truncated track size")
 			}
 			size := int(buf[0])<<16 | int(buf[1])<<8 | int(buf[2])
 			buf = buf[3:]
 			if size > len(buf) {
-				return malformed("track size %d, %d bytes left", size, len(buf))
+				return errs.Malformed("track size %d, %d bytes left", size, len(buf))
 			}
 			p.body = buf[:size]
 			buf = buf[size:]

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 )
 
@@ -45,12 +46,12 @@ func TestUnsupportedCodecs(t *testing.T) {
 		body  []byte
 		msg   string
 	}{
-		{"sorenson", true, []byte{0x22, 0}, "unsupported video codec: Sorenson H.263 (FLV codec id 2)"},
-		{"vp6", true, []byte{0x14, 0}, "unsupported video codec: On2 VP6 (FLV codec id 4)"},
-		{"fourcc", true, append([]byte{0x90}, "vp08"...), "unsupported video codec: FourCC 'vp08'"},
-		{"nellymoser", false, []byte{0x62, 0}, "unsupported audio codec: Nellymoser (FLV sound format 6)"},
-		{"speex", false, []byte{0xb2, 0}, "unsupported audio codec: Speex (FLV sound format 11)"},
-		{"flac", false, append([]byte{0x91}, "fLaC"...), "unsupported audio codec: FourCC 'fLaC'"},
+		{"sorenson", true, []byte{0x22, 0}, "unsupported video codec in FLV: Sorenson H.263 (FLV codec id 2)"},
+		{"vp6", true, []byte{0x14, 0}, "unsupported video codec in FLV: On2 VP6 (FLV codec id 4)"},
+		{"fourcc", true, append([]byte{0x90}, "vp08"...), "unsupported video codec in FLV: FourCC 'vp08'"},
+		{"nellymoser", false, []byte{0x62, 0}, "unsupported audio codec in FLV: Nellymoser (FLV sound format 6)"},
+		{"speex", false, []byte{0xb2, 0}, "unsupported audio codec in FLV: Speex (FLV sound format 11)"},
+		{"flac", false, append([]byte{0x91}, "fLaC"...), "unsupported audio codec in FLV: FourCC 'fLaC'"},
 	}
 	for _, ca := range cases {
 		t.Run(ca.name, func(t *testing.T) {
@@ -61,10 +62,10 @@ func TestUnsupportedCodecs(t *testing.T) {
 			} else {
 				err = d.WriteAudio(0, ca.body)
 			}
-			require.ErrorIs(t, err, ErrUnsupportedCodec)
+			require.ErrorIs(t, err, demux.ErrUnsupportedCodec)
 			require.EqualError(t, err, ca.msg)
-			var uce *UnsupportedCodecError
-			require.True(t, errors.As(err, &uce))
+			var de *demux.Error
+			require.True(t, errors.As(err, &de))
 		})
 	}
 }
@@ -168,7 +169,7 @@ func TestMetadata(t *testing.T) {
 	require.Equal(t, fourCCHEVC, m.VideoCodecID)
 	require.Equal(t, 2, m.AudioChannels)
 
-	require.ErrorIs(t, d.WriteScriptData(body[:len(body)-12]), ErrMalformed)
+	require.ErrorIs(t, d.WriteScriptData(body[:len(body)-12]), demux.ErrMalformed)
 }
 
 func TestMalformed(t *testing.T) {
@@ -196,7 +197,7 @@ func TestMalformed(t *testing.T) {
 			} else {
 				err = d.WriteAudio(0, ca.body)
 			}
-			require.ErrorIs(t, err, ErrMalformed)
+			require.ErrorIs(t, err, demux.ErrMalformed)
 		})
 	}
 }

@@ -7,7 +7,7 @@
 // FourCC mp4a, Opus, .mp3; ModEx timestamp offsets; the default track of
 // multitrack packets). H.265 under the non-standard codec id 12 used by
 // some Chinese CDNs is accepted too. Anything else is reported with
-// ErrUnsupportedCodec so a session can tell the streamer why.
+// demux.ErrUnsupportedCodec so a session can tell the streamer why.
 //
 // Timestamps: FLV's are 32-bit milliseconds. They are unwrapped on one
 // timeline shared by audio and video (so the two stay in sync), jumps larger
@@ -22,11 +22,8 @@
 package flv
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/media"
+	"github.com/tributary-ingress/tributary/demux"
 )
 
 // Track IDs of the demuxer's tracks. FLV has at most one of each kind (the
@@ -52,34 +49,10 @@ const (
 	VideoClockRate = 90000
 )
 
-// ErrUnsupportedCodec is matched (errors.Is) by the errors of codecs this
-// package cannot demux; the error text names the codec, e.g.
-// "unsupported video codec: Sorenson H.263 (FLV codec id 2)".
-var ErrUnsupportedCodec = errors.New("unsupported codec")
-
-// ErrMalformed is matched by errors about tags that are truncated or
-// inconsistent.
-var ErrMalformed = errors.New("malformed FLV data")
-
-// UnsupportedCodecError names a codec this package cannot demux.
-type UnsupportedCodecError struct {
-	Kind media.Kind
-	// Name describes the codec as the stream signals it.
-	Name string
-}
-
-func (e *UnsupportedCodecError) Error() string {
-	return fmt.Sprintf("unsupported %s codec: %s", e.Kind, e.Name)
-}
-
-// Is makes errors.Is(err, ErrUnsupportedCodec) true.
-func (e *UnsupportedCodecError) Is(target error) bool {
-	return target == ErrUnsupportedCodec
-}
-
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
-}
+// errs builds the errors of this package (demux.ErrMalformed,
+// demux.ErrTruncated, demux.ErrUnsupportedCodec, …), which name the
+// container "FLV".
+const errs = demux.Container("FLV")
 
 // Stats counts what the demuxer dropped or repaired.
 type Stats struct {

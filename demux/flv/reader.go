@@ -88,7 +88,7 @@ func (r *Reader) ReadTag() error {
 	size := int(h[1])<<16 | int(h[2])<<8 | int(h[3])
 	ts := uint32(h[7])<<24 | uint32(h[4])<<16 | uint32(h[5])<<8 | uint32(h[6])
 	if size > MaxTagSize {
-		return malformed("tag of %d bytes exceeds %d", size, MaxTagSize)
+		return errs.OverLimit("tag of %d bytes exceeds %d", size, MaxTagSize)
 	}
 	if cap(r.buf) < size {
 		r.buf = make([]byte, size)

@@ -32,7 +32,7 @@ func (d *Demuxer) WriteScriptData(body []byte) error {
 		return nil
 	}
 	if len(body) > MaxTagSize {
-		return malformed("script tag of %d bytes exceeds %d", len(body), MaxTagSize)
+		return errs.OverLimit("script tag of %d bytes exceeds %d", len(body), MaxTagSize)
 	}
 	dec := amf0Decoder{buf: body}
 	name, _ := dec.value(0).(string)

@@ -76,7 +76,7 @@ type videoState struct {
 // its timestamp in milliseconds.
 func (d *Demuxer) WriteVideo(timestampMs uint32, body []byte) error {
 	if len(body) > MaxTagSize {
-		return malformed("video tag of %d bytes exceeds %d", len(body), MaxTagSize)
+		return errs.OverLimit("video tag of %d bytes exceeds %d", len(body), MaxTagSize)
 	}
 	ms := d.tl.unwrap(timestampMs)
 	if len(body) < 1 {
@@ -99,13 +99,13 @@ func (d *Demuxer) WriteVideo(timestampMs uint32, body []byte) error {
 		if !ok {
 			name = "unknown"
 		}
-		return &UnsupportedCodecError{Kind: media.KindVideo, Name: fmt.Sprintf("%s (FLV codec id %d)", name, codecID)}
+		return errs.UnsupportedCodec(media.KindVideo, fmt.Sprintf("%s (FLV codec id %d)", name, codecID), "")
 	}
 	if frameType == videoFrameTypeCommand {
 		return nil // video info/command frame: one byte, nothing to play
 	}
 	if len(body) < 5 {
-		return malformed("AVC video tag of %d bytes", len(body))
+		return errs.Malformed("AVC video tag of %d bytes", len(body))
 	}
 	cts := int64(int32(uint32(body[2])<<24|uint32(body[3])<<16|uint32(body[4])<<8) >> 8)
 	switch body[1] {
@@ -116,7 +116,7 @@ func (d *Demuxer) WriteVideo(timestampMs uint32, body []byte) error {
 	case avcPacketEndOfSequence:
 		return nil
 	}
-	return malformed("AVC packet type %d", body[1])
+	return errs.Malformed("AVC packet type %d", body[1])
 }
 
 func (d *Demuxer) writeExVideo(ms int64, body []byte) error {
@@ -141,7 +141,7 @@ func (d *Demuxer) writeExVideo(ms int64, body []byte) error {
 		case fourCCVP9:
 			codec = media.CodecVP9
 		default:
-			return &UnsupportedCodecError{Kind: media.KindVideo, Name: "FourCC " + fourCCString(p.fourCC)}
+			return errs.UnsupportedCodec(media.KindVideo, "FourCC "+fourCCString(p.fourCC), "")
 		}
 		if frameType == videoFrameTypeCommand && p.packetType != videoPacketMetadata {
 			return nil
@@ -154,7 +154,7 @@ func (d *Demuxer) writeExVideo(ms int64, body []byte) error {
 			var cts int64
 			if codec == media.CodecH264 || codec == media.CodecH265 {
 				if len(data) < 3 {
-					return malformed("truncated composition time")
+					return errs.Malformed("truncated composition time")
 				}
 				cts = int64(int32(uint32(data[0])<<24|uint32(data[1])<<16|uint32(data[2])<<8) >> 8)
 				data = data[3:]
@@ -165,9 +165,9 @@ func (d *Demuxer) writeExVideo(ms int64, body []byte) error {
 		case videoPacketSequenceEnd, videoPacketMetadata:
 			return nil // metadata carries HDR colour info, not needed to forward
 		case videoPacketMPEG2TSSequenceStart:
-			return &UnsupportedCodecError{Kind: media.KindVideo, Name: "AV1 with an MPEG-2 TS sequence start"}
+			return errs.UnsupportedCodec(media.KindVideo, "AV1 with an MPEG-2 TS sequence start", "")
 		}
-		return malformed("video packet type %d", p.packetType)
+		return errs.Malformed("video packet type %d", p.packetType)
 	})
 }
 
@@ -183,7 +183,7 @@ func (d *Demuxer) setVideoConfig(codec media.CodecID, config []byte) error {
 	case media.CodecH264:
 		var c h264.DecoderConfig
 		if err := c.Unmarshal(config); err != nil {
-			return malformed("AVC sequence header: %v", err)
+			return errs.Malformed("AVC sequence header: %v", err)
 		}
 		lengthSize = c.LengthSize
 		// An SPS mediacommon cannot parse leaves the size unknown rather
@@ -194,7 +194,7 @@ func (d *Demuxer) setVideoConfig(codec media.CodecID, config []byte) error {
 	case media.CodecH265:
 		var c h265.DecoderConfig
 		if err := c.Unmarshal(config); err != nil {
-			return malformed("HEVC sequence header: %v", err)
+			return errs.Malformed("HEVC sequence header: %v", err)
 		}
 		lengthSize = c.LengthSize
 		if sps, err := h265.ParseSPS(c.SPS[0]); err == nil {
@@ -203,12 +203,12 @@ func (d *Demuxer) setVideoConfig(codec media.CodecID, config []byte) error {
 	case media.CodecAV1:
 		c, err := av1.ParseConfig(config)
 		if err != nil {
-			return malformed("AV1 sequence start: %v", err)
+			return errs.Malformed("AV1 sequence start: %v", err)
 		}
 		t.Width, t.Height = c.Width, c.Height
 	case media.CodecVP9:
 		if _, err := vp9.ParseConfig(config); err != nil {
-			return malformed("VP9 sequence start: %v", err)
+			return errs.Malformed("VP9 sequence start: %v", err)
 		}
 		// vpcC has no frame size; it is in the keyframes.
 	}
@@ -245,7 +245,7 @@ func (d *Demuxer) writeVideoFrame(codec media.CodecID, ms, nano, cts int64, flvK
 				d.stats.DroppedEmpty++
 				return nil
 			}
-			return malformed("%s access unit: %v", codec, err)
+			return errs.Malformed("%s access unit: %v", codec, err)
 		}
 		f.Data = nalus[:len(nalus):len(nalus)]
 		if codec == media.CodecH264 {

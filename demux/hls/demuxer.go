@@ -100,14 +100,14 @@ func (d *Demuxer) Stats() Stats { return d.stats }
 // holds, fetched from URL. It returns nil when a VOD or ended live
 // playlist has been played to its end (EXT-X-ENDLIST), ctx.Err() when
 // ctx ends, a *FetchError when a fetch failed after the retries, an error
-// matching ErrMalformed or ErrUnsupported, or an error of demux/ts or
-// demux/mp4 (ts.ErrUnsupportedCodec, …) or of a callback as is.
+// matching demux.ErrMalformed or ErrUnsupported, or an error of demux/ts or
+// demux/mp4 (demux.ErrUnsupportedCodec, …) or of a callback as is.
 func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	if d.ts == nil {
 		return errors.New("hls: Run before Initialize")
 	}
 	if len(d.URL) > MaxURILength {
-		return malformed("playlist URL of %d bytes, longer than MaxURILength (%d bytes)", len(d.URL), MaxURILength)
+		return errs.OverLimit("playlist URL of %d bytes, longer than MaxURILength (%d bytes)", len(d.URL), MaxURILength)
 	}
 	pl, err := parsePlaylist(r)
 	if err != nil {
@@ -117,7 +117,7 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	if pl.master != nil {
 		v := chooseVariant(pl.master, d.MaxBandwidth, d.AudioOnly)
 		if v == nil {
-			return malformed("master playlist %s lists no playable variant", d.URL)
+			return errs.Malformed("master playlist %s lists no playable variant", d.URL)
 		}
 		if mediaURL, err = resolve(d.URL, v.URI); err != nil {
 			return err
@@ -145,7 +145,7 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 		}
 	}
 	if pl.media == nil {
-		return malformed("variant playlist %s is a master playlist", mediaURL)
+		return errs.Malformed("variant playlist %s is a master playlist", mediaURL)
 	}
 	it := &segmentIter{d: d, url: mediaURL}
 	if err := it.load(pl.media); err != nil {
@@ -162,7 +162,7 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 			return err
 		}
 		if apl.media == nil {
-			return malformed("audio rendition playlist %s is a master playlist", audioURL)
+			return errs.Malformed("audio rendition playlist %s is a master playlist", audioURL)
 		}
 		ait := &segmentIter{d: d, url: audioURL}
 		if err := ait.load(apl.media); err != nil {

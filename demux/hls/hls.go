@@ -55,6 +55,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/tributary-ingress/tributary/demux"
 )
 
 const (
@@ -117,9 +119,9 @@ const (
 	MaxUnchangedRefreshes = 30
 )
 
-// ErrMalformed is matched (errors.Is) by errors about playlists that
-// cannot be parsed or are inconsistent.
-var ErrMalformed = errors.New("malformed HLS playlist")
+// errs builds the errors about playlists that cannot be parsed, are
+// inconsistent (demux.ErrMalformed) or exceed a bound (demux.ErrOverLimit).
+const errs = demux.Container("HLS playlist")
 
 // ErrUnsupported is matched by errors about HLS features this package
 // does not play (encryption, byte ranges, unknown segment formats).
@@ -156,10 +158,6 @@ func (e *FetchError) Error() string {
 }
 
 func (e *FetchError) Unwrap() error { return e.Err }
-
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
-}
 
 func unsupported(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)

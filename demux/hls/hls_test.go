@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/demux/ts"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
@@ -307,8 +308,8 @@ func TestErrors(t *testing.T) {
 	s.static("/notts.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nts/v1.m3u8\n#EXT-X-ENDLIST\n")
 	for path, want := range map[string]error{
 		"/enc.m3u8":          ErrUnsupported,
-		"/empty_master.m3u8": ErrMalformed,
-		"/text.m3u8":         ErrMalformed,
+		"/empty_master.m3u8": demux.ErrMalformed,
+		"/text.m3u8":         demux.ErrMalformed,
 		"/notts.m3u8":        ErrUnsupported,
 	} {
 		r := &demuxed{}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 )
 
@@ -129,7 +130,7 @@ func TestAmplifiedVariantURL(t *testing.T) {
 	var err error
 	u := measure(func() { err = play(t, d, r) })
 	requireBounded(t, u)
-	require.ErrorIs(t, err, ErrMalformed)
+	require.ErrorIs(t, err, demux.ErrMalformed)
 	require.ErrorContains(t, err, fmt.Sprintf("longer than MaxURILength (%d bytes)", MaxURILength))
 }
 
@@ -146,7 +147,7 @@ func TestAmplifiedSegmentCount(t *testing.T) {
 	var err error
 	u := measure(func() { err = play(t, d, r) })
 	requireBounded(t, u)
-	require.ErrorIs(t, err, ErrMalformed)
+	require.ErrorIs(t, err, demux.ErrMalformed)
 	require.ErrorContains(t, err, fmt.Sprintf("more than MaxSegments (%d)", MaxSegments))
 }
 
@@ -327,7 +328,7 @@ func TestPlaylistLimits(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			require.ErrorIs(t, err, ErrMalformed)
+			require.ErrorIs(t, err, demux.ErrMalformed)
 			require.ErrorContains(t, err, c.err)
 		})
 	}
@@ -349,7 +350,7 @@ func TestResolvedURLLimit(t *testing.T) {
 		d := r.collect(&Demuxer{URL: base, Fetcher: files, MaxRetries: -1})
 		require.NoError(t, d.Initialize())
 		err := d.Run(t.Context(), strings.NewReader(body))
-		require.ErrorIs(t, err, ErrMalformed)
+		require.ErrorIs(t, err, demux.ErrMalformed)
 		require.ErrorContains(t, err, fmt.Sprintf("longer than MaxURILength (%d bytes)", MaxURILength))
 		require.Less(t, len(err.Error()), 1024, "the error quotes the URL shortened")
 		var fe *FetchError

@@ -21,7 +21,7 @@ type playlist struct {
 // parsePlaylist reads and decodes a playlist of at most MaxPlaylistSize
 // bytes. grafov/m3u8 is lenient (strict=false) as players are, but it
 // has panicked on crafted input in the past: a panic is turned into
-// ErrMalformed. The body is scanned first (scanPlaylist), so that the
+// demux.ErrMalformed. The body is scanned first (scanPlaylist), so that the
 // decoder, whose memory grows with the entries it finds, only sees
 // playlists within the limits.
 func parsePlaylist(r io.Reader) (pl playlist, err error) {
@@ -30,10 +30,10 @@ func parsePlaylist(r io.Reader) (pl playlist, err error) {
 		return pl, err
 	}
 	if len(body) > MaxPlaylistSize {
-		return pl, malformed("playlist larger than %d bytes (MaxPlaylistSize)", MaxPlaylistSize)
+		return pl, errs.OverLimit("playlist larger than %d bytes (MaxPlaylistSize)", MaxPlaylistSize)
 	}
 	if !bytes.HasPrefix(bytes.TrimLeft(body, "\ufeff \t\r\n"), []byte("#EXTM3U")) {
-		return pl, malformed("not a playlist: no #EXTM3U")
+		return pl, errs.Malformed("not a playlist: no #EXTM3U")
 	}
 	master, err := scanPlaylist(body)
 	if err != nil {
@@ -41,7 +41,7 @@ func parsePlaylist(r io.Reader) (pl playlist, err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			pl, err = playlist{}, malformed("m3u8 decoder: %v", r)
+			pl, err = playlist{}, errs.Malformed("m3u8 decoder: %v", r)
 		}
 	}()
 	// The decoder of one type is called, not m3u8.Decode: that one links
@@ -51,7 +51,7 @@ func parsePlaylist(r io.Reader) (pl playlist, err error) {
 	if master {
 		pl.master = m3u8.NewMasterPlaylist()
 		if err := pl.master.Decode(*bytes.NewBuffer(body), false); err != nil {
-			return playlist{}, malformed("%v", err)
+			return playlist{}, errs.Malformed("%v", err)
 		}
 		return pl, nil
 	}
@@ -60,7 +60,7 @@ func parsePlaylist(r io.Reader) (pl playlist, err error) {
 		return playlist{}, err
 	}
 	if err := pl.media.Decode(*bytes.NewBuffer(body), false); err != nil {
-		return playlist{}, malformed("%v", err)
+		return playlist{}, errs.Malformed("%v", err)
 	}
 	return pl, nil
 }
@@ -107,13 +107,13 @@ func scanPlaylist(body []byte) (master bool, err error) {
 	}
 	switch {
 	case variants > 0 && media:
-		return false, malformed("playlist has both variants (EXT-X-STREAM-INF) and segments (EXTINF)")
+		return false, errs.Malformed("playlist has both variants (EXT-X-STREAM-INF) and segments (EXTINF)")
 	case variants > MaxVariants:
-		return false, malformed("master playlist has %d variants, more than MaxVariants (%d)", variants, MaxVariants)
+		return false, errs.OverLimit("master playlist has %d variants, more than MaxVariants (%d)", variants, MaxVariants)
 	case variants > 0 && renditions > MaxRenditions:
-		return false, malformed("master playlist has %d renditions (EXT-X-MEDIA), more than MaxRenditions (%d)", renditions, MaxRenditions)
+		return false, errs.OverLimit("master playlist has %d renditions (EXT-X-MEDIA), more than MaxRenditions (%d)", renditions, MaxRenditions)
 	case variants == 0 && uris > MaxSegments:
-		return false, malformed("media playlist has %d segments, more than MaxSegments (%d)", uris, MaxSegments)
+		return false, errs.OverLimit("media playlist has %d segments, more than MaxSegments (%d)", uris, MaxSegments)
 	}
 	return variants > 0, nil
 }
@@ -144,7 +144,7 @@ func uriAttrLen(line []byte) int {
 }
 
 func uriTooLong(where string, n int) error {
-	return malformed("%s: URI of %d bytes, longer than MaxURILength (%d bytes)", where, n, MaxURILength)
+	return errs.OverLimit("%s: URI of %d bytes, longer than MaxURILength (%d bytes)", where, n, MaxURILength)
 }
 
 // Variant describes the variant Run chose.
@@ -245,19 +245,19 @@ func chooseVariant(m *m3u8.MasterPlaylist, maxBandwidth int, wantAudioOnly bool)
 func resolve(base, ref string) (string, error) {
 	r, err := url.Parse(strings.TrimSpace(ref))
 	if err != nil {
-		return "", malformed("URI %q: %v", shorten(ref), err)
+		return "", errs.Malformed("URI %q: %v", shorten(ref), err)
 	}
 	u := r
 	if base != "" {
 		b, err := url.Parse(base)
 		if err != nil {
-			return "", malformed("base URL %q: %v", shorten(base), err)
+			return "", errs.Malformed("base URL %q: %v", shorten(base), err)
 		}
 		u = b.ResolveReference(r)
 	}
 	s := u.String()
 	if len(s) > MaxURILength {
-		return "", malformed("URI resolves to a URL of %d bytes, longer than MaxURILength (%d bytes): %s", len(s), MaxURILength, shorten(s))
+		return "", errs.OverLimit("URI resolves to a URL of %d bytes, longer than MaxURILength (%d bytes): %s", len(s), MaxURILength, shorten(s))
 	}
 	return s, nil
 }

@@ -330,7 +330,7 @@ func (s *source) demux(ctx context.Context, seg segment) error {
 	var rawMin int64
 	if seg.mapURI == "" {
 		if len(raw90) == 0 {
-			return malformed("segment %s: frames without a PES time stamp", u)
+			return errs.Malformed("segment %s: frames without a PES time stamp", u)
 		}
 		v := raw90[0]
 		for _, t := range raw90[1:] {
@@ -344,7 +344,7 @@ func (s *source) demux(ctx context.Context, seg segment) error {
 	} else {
 		var ok bool
 		if rawMin, ok = fragmentStart(body, s.initTracks, s.localIDs()); !ok {
-			return malformed("fMP4 segment %s has no tfdt for its tracks", u)
+			return errs.Malformed("fMP4 segment %s has no tfdt for its tracks", u)
 		}
 	}
 	delta := rawMin - outMin

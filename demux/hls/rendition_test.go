@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -177,7 +178,7 @@ func TestAlternativeAudioMissing(t *testing.T) {
 	s.static("/alt_ts/m/a.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n"+strings.Repeat("#EXTINF:1,\na.ts\n", MaxSegments+1))
 	r = &demuxed{}
 	err := play(t, newDemuxer(s, "/alt_ts/m/master.m3u8", r), r)
-	require.ErrorIs(t, err, ErrMalformed)
+	require.ErrorIs(t, err, demux.ErrMalformed)
 	require.ErrorContains(t, err, "more than MaxSegments")
 	require.Empty(t, r.Frames)
 }

@@ -93,7 +93,7 @@ func (it *segmentIter) nextSegment(ctx context.Context) (segment, error) {
 			return segment{}, err
 		}
 		if pl.media == nil {
-			return segment{}, malformed("playlist %s became a master playlist", it.url)
+			return segment{}, errs.Malformed("playlist %s became a master playlist", it.url)
 		}
 		if err := it.load(pl.media); err != nil {
 			return segment{}, err
@@ -120,7 +120,7 @@ func (it *segmentIter) load(pl *m3u8.MediaPlaylist) error {
 	}
 	it.target = time.Duration(pl.TargetDuration * float64(time.Second))
 	if it.target <= 0 || it.target > time.Hour {
-		return malformed("playlist %s: EXT-X-TARGETDURATION %v", it.url, pl.TargetDuration)
+		return errs.Malformed("playlist %s: EXT-X-TARGETDURATION %v", it.url, pl.TargetDuration)
 	}
 	var segs []*m3u8.MediaSegment
 	for _, s := range pl.Segments {

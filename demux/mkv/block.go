@@ -38,7 +38,7 @@ func parseBlock(b []byte, simple bool) (block, error) {
 	}
 	b = b[n:]
 	if len(b) < 3 {
-		return blk, malformed("block header truncated")
+		return blk, errs.Malformed("block header truncated")
 	}
 	blk.track = tn
 	blk.relTime = int16(uint16(b[0])<<8 | uint16(b[1]))
@@ -50,7 +50,7 @@ func parseBlock(b []byte, simple bool) (block, error) {
 		return blk, nil
 	}
 	if len(b) < 1 {
-		return blk, malformed("lacing header truncated")
+		return blk, errs.Malformed("lacing header truncated")
 	}
 	count := int(b[0]) + 1
 	b = b[1:]
@@ -62,7 +62,7 @@ func parseBlock(b []byte, simple bool) (block, error) {
 		sizes, b, err = ebmlSizes(b, count)
 	case lacingFixed:
 		if len(b)%count != 0 {
-			return blk, malformed("fixed lacing: %d bytes for %d frames", len(b), count)
+			return blk, errs.Malformed("fixed lacing: %d bytes for %d frames", len(b), count)
 		}
 		sizes = make([]int, count)
 		for i := range sizes {
@@ -84,7 +84,7 @@ func xiphSizes(b []byte, count int) ([]int, []byte, error) {
 	for i := range count - 1 {
 		for {
 			if len(b) < 1 {
-				return nil, nil, malformed("Xiph lacing truncated")
+				return nil, nil, errs.Malformed("Xiph lacing truncated")
 			}
 			c := b[0]
 			b = b[1:]
@@ -95,7 +95,7 @@ func xiphSizes(b []byte, count int) ([]int, []byte, error) {
 		}
 		total += sizes[i]
 		if total > len(b) {
-			return nil, nil, malformed("Xiph lacing: frames larger than the block")
+			return nil, nil, errs.Malformed("Xiph lacing: frames larger than the block")
 		}
 	}
 	sizes[count-1] = len(b) - total
@@ -115,7 +115,7 @@ func ebmlSizes(b []byte, count int) ([]int, []byte, error) {
 		b = b[n:]
 		if i == 0 {
 			if v > uint64(MaxBlockSize) {
-				return nil, nil, malformed("EBML lacing size %d", v)
+				return nil, nil, errs.Malformed("EBML lacing size %d", v)
 			}
 			sizes[0] = int(v)
 		} else {
@@ -123,14 +123,14 @@ func ebmlSizes(b []byte, count int) ([]int, []byte, error) {
 			d := int64(v) - bias
 			s := int64(sizes[i-1]) + d
 			if v > 1<<56 || s < 0 || s > MaxBlockSize {
-				return nil, nil, malformed("EBML lacing size %d", s)
+				return nil, nil, errs.Malformed("EBML lacing size %d", s)
 			}
 			sizes[i] = int(s)
 		}
 		total += sizes[i]
 	}
 	if total > len(b) {
-		return nil, nil, malformed("EBML lacing: frames larger than the block")
+		return nil, nil, errs.Malformed("EBML lacing: frames larger than the block")
 	}
 	sizes[count-1] = len(b) - total
 	return sizes, b, nil
@@ -140,7 +140,7 @@ func splitSizes(b []byte, sizes []int) ([][]byte, error) {
 	out := make([][]byte, len(sizes))
 	for i, s := range sizes {
 		if s > len(b) || s < 0 {
-			return nil, malformed("laced frame of %d bytes, %d left", s, len(b))
+			return nil, errs.Malformed("laced frame of %d bytes, %d left", s, len(b))
 		}
 		out[i] = b[:s:s]
 		b = b[s:]
@@ -212,7 +212,7 @@ func videoData(t *trackState, frame []byte) ([][]byte, error) {
 	}
 	au, err := h264.SplitAVCC(frame, t.lengthSize)
 	if err != nil {
-		return nil, malformed("track %d: %v", t.track.ID, err)
+		return nil, errs.Malformed("track %d: %v", t.track.ID, err)
 	}
 	n := 0
 	for _, u := range au {

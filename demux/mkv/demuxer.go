@@ -13,6 +13,7 @@ import (
 	"github.com/tributary-ingress/tributary/codec/pcm"
 	"github.com/tributary-ingress/tributary/codec/vp8"
 	"github.com/tributary-ingress/tributary/codec/vp9"
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -31,7 +32,7 @@ type Demuxer struct {
 	OnFrame func(*media.Frame) error
 	// SkipUnsupported makes the demuxer ignore tracks of unsupported
 	// codecs (counted in Stats.SkippedTracks) instead of failing with
-	// ErrUnsupportedCodec. Run still fails when no track is left.
+	// demux.ErrUnsupportedCodec. Run still fails when no track is left.
 	SkipUnsupported bool
 
 	r       reader
@@ -60,7 +61,7 @@ func (d *Demuxer) Stats() Stats { return d.stats }
 
 // Run demuxes r until its end or an error, and returns nil at a clean end
 // (the end of the input between elements, or of the Segment). The errors
-// match ErrTruncated, ErrMalformed or ErrUnsupportedCodec, or are ctx's or
+// match demux.ErrTruncated, demux.ErrMalformed or demux.ErrUnsupportedCodec, or are ctx's or
 // r's; an error returned by a callback is returned as is.
 func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	if d.tracks == nil {
@@ -69,10 +70,10 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	d.r = reader{r: bufio.NewReaderSize(r, 64<<10)}
 	h, err := d.r.next()
 	if err != nil || h.id != idEBML {
-		if err != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, io.EOF) && !errors.Is(err, ErrTruncated) {
+		if err != nil && !errors.Is(err, demux.ErrMalformed) && !errors.Is(err, io.EOF) && !errors.Is(err, demux.ErrTruncated) {
 			return err
 		}
-		return malformed("not Matroska: no EBML header")
+		return errs.Malformed("not Matroska: no EBML header")
 	}
 	if err := d.readEBMLHeader(h); err != nil {
 		return err
@@ -82,7 +83,7 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 		return readErr(err, "the Segment header")
 	}
 	if h.id != idSegment {
-		return malformed("element 0x%x where the Segment should start", h.id)
+		return errs.Malformed("element 0x%x where the Segment should start", h.id)
 	}
 	end := int64(math.MaxInt64)
 	if h.size != unknownSize {
@@ -108,7 +109,7 @@ func (d *Demuxer) readEBMLHeader(h header) error {
 			switch dt := stringValue(e.data); dt {
 			case "matroska", "webm":
 			default:
-				return malformed("DocType %q is not matroska or webm", printable(dt))
+				return errs.Malformed("DocType %q is not matroska or webm", printable(dt))
 			}
 		}
 	}
@@ -131,7 +132,7 @@ func (d *Demuxer) segment(ctx context.Context, end int64) error {
 			h, err = d.r.next()
 			if errors.Is(err, io.EOF) {
 				if end != math.MaxInt64 {
-					return truncated("input ends %d bytes before the end of the Segment", end-d.r.pos)
+					return errs.Truncated("input ends %d bytes before the end of the Segment", end-d.r.pos)
 				}
 				return nil
 			}
@@ -149,7 +150,7 @@ func (d *Demuxer) segment(ctx context.Context, end int64) error {
 			pending, err = d.readCluster(ctx, h)
 		case idEBML, idSegment:
 			// A chained stream (a live source restarting) is not followed.
-			return malformed("new EBML stream at %d inside the Segment", h.pos)
+			return errs.Malformed("new EBML stream at %d inside the Segment", h.pos)
 		default:
 			err = d.r.skip(h)
 		}
@@ -176,7 +177,7 @@ func (d *Demuxer) readInfo(h header) error {
 				return err
 			}
 			if v == 0 || v > 1e9 {
-				return malformed("TimestampScale %d", v)
+				return errs.Malformed("TimestampScale %d", v)
 			}
 			d.scale = int64(v)
 		}
@@ -203,20 +204,19 @@ func (d *Demuxer) readTracks(h header) error {
 			continue
 		}
 		if len(d.tracks) >= MaxTracks {
-			return malformed("more than %d tracks", MaxTracks)
+			return errs.OverLimit("more than %d tracks", MaxTracks)
 		}
 		t, err := parseTrackEntry(e.data)
 		if err != nil {
 			return err
 		}
 		if _, dup := d.tracks[t.number]; dup {
-			return malformed("track number %d twice", t.number)
+			return errs.Malformed("track number %d twice", t.number)
 		}
 		d.tracks[t.number] = t
 		tr, err := t.setup()
-		var unsup *UnsupportedCodecError
 		switch {
-		case errors.As(err, &unsup) && d.SkipUnsupported:
+		case errors.Is(err, demux.ErrUnsupportedCodec) && d.SkipUnsupported:
 			d.stats.SkippedTracks++
 			t.skip = true
 			firstUnsupported = err
@@ -256,7 +256,7 @@ func (d *Demuxer) readCluster(ctx context.Context, h header) (*header, error) {
 		c, err := d.r.next()
 		if errors.Is(err, io.EOF) {
 			if end != math.MaxInt64 {
-				return nil, truncated("input ends inside a Cluster")
+				return nil, errs.Truncated("input ends inside a Cluster")
 			}
 			return nil, nil
 		}
@@ -267,7 +267,7 @@ func (d *Demuxer) readCluster(ctx context.Context, h header) (*header, error) {
 			return &c, nil
 		}
 		if c.size != unknownSize && end != math.MaxInt64 && d.r.pos+c.size > end {
-			return nil, malformed("Cluster child 0x%x overruns the Cluster", c.id)
+			return nil, errs.Malformed("Cluster child 0x%x overruns the Cluster", c.id)
 		}
 		switch c.id {
 		case idTimestamp:
@@ -277,7 +277,7 @@ func (d *Demuxer) readCluster(ctx context.Context, h header) (*header, error) {
 			}
 			v, _ := uintValue(b)
 			if v > math.MaxInt64/uint64(d.scale) {
-				return nil, malformed("Cluster Timestamp %d", v)
+				return nil, errs.Malformed("Cluster Timestamp %d", v)
 			}
 			d.cluster = int64(v)
 		case idSimpleBlock:
@@ -329,7 +329,7 @@ func (d *Demuxer) readBlockGroup(h header) error {
 		}
 	}
 	if body == nil {
-		return malformed("BlockGroup without Block")
+		return errs.Malformed("BlockGroup without Block")
 	}
 	blk, err := parseBlock(body, false)
 	if err != nil {
@@ -352,7 +352,7 @@ func (d *Demuxer) emit(blk block) error {
 	tr := t.track
 	if tr.Kind == media.KindVideo {
 		if len(blk.frames) != 1 {
-			return malformed("track %d: laced video block", tr.ID)
+			return errs.Malformed("track %d: laced video block", tr.ID)
 		}
 		data, err := videoData(t, blk.frames[0])
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -214,16 +215,16 @@ func TestTruncated(t *testing.T) {
 	in := demuxtest.ReadTestdata(t, "h264_bf2_aac.mkv")
 	for _, n := range []int{30, 300, len(in) / 2, len(in) - 1} {
 		r, err := demuxBytes(in[:n])
-		require.ErrorIs(t, err, ErrTruncated, "cut at %d", n)
+		require.ErrorIs(t, err, demux.ErrTruncated, "cut at %d", n)
 		checkInvariants(t, r)
 	}
 }
 
 func TestMalformed(t *testing.T) {
 	_, err := demuxBytes([]byte(strings.Repeat("not a matroska file ", 20)))
-	require.ErrorIs(t, err, ErrMalformed)
+	require.ErrorIs(t, err, demux.ErrMalformed)
 	_, err = demuxBytes(nil)
-	require.ErrorIs(t, err, ErrMalformed)
+	require.ErrorIs(t, err, demux.ErrMalformed)
 }
 
 func TestCallbackError(t *testing.T) {

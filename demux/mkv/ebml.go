@@ -76,10 +76,10 @@ type header struct {
 	pos  int64 // of the header
 }
 
-// readErr turns the end of input inside an element into ErrTruncated.
+// readErr turns the end of input inside an element into demux.ErrTruncated.
 func readErr(err error, what string) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return truncated("input ends inside %s", what)
+		return errs.Truncated("input ends inside %s", what)
 	}
 	return err
 }
@@ -94,14 +94,14 @@ func (r *reader) vint(id bool) (v uint64, n int, err error) {
 	}
 	r.pos++
 	if b == 0 {
-		return 0, 0, malformed("invalid EBML variable-size integer at %d", r.pos-1)
+		return 0, 0, errs.Malformed("invalid EBML variable-size integer at %d", r.pos-1)
 	}
 	n = 1
 	for mask := byte(0x80); b&mask == 0; mask >>= 1 {
 		n++
 	}
 	if id && n > 4 {
-		return 0, 0, malformed("element ID of %d bytes at %d", n, r.pos-1)
+		return 0, 0, errs.Malformed("element ID of %d bytes at %d", n, r.pos-1)
 	}
 	v = uint64(b)
 	if !id {
@@ -140,7 +140,7 @@ func (r *reader) next() (header, error) {
 	case size == math.MaxUint64:
 		h.size = unknownSize
 	case size > math.MaxInt64/2:
-		return h, malformed("element 0x%x of %d bytes", id, size)
+		return h, errs.Malformed("element 0x%x of %d bytes", id, size)
 	default:
 		h.size = int64(size)
 	}
@@ -150,10 +150,10 @@ func (r *reader) next() (header, error) {
 // body reads the body of an element of known size at most limit bytes.
 func (r *reader) body(h header, limit int64) ([]byte, error) {
 	if h.size == unknownSize {
-		return nil, malformed("element 0x%x of unknown size", h.id)
+		return nil, errs.Malformed("element 0x%x of unknown size", h.id)
 	}
 	if h.size > limit {
-		return nil, malformed("element 0x%x of %d bytes exceeds %d", h.id, h.size, limit)
+		return nil, errs.OverLimit("element 0x%x of %d bytes exceeds %d", h.id, h.size, limit)
 	}
 	b := make([]byte, h.size)
 	if _, err := io.ReadFull(r.r, b); err != nil {
@@ -166,7 +166,7 @@ func (r *reader) body(h header, limit int64) ([]byte, error) {
 // skip discards the body of an element of known size.
 func (r *reader) skip(h header) error {
 	if h.size == unknownSize {
-		return malformed("element 0x%x of unknown size", h.id)
+		return errs.Malformed("element 0x%x of unknown size", h.id)
 	}
 	n, err := r.r.Discard(int(min(h.size, math.MaxInt32)))
 	r.pos += int64(n)
@@ -203,7 +203,7 @@ func children(b []byte) ([]element, error) {
 		}
 		b = b[m:]
 		if size == math.MaxUint64 || size > uint64(len(b)) {
-			return nil, malformed("child 0x%x of %d bytes, %d left in its parent", id, int64(size), len(b))
+			return nil, errs.Malformed("child 0x%x of %d bytes, %d left in its parent", id, int64(size), len(b))
 		}
 		out = append(out, element{id: uint32(id), data: b[:size:size]})
 		b = b[size:]
@@ -214,14 +214,14 @@ func children(b []byte) ([]element, error) {
 // bufVint decodes a variable-size integer at the start of b.
 func bufVint(b []byte, id bool) (v uint64, n int, err error) {
 	if len(b) == 0 || b[0] == 0 {
-		return 0, 0, malformed("invalid EBML variable-size integer")
+		return 0, 0, errs.Malformed("invalid EBML variable-size integer")
 	}
 	n = 1
 	for mask := byte(0x80); b[0]&mask == 0; mask >>= 1 {
 		n++
 	}
 	if len(b) < n || (id && n > 4) {
-		return 0, 0, malformed("invalid EBML variable-size integer")
+		return 0, 0, errs.Malformed("invalid EBML variable-size integer")
 	}
 	v = uint64(b[0])
 	if !id {
@@ -241,7 +241,7 @@ func bufVint(b []byte, id bool) (v uint64, n int, err error) {
 // uintValue decodes an unsigned integer element (0 to 8 bytes).
 func uintValue(b []byte) (uint64, error) {
 	if len(b) > 8 {
-		return 0, malformed("unsigned integer of %d bytes", len(b))
+		return 0, errs.Malformed("unsigned integer of %d bytes", len(b))
 	}
 	var v uint64
 	for _, c := range b {
@@ -260,7 +260,7 @@ func floatValue(b []byte) (float64, error) {
 	case 8:
 		return math.Float64frombits(binary.BigEndian.Uint64(b)), nil
 	}
-	return 0, malformed("float of %d bytes", len(b))
+	return 0, errs.Malformed("float of %d bytes", len(b))
 }
 
 // stringValue decodes a string element, which may be padded with NULs.

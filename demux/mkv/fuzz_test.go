@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -28,7 +29,7 @@ func FuzzDemuxer(f *testing.F) {
 		r, err := demuxBytes(in)
 		require.Equal(t, clone, in, "input mutated")
 		if err != nil {
-			require.True(t, errors.Is(err, ErrTruncated) || errors.Is(err, ErrMalformed) || errors.Is(err, ErrUnsupportedCodec),
+			require.True(t, errors.Is(err, demux.ErrTruncated) || errors.Is(err, demux.ErrMalformed) || errors.Is(err, demux.ErrUnsupportedCodec),
 				"unexpected error %v", err)
 		}
 		checkInvariants(t, r)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -121,14 +122,14 @@ func TestLacingErrors(t *testing.T) {
 		"short header":  {0x81, 0},
 	} {
 		_, err := parseBlock(b, true)
-		require.ErrorIs(t, err, ErrMalformed, name)
+		require.ErrorIs(t, err, demux.ErrMalformed, name)
 	}
 }
 
 func TestUnsupportedCodec(t *testing.T) {
 	in := bytes.Replace(demuxtest.ReadTestdata(t, "vp8_opus.webm"), []byte("A_OPUS"), []byte("A_DTS\x00"), 1)
 	_, err := demuxBytes(in)
-	require.ErrorIs(t, err, ErrUnsupportedCodec)
+	require.ErrorIs(t, err, demux.ErrUnsupportedCodec)
 	require.Contains(t, err.Error(), "A_DTS")
 
 	r := &demuxed{}

@@ -7,7 +7,7 @@
 // the CodecPrivate: avcC, hvcC,
 // av1C, OpusHead, the three Vorbis headers Xiph-laced, the
 // AudioSpecificConfig, the FLAC header. Other audio and video codecs are
-// refused with ErrUnsupportedCodec naming the codec ID (unless
+// refused with demux.ErrUnsupportedCodec naming the codec ID (unless
 // SkipUnsupported); subtitle and other tracks are ignored. Tracks with
 // content encodings (compression, encryption) are refused.
 //
@@ -35,11 +35,8 @@
 package mkv
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/media"
+	"github.com/tributary-ingress/tributary/demux"
 )
 
 const (
@@ -67,42 +64,10 @@ const (
 	DefaultTimestampScale = 1_000_000
 )
 
-// ErrTruncated is matched (errors.Is) by errors about input that ends in
-// the middle of an element.
-var ErrTruncated = errors.New("truncated Matroska")
-
-// ErrMalformed is matched by errors about input that is not Matroska/WebM
-// or is inconsistent.
-var ErrMalformed = errors.New("malformed Matroska")
-
-// ErrUnsupportedCodec is matched by the errors of tracks this package
-// cannot demux; the error text names the codec.
-var ErrUnsupportedCodec = errors.New("unsupported codec")
-
-// UnsupportedCodecError names a codec this package cannot demux.
-type UnsupportedCodecError struct {
-	Kind media.Kind
-	// CodecID is the Matroska codec ID, e.g. "A_AC3".
-	CodecID string
-	Track   int
-}
-
-func (e *UnsupportedCodecError) Error() string {
-	return fmt.Sprintf("unsupported %s codec: %s (track %d)", e.Kind, e.CodecID, e.Track)
-}
-
-// Is makes errors.Is(err, ErrUnsupportedCodec) true.
-func (e *UnsupportedCodecError) Is(target error) bool {
-	return target == ErrUnsupportedCodec
-}
-
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
-}
-
-func truncated(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrTruncated}, args...)...)
-}
+// errs builds the errors of this package (demux.ErrMalformed,
+// demux.ErrTruncated, demux.ErrUnsupportedCodec, …), which name the
+// container "Matroska".
+const errs = demux.Container("Matroska")
 
 // Stats counts what the demuxer emitted and dropped.
 type Stats struct {

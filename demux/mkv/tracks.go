@@ -119,7 +119,7 @@ func parseTrackEntry(b []byte) (*trackState, error) {
 		}
 	}
 	if t.number == 0 {
-		return nil, malformed("TrackEntry without TrackNumber")
+		return nil, errs.Malformed("TrackEntry without TrackNumber")
 	}
 	return t, nil
 }
@@ -182,10 +182,10 @@ func (t *trackState) setup() (*media.Track, error) {
 	id := int(min(t.number, math.MaxInt32))
 	codec := codecOf(t.codecID)
 	if codec == media.CodecUnknown || codec.Kind() != kind {
-		return nil, &UnsupportedCodecError{Kind: kind, CodecID: printable(t.codecID), Track: id}
+		return nil, errs.UnsupportedCodec(kind, printable(t.codecID), fmt.Sprintf("track %d", id))
 	}
 	if t.encodings {
-		return nil, &UnsupportedCodecError{Kind: kind, CodecID: printable(t.codecID) + " with content encoding (compression or encryption)", Track: id}
+		return nil, errs.UnsupportedCodec(kind, printable(t.codecID)+" with content encoding (compression or encryption)", fmt.Sprintf("track %d", id))
 	}
 	tr := &media.Track{ID: id, Kind: kind, Codec: codec, Config: t.private}
 	if kind == media.KindVideo {
@@ -209,7 +209,7 @@ func (t *trackState) setup() (*media.Track, error) {
 		return nil, err
 	}
 	if tr.SampleRate <= 0 {
-		return nil, malformed("track %d: %s without sampling frequency", id, t.codecID)
+		return nil, errs.Malformed("track %d: %s without sampling frequency", id, t.codecID)
 	}
 	if tr.Channels <= 0 {
 		tr.Channels = 1 // the Matroska default
@@ -223,7 +223,7 @@ func (t *trackState) setupVideo(tr *media.Track) error {
 	case media.CodecH264:
 		var c h264.DecoderConfig
 		if err := c.Unmarshal(t.private); err != nil {
-			return malformed("track %d: avcC: %v", tr.ID, err)
+			return errs.Malformed("track %d: avcC: %v", tr.ID, err)
 		}
 		t.lengthSize = c.LengthSize
 		reorder := 0
@@ -244,7 +244,7 @@ func (t *trackState) setupVideo(tr *media.Track) error {
 	case media.CodecH265:
 		var c h265.DecoderConfig
 		if err := c.Unmarshal(t.private); err != nil {
-			return malformed("track %d: hvcC: %v", tr.ID, err)
+			return errs.Malformed("track %d: hvcC: %v", tr.ID, err)
 		}
 		t.lengthSize = c.LengthSize
 		reorder := defaultReorder
@@ -266,14 +266,14 @@ func (t *trackState) setupAudio(tr *media.Track) error {
 	case media.CodecOpus:
 		h, err := opus.ParseHead(t.private)
 		if err != nil {
-			return malformed("track %d: OpusHead: %v", tr.ID, err)
+			return errs.Malformed("track %d: OpusHead: %v", tr.ID, err)
 		}
 		tr.Channels = h.Channels
 		tr.SampleRate = opus.ClockRate
 	case media.CodecAAC:
 		c, err := aac.ParseConfig(t.private)
 		if err != nil {
-			return malformed("track %d: AudioSpecificConfig: %v", tr.ID, err)
+			return errs.Malformed("track %d: AudioSpecificConfig: %v", tr.ID, err)
 		}
 		tr.SampleRate = c.SampleRate
 		if c.Channels > 0 {
@@ -282,7 +282,7 @@ func (t *trackState) setupAudio(tr *media.Track) error {
 	case media.CodecVorbis:
 		rate, ch, err := vorbisIdent(t.private)
 		if err != nil {
-			return malformed("track %d: %v", tr.ID, err)
+			return errs.Malformed("track %d: %v", tr.ID, err)
 		}
 		tr.SampleRate, tr.Channels = rate, ch
 	case media.CodecPCM:
@@ -299,13 +299,13 @@ func (t *trackState) setupAudio(tr *media.Track) error {
 			f.Float = true
 		}
 		if err := f.Valid(); err != nil {
-			return &UnsupportedCodecError{Kind: media.KindAudio, CodecID: fmt.Sprintf("%s (%v)", t.codecID, err), Track: tr.ID}
+			return errs.UnsupportedCodec(media.KindAudio, fmt.Sprintf("%s (%v)", t.codecID, err), fmt.Sprintf("track %d", tr.ID))
 		}
 		if tr.Channels <= 0 {
 			tr.Channels = 1 // the Matroska default
 		}
 		if tr.Channels > pcm.MaxChannels {
-			return malformed("track %d: PCM of %d channels (at most %d)", tr.ID, tr.Channels, pcm.MaxChannels)
+			return errs.Malformed("track %d: PCM of %d channels (at most %d)", tr.ID, tr.Channels, pcm.MaxChannels)
 		}
 		t.pcm = &f
 	}
@@ -320,16 +320,16 @@ func (t *trackState) setupAudio(tr *media.Track) error {
 func vorbisIdent(priv []byte) (rate, channels int, err error) {
 	packets, err := xiphLacing(priv)
 	if err != nil || len(packets) != 3 {
-		return 0, 0, malformed("Vorbis CodecPrivate is not three Xiph-laced headers")
+		return 0, 0, errs.Malformed("Vorbis CodecPrivate is not three Xiph-laced headers")
 	}
 	id := packets[0]
 	if len(id) < 16 || id[0] != 1 || string(id[1:7]) != "vorbis" {
-		return 0, 0, malformed("no Vorbis identification header")
+		return 0, 0, errs.Malformed("no Vorbis identification header")
 	}
 	channels = int(id[11])
 	rate = int(binary.LittleEndian.Uint32(id[12:16]))
 	if channels == 0 || rate <= 0 || rate > maxSampleRate {
-		return 0, 0, malformed("Vorbis identification header: %d Hz, %d channels", rate, channels)
+		return 0, 0, errs.Malformed("Vorbis identification header: %d Hz, %d channels", rate, channels)
 	}
 	return rate, channels, nil
 }
@@ -338,7 +338,7 @@ func vorbisIdent(priv []byte) (rate, channels int, err error) {
 // packets (Vorbis, Theora).
 func xiphLacing(b []byte) ([][]byte, error) {
 	if len(b) < 1 {
-		return nil, malformed("empty Xiph lacing")
+		return nil, errs.Malformed("empty Xiph lacing")
 	}
 	n := int(b[0]) + 1
 	sizes, rest, err := xiphSizes(b[1:], n)

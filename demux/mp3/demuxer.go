@@ -50,7 +50,7 @@ func (d *Demuxer) Initialize() error {
 }
 
 // Run reads the whole input. It returns nil at its clean end; an error
-// wrapping ErrTruncated or ErrMalformed; ctx.Err()
+// wrapping demux.ErrTruncated or demux.ErrMalformed; ctx.Err()
 // when ctx ends; or an error of a callback as is.
 func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	d.br = bufio.NewReaderSize(r, readBufferSize)
@@ -61,7 +61,7 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 		err := d.next()
 		if errors.Is(err, io.EOF) {
 			if d.track == nil {
-				return malformed("no MPEG audio frame")
+				return errs.Malformed("no MPEG audio frame")
 			}
 			return nil
 		}
@@ -107,9 +107,9 @@ func (d *Demuxer) junk(n int, err error) error {
 	d.skipped += n
 	if d.skipped > MaxResyncBytes {
 		if d.track == nil {
-			return malformed("no MPEG audio frame in the first %d bytes", MaxResyncBytes)
+			return errs.Malformed("no MPEG audio frame in the first %d bytes", MaxResyncBytes)
 		}
-		return malformed("%d bytes without an MPEG audio frame", d.skipped)
+		return errs.Malformed("%d bytes without an MPEG audio frame", d.skipped)
 	}
 	if _, derr := d.br.Discard(n); derr != nil {
 		return io.EOF
@@ -124,7 +124,7 @@ func (d *Demuxer) junk(n int, err error) error {
 func (d *Demuxer) skipID3() error {
 	h, err := d.br.Peek(id3HeaderSize)
 	if err != nil {
-		return truncated("ID3v2 tag header")
+		return errs.Truncated("ID3v2 tag header")
 	}
 	var size int
 	for _, b := range h[6:10] {
@@ -138,10 +138,10 @@ func (d *Demuxer) skipID3() error {
 		size += id3HeaderSize
 	}
 	if size > MaxID3Size {
-		return malformed("ID3v2 tag of %d bytes", size)
+		return errs.Malformed("ID3v2 tag of %d bytes", size)
 	}
 	if n, _ := d.br.Discard(size); n < size {
-		return truncated("ID3v2 tag of %d bytes, %d in the file", size, n)
+		return errs.Truncated("ID3v2 tag of %d bytes, %d in the file", size, n)
 	}
 	return nil
 }
@@ -155,7 +155,7 @@ func (d *Demuxer) skipAPE() error {
 	}
 	size := int(uint32(h[12]) | uint32(h[13])<<8 | uint32(h[14])<<16 | uint32(h[15])<<24)
 	if size > MaxID3Size {
-		return malformed("APE tag of %d bytes", size)
+		return errs.Malformed("APE tag of %d bytes", size)
 	}
 	total := apeHeaderSize + size
 	if h[23]&0x80 == 0 { // a footer without header: skip just the footer
@@ -178,7 +178,7 @@ func (d *Demuxer) frame(h frameHeader) error {
 	buf, err := d.br.Peek(h.length)
 	if len(buf) < h.length {
 		if d.track != nil && d.skipped == 0 {
-			return truncated("frame of %d bytes, %d in the file", h.length, len(buf))
+			return errs.Truncated("frame of %d bytes, %d in the file", h.length, len(buf))
 		}
 		return d.junk(len(buf), err)
 	}

@@ -20,8 +20,7 @@
 package mp3
 
 import (
-	"errors"
-	"fmt"
+	"github.com/tributary-ingress/tributary/demux"
 )
 
 const (
@@ -42,18 +41,7 @@ const (
 	maxFrameSize = 1729
 )
 
-// ErrMalformed is matched (errors.Is) by the errors of inputs that are
-// not MP3.
-var ErrMalformed = errors.New("malformed MP3 data")
-
-// ErrTruncated is matched by the errors of a file that ends inside a
-// frame or a tag.
-var ErrTruncated = errors.New("truncated MP3 file")
-
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
-}
-
-func truncated(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrTruncated}, args...)...)
-}
+// errs builds the errors of this package (demux.ErrMalformed,
+// demux.ErrTruncated, demux.ErrUnsupportedCodec, …), which name the
+// container "MP3".
+const errs = demux.Container("MP3")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -113,7 +114,7 @@ func TestTruncated(t *testing.T) {
 			// Cut inside a frame in the middle.
 			cut := len(in)/2 + 7
 			r, err := demuxBytes(in[:cut])
-			require.ErrorIs(t, err, ErrTruncated)
+			require.ErrorIs(t, err, demux.ErrTruncated)
 			require.NotEmpty(t, r.Frames)
 			require.Less(t, len(r.Frames), len(full.Frames))
 			checkInvariants(t, r)
@@ -121,7 +122,7 @@ func TestTruncated(t *testing.T) {
 	}
 	// Cut inside the ID3v2 tag.
 	_, err := demuxBytes(demuxtest.ReadTestdata(t, "cbr_44k.mp3")[:20])
-	require.ErrorIs(t, err, ErrTruncated)
+	require.ErrorIs(t, err, demux.ErrTruncated)
 }
 
 // TestLayerII: an MP2 file (ffmpeg's, 0.2 s at 48 kHz) is one MP2 track
@@ -150,7 +151,7 @@ func TestMalformed(t *testing.T) {
 	} {
 		t.Run(ca.name, func(t *testing.T) {
 			_, err := demuxBytes(ca.in)
-			require.ErrorIs(t, err, ErrMalformed)
+			require.ErrorIs(t, err, demux.ErrMalformed)
 		})
 	}
 }

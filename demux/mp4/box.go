@@ -63,7 +63,7 @@ func validType(b []byte) bool {
 // ok is false when buf is too short for a large header.
 func parseBoxHeader(buf []byte, pos int64) (boxHeader, bool, error) {
 	if !validType(buf[4:8]) {
-		return boxHeader{}, true, malformed("invalid box type %q at offset %d", buf[4:8], pos)
+		return boxHeader{}, true, errs.Malformed("invalid box type %q at offset %d", buf[4:8], pos)
 	}
 	h := boxHeader{typ: string(buf[4:8]), pos: pos, hdrLen: boxHeaderSize}
 	switch size := binary.BigEndian.Uint32(buf); size {
@@ -75,14 +75,14 @@ func parseBoxHeader(buf []byte, pos int64) (boxHeader, bool, error) {
 		}
 		large := binary.BigEndian.Uint64(buf[8:])
 		if large > 1<<62 {
-			return boxHeader{}, true, malformed("%s box of %d bytes", h.typ, large)
+			return boxHeader{}, true, errs.Malformed("%s box of %d bytes", h.typ, large)
 		}
 		h.size, h.hdrLen = int64(large), largeBoxHeaderSize
 	default:
 		h.size = int64(size)
 	}
 	if h.size >= 0 && h.size < int64(h.hdrLen) {
-		return boxHeader{}, true, malformed("%s box of %d bytes at offset %d", h.typ, h.size, pos)
+		return boxHeader{}, true, errs.Malformed("%s box of %d bytes at offset %d", h.typ, h.size, pos)
 	}
 	return h, true, nil
 }
@@ -96,7 +96,7 @@ func readBoxHeaderAt(r io.ReaderAt, pos, size int64) (boxHeader, error) {
 	var buf [largeBoxHeaderSize]byte
 	n := int(min(int64(len(buf)), size-pos))
 	if n < boxHeaderSize {
-		return boxHeader{}, truncated("%d bytes after the last box", n)
+		return boxHeader{}, errs.Truncated("%d bytes after the last box", n)
 	}
 	if _, err := r.ReadAt(buf[:n], pos); err != nil && !(errors.Is(err, io.EOF) && n == int(size-pos)) {
 		return boxHeader{}, readErr(err)
@@ -106,10 +106,10 @@ func readBoxHeaderAt(r io.ReaderAt, pos, size int64) (boxHeader, error) {
 		return h, err
 	}
 	if !ok {
-		return h, truncated("%s box header at offset %d", h.typ, pos)
+		return h, errs.Truncated("%s box header at offset %d", h.typ, pos)
 	}
 	if h.size > size-pos {
-		return h, truncated("%s box of %d bytes at offset %d in a file of %d bytes", h.typ, h.size, pos, size)
+		return h, errs.Truncated("%s box of %d bytes at offset %d in a file of %d bytes", h.typ, h.size, pos, size)
 	}
 	return h, nil
 }
@@ -159,10 +159,10 @@ func (s *streamReader) skip(n int64) error {
 	return nil
 }
 
-// readErr maps the end of the input inside a structure to ErrTruncated.
+// readErr maps the end of the input inside a structure to demux.ErrTruncated.
 func readErr(err error) error {
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return truncated("unexpected end of file")
+		return errs.Truncated("unexpected end of file")
 	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/tributary-ingress/tributary/codec/pcm"
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -60,8 +61,8 @@ func (d *Demuxer) Initialize() error {
 // offsets, so only the moov box and the samples are read. A fragmented
 // file is read front to back as by RunFragmented.
 //
-// It returns nil at the end of the file; an error wrapping ErrTruncated,
-// ErrUnsupportedCodec or ErrMalformed; ctx.Err() when ctx ends; or an error
+// It returns nil at the end of the file; an error wrapping demux.ErrTruncated,
+// demux.ErrUnsupportedCodec or demux.ErrMalformed; ctx.Err() when ctx ends; or an error
 // of a callback as is.
 func (d *Demuxer) Run(ctx context.Context, r io.ReaderAt, size int64) error {
 	if size < 0 {
@@ -71,27 +72,27 @@ func (d *Demuxer) Run(ctx context.Context, r io.ReaderAt, size int64) error {
 	sawMdat := false
 	for n := 0; ; n++ {
 		if n == MaxTopLevelBoxes {
-			return malformed("no moov box in the first %d boxes", MaxTopLevelBoxes)
+			return errs.Malformed("no moov box in the first %d boxes", MaxTopLevelBoxes)
 		}
 		h, err := readBoxHeaderAt(r, pos, size)
 		if errors.Is(err, io.EOF) {
 			if sawMdat {
-				return truncated("no moov box: the file is cut or was never finalized")
+				return errs.Truncated("no moov box: the file is cut or was never finalized")
 			}
-			return malformed("no moov box")
+			return errs.Malformed("no moov box")
 		}
 		if n == 0 && h.typ != "" && !topLevelTypes[h.typ] {
-			return malformed("not an MP4 file: it starts with %q", h.typ)
+			return errs.Malformed("not an MP4 file: it starts with %q", h.typ)
 		}
 		if err != nil {
-			if n == 0 && errors.Is(err, ErrTruncated) {
-				return malformed("not an MP4 file: %v", err)
+			if n == 0 && errors.Is(err, demux.ErrTruncated) {
+				return errs.Malformed("not an MP4 file: %v", err)
 			}
 			return err
 		}
 		if h.typ == "moov" {
 			if h.size < 0 || h.size > MaxMoovSize {
-				return malformed("moov box of %d bytes exceeds %d", h.size, MaxMoovSize)
+				return errs.OverLimit("moov box of %d bytes exceeds %d", h.size, MaxMoovSize)
 			}
 			buf, body := boxBytes(h, h.size)
 			if m, err := r.ReadAt(body, pos+int64(h.hdrLen)); m < len(body) {
@@ -163,7 +164,7 @@ func (d *Demuxer) runProgressive(ctx context.Context, r io.ReaderAt, size int64)
 		if s.size > 0 {
 			best.bytes += int64(s.size)
 			if best.bytes > size {
-				return malformed("the samples of track %d add up to more than the file", best.id)
+				return errs.Malformed("the samples of track %d add up to more than the file", best.id)
 			}
 			data, err := d.read(r, s.offset, s.size, size)
 			if err != nil {
@@ -249,10 +250,10 @@ const maxTime = 1 << 50
 // is copied (it aliases a read buffer); otherwise the frame takes it.
 func (d *Demuxer) emit(t *track, s sample, data []byte, copyData bool) error {
 	if s.dts > maxTime || s.dts < -maxTime {
-		return malformed("track %d: decode time %d", t.id, s.dts)
+		return errs.Malformed("track %d: decode time %d", t.id, s.dts)
 	}
 	if t.emitted && s.dts < t.lastDTS {
-		return malformed("track %d: decode time goes back from %d to %d", t.id, t.lastDTS, s.dts)
+		return errs.Malformed("track %d: decode time goes back from %d to %d", t.id, t.lastDTS, s.dts)
 	}
 	t.emitted, t.lastDTS = true, s.dts
 	if t.blockAlign > 0 {
@@ -356,7 +357,7 @@ func (w *window) get(off int64, size int) ([]byte, bool) {
 // read fills the window from off and returns size bytes at off.
 func (w *window) read(r io.ReaderAt, off int64, size int, fileSize int64, readAhead int) ([]byte, error) {
 	if off < 0 || off+int64(size) > fileSize {
-		return nil, truncated("sample of %d bytes at offset %d in a file of %d bytes", size, off, fileSize)
+		return nil, errs.Truncated("sample of %d bytes at offset %d in a file of %d bytes", size, off, fileSize)
 	}
 	n := min(int64(max(size, readAhead)), fileSize-off)
 	if int64(cap(w.buf)) < n {

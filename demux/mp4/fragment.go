@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	mp4ff "github.com/Eyevinn/mp4ff/mp4"
+
+	"github.com/tributary-ingress/tributary/demux"
 )
 
 // located is a sample waiting for its data in the next mdat.
@@ -27,26 +29,26 @@ func (d *Demuxer) runStream(ctx context.Context, sr *streamReader) error {
 		if errors.Is(err, io.EOF) {
 			switch {
 			case !haveMoov:
-				return malformed("no moov box")
+				return errs.Malformed("no moov box")
 			case len(pend) > 0:
-				return d.flushTruncated(truncated("no mdat after the last moof"))
+				return d.flushTruncated(errs.Truncated("no mdat after the last moof"))
 			}
 			return d.drain(ctx, true)
 		}
 		if err != nil {
 			if n == 0 {
-				return malformed("not an MP4 file: %v", err)
+				return errs.Malformed("not an MP4 file: %v", err)
 			}
-			if haveMoov && errors.Is(err, ErrTruncated) {
+			if haveMoov && errors.Is(err, demux.ErrTruncated) {
 				return d.flushTruncated(err)
 			}
 			return err
 		}
 		if n == 0 && !topLevelTypes[h.typ] {
-			return malformed("not an MP4 file: it starts with %q", h.typ)
+			return errs.Malformed("not an MP4 file: it starts with %q", h.typ)
 		}
 		if !haveMoov && n >= MaxTopLevelBoxes {
-			return malformed("no moov box in the first %d boxes", MaxTopLevelBoxes)
+			return errs.Malformed("no moov box in the first %d boxes", MaxTopLevelBoxes)
 		}
 		payload := int64(-1)
 		if h.size >= 0 {
@@ -55,7 +57,7 @@ func (d *Demuxer) runStream(ctx context.Context, sr *streamReader) error {
 		switch {
 		case h.typ == "moov" && !haveMoov:
 			if h.size < 0 || h.size > MaxMoovSize {
-				return malformed("moov box of %d bytes exceeds %d", h.size, MaxMoovSize)
+				return errs.OverLimit("moov box of %d bytes exceeds %d", h.size, MaxMoovSize)
 			}
 			buf, body := boxBytes(h, h.size)
 			if _, err := io.ReadFull(sr, body); err != nil {
@@ -73,13 +75,13 @@ func (d *Demuxer) runStream(ctx context.Context, sr *streamReader) error {
 			}
 		case h.typ == "moof":
 			if !haveMoov {
-				return malformed("moof before moov")
+				return errs.Malformed("moof before moov")
 			}
 			if len(pend) > 0 {
-				return malformed("moof at offset %d follows a moof without mdat", h.pos)
+				return errs.Malformed("moof at offset %d follows a moof without mdat", h.pos)
 			}
 			if h.size < 0 || h.size > MaxMoofSize {
-				return malformed("moof box of %d bytes exceeds %d", h.size, MaxMoofSize)
+				return errs.OverLimit("moof box of %d bytes exceeds %d", h.size, MaxMoofSize)
 			}
 			buf, body := boxBytes(h, h.size)
 			if _, err := io.ReadFull(sr, body); err != nil {
@@ -89,12 +91,12 @@ func (d *Demuxer) runStream(ctx context.Context, sr *streamReader) error {
 				return err
 			}
 		case h.typ == "mdat" && !haveMoov:
-			return malformed("mdat before moov: a file with the moov box at the end needs Run")
+			return errs.Malformed("mdat before moov: a file with the moov box at the end needs Run")
 		case h.typ == "mdat" && len(pend) > 0:
 			err := d.readMdat(sr, h, pend)
 			pend = nil
 			if err != nil {
-				if errors.Is(err, ErrTruncated) {
+				if errors.Is(err, demux.ErrTruncated) {
 					return d.flushTruncated(err)
 				}
 				return err
@@ -129,7 +131,7 @@ func (d *Demuxer) tableSamples() ([]located, error) {
 	for _, t := range d.tracks {
 		for !t.table.done() {
 			if len(out) == MaxFragmentSamples {
-				return nil, malformed("more than %d samples in moov: use Run", MaxFragmentSamples)
+				return nil, errs.OverLimit("more than %d samples in moov: use Run", MaxFragmentSamples)
 			}
 			s, err := t.table.next()
 			if err != nil {
@@ -166,7 +168,7 @@ func (d *Demuxer) parseMoof(buf []byte, pos int64) ([]located, error) {
 	}
 	moof, ok := box.(*mp4ff.MoofBox)
 	if !ok {
-		return nil, malformed("invalid moof")
+		return nil, errs.Malformed("invalid moof")
 	}
 	var out []located
 	// Without a base data offset, the first traf's data starts at the
@@ -175,7 +177,7 @@ func (d *Demuxer) parseMoof(buf []byte, pos int64) ([]located, error) {
 	for _, traf := range moof.Trafs {
 		tfhd := traf.Tfhd
 		if tfhd == nil {
-			return nil, malformed("traf without tfhd")
+			return nil, errs.Malformed("traf without tfhd")
 		}
 		t := d.trackByID(tfhd.TrackID)
 		if t == nil {
@@ -185,7 +187,7 @@ func (d *Demuxer) parseMoof(buf []byte, pos int64) ([]located, error) {
 		switch {
 		case tfhd.HasBaseDataOffset():
 			if tfhd.BaseDataOffset > maxOffset {
-				return nil, malformed("base data offset %d", tfhd.BaseDataOffset)
+				return nil, errs.Malformed("base data offset %d", tfhd.BaseDataOffset)
 			}
 			base = int64(tfhd.BaseDataOffset)
 		case tfhd.DefaultBaseIfMoof():
@@ -194,7 +196,7 @@ func (d *Demuxer) parseMoof(buf []byte, pos int64) ([]located, error) {
 		dts := t.nextDTS
 		if traf.Tfdt != nil {
 			if traf.Tfdt.BaseMediaDecodeTime() > maxTime {
-				return nil, malformed("track %d: decode time %d", t.id, traf.Tfdt.BaseMediaDecodeTime())
+				return nil, errs.Malformed("track %d: decode time %d", t.id, traf.Tfdt.BaseMediaDecodeTime())
 			}
 			dts = int64(traf.Tfdt.BaseMediaDecodeTime())
 		}
@@ -206,13 +208,13 @@ func (d *Demuxer) parseMoof(buf []byte, pos int64) ([]located, error) {
 			}
 			for _, s := range trun.Samples {
 				if len(out) == MaxFragmentSamples {
-					return nil, malformed("more than %d samples in a fragment", MaxFragmentSamples)
+					return nil, errs.OverLimit("more than %d samples in a fragment", MaxFragmentSamples)
 				}
 				if s.Size > MaxSampleSize {
-					return nil, malformed("sample of %d bytes exceeds %d", s.Size, MaxSampleSize)
+					return nil, errs.OverLimit("sample of %d bytes exceeds %d", s.Size, MaxSampleSize)
 				}
 				if off < 0 || off > maxOffset || dts > maxTime {
-					return nil, malformed("track %d: sample at offset %d, time %d", t.id, off, dts)
+					return nil, errs.Malformed("track %d: sample at offset %d, time %d", t.id, off, dts)
 				}
 				out = append(out, located{t: t, sample: sample{
 					offset: off, size: int(s.Size), dts: dts, cto: s.CompositionTimeOffset,
@@ -243,7 +245,7 @@ func (d *Demuxer) readMdat(sr *streamReader, h boxHeader, pend []located) error 
 			continue
 		}
 		if p.offset < sr.pos || p.offset+int64(p.size) > end {
-			err = malformed("track %d: sample at offset %d is not in the mdat at %d–%d", p.t.id, p.offset, sr.pos, end)
+			err = errs.Malformed("track %d: sample at offset %d is not in the mdat at %d–%d", p.t.id, p.offset, sr.pos, end)
 			break
 		}
 		if err = sr.skip(p.offset - sr.pos); err != nil {

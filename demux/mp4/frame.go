@@ -30,7 +30,7 @@ func newFrame(t *track, data []byte, copyData bool) (*media.Frame, error) {
 		var err error
 		f.Data, err = h264.AppendAVCC(fa.parts[:0], data, t.lengthSize)
 		if err != nil {
-			return nil, malformed("track %d: %v", t.id, err)
+			return nil, errs.Malformed("track %d: %v", t.id, err)
 		}
 	default:
 		fa.parts[0] = data

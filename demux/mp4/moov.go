@@ -97,14 +97,14 @@ func (d *Demuxer) parseMoov(buf []byte, hdrLen int, pos int64) (fragmented bool,
 	}
 	moov, ok := box.(*mp4ff.MoovBox)
 	if !ok || moov.Mvhd == nil {
-		return false, malformed("moov without mvhd")
+		return false, errs.Malformed("moov without mvhd")
 	}
 	if len(moov.Traks) != len(stsds) {
-		return false, malformed("%d traks, %d walked", len(moov.Traks), len(stsds))
+		return false, errs.Malformed("%d traks, %d walked", len(moov.Traks), len(stsds))
 	}
 	for i, trak := range moov.Traks {
 		if trak.Tkhd == nil || trak.Mdia == nil || trak.Mdia.Mdhd == nil || trak.Mdia.Hdlr == nil {
-			return false, malformed("trak without tkhd, mdhd or hdlr")
+			return false, errs.Malformed("trak without tkhd, mdhd or hdlr")
 		}
 		var kind media.Kind
 		switch trak.Mdia.Hdlr.HandlerType {
@@ -116,15 +116,15 @@ func (d *Demuxer) parseMoov(buf []byte, hdrLen int, pos int64) (fragmented bool,
 			continue // timecode, subtitles, chapters, hint, metadata
 		}
 		if len(d.tracks) == MaxTracks {
-			return false, malformed("more than %d tracks", MaxTracks)
+			return false, errs.OverLimit("more than %d tracks", MaxTracks)
 		}
 		for _, o := range d.tracks {
 			if o.id == trak.Tkhd.TrackID {
-				return false, malformed("two tracks with ID %d", o.id)
+				return false, errs.Malformed("two tracks with ID %d", o.id)
 			}
 		}
 		if stsds[i] == nil {
-			return false, malformed("track %d without stsd", trak.Tkhd.TrackID)
+			return false, errs.Malformed("track %d without stsd", trak.Tkhd.TrackID)
 		}
 		info, err := parseStsd(kind, stsds[i])
 		if err != nil {
@@ -135,7 +135,7 @@ func (d *Demuxer) parseMoov(buf []byte, hdrLen int, pos int64) (fragmented bool,
 			timescale: int64(trak.Mdia.Mdhd.Timescale), pcm: info.pcm, blockAlign: info.blockAlign,
 		}
 		if tr.timescale == 0 {
-			return false, malformed("track %d with timescale 0", tr.id)
+			return false, errs.Malformed("track %d with timescale 0", tr.id)
 		}
 		tr.t.ID = int(tr.id)
 		tr.shift = editShift(trak, int64(moov.Mvhd.Timescale), tr.timescale)
@@ -156,7 +156,7 @@ func (d *Demuxer) parseMoov(buf []byte, hdrLen int, pos int64) (fragmented bool,
 		d.tracks = append(d.tracks, tr)
 	}
 	if len(d.tracks) == 0 {
-		return false, malformed("no audio or video track")
+		return false, errs.NoTracks("moov has none")
 	}
 	return moov.Mvex != nil, nil
 }

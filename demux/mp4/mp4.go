@@ -15,7 +15,7 @@
 // little-endian) and G.711 (alaw, ulaw). QuickTime makes every sample of
 // uncompressed audio a sample of the tables: consecutive ones are joined
 // into frames of 20 ms. Every other sample entry is reported with
-// ErrUnsupportedCodec and its four-character code; tracks that are neither
+// demux.ErrUnsupportedCodec and its four-character code; tracks that are neither
 // audio nor video (timecode, subtitles, chapters, hint) are ignored.
 //
 // Timestamps: sample times are converted from the track's media timescale
@@ -36,11 +36,8 @@
 package mp4
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/media"
+	"github.com/tributary-ingress/tributary/demux"
 )
 
 // Bounds on sizes read from the file. A hostile or broken file cannot make
@@ -85,39 +82,7 @@ const (
 	VideoClockRate = 90000
 )
 
-// ErrMalformed is matched (errors.Is) by the errors of files that are not
-// ISO BMFF or whose boxes are inconsistent.
-var ErrMalformed = errors.New("malformed MP4 data")
-
-// ErrTruncated is matched by the errors of files that end early: a box or
-// a sample extends beyond the end of the input.
-var ErrTruncated = errors.New("truncated MP4 file")
-
-// ErrUnsupportedCodec is matched by the errors of tracks this package
-// cannot demux; the error text names the codec, e.g.
-// "unsupported audio codec: AC-3 ('ac-3')".
-var ErrUnsupportedCodec = errors.New("unsupported codec")
-
-// UnsupportedCodecError names a codec this package cannot demux.
-type UnsupportedCodecError struct {
-	Kind media.Kind
-	// Name describes the codec as the file signals it.
-	Name string
-}
-
-func (e *UnsupportedCodecError) Error() string {
-	return fmt.Sprintf("unsupported %s codec: %s", e.Kind, e.Name)
-}
-
-// Is makes errors.Is(err, ErrUnsupportedCodec) true.
-func (e *UnsupportedCodecError) Is(target error) bool {
-	return target == ErrUnsupportedCodec
-}
-
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
-}
-
-func truncated(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrTruncated}, args...)...)
-}
+// errs builds the errors of this package (demux.ErrMalformed,
+// demux.ErrTruncated, demux.ErrUnsupportedCodec, …), which name the
+// container "MP4".
+const errs = demux.Container("MP4")

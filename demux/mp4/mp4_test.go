@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -223,11 +224,11 @@ func TestTruncated(t *testing.T) {
 			in := demuxtest.ReadTestdata(t, ca.file)
 			cut := in[:len(in)/2]
 			r, err := demuxBytes(cut)
-			require.ErrorIs(t, err, ErrTruncated, "%v", err)
+			require.ErrorIs(t, err, demux.ErrTruncated, "%v", err)
 			checkInvariants(t, r.Frames)
 			if ca.stream {
 				rs, err := demuxStream(cut)
-				require.ErrorIs(t, err, ErrTruncated, "%v", err)
+				require.ErrorIs(t, err, demux.ErrTruncated, "%v", err)
 				require.NotEmpty(t, rs.Frames, "the frames before the cut")
 				checkInvariants(t, rs.Frames)
 			}
@@ -237,11 +238,11 @@ func TestTruncated(t *testing.T) {
 
 func TestUnsupportedCodec(t *testing.T) {
 	for _, ca := range []struct{ file, name string }{
-		{"alac.m4a", "unsupported audio codec: ALAC ('alac')"},
+		{"alac.m4a", "unsupported audio codec in MP4: ALAC ('alac')"},
 	} {
 		t.Run(ca.file, func(t *testing.T) {
 			_, err := demuxBytes(demuxtest.ReadTestdata(t, ca.file))
-			require.ErrorIs(t, err, ErrUnsupportedCodec)
+			require.ErrorIs(t, err, demux.ErrUnsupportedCodec)
 			require.EqualError(t, err, ca.name)
 		})
 	}
@@ -261,9 +262,9 @@ func TestMalformed(t *testing.T) {
 	} {
 		t.Run(ca.name, func(t *testing.T) {
 			_, err := demuxBytes(ca.in)
-			require.ErrorIs(t, err, ErrMalformed, "%v", err)
+			require.ErrorIs(t, err, demux.ErrMalformed, "%v", err)
 			_, err = demuxStream(ca.in)
-			require.ErrorIs(t, err, ErrMalformed, "%v", err)
+			require.ErrorIs(t, err, demux.ErrMalformed, "%v", err)
 		})
 	}
 }
@@ -313,7 +314,7 @@ func TestMoovAtEndReadsLittle(t *testing.T) {
 
 func TestRunFragmentedNeedsMoovFirst(t *testing.T) {
 	_, err := demuxStream(demuxtest.ReadTestdata(t, "h264_aac_moov_end.mp4"))
-	require.ErrorIs(t, err, ErrMalformed)
+	require.ErrorIs(t, err, demux.ErrMalformed)
 	require.ErrorContains(t, err, "needs Run")
 }
 

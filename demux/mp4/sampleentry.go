@@ -84,7 +84,7 @@ type entryInfo struct {
 func forEachChild(buf []byte, fn func(typ string, hdr, body []byte) error) error {
 	for len(buf) > 0 {
 		if len(buf) < boxHeaderSize {
-			return malformed("%d stray bytes after the child boxes", len(buf))
+			return errs.Malformed("%d stray bytes after the child boxes", len(buf))
 		}
 		size := uint64(binary.BigEndian.Uint32(buf))
 		hl := uint64(boxHeaderSize)
@@ -93,7 +93,7 @@ func forEachChild(buf []byte, fn func(typ string, hdr, body []byte) error) error
 			size = uint64(len(buf))
 		case boxSizeLarge:
 			if len(buf) < largeBoxHeaderSize {
-				return malformed("truncated large box header")
+				return errs.Malformed("truncated large box header")
 			}
 			size, hl = binary.BigEndian.Uint64(buf[8:]), largeBoxHeaderSize
 		}
@@ -101,7 +101,7 @@ func forEachChild(buf []byte, fn func(typ string, hdr, body []byte) error) error
 			if size == 0 && len(buf) == 4 { // a QuickTime terminator atom
 				return nil
 			}
-			return malformed("%q box of %d bytes in %d", buf[4:8], size, len(buf))
+			return errs.Malformed("%q box of %d bytes in %d", buf[4:8], size, len(buf))
 		}
 		if err := fn(string(buf[4:8]), buf[:hl], buf[hl:size]); err != nil {
 			return err
@@ -132,10 +132,10 @@ func findChild(buf []byte, typ string) []byte {
 // of the given handler kind.
 func parseStsd(kind media.Kind, body []byte) (*entryInfo, error) {
 	if len(body) < stsdHeaderSize+boxHeaderSize {
-		return nil, malformed("stsd of %d bytes", len(body))
+		return nil, errs.Malformed("stsd of %d bytes", len(body))
 	}
 	if binary.BigEndian.Uint32(body[4:]) == 0 {
-		return nil, malformed("stsd without entries")
+		return nil, errs.Malformed("stsd without entries")
 	}
 	var info *entryInfo
 	err := forEachChild(body[stsdHeaderSize:], func(typ string, _, entry []byte) error {
@@ -154,7 +154,7 @@ func parseStsd(kind media.Kind, body []byte) (*entryInfo, error) {
 		return nil, err
 	}
 	if info == nil {
-		return nil, malformed("stsd without entries")
+		return nil, errs.Malformed("stsd without entries")
 	}
 	return info, nil
 }
@@ -164,7 +164,7 @@ func unsupported(kind media.Kind, typ string) error {
 	if name == "" {
 		name = "unknown"
 	}
-	return &UnsupportedCodecError{Kind: kind, Name: fmt.Sprintf("%s (%s)", name, fourCCString(typ))}
+	return errs.UnsupportedCodec(kind, fmt.Sprintf("%s (%s)", name, fourCCString(typ)), "")
 }
 
 func fourCCString(typ string) string {
@@ -173,7 +173,7 @@ func fourCCString(typ string) string {
 
 func parseVisualEntry(typ string, entry []byte) (*entryInfo, error) {
 	if len(entry) < visualSampleEntrySize {
-		return nil, malformed("%s sample entry of %d bytes", typ, len(entry))
+		return nil, errs.Malformed("%s sample entry of %d bytes", typ, len(entry))
 	}
 	info := &entryInfo{track: media.Track{
 		Kind: media.KindVideo, ClockRate: VideoClockRate,
@@ -184,7 +184,7 @@ func parseVisualEntry(typ string, entry []byte) (*entryInfo, error) {
 	need := func(name string) ([]byte, error) {
 		b := findChild(children, name)
 		if b == nil {
-			return nil, malformed("%s sample entry without %s", typ, name)
+			return nil, errs.Malformed("%s sample entry without %s", typ, name)
 		}
 		return b, nil
 	}
@@ -197,7 +197,7 @@ func parseVisualEntry(typ string, entry []byte) (*entryInfo, error) {
 		}
 		var c h264.DecoderConfig
 		if err := c.Unmarshal(rec); err != nil {
-			return nil, malformed("avcC: %v", err)
+			return nil, errs.Malformed("avcC: %v", err)
 		}
 		t.Codec, t.Config, info.lengthSize = media.CodecH264, rec, c.LengthSize
 		if sps, err := h264.ParseSPS(c.SPS[0]); err == nil && sps.Width > 0 {
@@ -210,7 +210,7 @@ func parseVisualEntry(typ string, entry []byte) (*entryInfo, error) {
 		}
 		var c h265.DecoderConfig
 		if err := c.Unmarshal(rec); err != nil {
-			return nil, malformed("hvcC: %v", err)
+			return nil, errs.Malformed("hvcC: %v", err)
 		}
 		t.Codec, t.Config, info.lengthSize = media.CodecH265, rec, c.LengthSize
 		if len(c.SPS) > 0 {
@@ -225,7 +225,7 @@ func parseVisualEntry(typ string, entry []byte) (*entryInfo, error) {
 		}
 		c, err := av1.ParseConfig(rec)
 		if err != nil {
-			return nil, malformed("av1C: %v", err)
+			return nil, errs.Malformed("av1C: %v", err)
 		}
 		t.Codec, t.Config = media.CodecAV1, rec
 		if c.Width > 0 {
@@ -237,11 +237,11 @@ func parseVisualEntry(typ string, entry []byte) (*entryInfo, error) {
 			return nil, err
 		}
 		if len(rec) < 4 {
-			return nil, malformed("vpcC of %d bytes", len(rec))
+			return nil, errs.Malformed("vpcC of %d bytes", len(rec))
 		}
 		// The box is a FullBox: the record follows version and flags.
 		if _, err := vp9.ParseConfig(rec[4:]); err != nil {
-			return nil, malformed("vpcC: %v", err)
+			return nil, errs.Malformed("vpcC: %v", err)
 		}
 		t.Codec, t.Config = media.CodecVP9, rec[4:]
 	case "vp08":
@@ -258,7 +258,7 @@ func parseVisualEntry(typ string, entry []byte) (*entryInfo, error) {
 
 func parseAudioEntry(typ string, entry []byte) (*entryInfo, error) {
 	if len(entry) < audioSampleEntrySize {
-		return nil, malformed("%s sample entry of %d bytes", typ, len(entry))
+		return nil, errs.Malformed("%s sample entry of %d bytes", typ, len(entry))
 	}
 	if _, ok := sampleEntryNames[typ]; ok && typ != "mp4a" && typ != "Opus" && typ != "ac-3" && typ != "ec-3" &&
 		typ != "ulaw" && typ != "alaw" && !uncompressed(typ) {
@@ -274,12 +274,12 @@ func parseAudioEntry(typ string, entry []byte) (*entryInfo, error) {
 	case 0:
 	case 1:
 		if len(children) < qtSoundV1Extra {
-			return nil, malformed("%s sound description v1 of %d bytes", typ, len(entry))
+			return nil, errs.Malformed("%s sound description v1 of %d bytes", typ, len(entry))
 		}
 		children = children[qtSoundV1Extra:]
 	case 2:
 		if len(children) < qtSoundV2Extra {
-			return nil, malformed("%s sound description v2 of %d bytes", typ, len(entry))
+			return nil, errs.Malformed("%s sound description v2 of %d bytes", typ, len(entry))
 		}
 		r := math.Float64frombits(binary.BigEndian.Uint64(children[4:]))
 		if r >= 1 && r <= maxSampleRate {
@@ -290,7 +290,7 @@ func parseAudioEntry(typ string, entry []byte) (*entryInfo, error) {
 		lpcmFlags = binary.BigEndian.Uint32(children[24:])
 		children = children[qtSoundV2Extra:]
 	default:
-		return nil, malformed("%s sound description version %d", typ, version)
+		return nil, errs.Malformed("%s sound description version %d", typ, version)
 	}
 	info := &entryInfo{track: media.Track{Kind: media.KindAudio, SampleRate: rate, Channels: channels}}
 	t := &info.track
@@ -323,15 +323,15 @@ func parseAudioEntry(typ string, entry []byte) (*entryInfo, error) {
 		}
 		f, err := pcmFormat(typ, sampleBits, lpcmFlags, children)
 		if err != nil {
-			return nil, &UnsupportedCodecError{Kind: media.KindAudio, Name: fmt.Sprintf("PCM (%s): %v", fourCCString(typ), err)}
+			return nil, errs.UnsupportedCodec(media.KindAudio, fmt.Sprintf("PCM (%s): %v", fourCCString(typ), err), "")
 		}
 		t.Codec, info.pcm, info.blockAlign = media.CodecPCM, &f, channels*f.BytesPerSample()
 	}
 	if t.SampleRate <= 0 || t.SampleRate > maxSampleRate || t.Channels <= 0 || t.Channels > maxChannels {
-		return nil, malformed("%s track of %d Hz, %d channels", t.Codec, t.SampleRate, t.Channels)
+		return nil, errs.Malformed("%s track of %d Hz, %d channels", t.Codec, t.SampleRate, t.Channels)
 	}
 	if info.blockAlign > 0 && t.Channels > pcm.MaxChannels {
-		return nil, malformed("uncompressed audio of %d channels (at most %d)", t.Channels, pcm.MaxChannels)
+		return nil, errs.Malformed("uncompressed audio of %d channels (at most %d)", t.Channels, pcm.MaxChannels)
 	}
 	t.ClockRate = t.SampleRate
 	return info, nil
@@ -403,7 +403,7 @@ func decodeChildBox(typ string, body []byte) (mp4ff.Box, error) {
 // Specification: ISO/IEC 14496-14, section 5.6; ISO/IEC 14496-1, 7.2.6.
 func parseEsds(t *media.Track, body []byte) error {
 	if body == nil {
-		return malformed("mp4a sample entry without esds")
+		return errs.Malformed("mp4a sample entry without esds")
 	}
 	b, err := decodeChildBox("esds", body)
 	if err != nil {
@@ -411,18 +411,18 @@ func parseEsds(t *media.Track, body []byte) error {
 	}
 	esds, ok := b.(*mp4ff.EsdsBox)
 	if !ok || esds.DecConfigDescriptor == nil {
-		return malformed("esds without DecoderConfigDescriptor")
+		return errs.Malformed("esds without DecoderConfigDescriptor")
 	}
 	dcd := esds.DecConfigDescriptor
 	switch dcd.ObjectType {
 	case otiMPEG4Audio, otiMPEG2AACMain, otiMPEG2AACLC, otiMPEG2AACSSR:
 		if dcd.DecSpecificInfo == nil || len(dcd.DecSpecificInfo.DecConfig) == 0 {
-			return malformed("AAC esds without AudioSpecificConfig")
+			return errs.Malformed("AAC esds without AudioSpecificConfig")
 		}
 		asc := dcd.DecSpecificInfo.DecConfig
 		c, err := aac.ParseConfig(asc)
 		if err != nil {
-			return malformed("esds: %v", err)
+			return errs.Malformed("esds: %v", err)
 		}
 		t.Codec, t.Config, t.SampleRate = media.CodecAAC, append([]byte(nil), asc...), c.SampleRate
 		if c.Channels > 0 {
@@ -435,7 +435,7 @@ func parseEsds(t *media.Track, body []byte) error {
 		if name == "" {
 			name = "MPEG-4 object type"
 		}
-		return &UnsupportedCodecError{Kind: media.KindAudio, Name: fmt.Sprintf("%s ('mp4a' object type 0x%02x)", name, dcd.ObjectType)}
+		return errs.UnsupportedCodec(media.KindAudio, fmt.Sprintf("%s ('mp4a' object type 0x%02x)", name, dcd.ObjectType), "")
 	}
 	return nil
 }
@@ -448,7 +448,7 @@ func parseEsds(t *media.Track, body []byte) error {
 // section 4.3.2; RFC 7845, section 5.1.
 func parseDops(t *media.Track, body []byte) error {
 	if body == nil {
-		return malformed("Opus sample entry without dOps")
+		return errs.Malformed("Opus sample entry without dOps")
 	}
 	b, err := decodeChildBox("dOps", body)
 	if err != nil {
@@ -456,7 +456,7 @@ func parseDops(t *media.Track, body []byte) error {
 	}
 	d, ok := b.(*mp4ff.DopsBox)
 	if !ok {
-		return malformed("invalid dOps")
+		return errs.Malformed("invalid dOps")
 	}
 	head := make([]byte, 19, 21+len(d.ChannelMapping))
 	copy(head, "OpusHead")
@@ -472,7 +472,7 @@ func parseDops(t *media.Track, body []byte) error {
 	}
 	h, err := opus.ParseHead(head)
 	if err != nil {
-		return malformed("dOps: %v", err)
+		return errs.Malformed("dOps: %v", err)
 	}
 	t.Codec, t.Config, t.SampleRate, t.Channels = media.CodecOpus, head, opus.ClockRate, h.Channels
 	return nil
@@ -480,16 +480,16 @@ func parseDops(t *media.Track, body []byte) error {
 
 // decodeBox decodes one box with mp4ff. mp4ff is a large parser of
 // untrusted input written without fuzzing in mind for every box: a panic
-// in it becomes ErrMalformed rather than a crash of the ingress.
+// in it becomes demux.ErrMalformed rather than a crash of the ingress.
 func decodeBox(buf []byte, pos int64) (box mp4ff.Box, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			box, err = nil, malformed("mp4ff panicked: %v", r)
+			box, err = nil, errs.Malformed("mp4ff panicked: %v", r)
 		}
 	}()
 	box, err = mp4ff.DecodeBoxSR(uint64(pos), bits.NewFixedSliceReader(buf))
 	if err != nil {
-		return nil, malformed("%v", err)
+		return nil, errs.Malformed("%v", err)
 	}
 	return box, nil
 }

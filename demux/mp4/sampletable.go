@@ -62,7 +62,7 @@ func newSampleTable(stbl *mp4ff.StblBox) (*sampleTable, error) {
 		return t, nil
 	}
 	if stbl.Stts == nil || stbl.Stsc == nil || (stbl.Stco == nil && stbl.Co64 == nil) {
-		return nil, malformed("sample table without stts, stsc or chunk offsets")
+		return nil, errs.Malformed("sample table without stts, stsc or chunk offsets")
 	}
 	t.sttsCount, t.sttsDelta = stbl.Stts.SampleCount, stbl.Stts.SampleTimeDelta
 	if stbl.Ctts != nil {
@@ -78,7 +78,7 @@ func newSampleTable(stbl *mp4ff.StblBox) (*sampleTable, error) {
 		}
 	}
 	if len(t.stsc) == 0 || len(t.chunks) == 0 {
-		return nil, malformed("%d samples in %d chunks, %d stsc entries", t.count, len(t.chunks), len(t.stsc))
+		return nil, errs.Malformed("%d samples in %d chunks, %d stsc entries", t.count, len(t.chunks), len(t.stsc))
 	}
 	if stbl.Stss != nil {
 		t.stss = stbl.Stss.SampleNumber
@@ -101,7 +101,7 @@ func (t *sampleTable) next() (sample, error) {
 		size = t.sizes[t.i]
 	}
 	if size > MaxSampleSize {
-		return s, malformed("sample %d of %d bytes exceeds %d", n, size, MaxSampleSize)
+		return s, errs.OverLimit("sample %d of %d bytes exceeds %d", n, size, MaxSampleSize)
 	}
 	s.size = int(size)
 
@@ -109,7 +109,7 @@ func (t *sampleTable) next() (sample, error) {
 	for t.leftInChunk == 0 {
 		t.chunk++
 		if t.chunk >= len(t.chunks) {
-			return s, malformed("sample %d beyond the last of %d chunks", n, len(t.chunks))
+			return s, errs.Malformed("sample %d beyond the last of %d chunks", n, len(t.chunks))
 		}
 		for t.stscIdx+1 < len(t.stsc) && uint64(t.chunk+1) >= uint64(t.stsc[t.stscIdx+1].FirstChunk) {
 			t.stscIdx++
@@ -118,7 +118,7 @@ func (t *sampleTable) next() (sample, error) {
 		t.offset = t.chunks[t.chunk]
 	}
 	if t.offset > 1<<62 {
-		return s, malformed("sample %d at offset %d", n, t.offset)
+		return s, errs.Malformed("sample %d at offset %d", n, t.offset)
 	}
 	s.offset = int64(t.offset)
 	t.offset += uint64(size)

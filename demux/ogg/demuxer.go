@@ -70,7 +70,7 @@ func (d *Demuxer) Initialize() error {
 }
 
 // Run reads the whole input. It returns nil at its clean end; an error
-// wrapping ErrTruncated, ErrUnsupportedCodec or ErrMalformed; ctx.Err()
+// wrapping demux.ErrTruncated, demux.ErrUnsupportedCodec or demux.ErrMalformed; ctx.Err()
 // when ctx ends; or an error of a callback as is.
 func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	pr := &pageReader{br: bufio.NewReaderSize(r, 64*1024), skipCRC: d.skipCRC}
@@ -96,11 +96,11 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 func (d *Demuxer) end() error {
 	switch {
 	case d.audio == nil:
-		return malformed("no Opus or Vorbis stream")
+		return errs.Malformed("no Opus or Vorbis stream")
 	case d.audio.track == nil:
-		return truncated("the %s headers are incomplete", d.audio.codec)
+		return errs.Truncated("the %s headers are incomplete", d.audio.codec)
 	case d.audio.partial != nil && !d.audio.ended:
-		return truncated("the last packet is incomplete")
+		return errs.Truncated("the last packet is incomplete")
 	}
 	return nil
 }
@@ -113,7 +113,7 @@ func (d *Demuxer) page(p *page) error {
 			return nil // a page of a stream whose start we did not see
 		}
 		if len(d.streams) == MaxStreams {
-			return malformed("more than %d logical streams", MaxStreams)
+			return errs.OverLimit("more than %d logical streams", MaxStreams)
 		}
 		s = &stream{}
 		// Streams that begin after ours (a chained file) are ignored.
@@ -125,7 +125,7 @@ func (d *Demuxer) page(p *page) error {
 	}
 	if d.pages++; d.audio == nil || d.audio.track == nil {
 		if d.pages > maxHeaderPages {
-			return malformed("no complete Opus or Vorbis headers in %d pages", maxHeaderPages)
+			return errs.Malformed("no complete Opus or Vorbis headers in %d pages", maxHeaderPages)
 		}
 	}
 	d.packets = d.packets[:0]
@@ -158,7 +158,7 @@ func (s *stream) split(p *page, fn func([]byte) error) error {
 		off += int(l)
 		if !skip {
 			if len(cur)+len(seg) > MaxPacketSize {
-				return malformed("packet larger than %d bytes", MaxPacketSize)
+				return errs.OverLimit("packet larger than %d bytes", MaxPacketSize)
 			}
 			cur = append(cur, seg...)
 		}
@@ -233,15 +233,15 @@ func (s *stream) identify(pkt []byte) error {
 	case bytes.HasPrefix(pkt, magicVorbisID):
 		s.codec = media.CodecVorbis
 	case bytes.HasPrefix(pkt, magicFLAC), bytes.HasPrefix(pkt, magicFLACNative):
-		return &UnsupportedCodecError{Kind: media.KindAudio, Name: "FLAC"}
+		return errs.UnsupportedCodec(media.KindAudio, "FLAC", "")
 	case bytes.HasPrefix(pkt, magicSpeex):
-		return &UnsupportedCodecError{Kind: media.KindAudio, Name: "Speex"}
+		return errs.UnsupportedCodec(media.KindAudio, "Speex", "")
 	case bytes.HasPrefix(pkt, magicOggPCM):
-		return &UnsupportedCodecError{Kind: media.KindAudio, Name: "PCM"}
+		return errs.UnsupportedCodec(media.KindAudio, "PCM", "")
 	case bytes.HasPrefix(pkt, magicTheora):
-		return &UnsupportedCodecError{Kind: media.KindVideo, Name: "Theora"}
+		return errs.UnsupportedCodec(media.KindVideo, "Theora", "")
 	case bytes.HasPrefix(pkt, magicDaala):
-		return &UnsupportedCodecError{Kind: media.KindVideo, Name: "Daala"}
+		return errs.UnsupportedCodec(media.KindVideo, "Daala", "")
 	default:
 		s.ignored = true // Skeleton, Kate subtitles, unknown
 	}
@@ -257,10 +257,10 @@ func (s *stream) setup() (*media.Track, error) {
 		}
 		h, err := opus.ParseHead(s.headers[0])
 		if err != nil {
-			return nil, malformed("%v", err)
+			return nil, errs.Malformed("%v", err)
 		}
 		if !bytes.HasPrefix(s.headers[1], magicOpusTags) {
-			return nil, malformed("Opus stream without OpusTags")
+			return nil, errs.Malformed("Opus stream without OpusTags")
 		}
 		s.preSkip = int64(h.PreSkip)
 		return &media.Track{
@@ -273,14 +273,14 @@ func (s *stream) setup() (*media.Track, error) {
 		}
 		id := s.headers[0]
 		if len(id) < vorbisIDSize || binary.LittleEndian.Uint32(id[7:]) != 0 {
-			return nil, malformed("Vorbis identification header")
+			return nil, errs.Malformed("Vorbis identification header")
 		}
 		channels, rate := int(id[11]), int(binary.LittleEndian.Uint32(id[12:]))
 		if channels == 0 || rate == 0 || rate > 768000 {
-			return nil, malformed("Vorbis stream of %d Hz, %d channels", rate, channels)
+			return nil, errs.Malformed("Vorbis stream of %d Hz, %d channels", rate, channels)
 		}
 		if !bytes.HasPrefix(s.headers[1], magicVorbisCmt) || !bytes.HasPrefix(s.headers[2], magicVorbisSetup) {
-			return nil, malformed("Vorbis comment or setup header missing")
+			return nil, errs.Malformed("Vorbis comment or setup header missing")
 		}
 		s.hop = int64(1) << (id[28] >> 4) / 2
 		return &media.Track{
@@ -288,7 +288,7 @@ func (s *stream) setup() (*media.Track, error) {
 			Config: xiphLace(s.headers), SampleRate: rate, Channels: channels,
 		}, nil
 	}
-	return nil, malformed("stream of codec %s", s.codec)
+	return nil, errs.Malformed("stream of codec %s", s.codec)
 }
 
 // xiphLace packs the three Vorbis headers as libavcodec's extradata: the
@@ -315,7 +315,7 @@ func xiphLace(h [][]byte) []byte {
 func (d *Demuxer) timestamps(s *stream, granule int64) error {
 	n := int64(len(d.packets))
 	if granule != noGranule && (granule < 0 || granule > 1<<50) {
-		return malformed("granule position %d", granule)
+		return errs.Malformed("granule position %d", granule)
 	}
 	switch s.codec {
 	case media.CodecOpus:
@@ -323,7 +323,7 @@ func (d *Demuxer) timestamps(s *stream, granule int64) error {
 		for i := range d.packets {
 			dur, err := opus.PacketDuration(d.packets[i].data)
 			if err != nil {
-				return malformed("%v", err)
+				return errs.Malformed("%v", err)
 			}
 			d.packets[i].dur = int64(dur)
 			sum += int64(dur)

@@ -26,7 +26,7 @@ func FuzzDemuxer(f *testing.F) {
 	f.Add(demuxtest.ReadTestdata(f, "flac.ogg"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		clone := bytes.Clone(in)
-		r, _ := demux(in, true)
+		r, _ := demuxInput(in, true)
 		require.Equal(t, clone, in, "input mutated")
 		checkInvariants(t, r)
 		for _, tr := range r.Tracks {

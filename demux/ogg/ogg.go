@@ -17,7 +17,7 @@
 //     evenly. Clock rate = the sample rate.
 //
 // Timestamps are rebased so that the first packet is at 0. FLAC, Speex and
-// Theora streams are refused by name with ErrUnsupportedCodec; Skeleton and
+// Theora streams are refused by name with demux.ErrUnsupportedCodec; Skeleton and
 // unknown streams are ignored, as are the streams of a chained file after
 // the first.
 //
@@ -28,10 +28,7 @@
 package ogg
 
 import (
-	"errors"
-	"fmt"
-
-	"github.com/tributary-ingress/tributary/media"
+	"github.com/tributary-ingress/tributary/demux"
 )
 
 const (
@@ -55,36 +52,7 @@ const (
 	maxHeaderPages = 1024
 )
 
-// ErrMalformed is matched (errors.Is) by the errors of inputs that are not
-// Ogg or whose pages or headers are inconsistent.
-var ErrMalformed = errors.New("malformed Ogg data")
-
-// ErrTruncated is matched by the errors of a file that ends inside a page.
-var ErrTruncated = errors.New("truncated Ogg file")
-
-// ErrUnsupportedCodec is matched by the errors of streams this package
-// cannot demux, e.g. "unsupported audio codec: FLAC".
-var ErrUnsupportedCodec = errors.New("unsupported codec")
-
-// UnsupportedCodecError names a codec this package cannot demux.
-type UnsupportedCodecError struct {
-	Kind media.Kind
-	Name string
-}
-
-func (e *UnsupportedCodecError) Error() string {
-	return fmt.Sprintf("unsupported %s codec: %s", e.Kind, e.Name)
-}
-
-// Is makes errors.Is(err, ErrUnsupportedCodec) true.
-func (e *UnsupportedCodecError) Is(target error) bool {
-	return target == ErrUnsupportedCodec
-}
-
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
-}
-
-func truncated(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrTruncated}, args...)...)
-}
+// errs builds the errors of this package (demux.ErrMalformed,
+// demux.ErrTruncated, demux.ErrUnsupportedCodec, …), which name the
+// container "Ogg".
+const errs = demux.Container("Ogg")

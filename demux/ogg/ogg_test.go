@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/codec/opus"
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -37,7 +38,7 @@ var cases = []fileCase{
 
 type demuxed struct{ demuxtest.Collector }
 
-func demux(in []byte, skipCRC bool) (*demuxed, error) {
+func demuxInput(in []byte, skipCRC bool) (*demuxed, error) {
 	r := &demuxed{}
 	d := &Demuxer{OnTrack: r.OnTrack, OnFrame: r.OnFrameAfterTrack, skipCRC: skipCRC}
 	if err := d.Initialize(); err != nil {
@@ -46,7 +47,7 @@ func demux(in []byte, skipCRC bool) (*demuxed, error) {
 	return r, d.Run(context.Background(), bytes.NewReader(in))
 }
 
-func demuxBytes(in []byte) (*demuxed, error) { return demux(in, false) }
+func demuxBytes(in []byte) (*demuxed, error) { return demuxInput(in, false) }
 
 func (r *demuxed) dump() string {
 	var b strings.Builder
@@ -155,7 +156,7 @@ func TestTruncated(t *testing.T) {
 			require.NoError(t, err)
 			for _, cut := range []int{len(in) / 2, len(in) - 10} {
 				r, err := demuxBytes(in[:cut])
-				require.ErrorIs(t, err, ErrTruncated, "cut at %d", cut)
+				require.ErrorIs(t, err, demux.ErrTruncated, "cut at %d", cut)
 				require.Less(t, len(r.Frames), len(full.Frames))
 				checkInvariants(t, r)
 			}
@@ -165,8 +166,8 @@ func TestTruncated(t *testing.T) {
 
 func TestUnsupportedCodec(t *testing.T) {
 	_, err := demuxBytes(demuxtest.ReadTestdata(t, "flac.ogg"))
-	require.ErrorIs(t, err, ErrUnsupportedCodec)
-	require.EqualError(t, err, "unsupported audio codec: FLAC")
+	require.ErrorIs(t, err, demux.ErrUnsupportedCodec)
+	require.EqualError(t, err, "unsupported audio codec in Ogg: FLAC")
 }
 
 func TestMalformed(t *testing.T) {
@@ -180,7 +181,7 @@ func TestMalformed(t *testing.T) {
 	} {
 		t.Run(ca.name, func(t *testing.T) {
 			_, err := demuxBytes(ca.in)
-			require.ErrorIs(t, err, ErrMalformed)
+			require.ErrorIs(t, err, demux.ErrMalformed)
 		})
 	}
 }

@@ -52,11 +52,11 @@ func (r *pageReader) next() (*page, error) {
 		}
 		if !bytes.HasPrefix(hdr, capturePattern) {
 			if !r.started {
-				return nil, malformed("not an Ogg stream")
+				return nil, errs.Malformed("not an Ogg stream")
 			}
 			skipped++
 			if skipped > MaxResyncBytes {
-				return nil, malformed("%d bytes without an Ogg page", skipped)
+				return nil, errs.Malformed("%d bytes without an Ogg page", skipped)
 			}
 			if _, err := r.br.Discard(1); err != nil {
 				return nil, io.EOF
@@ -64,15 +64,15 @@ func (r *pageReader) next() (*page, error) {
 			continue
 		}
 		if len(hdr) < pageHeaderSize {
-			return nil, truncated("page header of %d bytes: %v", len(hdr), err)
+			return nil, errs.Truncated("page header of %d bytes: %v", len(hdr), err)
 		}
 		if hdr[4] != 0 {
-			return nil, malformed("Ogg version %d", hdr[4])
+			return nil, errs.Malformed("Ogg version %d", hdr[4])
 		}
 		nseg := int(hdr[26])
 		full, err := r.br.Peek(pageHeaderSize + nseg)
 		if len(full) < pageHeaderSize+nseg {
-			return nil, truncated("lacing table: %v", err)
+			return nil, errs.Truncated("lacing table: %v", err)
 		}
 		lacing := full[pageHeaderSize:]
 		bodySize := 0
@@ -86,7 +86,7 @@ func (r *pageReader) next() (*page, error) {
 		r.buf = r.buf[:size]
 		if _, err := io.ReadFull(r.br, r.buf); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, truncated("page of %d bytes", size)
+				return nil, errs.Truncated("page of %d bytes", size)
 			}
 			return nil, err
 		}

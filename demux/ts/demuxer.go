@@ -42,7 +42,7 @@ type Demuxer struct {
 
 	// SkipUnsupported makes the demuxer ignore audio and video streams of
 	// codecs it does not support (counted in Stats.SkippedStreams) instead
-	// of failing with ErrUnsupportedCodec. Run still fails when no
+	// of failing with demux.ErrUnsupportedCodec. Run still fails when no
 	// supported stream is left.
 	SkipUnsupported bool
 
@@ -82,7 +82,7 @@ func (d *Demuxer) Discontinuity() {
 }
 
 // Run demuxes r until its end or an error, and returns nil at a clean end.
-// The errors match ErrTruncated, ErrMalformed or ErrUnsupportedCodec, or
+// The errors match demux.ErrTruncated, demux.ErrMalformed or demux.ErrUnsupportedCodec, or
 // are ctx's or r's; an error returned by a callback is returned as is.
 func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	if d.streams == nil {

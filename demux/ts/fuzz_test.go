@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -40,7 +41,7 @@ func FuzzDemuxer(f *testing.F) {
 		r, err := demuxBytes(in)
 		require.Equal(t, clone, in, "input mutated")
 		if err != nil {
-			require.True(t, errorsIsAny(err, ErrTruncated, ErrMalformed, ErrUnsupportedCodec), "unexpected error %v", err)
+			require.True(t, errorsIsAny(err, demux.ErrTruncated, demux.ErrMalformed, demux.ErrUnsupportedCodec), "unexpected error %v", err)
 		}
 		checkInvariants(t, r)
 		for _, fr := range r.Frames {

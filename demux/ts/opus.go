@@ -1,6 +1,8 @@
 package ts
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+)
 
 const opusClockRate = 48000
 
@@ -12,14 +14,14 @@ func splitOpusAUs(buf []byte) ([][]byte, error) {
 	var out [][]byte
 	for len(buf) > 0 {
 		if len(buf) < 2 || buf[0] != 0x7f || buf[1]&0xe0 != 0xe0 {
-			return out, malformed("Opus control header prefix")
+			return out, errs.Malformed("Opus control header prefix")
 		}
 		startTrim, endTrim, ext := buf[1]&0x10 != 0, buf[1]&0x08 != 0, buf[1]&0x04 != 0
 		buf = buf[2:]
 		size := 0
 		for {
 			if len(buf) < 1 {
-				return out, malformed("Opus au_size truncated")
+				return out, errs.Malformed("Opus au_size truncated")
 			}
 			b := buf[0]
 			buf = buf[1:]
@@ -36,17 +38,17 @@ func splitOpusAUs(buf []byte) ([][]byte, error) {
 			skip += 2
 		}
 		if len(buf) < skip {
-			return out, malformed("Opus trim truncated")
+			return out, errs.Malformed("Opus trim truncated")
 		}
 		buf = buf[skip:]
 		if ext {
 			if len(buf) < 1 || len(buf) < 1+int(buf[0]) {
-				return out, malformed("Opus control extension truncated")
+				return out, errs.Malformed("Opus control extension truncated")
 			}
 			buf = buf[1+int(buf[0]):]
 		}
 		if size == 0 || size > len(buf) {
-			return out, malformed("Opus au_size %d, %d bytes left", size, len(buf))
+			return out, errs.Malformed("Opus au_size %d, %d bytes left", size, len(buf))
 		}
 		out = append(out, buf[:size:size])
 		buf = buf[size:]

@@ -7,8 +7,8 @@ import (
 
 // packetReader is the io.Reader astits reads: it hands over one checked
 // 188-byte packet per Read. On the way it
-//   - stops at the first packet without sync byte (ErrMalformed) and at a
-//     partial last packet (ErrTruncated), keeping the error for Run;
+//   - stops at the first packet without sync byte (demux.ErrMalformed) and at a
+//     partial last packet (demux.ErrTruncated), keeping the error for Run;
 //   - bounds every PID's payload unit by MaxPESSize;
 //   - takes the packets of SCTE-35 PIDs out of the stream and assembles
 //     their sections itself, so that a section is parsed when its last
@@ -46,21 +46,21 @@ func (p *packetReader) Read(out []byte) (int, error) {
 			p.checkUnitsComplete()
 			return 0, io.EOF
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			p.err = truncated("last packet has %d of %d bytes", n, PacketSize)
+			p.err = errs.Truncated("last packet has %d of %d bytes", n, PacketSize)
 			return 0, io.EOF
 		case err != nil:
 			p.err = err
 			return 0, io.EOF
 		}
 		if p.buf[0] != 0x47 {
-			p.err = malformed("packet %d does not start with the sync byte 0x47 (0x%02x)", p.n, p.buf[0])
+			p.err = errs.Malformed("packet %d does not start with the sync byte 0x47 (0x%02x)", p.n, p.buf[0])
 			return 0, io.EOF
 		}
 		p.n++
 		p.d.stats.Packets++
 		pid, payload, pusi, ok := packetPayload(p.buf[:])
 		if !ok {
-			p.err = malformed("packet %d: adaptation field longer than the packet", p.n)
+			p.err = errs.Malformed("packet %d: adaptation field longer than the packet", p.n)
 			return 0, io.EOF
 		}
 		if p.d.scte35PIDs[pid] {
@@ -117,7 +117,7 @@ func (p *packetReader) track(pid uint16, payload []byte, pusi bool) error {
 	}
 	u.size += len(payload)
 	if u.size > MaxPESSize {
-		return malformed("PES packet on PID %d larger than %d bytes", pid, MaxPESSize)
+		return errs.OverLimit("PES packet on PID %d larger than %d bytes", pid, MaxPESSize)
 	}
 	return nil
 }
@@ -127,7 +127,7 @@ func (p *packetReader) track(pid uint16, payload []byte, pusi bool) error {
 func (p *packetReader) checkUnitsComplete() {
 	for pid, u := range p.units {
 		if u.want > 0 && u.size < u.want {
-			p.err = truncated("PES packet on PID %d has %d of %d bytes", pid, u.size, u.want)
+			p.err = errs.Truncated("PES packet on PID %d has %d of %d bytes", pid, u.size, u.want)
 			return
 		}
 	}

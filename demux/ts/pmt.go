@@ -56,7 +56,7 @@ var unsupportedTypes = map[astits.StreamType]struct {
 
 // classify returns the codec of an elementary stream, or the name of an
 // unsupported audio/video codec, or neither for data streams.
-func classify(es *astits.PMTElementaryStream) (codec media.CodecID, opusChannels int, unsupported *UnsupportedCodecError) {
+func classify(es *astits.PMTElementaryStream) (codec media.CodecID, opusChannels int, unsupported error) {
 	st := es.StreamType
 	switch st {
 	case streamTypeH264:
@@ -77,7 +77,7 @@ func classify(es *astits.PMTElementaryStream) (codec media.CodecID, opusChannels
 		return classifyPrivate(es)
 	}
 	if u, ok := unsupportedTypes[st]; ok {
-		return 0, 0, &UnsupportedCodecError{Kind: u.kind, Name: fmt.Sprintf("%s (stream type 0x%02x)", u.name, uint8(st)), PID: es.ElementaryPID}
+		return 0, 0, errs.UnsupportedCodec(u.kind, fmt.Sprintf("%s (stream type 0x%02x)", u.name, uint8(st)), fmt.Sprintf("PID %d", es.ElementaryPID))
 	}
 	return 0, 0, nil
 }
@@ -85,7 +85,7 @@ func classify(es *astits.PMTElementaryStream) (codec media.CodecID, opusChannels
 // classifyPrivate looks at the descriptors of a private data stream
 // (stream type 0x06), which carries Opus, AC-3 and E-AC-3 as well as
 // subtitles and data.
-func classifyPrivate(es *astits.PMTElementaryStream) (media.CodecID, int, *UnsupportedCodecError) {
+func classifyPrivate(es *astits.PMTElementaryStream) (media.CodecID, int, error) {
 	var opus bool
 	channels := 0
 	for _, desc := range es.ElementaryStreamDescriptors {
@@ -111,7 +111,7 @@ func classifyPrivate(es *astits.PMTElementaryStream) (media.CodecID, int, *Unsup
 		return 0, 0, nil
 	}
 	if channels < 0 {
-		return 0, 0, &UnsupportedCodecError{Kind: media.KindAudio, Name: fmt.Sprintf("Opus with channel_config_code 0x%02x", -channels-1), PID: es.ElementaryPID}
+		return 0, 0, errs.UnsupportedCodec(media.KindAudio, fmt.Sprintf("Opus with channel_config_code 0x%02x", -channels-1), fmt.Sprintf("PID %d", es.ElementaryPID))
 	}
 	if channels == 0 {
 		channels = 2 // descriptor absent: stereo, as ffmpeg assumes
@@ -154,7 +154,7 @@ func (d *Demuxer) handlePMT(pmt *astits.PMTData) error {
 		}
 	}
 	if supported == 0 && lastUnsupported != nil {
-		return fmt.Errorf("no supported audio or video stream in program %d: %w", pmt.ProgramNumber, lastUnsupported)
+		return errs.NoTracks("program %d: %w", pmt.ProgramNumber, lastUnsupported)
 	}
 	return nil
 }

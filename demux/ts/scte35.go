@@ -82,17 +82,17 @@ type SpliceInfoSection struct {
 func (s *SpliceInfoSection) Unmarshal(buf []byte) error {
 	*s = SpliceInfoSection{}
 	if len(buf) < 3 {
-		return malformed("SCTE-35 section of %d bytes", len(buf))
+		return errs.Malformed("SCTE-35 section of %d bytes", len(buf))
 	}
 	if buf[0] != TableIDSCTE35 {
-		return malformed("SCTE-35 table_id 0x%02x", buf[0])
+		return errs.Malformed("SCTE-35 table_id 0x%02x", buf[0])
 	}
 	size := 3 + (int(buf[1]&0x0f)<<8 | int(buf[2]))
 	if size > len(buf) {
-		return truncated("SCTE-35 section of %d bytes, %d present", size, len(buf))
+		return errs.Truncated("SCTE-35 section of %d bytes, %d present", size, len(buf))
 	}
 	if size < spliceInfoFixedSize+2+spliceInfoCRCSize {
-		return malformed("SCTE-35 section_length %d", size-3)
+		return errs.Malformed("SCTE-35 section_length %d", size-3)
 	}
 	buf = buf[:size]
 	if crc32MPEG2(buf) != 0 {
@@ -112,7 +112,7 @@ func (s *SpliceInfoSection) Unmarshal(buf []byte) error {
 		cmdLen = len(body)
 	}
 	if cmdLen > len(body) {
-		return malformed("SCTE-35 splice_command_length %d, %d bytes left", cmdLen, len(body))
+		return errs.Malformed("SCTE-35 splice_command_length %d, %d bytes left", cmdLen, len(body))
 	}
 	if s.CommandType != SpliceCommandInsert {
 		return nil
@@ -135,7 +135,7 @@ func (s *SpliceInfoSection) Unmarshal(buf []byte) error {
 func parseSpliceInsert(b []byte) (*SpliceInsert, error) {
 	in := &SpliceInsert{PTS: -1, Duration: -1}
 	if len(b) < spliceInsertMinSize {
-		return nil, malformed("SCTE-35 splice_insert of %d bytes", len(b))
+		return nil, errs.Malformed("SCTE-35 splice_insert of %d bytes", len(b))
 	}
 	in.EventID = be32(b)
 	in.Cancel = b[4]&0x80 != 0
@@ -144,7 +144,7 @@ func parseSpliceInsert(b []byte) (*SpliceInsert, error) {
 		return in, nil
 	}
 	if len(b) < 1 {
-		return nil, malformed("SCTE-35 splice_insert: no flags")
+		return nil, errs.Malformed("SCTE-35 splice_insert: no flags")
 	}
 	flags := b[0]
 	b = b[1:]
@@ -154,11 +154,11 @@ func parseSpliceInsert(b []byte) (*SpliceInsert, error) {
 	in.Immediate = flags&0x10 != 0
 	if programSplice && !in.Immediate {
 		if len(b) < 1 {
-			return nil, malformed("SCTE-35 splice_time missing")
+			return nil, errs.Malformed("SCTE-35 splice_time missing")
 		}
 		if b[0]&0x80 != 0 {
 			if len(b) < spliceTimeSpecifiedSize {
-				return nil, malformed("SCTE-35 splice_time truncated")
+				return nil, errs.Malformed("SCTE-35 splice_time truncated")
 			}
 			in.PTS = int64(b[0]&1)<<32 | int64(be32(b[1:]))
 			b = b[spliceTimeSpecifiedSize:]
@@ -170,22 +170,22 @@ func parseSpliceInsert(b []byte) (*SpliceInsert, error) {
 		// Component splice mode (deprecated): per-component times, which
 		// we skip; the event has no single PTS.
 		if len(b) < 1 {
-			return nil, malformed("SCTE-35 component_count missing")
+			return nil, errs.Malformed("SCTE-35 component_count missing")
 		}
 		n := int(b[0])
 		b = b[1:]
 		for range n {
 			if len(b) < 1 {
-				return nil, malformed("SCTE-35 component truncated")
+				return nil, errs.Malformed("SCTE-35 component truncated")
 			}
 			b = b[1:]
 			if !in.Immediate {
 				if len(b) < 1 {
-					return nil, malformed("SCTE-35 component splice_time truncated")
+					return nil, errs.Malformed("SCTE-35 component splice_time truncated")
 				}
 				if b[0]&0x80 != 0 {
 					if len(b) < spliceTimeSpecifiedSize {
-						return nil, malformed("SCTE-35 component splice_time truncated")
+						return nil, errs.Malformed("SCTE-35 component splice_time truncated")
 					}
 					b = b[spliceTimeSpecifiedSize:]
 				} else {
@@ -196,14 +196,14 @@ func parseSpliceInsert(b []byte) (*SpliceInsert, error) {
 	}
 	if durationFlag {
 		if len(b) < breakDurationSize {
-			return nil, malformed("SCTE-35 break_duration truncated")
+			return nil, errs.Malformed("SCTE-35 break_duration truncated")
 		}
 		in.AutoReturn = b[0]&0x80 != 0
 		in.Duration = int64(b[0]&1)<<32 | int64(be32(b[1:]))
 		b = b[breakDurationSize:]
 	}
 	if len(b) < spliceInsertTrailingSize {
-		return nil, malformed("SCTE-35 splice_insert: unique_program_id truncated")
+		return nil, errs.Malformed("SCTE-35 splice_insert: unique_program_id truncated")
 	}
 	in.UniqueProgramID = uint16(b[0])<<8 | uint16(b[1])
 	in.AvailNum = b[2]

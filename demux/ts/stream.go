@@ -312,7 +312,7 @@ func (d *Demuxer) handleMP3(s *stream, pes *astits.PESData) error {
 			break
 		}
 		if h.Layer != 3 && h.Layer != 2 {
-			return &UnsupportedCodecError{Kind: media.KindAudio, Name: fmt.Sprintf("MPEG audio layer %d", h.Layer), PID: s.pid}
+			return errs.UnsupportedCodec(media.KindAudio, fmt.Sprintf("MPEG audio layer %d", h.Layer), fmt.Sprintf("PID %d", s.pid))
 		}
 		if len(frames) > 0 && h.Layer != first.Layer {
 			break

@@ -8,7 +8,7 @@
 // AC-3 (0x81, or private data 0x06 with an AC-3 descriptor), E-AC-3
 // (0x87, or 0x06 with an E-AC-3 descriptor) and Opus (0x06 with the
 // "Opus" registration descriptor). MPEG-4 Part 2, VVC, VC-1, DTS, TrueHD
-// and the other audio/video types are refused with ErrUnsupportedCodec
+// and the other audio/video types are refused with demux.ErrUnsupportedCodec
 // naming the codec, unless Demuxer.SkipUnsupported is set.
 //
 // A PES packet is taken to hold whole frames (one picture for video,
@@ -43,11 +43,8 @@
 package ts
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/media"
+	"github.com/tributary-ingress/tributary/demux"
 )
 
 const (
@@ -76,43 +73,10 @@ const (
 	VideoClockRate = 90000
 )
 
-// ErrTruncated is matched (errors.Is) by errors about input that ends in
-// the middle of a packet or a PES packet.
-var ErrTruncated = errors.New("truncated MPEG-TS")
-
-// ErrMalformed is matched by errors about input that is not MPEG-TS or is
-// inconsistent.
-var ErrMalformed = errors.New("malformed MPEG-TS")
-
-// ErrUnsupportedCodec is matched by the errors of elementary streams this
-// package cannot demux; the error text names the codec.
-var ErrUnsupportedCodec = errors.New("unsupported codec")
-
-// UnsupportedCodecError names a codec this package cannot demux.
-type UnsupportedCodecError struct {
-	Kind media.Kind
-	// Name describes the codec, e.g. "AC-3 (stream type 0x81)".
-	Name string
-	// PID is the elementary stream's PID.
-	PID uint16
-}
-
-func (e *UnsupportedCodecError) Error() string {
-	return fmt.Sprintf("unsupported %s codec: %s on PID %d", e.Kind, e.Name, e.PID)
-}
-
-// Is makes errors.Is(err, ErrUnsupportedCodec) true.
-func (e *UnsupportedCodecError) Is(target error) bool {
-	return target == ErrUnsupportedCodec
-}
-
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
-}
-
-func truncated(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrTruncated}, args...)...)
-}
+// errs builds the errors of this package (demux.ErrMalformed,
+// demux.ErrTruncated, demux.ErrUnsupportedCodec, …), which name the
+// container "MPEG-TS".
+const errs = demux.Container("MPEG-TS")
 
 // Stats counts what the demuxer emitted, dropped and repaired.
 type Stats struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/h265"
 	"github.com/tributary-ingress/tributary/codec/mpeg2"
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -187,7 +188,7 @@ func checkAgainstFFprobe(t *testing.T, file string, video, audio []*media.Frame)
 
 func TestUnsupportedMPEG4Video(t *testing.T) {
 	_, err := demuxBytes(demuxtest.ReadTestdata(t, "mpeg4video.ts"))
-	require.ErrorIs(t, err, ErrUnsupportedCodec)
+	require.ErrorIs(t, err, demux.ErrUnsupportedCodec)
 	require.Contains(t, err.Error(), "MPEG-4 Part 2 video (stream type 0x10)")
 
 	// SkipUnsupported: nothing else in the program, so the error stays.
@@ -196,8 +197,9 @@ func TestUnsupportedMPEG4Video(t *testing.T) {
 	d.SkipUnsupported = true
 	require.NoError(t, d.Initialize())
 	err = d.Run(context.Background(), bytes.NewReader(demuxtest.ReadTestdata(t, "mpeg4video.ts")))
-	require.ErrorIs(t, err, ErrUnsupportedCodec)
-	require.Contains(t, err.Error(), "no supported audio or video stream")
+	require.ErrorIs(t, err, demux.ErrUnsupportedCodec)
+	require.Contains(t, err.Error(), "MPEG-TS: no supported audio or video track: program 1")
+	require.ErrorIs(t, err, demux.ErrNoTracks)
 	require.Empty(t, r.Frames)
 }
 
@@ -205,7 +207,7 @@ func TestTruncated(t *testing.T) {
 	in := demuxtest.ReadTestdata(t, "h264_bf2_aac.ts")
 	for _, n := range []int{100, 188*50 + 17, len(in) - 1} {
 		r, err := demuxBytes(in[:n])
-		require.ErrorIs(t, err, ErrTruncated, "cut at %d", n)
+		require.ErrorIs(t, err, demux.ErrTruncated, "cut at %d", n)
 		checkInvariants(t, r)
 	}
 }
@@ -216,7 +218,7 @@ func TestMalformed(t *testing.T) {
 		append(bytes.Clone(demuxtest.ReadTestdata(t, "h264_bf2_aac.ts")[:188*10]), bytes.Repeat([]byte{0x12}, 188)...),
 	} {
 		_, err := demuxBytes(in)
-		require.ErrorIs(t, err, ErrMalformed)
+		require.ErrorIs(t, err, demux.ErrMalformed)
 	}
 }
 

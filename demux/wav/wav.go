@@ -26,6 +26,7 @@ import (
 	"io"
 
 	"github.com/tributary-ingress/tributary/codec/pcm"
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -58,30 +59,10 @@ const (
 	formatExtensible = 0xfffe
 )
 
-// ErrMalformed is matched (errors.Is) by the errors of inputs that are
-// not WAV.
-var ErrMalformed = errors.New("malformed WAV data")
-
-// ErrTruncated is matched by the errors of a file that ends in its
-// header.
-var ErrTruncated = errors.New("truncated WAV file")
-
-// ErrUnsupportedCodec is matched by the errors of WAV files of a sample
-// format the package does not read, e.g. "unsupported audio codec: WAV
-// format 0x0002 (ADPCM)".
-var ErrUnsupportedCodec = errors.New("unsupported codec")
-
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
-}
-
-func truncated(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrTruncated}, args...)...)
-}
-
-func unsupported(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrUnsupportedCodec}, args...)...)
-}
+// errs builds the errors of this package (demux.ErrMalformed,
+// demux.ErrTruncated, demux.ErrUnsupportedCodec, …), which name the
+// container "WAV".
+const errs = demux.Container("WAV")
 
 // Demuxer reads a WAV file or stream, calls OnTrack once, then OnFrame for
 // each 20 ms of samples. Frames own their bytes. A Demuxer runs once and
@@ -111,34 +92,34 @@ type format struct {
 }
 
 // Run reads the whole input. It returns nil at its clean end; an error
-// wrapping ErrTruncated, ErrUnsupportedCodec or ErrMalformed; ctx.Err()
+// wrapping demux.ErrTruncated, demux.ErrUnsupportedCodec or demux.ErrMalformed; ctx.Err()
 // when ctx ends; or an error of a callback as is.
 func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var hdr [12]byte
 	if _, err := io.ReadFull(br, hdr[:]); err != nil {
-		return truncated("RIFF header: %v", err)
+		return errs.Truncated("RIFF header: %v", err)
 	}
 	if (string(hdr[:4]) != "RIFF" && string(hdr[:4]) != "RF64") || string(hdr[8:12]) != "WAVE" {
-		return malformed("not a RIFF WAVE file")
+		return errs.Malformed("not a RIFF WAVE file")
 	}
 	var f *format
 	header := 12
 	for {
 		var ch [8]byte
 		if _, err := io.ReadFull(br, ch[:]); err != nil {
-			return truncated("chunk header: %v", err)
+			return errs.Truncated("chunk header: %v", err)
 		}
 		id, size := string(ch[:4]), int64(binary.LittleEndian.Uint32(ch[4:]))
 		header += 8
 		switch id {
 		case "fmt ":
 			if size < 16 || size > maxFmtSize {
-				return malformed("fmt chunk of %d bytes", size)
+				return errs.Malformed("fmt chunk of %d bytes", size)
 			}
 			body := make([]byte, size+size%2)
 			if _, err := io.ReadFull(br, body); err != nil {
-				return truncated("fmt chunk: %v", err)
+				return errs.Truncated("fmt chunk: %v", err)
 			}
 			var err error
 			if f, err = parseFmt(body[:size]); err != nil {
@@ -147,7 +128,7 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 			header += len(body)
 		case "data":
 			if f == nil {
-				return malformed("data chunk before the fmt chunk")
+				return errs.Malformed("data chunk before the fmt chunk")
 			}
 			if size == 0 || size == 0xffffffff {
 				size = -1 // until the end
@@ -157,14 +138,14 @@ func (d *Demuxer) Run(ctx context.Context, r io.Reader) error {
 			skip := size + size%2
 			header += int(min(skip, MaxHeaderBytes+1))
 			if header > MaxHeaderBytes {
-				return malformed("more than %d bytes before the samples", MaxHeaderBytes)
+				return errs.OverLimit("more than %d bytes before the samples", MaxHeaderBytes)
 			}
 			if n, err := br.Discard(int(skip)); int64(n) < skip {
-				return truncated("%q chunk: %v", id, err)
+				return errs.Truncated("%q chunk: %v", id, err)
 			}
 		}
 		if header > MaxHeaderBytes {
-			return malformed("more than %d bytes before the samples", MaxHeaderBytes)
+			return errs.OverLimit("more than %d bytes before the samples", MaxHeaderBytes)
 		}
 	}
 }
@@ -180,12 +161,12 @@ func parseFmt(b []byte) (*format, error) {
 	bits := int(binary.LittleEndian.Uint16(b[14:]))
 	if tag == formatExtensible {
 		if len(b) < 40 {
-			return nil, malformed("WAVE_FORMAT_EXTENSIBLE fmt chunk of %d bytes", len(b))
+			return nil, errs.Malformed("WAVE_FORMAT_EXTENSIBLE fmt chunk of %d bytes", len(b))
 		}
 		tag = binary.LittleEndian.Uint16(b[24:]) // the sub-format GUID's first field
 	}
 	if f.channels <= 0 || f.channels > MaxChannels || f.rate <= 0 || f.rate > MaxSampleRate {
-		return nil, malformed("%d Hz, %d channels (at most %d Hz, %d channels)", f.rate, f.channels, MaxSampleRate, MaxChannels)
+		return nil, errs.Malformed("%d Hz, %d channels (at most %d Hz, %d channels)", f.rate, f.channels, MaxSampleRate, MaxChannels)
 	}
 	switch tag {
 	case formatPCM:
@@ -194,22 +175,22 @@ func parseFmt(b []byte) (*format, error) {
 		f.codec, f.pcm = media.CodecPCM, pcm.Format{Bits: bits, Float: true}
 	case formatALaw, formatMULaw:
 		if bits != 8 {
-			return nil, malformed("G.711 of %d bits per sample", bits)
+			return nil, errs.Malformed("G.711 of %d bits per sample", bits)
 		}
 		f.codec = media.CodecPCMA
 		if tag == formatMULaw {
 			f.codec = media.CodecPCMU
 		}
 	default:
-		return nil, unsupported("unsupported audio codec: WAV format 0x%04x", tag)
+		return nil, errs.UnsupportedCodec(media.KindAudio, fmt.Sprintf("WAV format 0x%04x", tag), "")
 	}
 	if f.codec == media.CodecPCM {
 		if err := f.pcm.Valid(); err != nil {
-			return nil, unsupported("unsupported audio codec: WAV %v", err)
+			return nil, errs.UnsupportedCodec(media.KindAudio, fmt.Sprintf("WAV %v", err), "")
 		}
 	}
 	if f.blockAlign != f.channels*bits/8 {
-		return nil, malformed("block align %d for %d channels of %d bits", f.blockAlign, f.channels, bits)
+		return nil, errs.Malformed("block align %d for %d channels of %d bits", f.blockAlign, f.channels, bits)
 	}
 	return f, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -94,23 +95,23 @@ func TestFiles(t *testing.T) {
 
 func TestRefused(t *testing.T) {
 	_, err := demuxBytes(demuxtest.ReadTestdata(t, "adpcm.wav"))
-	require.ErrorIs(t, err, ErrUnsupportedCodec)
+	require.ErrorIs(t, err, demux.ErrUnsupportedCodec)
 	require.Contains(t, err.Error(), "WAV format 0x0002")
 
 	in := demuxtest.ReadTestdata(t, "s16_stereo.wav")
 	_, err = demuxBytes(in[:30])
-	require.ErrorIs(t, err, ErrTruncated)
+	require.ErrorIs(t, err, demux.ErrTruncated)
 	_, err = demuxBytes([]byte("RIFF\x00\x00\x00\x00AVI LIST"))
-	require.ErrorIs(t, err, ErrMalformed)
+	require.ErrorIs(t, err, demux.ErrMalformed)
 	// A chunk before the data larger than MaxHeaderBytes.
 	big := append(bytes.Clone(in[:12]), []byte("JUNK\x00\x00\x20\x00")...)
 	_, err = demuxBytes(append(big, make([]byte, 4096)...))
-	require.ErrorIs(t, err, ErrMalformed)
+	require.ErrorIs(t, err, demux.ErrMalformed)
 	// Channels beyond the bound.
 	bad := bytes.Clone(in)
 	binary.LittleEndian.PutUint16(bad[22:], 9)
 	_, err = demuxBytes(bad)
-	require.ErrorIs(t, err, ErrMalformed)
+	require.ErrorIs(t, err, demux.ErrMalformed)
 }
 
 // FuzzDemuxer feeds WAV streams through Run, seeded with the start of every

@@ -41,8 +41,8 @@ func demuxBytes(data []byte) (*demuxed, error) {
 	return r, err
 }
 
-// dump renders a golden text trace of tracks and frames.
-func (r *demuxed) dump() string {
+// Dump renders a golden text trace of tracks and frames.
+func (r *demuxed) Dump() string {
 	var b strings.Builder
 	for _, m := range r.metadata {
 		fmt.Fprintf(&b, "metadata %vx%v fps=%v videocodecid=%d audiocodecid=%d audiosamplerate=%v channels=%d encoder=%q\n",

@@ -82,7 +82,7 @@ func TestDemuxFiles(t *testing.T) {
 			r, err := demuxBytes(in)
 			require.NoError(t, err)
 			require.Equal(t, clone, in, "input mutated")
-			demuxtest.CheckGolden(t, ca.name, r.dump())
+			demuxtest.CheckGolden(t, ca.name, r.Dump())
 
 			vt := r.KindTrack(media.KindVideo)
 			require.NotNil(t, vt)

@@ -103,7 +103,8 @@ func play(t *testing.T, d *Demuxer, r *demuxed) error {
 	return err
 }
 
-func (r *demuxed) dump() string {
+// Dump renders the golden text dump of r.
+func (r *demuxed) Dump() string {
 	var b strings.Builder
 	for _, v := range r.variants {
 		fmt.Fprintf(&b, "variant %s bandwidth=%d resolution=%s codecs=%s\n", v.URL[strings.LastIndex(v.URL, "/")+1:], v.Bandwidth, v.Resolution, v.Codecs)
@@ -169,7 +170,7 @@ func TestVOD(t *testing.T) {
 			d := newDemuxer(s, ca.path, r)
 			d.MaxBandwidth = ca.maxBandwidth
 			require.NoError(t, play(t, d, r))
-			demuxtest.CheckGolden(t, ca.name, r.dump())
+			demuxtest.CheckGolden(t, ca.name, r.Dump())
 			checkMonotonic(t, r)
 
 			video, audio := r.KindFrames(media.KindVideo), r.KindFrames(media.KindAudio)

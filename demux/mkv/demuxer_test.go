@@ -33,7 +33,8 @@ func demuxBytes(in []byte) (*demuxed, error) {
 	return r, err
 }
 
-func (r *demuxed) dump() string {
+// Dump renders the golden text dump of r.
+func (r *demuxed) Dump() string {
 	var b strings.Builder
 	for _, t := range r.Tracks {
 		demuxtest.WriteTrack(&b, t, demuxtest.ConfigShortHex)
@@ -150,7 +151,7 @@ func TestDemuxFiles(t *testing.T) {
 			r, err := demuxBytes(in)
 			require.NoError(t, err)
 			require.Equal(t, clone, in, "input mutated")
-			demuxtest.CheckGolden(t, ca.name, r.dump())
+			demuxtest.CheckGolden(t, ca.name, r.Dump())
 			checkInvariants(t, r)
 
 			vt := r.KindTrack(media.KindVideo)

@@ -44,7 +44,8 @@ func demuxBytes(in []byte) (*demuxed, error) {
 	return r, d.Run(context.Background(), bytes.NewReader(in))
 }
 
-func (r *demuxed) dump() string {
+// Dump renders the golden text dump of r.
+func (r *demuxed) Dump() string {
 	var b strings.Builder
 	for _, t := range r.Tracks {
 		fmt.Fprintf(&b, "track id=%d %s %s clock=%d rate=%d channels=%d\n",
@@ -80,7 +81,7 @@ func TestDemuxFiles(t *testing.T) {
 			r, err := demuxBytes(in)
 			require.NoError(t, err)
 			require.Equal(t, clone, in, "input mutated")
-			demuxtest.CheckGolden(t, ca.name, r.dump())
+			demuxtest.CheckGolden(t, ca.name, r.Dump())
 			checkInvariants(t, r)
 
 			require.Len(t, r.Tracks, 1)
@@ -176,7 +177,7 @@ func TestJunkAndTags(t *testing.T) {
 	edited = append(edited, ape...)
 	r, err := demuxBytes(edited)
 	require.NoError(t, err)
-	require.Equal(t, full.dump(), r.dump())
+	require.Equal(t, full.Dump(), r.Dump())
 }
 
 func TestCallbackError(t *testing.T) {

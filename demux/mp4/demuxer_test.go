@@ -37,8 +37,8 @@ func demuxStream(data []byte) (*demuxed, error) {
 	return r, d.RunFragmented(context.Background(), bytes.NewReader(data))
 }
 
-// dump renders a golden text trace of tracks and frames.
-func (r *demuxed) dump() string {
+// Dump renders a golden text trace of tracks and frames.
+func (r *demuxed) Dump() string {
 	var b strings.Builder
 	for _, t := range r.Tracks {
 		demuxtest.WriteTrack(&b, t, demuxtest.ConfigHex)

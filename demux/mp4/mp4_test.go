@@ -95,7 +95,7 @@ func TestDemuxFiles(t *testing.T) {
 			r, err := demuxBytes(in)
 			require.NoError(t, err)
 			require.Equal(t, clone, in, "input mutated")
-			demuxtest.CheckGolden(t, ca.name, r.dump())
+			demuxtest.CheckGolden(t, ca.name, r.Dump())
 			checkInvariants(t, r.Frames)
 
 			n := 0
@@ -131,7 +131,7 @@ func TestDemuxFiles(t *testing.T) {
 			if ca.stream {
 				rs, err := demuxStream(in)
 				require.NoError(t, err)
-				require.Equal(t, r.dump(), rs.dump(), "RunFragmented and Run disagree")
+				require.Equal(t, r.Dump(), rs.Dump(), "RunFragmented and Run disagree")
 			}
 		})
 	}

@@ -49,7 +49,8 @@ func demuxInput(in []byte, skipCRC bool) (*demuxed, error) {
 
 func demuxBytes(in []byte) (*demuxed, error) { return demuxInput(in, false) }
 
-func (r *demuxed) dump() string {
+// Dump renders the golden text dump of r.
+func (r *demuxed) Dump() string {
 	var b strings.Builder
 	for _, t := range r.Tracks {
 		fmt.Fprintf(&b, "track id=%d %s %s clock=%d rate=%d channels=%d config=%d bytes\n",
@@ -85,7 +86,7 @@ func TestDemuxFiles(t *testing.T) {
 			r, err := demuxBytes(in)
 			require.NoError(t, err)
 			require.Equal(t, clone, in, "input mutated")
-			demuxtest.CheckGolden(t, ca.name, r.dump())
+			demuxtest.CheckGolden(t, ca.name, r.Dump())
 			checkInvariants(t, r)
 
 			require.Len(t, r.Tracks, 1)

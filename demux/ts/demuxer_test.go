@@ -51,8 +51,8 @@ func demuxBytes(inputs ...[]byte) (*demuxed, error) {
 	return r, nil
 }
 
-// dump renders a golden text trace of tracks, frames and splices.
-func (r *demuxed) dump() string {
+// Dump renders a golden text trace of tracks, frames and splices.
+func (r *demuxed) Dump() string {
 	var b strings.Builder
 	for _, t := range r.Tracks {
 		demuxtest.WriteTrack(&b, t, demuxtest.ConfigHex)

@@ -73,7 +73,7 @@ func TestSCTE35InTS(t *testing.T) {
 	in, _ := buildSCTE35(t)
 	r, err := demuxBytes(in)
 	require.NoError(t, err)
-	demuxtest.CheckGolden(t, "scte35", r.dump())
+	demuxtest.CheckGolden(t, "scte35", r.Dump())
 	checkInvariants(t, r)
 	require.Len(t, r.splices, 3)
 

@@ -18,136 +18,67 @@ import (
 	"github.com/tributary-ingress/tributary/media"
 )
 
-// fileCase is one real stream from testdata/gen.sh.
-type fileCase struct {
-	name string
-	file string
-
-	videoCodec    media.CodecID
-	width, height int
-	videoFrames   int
-	bframes       bool
-
-	audioCodec  media.CodecID
-	sampleRate  int
-	channels    int
-	audioFrames int
-}
-
-var cases = []fileCase{
-	{
-		name: "ffmpeg_h264_bf2_aac", file: "h264_bf2_aac.ts",
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 30, bframes: true,
-		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 1, audioFrames: 45,
-	},
-	{
-		name: "ffmpeg_hevc_mp3", file: "hevc_mp3.ts",
-		videoCodec: media.CodecH265, width: 320, height: 180, videoFrames: 30,
-		audioCodec: media.CodecMP3, sampleRate: 48000, channels: 2, audioFrames: 43,
-	},
-	{
-		name: "ffmpeg_h264_opus", file: "h264_opus.ts",
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 30,
-		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 2, audioFrames: 51,
-	},
-	{
-		name: "ffmpeg_wrap", file: "wrap.ts",
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 60, bframes: true,
-		audioCodec: media.CodecAAC, sampleRate: 48000, channels: 1, audioFrames: 95,
-	},
-	{
-		name: "ffmpeg_mpeg2_mp2", file: "mpeg2_mp2.ts",
-		videoCodec: media.CodecMPEG2Video, width: 320, height: 180, videoFrames: 15, bframes: true,
-		audioCodec: media.CodecMP2, sampleRate: 48000, channels: 2, audioFrames: 21,
-	},
-	{
-		name: "ffmpeg_h264_ac3", file: "ac3.ts",
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 9, bframes: true,
-		audioCodec: media.CodecAC3, sampleRate: 44100, channels: 1, audioFrames: 9,
-	},
-	{
-		name: "ffmpeg_h264_eac3_dvb", file: "eac3_dvb.ts",
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 9, bframes: true,
-		audioCodec: media.CodecEAC3, sampleRate: 48000, channels: 6, audioFrames: 10,
-	},
-	{
-		name: "ffmpeg_h264_latm", file: "latm.ts",
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 9, bframes: true,
-		audioCodec: media.CodecAAC, sampleRate: 48000, channels: 2, audioFrames: 16,
-	},
-	{
-		name: "gst_x264_voaac", file: "gst_x264_voaac.ts",
-		videoCodec: media.CodecH264, width: 240, height: 160, videoFrames: 30, bframes: true,
-		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 2, audioFrames: 25,
-	},
+// cases are the real streams of testdata/gen.sh.
+var cases = []demuxtest.FileCase{
+	{Name: "ffmpeg_h264_bf2_aac", File: "h264_bf2_aac.ts", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 30, true), demuxtest.Audio(media.CodecAAC, 44100, 1, 45)}},
+	{Name: "ffmpeg_hevc_mp3", File: "hevc_mp3.ts", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH265, 320, 180, 30, false), demuxtest.Audio(media.CodecMP3, 48000, 2, 43)}},
+	{Name: "ffmpeg_h264_opus", File: "h264_opus.ts", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 30, false), demuxtest.Audio(media.CodecOpus, 48000, 2, 51)}},
+	{Name: "ffmpeg_wrap", File: "wrap.ts", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 60, true), demuxtest.Audio(media.CodecAAC, 48000, 1, 95)}},
+	{Name: "ffmpeg_mpeg2_mp2", File: "mpeg2_mp2.ts", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecMPEG2Video, 320, 180, 15, true), demuxtest.Audio(media.CodecMP2, 48000, 2, 21)}},
+	{Name: "ffmpeg_h264_ac3", File: "ac3.ts", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 9, true), demuxtest.Audio(media.CodecAC3, 44100, 1, 9)}},
+	{Name: "ffmpeg_h264_eac3_dvb", File: "eac3_dvb.ts", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 9, true), demuxtest.Audio(media.CodecEAC3, 48000, 6, 10)}},
+	{Name: "ffmpeg_h264_latm", File: "latm.ts", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 9, true), demuxtest.Audio(media.CodecAAC, 48000, 2, 16)}},
+	{Name: "gst_x264_voaac", File: "gst_x264_voaac.ts", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 240, 160, 30, true), demuxtest.Audio(media.CodecAAC, 44100, 2, 25)}},
 }
 
 func TestDemuxFiles(t *testing.T) {
-	for _, ca := range cases {
-		t.Run(ca.name, func(t *testing.T) {
-			in := demuxtest.ReadTestdata(t, ca.file)
-			clone := bytes.Clone(in)
-			r, err := demuxBytes(in)
+	demuxtest.RunFileCases(t, cases, func(in []byte) (*demuxed, error) { return demuxBytes(in) }, func(t *testing.T, ca demuxtest.FileCase, _ []byte, r *demuxed) {
+		checkInvariants(t, r)
+		vt := r.KindTrack(media.KindVideo)
+		switch vt.Codec {
+		case media.CodecH264:
+			var c h264.DecoderConfig
+			require.NoError(t, c.Unmarshal(vt.Config))
+			require.Len(t, c.SPS, 1)
+			require.Len(t, c.PPS, 1)
+			require.Equal(t, 4, c.LengthSize)
+		case media.CodecMPEG2Video:
+			info, err := mpeg2.Parse(vt.Config)
 			require.NoError(t, err)
-			require.Equal(t, clone, in, "input mutated")
-			demuxtest.CheckGolden(t, ca.name, r.dump())
-			checkInvariants(t, r)
+			require.True(t, info.Sequence, "the sequence header is the configuration")
+			require.Equal(t, vt.Width, info.Width)
+		case media.CodecH265:
+			var c h265.DecoderConfig
+			require.NoError(t, c.Unmarshal(vt.Config))
+			require.Len(t, c.VPS, 1)
+			require.Len(t, c.SPS, 1)
+			require.Len(t, c.PPS, 1)
+			sps, err := h265.ParseSPS(c.SPS[0])
+			require.NoError(t, err)
+			require.Equal(t, vt.Width, sps.Width)
+		}
 
-			vt := r.KindTrack(media.KindVideo)
-			require.NotNil(t, vt)
-			require.Equal(t, ca.videoCodec, vt.Codec)
-			require.Equal(t, ca.width, vt.Width)
-			require.Equal(t, ca.height, vt.Height)
-			switch vt.Codec {
-			case media.CodecH264:
-				var c h264.DecoderConfig
-				require.NoError(t, c.Unmarshal(vt.Config))
-				require.Len(t, c.SPS, 1)
-				require.Len(t, c.PPS, 1)
-				require.Equal(t, 4, c.LengthSize)
-			case media.CodecMPEG2Video:
-				info, err := mpeg2.Parse(vt.Config)
-				require.NoError(t, err)
-				require.True(t, info.Sequence, "the sequence header is the configuration")
-				require.Equal(t, ca.width, info.Width)
-			case media.CodecH265:
-				var c h265.DecoderConfig
-				require.NoError(t, c.Unmarshal(vt.Config))
-				require.Len(t, c.VPS, 1)
-				require.Len(t, c.SPS, 1)
-				require.Len(t, c.PPS, 1)
-				sps, err := h265.ParseSPS(c.SPS[0])
-				require.NoError(t, err)
-				require.Equal(t, ca.width, sps.Width)
+		at := r.KindTrack(media.KindAudio)
+		video, audio := r.KindFrames(media.KindVideo), r.KindFrames(media.KindAudio)
+		for _, frames := range [][]*media.Frame{video, audio} {
+			for i := 1; i < len(frames); i++ {
+				require.Greater(t, frames[i].DTS, frames[i-1].DTS, "%s DTS must increase (frame %d)", frames[i].Track.Kind, i)
 			}
+		}
+		// Rebased: the earliest DTS is 0.
+		require.Zero(t, min(video[0].DTS, media.Rescale(audio[0].DTS, at.ClockRate, VideoClockRate)))
 
-			at := r.KindTrack(media.KindAudio)
-			require.NotNil(t, at)
-			require.Equal(t, ca.audioCodec, at.Codec)
-			require.Equal(t, ca.sampleRate, at.SampleRate)
-			require.Equal(t, ca.channels, at.Channels)
-
-			video, audio := r.KindFrames(media.KindVideo), r.KindFrames(media.KindAudio)
-			require.Len(t, video, ca.videoFrames)
-			require.Len(t, audio, ca.audioFrames)
-			require.True(t, video[0].Key)
-			reordered := false
-			for i, f := range video {
-				reordered = reordered || f.PTS != f.DTS
-				if i > 0 {
-					require.Greater(t, f.DTS, video[i-1].DTS, "video DTS must increase (frame %d)", i)
-				}
-			}
-			require.Equal(t, ca.bframes, reordered)
-			for i := 1; i < len(audio); i++ {
-				require.Greater(t, audio[i].DTS, audio[i-1].DTS, "audio DTS must increase (frame %d)", i)
-			}
-			// Rebased: the earliest DTS is 0.
-			require.Zero(t, min(video[0].DTS, media.Rescale(audio[0].DTS, at.ClockRate, VideoClockRate)))
-
-			checkAgainstFFprobe(t, ca.file, video, audio)
-		})
-	}
+		checkAgainstFFprobe(t, ca.File, video, audio)
+	})
 }
 
 // ffprobePackets returns the (pts, dts) in 90 kHz of the packets of one

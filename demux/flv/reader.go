@@ -3,7 +3,6 @@ package flv
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 )
 
@@ -23,8 +22,8 @@ const (
 	tagFilterBit  = 0x20
 )
 
-// ErrNotFLV is returned by Reader.Initialize when the input does not start
-// with an FLV header.
+// ErrNotFLV is matched (with demux.ErrMalformed) by the error of
+// Reader.Initialize when the input does not start with an FLV header.
 var ErrNotFLV = errors.New("not an FLV stream")
 
 // Header is the FLV file header.
@@ -61,18 +60,18 @@ func (r *Reader) Initialize() error {
 	r.br = bufio.NewReaderSize(r.R, 64*1024)
 	var h [fileHeaderSize + 4]byte
 	if _, err := io.ReadFull(r.br, h[:fileHeaderSize]); err != nil {
-		return fmt.Errorf("%w: %w", ErrNotFLV, err)
+		return errs.Malformed("%w: %w", ErrNotFLV, err)
 	}
 	if h[0] != 'F' || h[1] != 'L' || h[2] != 'V' {
-		return ErrNotFLV
+		return errs.Malformed("%w", ErrNotFLV)
 	}
 	r.Header = Header{Version: h[3], HasAudio: h[4]&0x04 != 0, HasVideo: h[4]&0x01 != 0}
 	offset := be32(h[5:])
 	if offset < fileHeaderSize || offset > fileHeaderSize+maxHeaderPadding {
-		return fmt.Errorf("%w: data offset %d", ErrNotFLV, offset)
+		return errs.Malformed("%w: data offset %d", ErrNotFLV, offset)
 	}
 	if _, err := r.br.Discard(int(offset) - fileHeaderSize + 4); err != nil { // + PreviousTagSize0
-		return fmt.Errorf("%w: %w", ErrNotFLV, err)
+		return errs.Malformed("%w: %w", ErrNotFLV, err)
 	}
 	return nil
 }
@@ -104,7 +103,7 @@ func (r *Reader) ReadTag() error {
 		}
 	}
 	if h[0]&tagFilterBit != 0 {
-		return errors.New("flv: encrypted (filtered) tags are not supported")
+		return errs.Malformed("encrypted (filtered) tags are not supported")
 	}
 	switch typ {
 	case tagTypeVideo:

@@ -81,107 +81,43 @@ func checkInvariants(t testing.TB, r *demuxed) {
 	}
 }
 
-type fileCase struct {
-	name, file string
-
-	videoCodec    media.CodecID
-	width, height int
-	videoFrames   int
-	bframes       bool
-
-	audioCodec  media.CodecID
-	sampleRate  int
-	channels    int
-	audioFrames int
-}
-
-var cases = []fileCase{
-	{
-		name: "ffmpeg_vp8_opus", file: "vp8_opus.webm",
-		videoCodec: media.CodecVP8, width: 320, height: 180, videoFrames: 30,
-		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 1, audioFrames: 51,
-	},
-	{
-		name: "ffmpeg_vp9_vorbis", file: "vp9_vorbis.webm",
-		videoCodec: media.CodecVP9, width: 320, height: 180, videoFrames: 30,
-		audioCodec: media.CodecVorbis, sampleRate: 48000, channels: 1, audioFrames: 49,
-	},
-	{
-		name: "ffmpeg_h264_bf2_aac", file: "h264_bf2_aac.mkv",
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 30, bframes: true,
-		audioCodec: media.CodecAAC, sampleRate: 48000, channels: 1, audioFrames: 48,
-	},
-	{
-		name: "ffmpeg_hevc_mp3", file: "hevc_mp3.mkv",
-		videoCodec: media.CodecH265, width: 320, height: 180, videoFrames: 15,
-		audioCodec: media.CodecMP3, sampleRate: 48000, channels: 1, audioFrames: 22,
-	},
-	{
-		name: "ffmpeg_av1_opus", file: "av1_opus.mkv",
-		videoCodec: media.CodecAV1, width: 320, height: 180, videoFrames: 15,
-		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 1, audioFrames: 26,
-	},
-	{
-		name: "ffmpeg_h264_pcm", file: "h264_pcm.mkv",
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 6, bframes: true,
-		audioCodec: media.CodecPCM, sampleRate: 48000, channels: 2, audioFrames: 10,
-	},
-	{
-		name: "ffmpeg_h264_ac3", file: "h264_ac3.mkv",
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 15, bframes: true,
-		audioCodec: media.CodecAC3, sampleRate: 48000, channels: 6, audioFrames: 16,
-	},
-	{
-		name: "ffmpeg_h264_mp2", file: "h264_mp2.mkv",
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 15, bframes: true,
-		audioCodec: media.CodecMP2, sampleRate: 48000, channels: 2, audioFrames: 21,
-	},
-	{
-		name: "gst_vp8_opus_streamable", file: "gst_vp8_opus.webm",
-		videoCodec: media.CodecVP8, width: 320, height: 180, videoFrames: 30,
-		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 2, audioFrames: 51,
-	},
+// cases are the real files of testdata/gen.sh.
+var cases = []demuxtest.FileCase{
+	{Name: "ffmpeg_vp8_opus", File: "vp8_opus.webm", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecVP8, 320, 180, 30, false), demuxtest.Audio(media.CodecOpus, 48000, 1, 51)}},
+	{Name: "ffmpeg_vp9_vorbis", File: "vp9_vorbis.webm", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecVP9, 320, 180, 30, false), demuxtest.Audio(media.CodecVorbis, 48000, 1, 49)}},
+	{Name: "ffmpeg_h264_bf2_aac", File: "h264_bf2_aac.mkv", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 30, true), demuxtest.Audio(media.CodecAAC, 48000, 1, 48)}},
+	{Name: "ffmpeg_hevc_mp3", File: "hevc_mp3.mkv", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH265, 320, 180, 15, false), demuxtest.Audio(media.CodecMP3, 48000, 1, 22)}},
+	{Name: "ffmpeg_av1_opus", File: "av1_opus.mkv", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecAV1, 320, 180, 15, false), demuxtest.Audio(media.CodecOpus, 48000, 1, 26)}},
+	{Name: "ffmpeg_h264_pcm", File: "h264_pcm.mkv", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 6, true), demuxtest.Audio(media.CodecPCM, 48000, 2, 10)}},
+	{Name: "ffmpeg_h264_ac3", File: "h264_ac3.mkv", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 15, true), demuxtest.Audio(media.CodecAC3, 48000, 6, 16)}},
+	{Name: "ffmpeg_h264_mp2", File: "h264_mp2.mkv", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 15, true), demuxtest.Audio(media.CodecMP2, 48000, 2, 21)}},
+	{Name: "gst_vp8_opus_streamable", File: "gst_vp8_opus.webm", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecVP8, 320, 180, 30, false), demuxtest.Audio(media.CodecOpus, 48000, 2, 51)}},
 }
 
 func TestDemuxFiles(t *testing.T) {
-	for _, ca := range cases {
-		t.Run(ca.name, func(t *testing.T) {
-			in := demuxtest.ReadTestdata(t, ca.file)
-			clone := bytes.Clone(in)
-			r, err := demuxBytes(in)
-			require.NoError(t, err)
-			require.Equal(t, clone, in, "input mutated")
-			demuxtest.CheckGolden(t, ca.name, r.Dump())
-			checkInvariants(t, r)
-
-			vt := r.KindTrack(media.KindVideo)
-			require.NotNil(t, vt)
-			require.Equal(t, ca.videoCodec, vt.Codec)
-			require.Equal(t, ca.width, vt.Width)
-			require.Equal(t, ca.height, vt.Height)
-			at := r.KindTrack(media.KindAudio)
-			require.NotNil(t, at)
-			require.Equal(t, ca.audioCodec, at.Codec)
-			require.Equal(t, ca.sampleRate, at.SampleRate)
-			require.Equal(t, ca.channels, at.Channels)
-			switch at.Codec {
-			case media.CodecMP3, media.CodecMP2, media.CodecAC3, media.CodecPCM: // no CodecPrivate
-			default:
-				require.NotEmpty(t, at.Config)
-			}
-			video, audio := r.KindFrames(media.KindVideo), r.KindFrames(media.KindAudio)
-			require.Len(t, video, ca.videoFrames)
-			require.Len(t, audio, ca.audioFrames)
-			require.True(t, video[0].Key)
-			reordered := false
-			for _, f := range video {
-				reordered = reordered || f.PTS != f.DTS
-				require.LessOrEqual(t, f.DTS, f.PTS)
-			}
-			require.Equal(t, ca.bframes, reordered)
-			checkAgainstFFprobe(t, ca.file, video, audio)
-		})
-	}
+	demuxtest.RunFileCases(t, cases, demuxBytes, func(t *testing.T, ca demuxtest.FileCase, _ []byte, r *demuxed) {
+		checkInvariants(t, r)
+		at := r.KindTrack(media.KindAudio)
+		switch at.Codec {
+		case media.CodecMP3, media.CodecMP2, media.CodecAC3, media.CodecPCM: // no CodecPrivate
+		default:
+			require.NotEmpty(t, at.Config)
+		}
+		video, audio := r.KindFrames(media.KindVideo), r.KindFrames(media.KindAudio)
+		for _, f := range video {
+			require.LessOrEqual(t, f.DTS, f.PTS)
+		}
+		checkAgainstFFprobe(t, ca.File, video, audio)
+	})
 }
 
 // ffprobePTS returns the PTS in milliseconds (the TimestampScale of the

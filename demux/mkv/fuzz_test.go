@@ -3,12 +3,10 @@ package mkv
 import (
 	"bytes"
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -20,18 +18,11 @@ const fuzzSeedSize = 6 * 1024
 // FuzzDemuxer feeds whole streams, seeded with every case of the table
 // cut to fuzzSeedSize.
 func FuzzDemuxer(f *testing.F) {
-	for _, ca := range cases {
-		in := demuxtest.ReadTestdata(f, ca.file)
-		f.Add(in[:min(len(in), fuzzSeedSize)])
-	}
+	demuxtest.SeedFuzz(f, cases, demuxtest.Prefix(fuzzSeedSize))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		clone := bytes.Clone(in)
 		r, err := demuxBytes(in)
-		require.Equal(t, clone, in, "input mutated")
-		if err != nil {
-			require.True(t, errors.Is(err, demux.ErrTruncated) || errors.Is(err, demux.ErrMalformed) || errors.Is(err, demux.ErrUnsupportedCodec),
-				"unexpected error %v", err)
-		}
+		demuxtest.CheckFuzzed(t, in, clone, err)
 		checkInvariants(t, r)
 		for _, fr := range r.Frames {
 			size := 0

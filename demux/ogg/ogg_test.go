@@ -16,24 +16,12 @@ import (
 	"github.com/tributary-ingress/tributary/media"
 )
 
-// fileCase is one real file from testdata/gen.sh.
-type fileCase struct {
-	name       string
-	file       string
-	codec      media.CodecID
-	sampleRate int
-	channels   int
-	frames     int
-	// exact is true when every PTS must equal ffprobe's (Opus); Vorbis
-	// PTS are spread over each page and only match at page ends.
-	exact bool
-}
-
-var cases = []fileCase{
-	{name: "ffmpeg_opus_stereo", file: "opus_stereo.ogg", codec: media.CodecOpus, sampleRate: 48000, channels: 2, frames: 51, exact: true},
-	{name: "ffmpeg_opus_mono_60ms", file: "opus_mono_60ms.ogg", codec: media.CodecOpus, sampleRate: 48000, channels: 1, frames: 17, exact: true},
-	{name: "ffmpeg_vorbis_44k", file: "vorbis_44k.ogg", codec: media.CodecVorbis, sampleRate: 44100, channels: 2, frames: 45},
-	{name: "gst_opusenc", file: "gst_opus.ogg", codec: media.CodecOpus, sampleRate: 48000, channels: 2, frames: 22, exact: true},
+// cases are the real files of testdata/gen.sh.
+var cases = []demuxtest.FileCase{
+	{Name: "ffmpeg_opus_stereo", File: "opus_stereo.ogg", Tracks: []demuxtest.Track{demuxtest.Audio(media.CodecOpus, 48000, 2, 51)}},
+	{Name: "ffmpeg_opus_mono_60ms", File: "opus_mono_60ms.ogg", Tracks: []demuxtest.Track{demuxtest.Audio(media.CodecOpus, 48000, 1, 17)}},
+	{Name: "ffmpeg_vorbis_44k", File: "vorbis_44k.ogg", Tracks: []demuxtest.Track{demuxtest.Audio(media.CodecVorbis, 44100, 2, 45)}},
+	{Name: "gst_opusenc", File: "gst_opus.ogg", Tracks: []demuxtest.Track{demuxtest.Audio(media.CodecOpus, 48000, 2, 22)}},
 }
 
 type demuxed struct{ demuxtest.Collector }
@@ -79,52 +67,40 @@ func checkInvariants(t testing.TB, r *demuxed) {
 }
 
 func TestDemuxFiles(t *testing.T) {
-	for _, ca := range cases {
-		t.Run(ca.name, func(t *testing.T) {
-			in := demuxtest.ReadTestdata(t, ca.file)
-			clone := bytes.Clone(in)
-			r, err := demuxBytes(in)
+	demuxtest.RunFileCases(t, cases, demuxBytes, func(t *testing.T, ca demuxtest.FileCase, _ []byte, r *demuxed) {
+		checkInvariants(t, r)
+		tr := r.Tracks[0]
+		require.Zero(t, r.Frames[0].PTS)
+		// Every Opus PTS must equal ffprobe's; Vorbis PTS are spread over
+		// each page and only match at page ends.
+		exact := tr.Codec == media.CodecOpus
+
+		pks := demuxtest.ReadProbe(t, ca.File, "stream_index", "pts", "dts", "duration", "size").Packets
+		require.Len(t, pks, len(r.Frames))
+		for i, f := range r.Frames {
+			require.Equal(t, pks[i].Size, len(f.Data[0]), "frame %d", i)
+			if exact {
+				require.Equal(t, pks[i].PTS-pks[0].PTS, f.PTS, "frame %d", i)
+			}
+		}
+		last := pks[len(pks)-1]
+		end := r.Frames[len(r.Frames)-1].PTS
+		tolerance := float64(last.Duration) + 1
+		if !exact {
+			tolerance = 2048 // a long Vorbis block
+		}
+		require.InDelta(t, last.PTS-pks[0].PTS, end, tolerance, "last PTS")
+
+		switch tr.Codec {
+		case media.CodecOpus:
+			h, err := opus.ParseHead(tr.Config)
 			require.NoError(t, err)
-			require.Equal(t, clone, in, "input mutated")
-			demuxtest.CheckGolden(t, ca.name, r.Dump())
-			checkInvariants(t, r)
-
-			require.Len(t, r.Tracks, 1)
-			tr := r.Tracks[0]
-			require.Equal(t, ca.codec, tr.Codec)
-			require.Equal(t, ca.sampleRate, tr.SampleRate)
-			require.Equal(t, ca.sampleRate, tr.ClockRate)
-			require.Equal(t, ca.channels, tr.Channels)
-			require.Len(t, r.Frames, ca.frames)
-			require.Zero(t, r.Frames[0].PTS)
-
-			pks := demuxtest.ReadProbe(t, ca.file, "stream_index", "pts", "dts", "duration", "size").Packets
-			require.Len(t, pks, len(r.Frames))
-			for i, f := range r.Frames {
-				require.Equal(t, pks[i].Size, len(f.Data[0]), "frame %d", i)
-				if ca.exact {
-					require.Equal(t, pks[i].PTS-pks[0].PTS, f.PTS, "frame %d", i)
-				}
-			}
-			last := pks[len(pks)-1]
-			end := r.Frames[len(r.Frames)-1].PTS
-			tolerance := float64(last.Duration) + 1
-			if !ca.exact {
-				tolerance = 2048 // a long Vorbis block
-			}
-			require.InDelta(t, last.PTS-pks[0].PTS, end, tolerance, "last PTS")
-
-			switch ca.codec {
-			case media.CodecOpus:
-				h, err := opus.ParseHead(tr.Config)
-				require.NoError(t, err)
-				require.Equal(t, ca.channels, h.Channels)
-				require.Positive(t, h.PreSkip)
-			case media.CodecVorbis:
-				checkXiphLacing(t, tr.Config)
-			}
-		})
-	}
+			require.Equal(t, tr.Channels, h.Channels)
+			require.Positive(t, h.PreSkip)
+		case media.CodecVorbis:
+			checkXiphLacing(t, tr.Config)
+		}
+	})
 }
 
 // checkXiphLacing unpacks the Vorbis extradata and finds the three headers.
@@ -151,8 +127,8 @@ func checkXiphLacing(t *testing.T, c []byte) {
 
 func TestTruncated(t *testing.T) {
 	for _, ca := range cases {
-		t.Run(ca.name, func(t *testing.T) {
-			in := demuxtest.ReadTestdata(t, ca.file)
+		t.Run(ca.Name, func(t *testing.T) {
+			in := ca.Read(t)
 			full, err := demuxBytes(in)
 			require.NoError(t, err)
 			for _, cut := range []int{len(in) / 2, len(in) - 10} {

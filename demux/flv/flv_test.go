@@ -10,121 +10,58 @@ import (
 	"github.com/tributary-ingress/tributary/media"
 )
 
-// fileCase is one real stream: an FLV file from testdata/gen.sh, or an
-// Enhanced RTMP stream built from a real elementary stream.
-type fileCase struct {
-	name  string
-	input func(testing.TB) []byte
-
-	videoCodec    media.CodecID
-	width, height int
-	profile       string // H.264 profile from the SPS
-	spsBFrames    bool   // the SPS allows B-frames (H.264 only)
-	bframes       bool   // the stream reorders frames
-	videoFrames   int
-
-	audioCodec  media.CodecID
-	sampleRate  int
-	channels    int
-	audioFrames int
+// expect is what the FLV cases expect beyond the tracks (FileCase.Extra).
+type expect struct {
+	profile    string // H.264 profile from the SPS
+	spsBFrames bool   // the SPS allows B-frames (H.264 only)
 
 	droppedOtherTracks uint64
 }
 
-func file(name string) func(testing.TB) []byte {
-	return func(t testing.TB) []byte { return demuxtest.ReadTestdata(t, name) }
-}
-
-var cases = []fileCase{
-	{
-		name: "ffmpeg_h264_high_bf2_aac", input: file("h264_high_bf2_aac.flv"),
-		videoCodec: media.CodecH264, width: 640, height: 360, profile: "High", spsBFrames: true, bframes: true, videoFrames: 30,
-		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 1, audioFrames: 45,
-	},
-	{
-		name: "ffmpeg_h264_baseline_aac", input: file("h264_baseline_aac.flv"),
-		videoCodec: media.CodecH264, width: 640, height: 360, profile: "Constrained Baseline", videoFrames: 30,
-		audioCodec: media.CodecAAC, sampleRate: 48000, channels: 1, audioFrames: 48,
-	},
-	{
-		name: "ffmpeg_h264_main_mp3", input: file("h264_main_mp3.flv"),
-		videoCodec: media.CodecH264, width: 320, height: 180, profile: "Main", spsBFrames: true, bframes: true, videoFrames: 30,
-		audioCodec: media.CodecMP3, sampleRate: 44100, channels: 2, audioFrames: 40,
-	},
-	{
-		name: "gst_x264_voaac", input: file("gst_x264_voaac.flv"),
-		videoCodec: media.CodecH264, width: 320, height: 240, profile: "High", spsBFrames: true, bframes: true, videoFrames: 30,
-		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 2, audioFrames: 25,
-	},
-	{
-		name: "ertmp_hevc_opus", input: buildHEVCOpus,
-		videoCodec: media.CodecH265, width: 320, height: 180, videoFrames: 15,
-		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 2, audioFrames: 25,
-	},
-	{
-		name: "ertmp_av1_aac", input: buildAV1AAC,
-		videoCodec: media.CodecAV1, width: 320, height: 180, videoFrames: 15,
-		audioCodec: media.CodecAAC, sampleRate: 48000, channels: 2, audioFrames: 24,
-	},
-	{
-		name: "ertmp_vp9_multitrack_mp3", input: buildVP9MP3,
-		videoCodec: media.CodecVP9, videoFrames: 15,
-		audioCodec: media.CodecMP3, sampleRate: 44100, channels: 2, audioFrames: 19,
-		droppedOtherTracks: 5,
-	},
+// cases are real streams: FLV files from testdata/gen.sh, and Enhanced
+// RTMP streams built from real elementary streams.
+var cases = []demuxtest.FileCase{
+	{Name: "ffmpeg_h264_high_bf2_aac", File: "h264_high_bf2_aac.flv", Extra: expect{profile: "High", spsBFrames: true}, Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 640, 360, 30, true), demuxtest.Audio(media.CodecAAC, 44100, 1, 45)}},
+	{Name: "ffmpeg_h264_baseline_aac", File: "h264_baseline_aac.flv", Extra: expect{profile: "Constrained Baseline"}, Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 640, 360, 30, false), demuxtest.Audio(media.CodecAAC, 48000, 1, 48)}},
+	{Name: "ffmpeg_h264_main_mp3", File: "h264_main_mp3.flv", Extra: expect{profile: "Main", spsBFrames: true}, Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 30, true), demuxtest.Audio(media.CodecMP3, 44100, 2, 40)}},
+	{Name: "gst_x264_voaac", File: "gst_x264_voaac.flv", Extra: expect{profile: "High", spsBFrames: true}, Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 240, 30, true), demuxtest.Audio(media.CodecAAC, 44100, 2, 25)}},
+	{Name: "ertmp_hevc_opus", Input: buildHEVCOpus, Extra: expect{}, Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH265, 320, 180, 15, false), demuxtest.Audio(media.CodecOpus, 48000, 2, 25)}},
+	{Name: "ertmp_av1_aac", Input: buildAV1AAC, Extra: expect{}, Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecAV1, 320, 180, 15, false), demuxtest.Audio(media.CodecAAC, 48000, 2, 24)}},
+	{Name: "ertmp_vp9_multitrack_mp3", Input: buildVP9MP3, Extra: expect{droppedOtherTracks: 5}, Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecVP9, 0, 0, 15, false), demuxtest.Audio(media.CodecMP3, 44100, 2, 19)}},
 }
 
 func TestDemuxFiles(t *testing.T) {
-	for _, ca := range cases {
-		t.Run(ca.name, func(t *testing.T) {
-			in := ca.input(t)
-			clone := append([]byte(nil), in...)
-			r, err := demuxBytes(in)
-			require.NoError(t, err)
-			require.Equal(t, clone, in, "input mutated")
-			demuxtest.CheckGolden(t, ca.name, r.Dump())
+	demuxtest.RunFileCases(t, cases, demuxBytes, func(t *testing.T, ca demuxtest.FileCase, _ []byte, r *demuxed) {
+		want := ca.Extra.(expect)
+		require.Equal(t, want.droppedOtherTracks, r.stats.DroppedOtherTracks)
+		require.Zero(t, r.stats.Discontinuities)
+		checkInvariants(t, r.Frames)
 
-			vt := r.KindTrack(media.KindVideo)
-			require.NotNil(t, vt)
-			require.Equal(t, ca.videoCodec, vt.Codec)
-			require.Equal(t, VideoClockRate, vt.ClockRate)
-			require.Equal(t, ca.width, vt.Width)
-			require.Equal(t, ca.height, vt.Height)
-
-			at := r.KindTrack(media.KindAudio)
-			require.NotNil(t, at)
-			require.Equal(t, ca.audioCodec, at.Codec)
-			require.Equal(t, ca.sampleRate, at.SampleRate)
-			require.Equal(t, ca.sampleRate, at.ClockRate)
-			require.Equal(t, ca.channels, at.Channels)
-
-			require.Len(t, r.video(), ca.videoFrames)
-			require.Len(t, r.audio(), ca.audioFrames)
-			require.Equal(t, ca.droppedOtherTracks, r.stats.DroppedOtherTracks)
-			require.Zero(t, r.stats.Discontinuities)
-			checkInvariants(t, r.Frames)
-			require.True(t, r.video()[0].Key, "the first video frame is a keyframe")
-
-			if ca.videoCodec == media.CodecH264 {
-				var c h264.DecoderConfig
-				require.NoError(t, c.Unmarshal(vt.Config))
-				sps, err := h264.ParseSPS(c.SPS[0])
-				require.NoError(t, err)
-				require.Equal(t, ca.profile, sps.ProfileName())
-				require.Equal(t, ca.spsBFrames, sps.MayHaveBFrames(), "SPS verdict")
-			}
-			var det h264.BFrameDetector
-			reordered := false
-			for _, f := range r.video() {
-				det.Observe(f.Data, f.PTS)
-				reordered = reordered || f.PTS != f.DTS
-			}
-			if ca.videoCodec == media.CodecH264 {
-				require.Equal(t, ca.bframes, det.Detected(), "runtime verdict")
-			}
-			require.Equal(t, ca.bframes, reordered, "composition time offsets")
-		})
-	}
+		vt := r.KindTrack(media.KindVideo)
+		if vt.Codec != media.CodecH264 {
+			return
+		}
+		var c h264.DecoderConfig
+		require.NoError(t, c.Unmarshal(vt.Config))
+		sps, err := h264.ParseSPS(c.SPS[0])
+		require.NoError(t, err)
+		require.Equal(t, want.profile, sps.ProfileName())
+		require.Equal(t, want.spsBFrames, sps.MayHaveBFrames(), "SPS verdict")
+		var det h264.BFrameDetector
+		reordered := false
+		for _, f := range r.video() {
+			det.Observe(f.Data, f.PTS)
+			reordered = reordered || f.PTS != f.DTS
+		}
+		require.Equal(t, reordered, det.Detected(), "runtime verdict")
+	})
 }
 
 // checkInvariants holds for any demuxed stream, real or fuzzed.

@@ -86,13 +86,11 @@ func fuzzSeed(in []byte) []byte {
 // with every case of the table (real encoder output and the Enhanced RTMP
 // streams built from it), shrunk by fuzzSeed.
 func FuzzDemuxer(f *testing.F) {
-	for _, ca := range cases {
-		f.Add(fuzzSeed(ca.input(f)))
-	}
+	demuxtest.SeedFuzz(f, cases, fuzzSeed)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		clone := bytes.Clone(in)
-		r, _ := demuxBytes(in)
-		require.Equal(t, clone, in, "input mutated")
+		r, err := demuxBytes(in)
+		demuxtest.CheckFuzzed(t, in, clone, err)
 		for _, tr := range r.Tracks {
 			switch tr.Kind {
 			case media.KindVideo:
@@ -200,8 +198,8 @@ func BenchmarkReader(b *testing.B) {
 // reach frames of both kinds, so the fuzzer starts from valid streams.
 func TestFuzzSeeds(t *testing.T) {
 	for _, ca := range cases {
-		t.Run(ca.name, func(t *testing.T) {
-			seed := fuzzSeed(ca.input(t))
+		t.Run(ca.Name, func(t *testing.T) {
+			seed := fuzzSeed(ca.Read(t))
 			require.LessOrEqual(t, len(seed), fuzzSeedSize)
 			r, err := demuxBytes(seed)
 			require.NoError(t, err)

@@ -77,10 +77,14 @@ func (r *Reader) Initialize() error {
 }
 
 // ReadTag reads one tag and hands it to the Demuxer. It returns io.EOF
-// after the last complete tag and io.ErrUnexpectedEOF on a truncated one.
+// after the last complete tag, and an error matching demux.ErrTruncated
+// and io.ErrUnexpectedEOF on a truncated one.
 func (r *Reader) ReadTag() error {
 	var h [tagHeaderSize]byte
 	if _, err := io.ReadFull(r.br, h[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return errs.Truncated("tag header: %w", err)
+		}
 		return err
 	}
 	typ := h[0] & 0x1f
@@ -94,7 +98,10 @@ func (r *Reader) ReadTag() error {
 	}
 	body := r.buf[:size]
 	if _, err := io.ReadFull(r.br, body); err != nil {
-		return noEOF(err)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return errs.Truncated("tag of %d bytes: %w", size, io.ErrUnexpectedEOF)
+		}
+		return err
 	}
 	if _, err := r.br.Discard(4); err != nil { // PreviousTagSize
 		// A file may end without the last PreviousTagSize: demux the tag.
@@ -127,11 +134,4 @@ func (r *Reader) ReadAll() error {
 			return err
 		}
 	}
-}
-
-func noEOF(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }

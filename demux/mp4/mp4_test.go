@@ -16,125 +16,48 @@ import (
 	"github.com/tributary-ingress/tributary/media"
 )
 
-// fileCase is one real file from testdata/gen.sh.
-type fileCase struct {
-	name string
-	file string
-	// stream is true when RunFragmented can read the file too (moov
-	// first) and must give the same frames as Run.
-	stream bool
-
-	videoCodec    media.CodecID
-	width, height int
-	videoFrames   int
-	bframes       bool
-
-	audioCodec  media.CodecID
-	sampleRate  int
-	channels    int
-	audioFrames int
+// cases are the real files of testdata/gen.sh. Extra is streamable: true
+// when RunFragmented can read the file too (moov first) and must give the
+// same frames as Run.
+var cases = []demuxtest.FileCase{
+	{Name: "ffmpeg_h264_aac_faststart", File: "h264_aac_faststart.mp4", Extra: streamable, Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 30, true), demuxtest.Audio(media.CodecAAC, 44100, 1, 45)}},
+	{Name: "ffmpeg_h264_aac_moov_end", File: "h264_aac_moov_end.mp4", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 60, true), demuxtest.Audio(media.CodecAAC, 44100, 1, 88)}},
+	{Name: "ffmpeg_h264_aac_mov", File: "h264_aac.mov", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 30, true), demuxtest.Audio(media.CodecAAC, 44100, 1, 45)}},
+	{Name: "ffmpeg_aac_m4a", File: "aac_48k.m4a", Tracks: []demuxtest.Track{
+		demuxtest.Audio(media.CodecAAC, 48000, 2, 48)}},
+	{Name: "ffmpeg_h264_aac_fragmented", File: "h264_aac_frag.mp4", Extra: streamable, Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 60, true), demuxtest.Audio(media.CodecAAC, 44100, 1, 88)}},
+	{Name: "ffmpeg_h264_opus_cmaf", File: "h264_opus_cmaf.mp4", Extra: streamable, Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 180, 30, true), demuxtest.Audio(media.CodecOpus, 48000, 2, 51)}},
+	{Name: "ffmpeg_hevc_opus", File: "hevc_opus.mp4", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH265, 320, 180, 30, true), demuxtest.Audio(media.CodecOpus, 48000, 1, 51)}},
+	{Name: "ffmpeg_av1_mp3", File: "av1_mp3.mp4", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecAV1, 320, 180, 30, false), demuxtest.Audio(media.CodecMP3, 44100, 2, 40)}},
+	{Name: "ffmpeg_vp9_opus", File: "vp9_opus.mp4", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecVP9, 320, 180, 30, false), demuxtest.Audio(media.CodecOpus, 48000, 2, 51)}},
+	{Name: "gst_x264_voaac", File: "gst_x264_voaac.mp4", Tracks: []demuxtest.Track{
+		demuxtest.Video(media.CodecH264, 320, 240, 30, true), demuxtest.Audio(media.CodecAAC, 44100, 2, 25)}},
 }
 
-var cases = []fileCase{
-	{
-		name: "ffmpeg_h264_aac_faststart", file: "h264_aac_faststart.mp4", stream: true,
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 30, bframes: true,
-		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 1, audioFrames: 45,
-	},
-	{
-		name: "ffmpeg_h264_aac_moov_end", file: "h264_aac_moov_end.mp4",
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 60, bframes: true,
-		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 1, audioFrames: 88,
-	},
-	{
-		name: "ffmpeg_h264_aac_mov", file: "h264_aac.mov",
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 30, bframes: true,
-		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 1, audioFrames: 45,
-	},
-	{
-		name: "ffmpeg_aac_m4a", file: "aac_48k.m4a",
-		audioCodec: media.CodecAAC, sampleRate: 48000, channels: 2, audioFrames: 48,
-	},
-	{
-		name: "ffmpeg_h264_aac_fragmented", file: "h264_aac_frag.mp4", stream: true,
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 60, bframes: true,
-		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 1, audioFrames: 88,
-	},
-	{
-		name: "ffmpeg_h264_opus_cmaf", file: "h264_opus_cmaf.mp4", stream: true,
-		videoCodec: media.CodecH264, width: 320, height: 180, videoFrames: 30, bframes: true,
-		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 2, audioFrames: 51,
-	},
-	{
-		name: "ffmpeg_hevc_opus", file: "hevc_opus.mp4",
-		videoCodec: media.CodecH265, width: 320, height: 180, videoFrames: 30, bframes: true,
-		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 1, audioFrames: 51,
-	},
-	{
-		name: "ffmpeg_av1_mp3", file: "av1_mp3.mp4",
-		videoCodec: media.CodecAV1, width: 320, height: 180, videoFrames: 30,
-		audioCodec: media.CodecMP3, sampleRate: 44100, channels: 2, audioFrames: 40,
-	},
-	{
-		name: "ffmpeg_vp9_opus", file: "vp9_opus.mp4",
-		videoCodec: media.CodecVP9, width: 320, height: 180, videoFrames: 30,
-		audioCodec: media.CodecOpus, sampleRate: 48000, channels: 2, audioFrames: 51,
-	},
-	{
-		name: "gst_x264_voaac", file: "gst_x264_voaac.mp4",
-		videoCodec: media.CodecH264, width: 320, height: 240, videoFrames: 30, bframes: true,
-		audioCodec: media.CodecAAC, sampleRate: 44100, channels: 2, audioFrames: 25,
-	},
-}
+// streamable marks the cases RunFragmented reads too.
+const streamable = true
 
 func TestDemuxFiles(t *testing.T) {
-	for _, ca := range cases {
-		t.Run(ca.name, func(t *testing.T) {
-			in := demuxtest.ReadTestdata(t, ca.file)
-			clone := bytes.Clone(in)
-			r, err := demuxBytes(in)
+	demuxtest.RunFileCases(t, cases, demuxBytes, func(t *testing.T, ca demuxtest.FileCase, in []byte, r *demuxed) {
+		checkInvariants(t, r.Frames)
+		if vt := r.KindTrack(media.KindVideo); vt != nil {
+			require.NotEmpty(t, vt.Config)
+		}
+		checkProbe(t, r, demuxtest.ReadProbe(t, ca.File, "stream_index", "pts", "dts", "size", "flags"))
+		if ca.Extra == streamable {
+			rs, err := demuxStream(in)
 			require.NoError(t, err)
-			require.Equal(t, clone, in, "input mutated")
-			demuxtest.CheckGolden(t, ca.name, r.Dump())
-			checkInvariants(t, r.Frames)
-
-			n := 0
-			if vt := r.KindTrack(media.KindVideo); ca.videoCodec != 0 {
-				n++
-				require.NotNil(t, vt)
-				require.Equal(t, ca.videoCodec, vt.Codec)
-				require.Equal(t, VideoClockRate, vt.ClockRate)
-				require.Equal(t, ca.width, vt.Width)
-				require.Equal(t, ca.height, vt.Height)
-				require.NotEmpty(t, vt.Config)
-				v := r.TrackFrames(vt)
-				require.Len(t, v, ca.videoFrames)
-				require.True(t, v[0].Key, "the first video frame is a keyframe")
-				reordered := false
-				for _, f := range v {
-					reordered = reordered || f.PTS != f.DTS
-				}
-				require.Equal(t, ca.bframes, reordered, "composition offsets")
-			}
-			at := r.KindTrack(media.KindAudio)
-			n++
-			require.NotNil(t, at)
-			require.Equal(t, ca.audioCodec, at.Codec)
-			require.Equal(t, ca.sampleRate, at.SampleRate)
-			require.Equal(t, ca.sampleRate, at.ClockRate)
-			require.Equal(t, ca.channels, at.Channels)
-			require.Len(t, r.TrackFrames(at), ca.audioFrames)
-			require.Len(t, r.Tracks, n)
-
-			checkProbe(t, r, demuxtest.ReadProbe(t, ca.file, "stream_index", "pts", "dts", "size", "flags"))
-
-			if ca.stream {
-				rs, err := demuxStream(in)
-				require.NoError(t, err)
-				require.Equal(t, r.Dump(), rs.Dump(), "RunFragmented and Run disagree")
-			}
-		})
-	}
+			require.Equal(t, r.Dump(), rs.Dump(), "RunFragmented and Run disagree")
+		}
+	})
 }
 
 // checkInvariants holds for any demuxed stream, real or fuzzed.
@@ -220,13 +143,13 @@ func checkProbe(t *testing.T, r *demuxed, p *demuxtest.Probe) {
 
 func TestTruncated(t *testing.T) {
 	for _, ca := range cases {
-		t.Run(ca.name, func(t *testing.T) {
-			in := demuxtest.ReadTestdata(t, ca.file)
+		t.Run(ca.Name, func(t *testing.T) {
+			in := ca.Read(t)
 			cut := in[:len(in)/2]
 			r, err := demuxBytes(cut)
 			require.ErrorIs(t, err, demux.ErrTruncated, "%v", err)
 			checkInvariants(t, r.Frames)
-			if ca.stream {
+			if ca.Extra == streamable {
 				rs, err := demuxStream(cut)
 				require.ErrorIs(t, err, demux.ErrTruncated, "%v", err)
 				require.NotEmpty(t, rs.Frames, "the frames before the cut")

@@ -42,55 +42,44 @@ func crossings(pcm []byte, channels int) int {
 	return most
 }
 
-// The files are ffmpeg's (testdata/gen.sh): 0.1 s of a 440 Hz tone.
+// cases are ffmpeg's files (testdata/gen.sh): 0.1 s of a 440 Hz tone,
+// five frames of 20 ms.
+var cases = []demuxtest.FileCase{
+	{Name: "s16_stereo.wav", File: "s16_stereo.wav", Tracks: []demuxtest.Track{demuxtest.Audio(media.CodecPCM, 44100, 2, 5)}},
+	{Name: "u8.wav", File: "u8.wav", Tracks: []demuxtest.Track{demuxtest.Audio(media.CodecPCM, 44100, 1, 5)}},
+	{Name: "s24.wav", File: "s24.wav", Tracks: []demuxtest.Track{demuxtest.Audio(media.CodecPCM, 44100, 2, 5)}},
+	{Name: "f32.wav", File: "f32.wav", Tracks: []demuxtest.Track{demuxtest.Audio(media.CodecPCM, 44100, 1, 5)}},
+	{Name: "surround.wav", File: "surround.wav", Tracks: []demuxtest.Track{demuxtest.Audio(media.CodecPCM, 44100, 6, 5)}},
+	{Name: "piped.wav", File: "piped.wav", Tracks: []demuxtest.Track{demuxtest.Audio(media.CodecPCM, 44100, 1, 5)}},
+	{Name: "alaw.wav", File: "alaw.wav", Tracks: []demuxtest.Track{demuxtest.Audio(media.CodecPCMA, 8000, 1, 5)}},
+	{Name: "mulaw.wav", File: "mulaw.wav", Tracks: []demuxtest.Track{demuxtest.Audio(media.CodecPCMU, 8000, 1, 5)}},
+}
+
 func TestFiles(t *testing.T) {
-	for _, c := range []struct {
-		file     string
-		codec    media.CodecID
-		rate     int
-		channels int
-	}{
-		{"s16_stereo.wav", media.CodecPCM, 44100, 2},
-		{"u8.wav", media.CodecPCM, 44100, 1},
-		{"s24.wav", media.CodecPCM, 44100, 2},
-		{"f32.wav", media.CodecPCM, 44100, 1},
-		{"surround.wav", media.CodecPCM, 44100, 6},
-		{"piped.wav", media.CodecPCM, 44100, 1},
-		{"alaw.wav", media.CodecPCMA, 8000, 1},
-		{"mulaw.wav", media.CodecPCMU, 8000, 1},
-	} {
-		t.Run(c.file, func(t *testing.T) {
-			r, err := demuxBytes(demuxtest.ReadTestdata(t, c.file))
-			require.NoError(t, err)
-			require.Len(t, r.Tracks, 1)
-			tr := r.Tracks[0]
-			require.Equal(t, c.codec, tr.Codec)
-			require.Equal(t, c.rate, tr.SampleRate)
-			require.Equal(t, c.rate, tr.ClockRate)
-			require.Equal(t, c.channels, tr.Channels)
-			var all []byte
-			var pts int64
-			for i, f := range r.Frames {
-				require.Equal(t, pts, f.PTS, "frame %d", i)
-				require.True(t, f.Key)
-				require.Len(t, f.Data, 1)
-				all = append(all, f.Data[0]...)
-				perSample := 2 * c.channels
-				if c.codec != media.CodecPCM {
-					perSample = c.channels
-				}
-				require.Zero(t, len(f.Data[0])%perSample)
-				require.LessOrEqual(t, len(f.Data[0])/perSample, c.rate/50, "20 ms frames")
-				pts += int64(len(f.Data[0]) / perSample)
+	demuxtest.RunFileCases(t, cases, demuxBytes, func(t *testing.T, _ demuxtest.FileCase, _ []byte, r *demuxtest.Collector) {
+		tr := r.Tracks[0]
+		var all []byte
+		var pts int64
+		for i, f := range r.Frames {
+			require.Equal(t, pts, f.PTS, "frame %d", i)
+			require.True(t, f.Key)
+			require.Len(t, f.Data, 1)
+			all = append(all, f.Data[0]...)
+			perSample := 2 * tr.Channels
+			if tr.Codec != media.CodecPCM {
+				perSample = tr.Channels
 			}
-			// 0.1 s of samples, all of them.
-			require.Equal(t, int64(c.rate/10), pts)
-			if c.codec == media.CodecPCM {
-				// 44 periods of 440 Hz in 0.1 s, whatever the layout.
-				require.InDelta(t, 44, crossings(all, c.channels), 1)
-			}
-		})
-	}
+			require.Zero(t, len(f.Data[0])%perSample)
+			require.LessOrEqual(t, len(f.Data[0])/perSample, tr.SampleRate/50, "20 ms frames")
+			pts += int64(len(f.Data[0]) / perSample)
+		}
+		// 0.1 s of samples, all of them.
+		require.Equal(t, int64(tr.SampleRate/10), pts)
+		if tr.Codec == media.CodecPCM {
+			// 44 periods of 440 Hz in 0.1 s, whatever the layout.
+			require.InDelta(t, 44, crossings(all, tr.Channels), 1)
+		}
+	})
 }
 
 func TestRefused(t *testing.T) {
@@ -115,16 +104,14 @@ func TestRefused(t *testing.T) {
 }
 
 // FuzzDemuxer feeds WAV streams through Run, seeded with the start of every
-// fixture.
+// case of the table and of the refused ADPCM file.
 func FuzzDemuxer(f *testing.F) {
-	for _, name := range []string{"s16_stereo.wav", "u8.wav", "s24.wav", "f32.wav", "surround.wav", "piped.wav", "alaw.wav", "adpcm.wav"} {
-		in := demuxtest.ReadTestdata(f, name)
-		f.Add(in[:min(len(in), 2048)])
-	}
+	demuxtest.SeedFuzz(f, cases, demuxtest.Prefix(2048))
+	f.Add(demuxtest.ReadTestdata(f, "adpcm.wav")[:2048])
 	f.Fuzz(func(t *testing.T, in []byte) {
 		clone := bytes.Clone(in)
-		r, _ := demuxBytes(in)
-		require.Equal(t, clone, in, "input mutated")
+		r, err := demuxBytes(in)
+		demuxtest.CheckFuzzed(t, in, clone, err)
 		require.LessOrEqual(t, len(r.Tracks), 1)
 		total := 0
 		for _, fr := range r.Frames {

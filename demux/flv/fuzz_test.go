@@ -139,8 +139,8 @@ func FuzzDemuxer(f *testing.F) {
 func BenchmarkDemuxVideo(b *testing.B) {
 	seq, frame := firstVideoTags(b, "h264_high_bf2_aac.flv")
 	d := &Demuxer{
-		OnTrack: func(*media.Track) error { return nil },
-		OnFrame: func(*media.Frame) error { return nil },
+		OnTrack: demuxtest.DiscardTrack,
+		OnFrame: demuxtest.DiscardFrame,
 	}
 	require.NoError(b, d.Initialize())
 	require.NoError(b, d.WriteVideo(0, seq))
@@ -158,8 +158,8 @@ func BenchmarkDemuxVideo(b *testing.B) {
 // BenchmarkDemuxAudio measures WriteAudio for one AAC frame.
 func BenchmarkDemuxAudio(b *testing.B) {
 	d := &Demuxer{
-		OnTrack: func(*media.Track) error { return nil },
-		OnFrame: func(*media.Frame) error { return nil },
+		OnTrack: demuxtest.DiscardTrack,
+		OnFrame: demuxtest.DiscardFrame,
 	}
 	require.NoError(b, d.Initialize())
 	require.NoError(b, d.WriteAudio(0, []byte{0xaf, 0, 0x12, 0x10}))
@@ -176,22 +176,14 @@ func BenchmarkDemuxAudio(b *testing.B) {
 
 // BenchmarkReader measures a whole file through Reader.
 func BenchmarkReader(b *testing.B) {
-	in := demuxtest.ReadTestdata(b, "h264_high_bf2_aac.flv")
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		d := &Demuxer{
-			OnTrack: func(*media.Track) error { return nil },
-			OnFrame: func(*media.Frame) error { return nil },
-		}
+	demuxtest.BenchmarkFile(b, "h264_high_bf2_aac.flv", func(in []byte) error {
+		d := &Demuxer{OnTrack: demuxtest.DiscardTrack, OnFrame: demuxtest.DiscardFrame}
 		r := &Reader{R: bytes.NewReader(in), Demuxer: d}
 		if err := r.Initialize(); err != nil {
-			b.Fatal(err)
+			return err
 		}
-		if err := r.ReadAll(); err != nil {
-			b.Fatal(err)
-		}
-	}
+		return r.ReadAll()
+	})
 }
 
 // TestFuzzSeeds checks the shrunk seeds still demux without error and

@@ -25,10 +25,7 @@ type demuxed struct {
 func demuxBytes(in []byte) (*demuxed, error) {
 	r := &demuxed{}
 	d := &Demuxer{OnTrack: r.OnTrack, OnFrame: r.OnFrame}
-	if err := d.Initialize(); err != nil {
-		return r, err
-	}
-	err := d.Run(context.Background(), bytes.NewReader(in))
+	err := demuxtest.RunBytes(d, in)
 	r.stats = d.Stats()
 	return r, err
 }

@@ -2,13 +2,11 @@ package mkv
 
 import (
 	"bytes"
-	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
-	"github.com/tributary-ingress/tributary/media"
 )
 
 // fuzzSeedSize bounds the seeds: the headers, the tracks and the first
@@ -38,18 +36,9 @@ func FuzzDemuxer(f *testing.F) {
 // BenchmarkDemux measures a whole file: EBML parsing and the per-block
 // path (one buffer per block, one frame per laced frame).
 func BenchmarkDemux(b *testing.B) {
-	in := demuxtest.ReadTestdata(b, "h264_bf2_aac.mkv")
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		d := &Demuxer{OnTrack: func(*media.Track) error { return nil }, OnFrame: func(*media.Frame) error { return nil }}
-		if err := d.Initialize(); err != nil {
-			b.Fatal(err)
-		}
-		if err := d.Run(context.Background(), bytes.NewReader(in)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	demuxtest.BenchmarkFile(b, "h264_bf2_aac.mkv", func(in []byte) error {
+		return demuxtest.RunBytes(&Demuxer{OnTrack: demuxtest.DiscardTrack, OnFrame: demuxtest.DiscardFrame}, in)
+	})
 }
 
 // BenchmarkParseBlock measures splitting one Xiph-laced block.

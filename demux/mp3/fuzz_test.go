@@ -2,13 +2,11 @@ package mp3
 
 import (
 	"bytes"
-	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
-	"github.com/tributary-ingress/tributary/media"
 )
 
 // fuzzSeedSize bounds the seeds: tags and the first frames.
@@ -34,19 +32,7 @@ func FuzzDemuxer(f *testing.F) {
 // BenchmarkRun measures a whole CBR file: per frame, one allocation for
 // the frame and one for its bytes.
 func BenchmarkRun(b *testing.B) {
-	in := demuxtest.ReadTestdata(b, "cbr_44k.mp3")
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		d := &Demuxer{
-			OnTrack: func(*media.Track) error { return nil },
-			OnFrame: func(*media.Frame) error { return nil },
-		}
-		if err := d.Initialize(); err != nil {
-			b.Fatal(err)
-		}
-		if err := d.Run(context.Background(), bytes.NewReader(in)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	demuxtest.BenchmarkFile(b, "cbr_44k.mp3", func(in []byte) error {
+		return demuxtest.RunBytes(&Demuxer{OnTrack: demuxtest.DiscardTrack, OnFrame: demuxtest.DiscardFrame}, in)
+	})
 }

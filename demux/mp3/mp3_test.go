@@ -27,11 +27,7 @@ type demuxed struct{ demuxtest.Collector }
 
 func demuxBytes(in []byte) (*demuxed, error) {
 	r := &demuxed{}
-	d := &Demuxer{OnTrack: r.OnTrack, OnFrame: r.OnFrameAfterTrack}
-	if err := d.Initialize(); err != nil {
-		return r, err
-	}
-	return r, d.Run(context.Background(), bytes.NewReader(in))
+	return r, demuxtest.RunBytes(&Demuxer{OnTrack: r.OnTrack, OnFrame: r.OnFrameAfterTrack}, in)
 }
 
 // Dump renders the golden text dump of r.

@@ -58,21 +58,13 @@ func BenchmarkRunFragmented(b *testing.B) {
 }
 
 func benchmarkFile(b *testing.B, file string, run func(*Demuxer, []byte) error) {
-	in := demuxtest.ReadTestdata(b, file)
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		d := &Demuxer{
-			OnTrack: func(*media.Track) error { return nil },
-			OnFrame: func(*media.Frame) error { return nil },
-		}
+	demuxtest.BenchmarkFile(b, file, func(in []byte) error {
+		d := &Demuxer{OnTrack: demuxtest.DiscardTrack, OnFrame: demuxtest.DiscardFrame}
 		if err := d.Initialize(); err != nil {
-			b.Fatal(err)
+			return err
 		}
-		if err := run(d, in); err != nil {
-			b.Fatal(err)
-		}
-	}
+		return run(d, in)
+	})
 }
 
 // BenchmarkNewFrame measures the per-frame path for one H.264 sample: one

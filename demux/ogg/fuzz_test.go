@@ -2,13 +2,11 @@ package ogg
 
 import (
 	"bytes"
-	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/internal/demuxtest"
-	"github.com/tributary-ingress/tributary/media"
 )
 
 // fuzzSeedSize bounds the seeds: the header pages and the first audio
@@ -37,19 +35,7 @@ func FuzzDemuxer(f *testing.F) {
 // BenchmarkRun measures a whole Opus file: per packet, one allocation for
 // the frame and one for its bytes.
 func BenchmarkRun(b *testing.B) {
-	in := demuxtest.ReadTestdata(b, "opus_stereo.ogg")
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		d := &Demuxer{
-			OnTrack: func(*media.Track) error { return nil },
-			OnFrame: func(*media.Frame) error { return nil },
-		}
-		if err := d.Initialize(); err != nil {
-			b.Fatal(err)
-		}
-		if err := d.Run(context.Background(), bytes.NewReader(in)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	demuxtest.BenchmarkFile(b, "opus_stereo.ogg", func(in []byte) error {
+		return demuxtest.RunBytes(&Demuxer{OnTrack: demuxtest.DiscardTrack, OnFrame: demuxtest.DiscardFrame}, in)
+	})
 }

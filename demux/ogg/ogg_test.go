@@ -28,11 +28,7 @@ type demuxed struct{ demuxtest.Collector }
 
 func demuxInput(in []byte, skipCRC bool) (*demuxed, error) {
 	r := &demuxed{}
-	d := &Demuxer{OnTrack: r.OnTrack, OnFrame: r.OnFrameAfterTrack, skipCRC: skipCRC}
-	if err := d.Initialize(); err != nil {
-		return r, err
-	}
-	return r, d.Run(context.Background(), bytes.NewReader(in))
+	return r, demuxtest.RunBytes(&Demuxer{OnTrack: r.OnTrack, OnFrame: r.OnFrameAfterTrack, skipCRC: skipCRC}, in)
 }
 
 func demuxBytes(in []byte) (*demuxed, error) { return demuxInput(in, false) }

@@ -2,7 +2,6 @@ package ts
 
 import (
 	"bytes"
-	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -88,21 +87,9 @@ func FuzzSCTE35(f *testing.F) {
 // BenchmarkDemux measures a whole file: the per-frame path (PES to frame)
 // plus astits's packet handling.
 func BenchmarkDemux(b *testing.B) {
-	in := demuxtest.ReadTestdata(b, "h264_bf2_aac.ts")
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		d := &Demuxer{
-			OnTrack: func(*media.Track) error { return nil },
-			OnFrame: func(*media.Frame) error { return nil },
-		}
-		if err := d.Initialize(); err != nil {
-			b.Fatal(err)
-		}
-		if err := d.Run(context.Background(), bytes.NewReader(in)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	demuxtest.BenchmarkFile(b, "h264_bf2_aac.ts", func(in []byte) error {
+		return demuxtest.RunBytes(&Demuxer{OnTrack: demuxtest.DiscardTrack, OnFrame: demuxtest.DiscardFrame}, in)
+	})
 }
 
 // BenchmarkSpliceInfoSection measures parsing one splice_insert.

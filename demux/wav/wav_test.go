@@ -2,7 +2,6 @@ package wav
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"testing"
 
@@ -15,11 +14,7 @@ import (
 
 func demuxBytes(in []byte) (*demuxtest.Collector, error) {
 	c := &demuxtest.Collector{}
-	d := &Demuxer{OnTrack: c.OnTrackOnce, OnFrame: c.OnFrameAfterTrack}
-	if err := d.Initialize(); err != nil {
-		return c, err
-	}
-	return c, d.Run(context.Background(), bytes.NewReader(in))
+	return c, demuxtest.RunBytes(&Demuxer{OnTrack: c.OnTrackOnce, OnFrame: c.OnFrameAfterTrack}, in)
 }
 
 // crossings counts the rising zero crossings of 16-bit little-endian

@@ -2,6 +2,8 @@ package demuxtest
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -167,5 +169,40 @@ func CheckFuzzed(t *testing.T, in, clone []byte, err error) {
 	require.Equal(t, clone, in, "input mutated")
 	if err != nil {
 		require.True(t, demux.IsInputError(err), "unexpected error %v", err)
+	}
+}
+
+// Runner is a demuxer of an io.Reader: every package's Demuxer but
+// demux/flv's and demux/mp4's.
+type Runner interface {
+	Initialize() error
+	Run(context.Context, io.Reader) error
+}
+
+// RunBytes initializes d and runs it over in.
+func RunBytes(d Runner, in []byte) error {
+	if err := d.Initialize(); err != nil {
+		return err
+	}
+	return d.Run(context.Background(), bytes.NewReader(in))
+}
+
+// DiscardTrack and DiscardFrame are OnTrack and OnFrame callbacks that
+// keep nothing, for benchmarks.
+func DiscardTrack(*media.Track) error { return nil }
+
+// DiscardFrame: see DiscardTrack.
+func DiscardFrame(*media.Frame) error { return nil }
+
+// BenchmarkFile measures run over testdata/<file> b.N times, in bytes/s
+// and allocations.
+func BenchmarkFile(b *testing.B, file string, run func(in []byte) error) {
+	in := ReadTestdata(b, file)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := run(in); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -51,6 +51,9 @@ func demuxBytes(inputs ...[]byte) (*demuxed, error) {
 	return r, nil
 }
 
+// demuxOne runs a Demuxer over one input.
+func demuxOne(in []byte) (*demuxed, error) { return demuxBytes(in) }
+
 // Dump renders a golden text trace of tracks, frames and splices.
 func (r *demuxed) Dump() string {
 	var b strings.Builder

@@ -41,7 +41,7 @@ var cases = []demuxtest.FileCase{
 }
 
 func TestDemuxFiles(t *testing.T) {
-	demuxtest.RunFileCases(t, cases, func(in []byte) (*demuxed, error) { return demuxBytes(in) }, func(t *testing.T, ca demuxtest.FileCase, _ []byte, r *demuxed) {
+	demuxtest.RunFileCases(t, cases, demuxOne, func(t *testing.T, ca demuxtest.FileCase, _ []byte, r *demuxed) {
 		checkInvariants(t, r)
 		vt := r.KindTrack(media.KindVideo)
 		switch vt.Codec {

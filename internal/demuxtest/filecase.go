@@ -161,14 +161,30 @@ func Prefix(n int) func([]byte) []byte {
 	return func(in []byte) []byte { return in[:min(len(in), n)] }
 }
 
-// CheckFuzzed checks what holds of any input a fuzz target feeds a
-// demuxer: the input is left as it was, and an error is the demuxer's
-// refusal of the input (a *demux.Error), never anything else.
-func CheckFuzzed(t *testing.T, in, clone []byte, err error) {
+// FuzzOne demuxes one input of a fuzz target with demuxBytes and checks
+// what holds of any input: it is left as it was, and an error is the
+// demuxer's refusal of the input (a *demux.Error), never anything else.
+// It returns what was demuxed, for the target's own checks.
+func FuzzOne[R any](t *testing.T, in []byte, demuxBytes func([]byte) (R, error)) R {
 	t.Helper()
+	clone := bytes.Clone(in)
+	r, err := demuxBytes(in)
 	require.Equal(t, clone, in, "input mutated")
 	if err != nil {
 		require.True(t, demux.IsInputError(err), "unexpected error %v", err)
+	}
+	return r
+}
+
+// CheckFrameSizes checks that no frame carries more than limit bytes.
+func CheckFrameSizes(t *testing.T, frames []*media.Frame, limit int) {
+	t.Helper()
+	for i, f := range frames {
+		size := 0
+		for _, u := range f.Data {
+			size += len(u)
+		}
+		require.LessOrEqual(t, size, limit, "frame %d", i)
 	}
 }
 

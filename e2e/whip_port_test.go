@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,28 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/internal/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
-// iceCandidate is one a=candidate line of an SDP answer.
-type iceCandidate struct {
-	transport, addr, typ string
-	port                 int
-}
-
-func answerCandidates(t *testing.T, answer string) []iceCandidate {
+// answerCandidates returns the candidates of an SDP answer, which has
+// some.
+func answerCandidates(t *testing.T, answer string) []testutil.Candidate {
 	t.Helper()
-	var out []iceCandidate
-	for _, l := range strings.Split(answer, "\n") {
-		v, ok := strings.CutPrefix(strings.TrimSpace(l), "a=candidate:")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		require.GreaterOrEqual(t, len(f), 8, l)
-		port, err := strconv.Atoi(f[5])
-		require.NoError(t, err, l)
-		out = append(out, iceCandidate{transport: strings.ToLower(f[2]), addr: f[4], port: port, typ: f[7]})
-	}
+	out := testutil.Candidates(t, answer)
 	require.NotEmpty(t, out, "the answer carries candidates:\n%s", answer)
 	return out
 }
@@ -65,12 +49,12 @@ func TestWHIPSharedUDPPort(t *testing.T) {
 		bctx, stop := page.browser.WithExit(ctx)
 		var hosts int
 		for _, cand := range answerCandidates(t, page.wait(bctx, t, "answer")) {
-			if cand.typ != "host" {
+			if cand.Type != "host" {
 				continue // server-reflexive ones, when a STUN server answers, come from STUN's own sockets
 			}
 			hosts++
-			require.Equal(t, "udp", cand.transport, "no tcp_port configured")
-			require.Equal(t, tr.UDPPort, cand.port, "session %d: every host candidate is on udp_port", i)
+			require.Equal(t, "udp", cand.Transport, "no tcp_port configured")
+			require.Equal(t, tr.UDPPort, cand.Port, "session %d: every host candidate is on udp_port", i)
 		}
 		require.NotZero(t, hosts)
 		page.wait(bctx, t, "posted")
@@ -110,9 +94,9 @@ func TestWHIPPortRange(t *testing.T) {
 	bctx, stop := page.browser.WithExit(ctx)
 	defer stop()
 	for _, cand := range answerCandidates(t, page.wait(bctx, t, "answer")) {
-		if cand.typ == "host" {
-			require.GreaterOrEqual(t, cand.port, start)
-			require.LessOrEqual(t, cand.port, start+99)
+		if cand.Type == "host" {
+			require.GreaterOrEqual(t, cand.Port, start)
+			require.LessOrEqual(t, cand.Port, start+99)
 		}
 	}
 	page.wait(bctx, t, "posted")

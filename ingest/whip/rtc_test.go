@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"reflect"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +15,8 @@ import (
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // freeUDPPort returns a loopback UDP port that was free a moment ago.
@@ -40,29 +40,6 @@ func startServerWith(t *testing.T, ice ICEConfig) (*Server, *dummyAuthorizer, st
 	require.NoError(t, s.Initialize())
 	t.Cleanup(s.Close)
 	return s, a, "http://" + s.Addr().String()
-}
-
-// candidate is one a=candidate line of an SDP.
-type candidate struct {
-	transport, addr, typ string
-	port                 int
-}
-
-func candidates(t *testing.T, sdpText string) []candidate {
-	t.Helper()
-	var out []candidate
-	for _, l := range strings.Split(sdpText, "\n") {
-		v, ok := strings.CutPrefix(strings.TrimSpace(l), "a=candidate:")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		require.GreaterOrEqual(t, len(f), 8, l)
-		port, err := strconv.Atoi(f[5])
-		require.NoError(t, err, l)
-		out = append(out, candidate{transport: strings.ToLower(f[2]), addr: f[4], port: port, typ: f[7]})
-	}
-	return out
 }
 
 // publish posts a pion client's offer and returns the answer.
@@ -113,10 +90,10 @@ func TestSharedUDPPort(t *testing.T) {
 			for i := range sessions {
 				var answer string
 				clients[i], answer = publish(t, base)
-				cands := candidates(t, answer)
+				cands := testutil.Candidates(t, answer)
 				require.NotEmpty(t, cands)
 				for _, c := range cands {
-					require.Equal(t, candidate{transport: "udp", addr: "127.0.0.1", port: ice.UDPPort, typ: "host"}, c)
+					require.Equal(t, testutil.Candidate{Transport: "udp", Addr: "127.0.0.1", Port: ice.UDPPort, Type: "host"}, c)
 				}
 			}
 			for i, c := range clients {
@@ -138,10 +115,10 @@ func TestPortRangeWins(t *testing.T) {
 	for range 2 {
 		c, answer := publish(t, base)
 		clients = append(clients, c)
-		for _, cand := range candidates(t, answer) {
-			require.GreaterOrEqual(t, cand.port, 41000)
-			require.LessOrEqual(t, cand.port, 41999)
-			ports[cand.port] = true
+		for _, cand := range testutil.Candidates(t, answer) {
+			require.GreaterOrEqual(t, cand.Port, 41000)
+			require.LessOrEqual(t, cand.Port, 41999)
+			ports[cand.Port] = true
 		}
 	}
 	require.Len(t, ports, 2, "one port per session")
@@ -165,11 +142,11 @@ func TestUDPPortRange(t *testing.T) {
 	for range want {
 		_, answer := publish(t, base)
 		ports := map[int]bool{}
-		for _, c := range candidates(t, answer) {
-			require.GreaterOrEqual(t, c.port, ice.UDPPort)
-			require.Less(t, c.port, ice.UDPPort+want)
-			ports[c.port] = true
-			seen[c.port] = true
+		for _, c := range testutil.Candidates(t, answer) {
+			require.GreaterOrEqual(t, c.Port, ice.UDPPort)
+			require.Less(t, c.Port, ice.UDPPort+want)
+			ports[c.Port] = true
+			seen[c.Port] = true
 		}
 		require.Len(t, ports, 1, "one port per session and address: %s", answer)
 	}
@@ -188,9 +165,9 @@ func TestNodeIP(t *testing.T) {
 			_, _, base := startServerWith(t, ice)
 			_, answer := publish(t, base)
 			addrs := map[string]bool{}
-			for _, c := range candidates(t, answer) {
-				addrs[c.addr] = true
-				require.Equal(t, ice.UDPPort, c.port)
+			for _, c := range testutil.Candidates(t, answer) {
+				addrs[c.Addr] = true
+				require.Equal(t, ice.UDPPort, c.Port)
 			}
 			require.True(t, addrs["203.0.113.7"], answer)
 			require.Equal(t, keep, addrs["127.0.0.1"], answer)
@@ -219,8 +196,8 @@ func TestCandidateFilters(t *testing.T) {
 			s, _, base := startServerWith(t, ice)
 			_, answer := publish(t, base)
 			var hasLo bool
-			for _, cand := range candidates(t, answer) {
-				hasLo = hasLo || cand.addr == "127.0.0.1"
+			for _, cand := range testutil.Candidates(t, answer) {
+				hasLo = hasLo || cand.Addr == "127.0.0.1"
 			}
 			require.Equal(t, c.wantLo, hasLo, answer)
 			var muxLo bool
@@ -252,11 +229,11 @@ func TestForceTCP(t *testing.T) {
 	ice.TCPPort = freeTCPPort(t)
 	_, _, base := startServerWith(t, ice)
 	_, answer := publish(t, base)
-	cands := candidates(t, answer)
+	cands := testutil.Candidates(t, answer)
 	require.NotEmpty(t, cands)
 	for _, c := range cands {
-		require.Equal(t, "tcp", c.transport, answer)
-		require.Equal(t, ice.TCPPort, c.port)
+		require.Equal(t, "tcp", c.Transport, answer)
+		require.Equal(t, ice.TCPPort, c.Port)
 	}
 }
 
@@ -352,11 +329,11 @@ func TestUseExternalIP(t *testing.T) {
 			s, _, base := startServerWith(t, ice)
 			require.Empty(t, s.iceServers, "no server-reflexive candidates with use_external_ip")
 			_, answer := publish(t, base)
-			cands := candidates(t, answer)
+			cands := testutil.Candidates(t, answer)
 			require.NotEmpty(t, cands)
 			for _, c := range cands {
-				require.Equal(t, ext.String(), c.addr, answer)
-				require.Equal(t, ice.UDPPort, c.port)
+				require.Equal(t, ext.String(), c.Addr, answer)
+				require.Equal(t, ice.UDPPort, c.Port)
 			}
 		})
 	}
@@ -388,8 +365,8 @@ func TestSTUNServers(t *testing.T) {
 	_, _, base := startServerWith(t, ice)
 	_, answer := publish(t, base)
 	var srflx bool
-	for _, c := range candidates(t, answer) {
-		srflx = srflx || (c.typ == "srflx" && c.addr == "198.51.100.11")
+	for _, c := range testutil.Candidates(t, answer) {
+		srflx = srflx || (c.Type == "srflx" && c.Addr == "198.51.100.11")
 	}
 	require.True(t, srflx, answer)
 }

@@ -17,18 +17,8 @@
 # /proc/<pid>/stat over 18 s, from 2 s after dynacast paused the last layer.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source "$ROOT/benchmarks/lib.sh"
-
-"$ROOT/scripts/install-system-deps.sh"
-LK_BIN="${LIVEKIT_SERVER_BIN:-$HOME/.cache/tributary/livekit-server-v1.13.11/livekit-server}"
-if [ ! -x "$LK_BIN" ]; then
-  "$ROOT/scripts/install-livekit-server.sh"
-fi
-
-BIN="$BENCH_CACHE/bin"
-mkdir -p "$BIN"
-(cd "$ROOT" && go build -o "$BIN/tributary" ./cmd/tributary && go build -o "$BIN/tributary-dev" ./cmd/tributary-dev)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init livekit tributary
 BINS=("$BIN/tributary")
 NAMES=("this tree")
 if [ -n "${PREV_REV:-}" ]; then
@@ -43,17 +33,10 @@ fi
 SRC="$BENCH_CACHE/src-1080p30-high.flv"
 gen_source "$SRC" 1920 1080 6M high 3
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_workdir
 
 read -r LK_PORT LK_TCP LK_UDP API_PORT HEALTH_PORT RTMP_PORT WHIP_PORT WHIP_UDP DEBUG_PORT < <(free_ports 9)
-start_livekit "$LK_BIN" "$WORK" "$LK_PORT" "$LK_TCP" "$LK_UDP"
+start_livekit "$LIVEKIT_SERVER_BIN" "$WORK" "$LK_PORT" "$LK_TCP" "$LK_UDP"
 PIDS+=($LIVEKIT_PID)
 
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }

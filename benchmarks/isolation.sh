@@ -7,10 +7,7 @@
 #
 #   benchmarks/isolation.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
-export TRIBUTARY_CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
-bash scripts/install-system-deps.sh >/dev/null
-LIVEKIT_SERVER_BIN=$(bash scripts/install-livekit-server.sh | tail -n 1)
-export LIVEKIT_SERVER_BIN TRIBUTARY_E2E_REQUIRED=1 TRIBUTARY_MEASURE_ISOLATION=1
+source "$(dirname "$0")/lib.sh"
+bench_init livekit e2e
+export TRIBUTARY_MEASURE_ISOLATION=1
 go test -count=1 -v -timeout 20m -run 'TestClusterIsolationOverhead$' ./e2e/ 2>&1 | grep -E 'overhead|isolat|in process|child|--- |^ok|FAIL'

@@ -15,12 +15,9 @@
 # The machine's load average is printed with the table: on a shared
 # machine the transcoding paths' numbers depend on it.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
-export TRIBUTARY_CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
-bash scripts/install-system-deps.sh >/dev/null
-LIVEKIT_SERVER_BIN=$(bash scripts/install-livekit-server.sh | tail -n 1)
-export LIVEKIT_SERVER_BIN TRIBUTARY_E2E_REQUIRED=1 TRIBUTARY_LATENCY_FULL=1
+source "$(dirname "$0")/lib.sh"
+bench_init livekit e2e
+export TRIBUTARY_LATENCY_FULL=1
 export TRIBUTARY_LATENCY_SECONDS="${TRIBUTARY_LATENCY_SECONDS:-30}"
 
 out=$(mktemp)

@@ -2,6 +2,59 @@
 
 BENCH_CACHE="${BENCH_CACHE:-$HOME/.cache/tributary/bench}"
 BENCH_SECONDS="${BENCH_SECONDS:-30}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# bench_init [livekit] [tributary] [e2e]: the set-up every benchmark
+# script shares, then the working directory is the checkout ($ROOT). Always:
+# PATH and TRIBUTARY_CACHE as scripts/test.sh sets them, the system
+# dependencies (scripts/install-system-deps.sh), and $BIN
+# ($BENCH_CACHE/bin) for what the script builds. With livekit: a
+# livekit-server binary in LIVEKIT_SERVER_BIN, exported (the one named by
+# $LIVEKIT_SERVER_BIN, else the pinned one scripts/install-livekit-server.sh
+# builds once). With tributary: the tributary and tributary-dev binaries
+# of this tree in $BIN. With e2e: TRIBUTARY_E2E_REQUIRED=1, so that the e2e
+# test a script runs fails rather than skips when a tool is missing.
+bench_init() {
+  export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
+  export TRIBUTARY_CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
+  cd "$ROOT"
+  bash scripts/install-system-deps.sh >/dev/null
+  BIN="$BENCH_CACHE/bin"
+  mkdir -p "$BIN"
+  local what
+  for what in "$@"; do
+    case $what in
+    livekit)
+      LIVEKIT_SERVER_BIN=$(bash scripts/install-livekit-server.sh | tail -n 1)
+      export LIVEKIT_SERVER_BIN
+      ;;
+    tributary) go build -o "$BIN/tributary" ./cmd/tributary && go build -o "$BIN/tributary-dev" ./cmd/tributary-dev ;;
+    e2e) export TRIBUTARY_E2E_REQUIRED=1 ;;
+    *)
+      echo "bench_init: unknown $what" >&2
+      return 1
+      ;;
+    esac
+  done
+}
+
+# bench_workdir: a scratch directory WORK and a list PIDS of the processes
+# a script starts; on exit the processes are killed and waited for, the
+# function bench_on_exit runs if the script defines one (to keep a log),
+# and WORK is removed.
+bench_workdir() {
+  WORK=$(mktemp -d)
+  PIDS=()
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  if declare -F bench_on_exit >/dev/null; then bench_on_exit || true; fi
+  rm -rf "$WORK"
+}
 
 # gen_source OUT WIDTH HEIGHT BITRATE PROFILE BFRAMES: a BENCH_SECONDS long
 # 30 fps H.264 + AAC 48 kHz stereo FLV with motion and noise (so encoders

@@ -11,12 +11,9 @@
 #   RUNS="passthrough=24,duration=3m" benchmarks/load.sh   # other runs, space-separated
 #   OUT=load.md benchmarks/load.sh                  # the tables into a file too
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
-export TRIBUTARY_CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
-bash scripts/install-system-deps.sh >/dev/null
-LIVEKIT_SERVER_BIN=$(bash scripts/install-livekit-server.sh | tail -n 1)
-export LIVEKIT_SERVER_BIN TRIBUTARY_E2E_REQUIRED=1 TRIBUTARY_E2E_NORACE=1
+source "$(dirname "$0")/lib.sh"
+bench_init livekit e2e
+export TRIBUTARY_E2E_NORACE=1
 RUNS="${RUNS:-passthrough=16,duration=10m transcode=3,duration=10m}"
 # The viewers are the measuring instrument: each is a pion peer connection
 # in the test process reading ~4.5 Mbps on its own UDP socket, and with the

@@ -14,16 +14,14 @@
 #
 #   benchmarks/matrix.sh                    # ~35 min; table to stdout
 #   OUT=table.md benchmarks/matrix.sh       # and into a file
+#   MATRIX=ci benchmarks/matrix.sh          # only CI's subset (a check)
 #
 # Uses the same set-up as the test command (livekit-server from the cache,
 # ffmpeg); builds Tributary with the race detector like the e2e tests.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
-export TRIBUTARY_CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
-bash scripts/install-system-deps.sh >/dev/null
-LIVEKIT_SERVER_BIN=$(bash scripts/install-livekit-server.sh | tail -n 1)
-export LIVEKIT_SERVER_BIN TRIBUTARY_E2E_REQUIRED=1 TRIBUTARY_MATRIX=full
+source "$(dirname "$0")/lib.sh"
+bench_init livekit e2e
+export TRIBUTARY_MATRIX="${MATRIX:-full}"
 out="${OUT:-$(mktemp)}"
 export TRIBUTARY_MATRIX_OUT="$out"
 status=0

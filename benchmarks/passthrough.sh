@@ -15,34 +15,17 @@
 # after the push; the listener's comes from /usr/bin/time.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source "$ROOT/benchmarks/lib.sh"
-
-"$ROOT/scripts/install-system-deps.sh"
-LK_BIN="${LIVEKIT_SERVER_BIN:-$HOME/.cache/tributary/livekit-server-v1.13.11/livekit-server}"
-if [ ! -x "$LK_BIN" ]; then
-  "$ROOT/scripts/install-livekit-server.sh"
-fi
-
-BIN="$BENCH_CACHE/bin"
-mkdir -p "$BIN"
-(cd "$ROOT" && go build -o "$BIN/tributary" ./cmd/tributary && go build -o "$BIN/tributary-dev" ./cmd/tributary-dev)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init livekit tributary
 
 SRC="$BENCH_CACHE/src-1080p30-baseline.flv"
 gen_source "$SRC" 1920 1080 4500k baseline 0
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  cp "$WORK/tributary.log" "$BENCH_CACHE/passthrough-tributary.log" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_on_exit() { cp "$WORK/tributary.log" "$BENCH_CACHE/passthrough-tributary.log" 2>/dev/null; }
+bench_workdir
 
 read -r LK_PORT LK_TCP LK_UDP API_PORT HEALTH_PORT RTMP_PORT WHIP_PORT LISTEN_PORT WHIP_UDP < <(free_ports 9)
-start_livekit "$LK_BIN" "$WORK" "$LK_PORT" "$LK_TCP" "$LK_UDP"
+start_livekit "$LIVEKIT_SERVER_BIN" "$WORK" "$LK_PORT" "$LK_TCP" "$LK_UDP"
 PIDS+=($LIVEKIT_PID)
 
 cat >"$WORK/tributary.yaml" <<EOF

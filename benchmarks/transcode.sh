@@ -54,16 +54,12 @@
 # (tributary_nobody).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source "$ROOT/benchmarks/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RUNS="${RUNS:-1}"
 INPUTS="${INPUTS:-1080p 720p}"
 LINKING="${LINKING:-0}"
 
-"$ROOT/scripts/install-system-deps.sh"
-
-BIN="$BENCH_CACHE/bin"
-mkdir -p "$BIN"
+bench_init
 (cd "$ROOT" && go build -o "$BIN/transcodebench" ./benchmarks/cmd/transcodebench)
 if [ "$LINKING" = 1 ]; then
   (cd "$ROOT" && go build -trimpath -tags netgo,osusergo -ldflags "-s -w" -o "$BIN/tributary-dynamic" ./cmd/tributary)

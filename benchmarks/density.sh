@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Density: the most concurrent 720p30 sources (H.264 2.5 Mbps + AAC, the
+# default preset's three layers) one machine holds at full frame rate, with
+# a real livekit-server and a viewer per layer of every session on the same
+# machine (e2e TestDensity). Sources are added one at a time; after each,
+# every viewer must get at least MIN_FPS over HOLD. The run stops at the
+# first count not held and reports the largest held, with the CPU used by
+# Tributary, livekit-server and the viewers at each step. Standalone
+# admission is off for the run; Tributary is built without the race
+# detector. Run it on a quiet machine: other load makes the count lower.
+#
+#   benchmarks/density.sh                        # up to 8 sources, 60 s each
+#   MAX=12 HOLD=120s benchmarks/density.sh       # more, longer
+#   OUT=density.md benchmarks/density.sh         # the table into a file too
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. benchmarks/lib.sh
+export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
+export TRIBUTARY_CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
+bash scripts/install-system-deps.sh >/dev/null
+LIVEKIT_SERVER_BIN=$(bash scripts/install-livekit-server.sh | tail -n 1)
+export LIVEKIT_SERVER_BIN TRIBUTARY_E2E_REQUIRED=1 TRIBUTARY_E2E_NORACE=1
+MAX="${MAX:-8}" HOLD="${HOLD:-60s}" MIN_FPS="${MIN_FPS:-28.5}"
+# The viewers' sockets get 4 MiB receive buffers as root, as in load.sh:
+# with the default 208 KiB they drop datagrams of keyframe bursts, which
+# would count against Tributary.
+if [ "$(id -u)" = 0 ] && [ "${KEEP_RMEM:-}" = "" ]; then
+  rmem_default=$(sysctl -n net.core.rmem_default)
+  rmem_max=$(sysctl -n net.core.rmem_max)
+  trap 'sysctl -qw net.core.rmem_default="$rmem_default" net.core.rmem_max="$rmem_max"' EXIT
+  sysctl -qw net.core.rmem_max=$((rmem_max > 4194304 ? rmem_max : 4194304)) net.core.rmem_default=4194304
+fi
+src="$BENCH_CACHE/density-720p30-main.flv"
+gen_source "$src" 1280 720 2500k main 0
+out="${OUT:-$(mktemp)}"
+export TRIBUTARY_DENSITY_OUT="$out" TRIBUTARY_DENSITY_SOURCE="$src"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"
+status=0
+TRIBUTARY_DENSITY="max=$MAX,hold=$HOLD,min_fps=$MIN_FPS" go test -count=1 -timeout 120m -run 'TestDensity$' ./e2e/ >"${out%.md}.log" 2>&1 || status=$?
+cat "$out"
+[ $status = 0 ] || echo "the test failed: see ${out%.md}.log" >&2
+exit $status

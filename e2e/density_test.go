@@ -27,25 +27,13 @@ type densityConfig struct {
 
 func parseDensity(s string) (densityConfig, error) {
 	c := densityConfig{max: 8, hold: 60 * time.Second, minFPS: 28.5}
-	for _, kv := range strings.Split(s, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
-		var err error
-		switch k {
-		case "", "on":
-		case "max":
-			c.max, err = strconv.Atoi(v)
-		case "hold":
-			c.hold, err = time.ParseDuration(v)
-		case "min_fps":
-			c.minFPS, err = strconv.ParseFloat(v, 64)
-		default:
-			err = fmt.Errorf("unknown key %q", k)
-		}
-		if err != nil {
-			return c, fmt.Errorf("TRIBUTARY_DENSITY %q: %w", s, err)
-		}
-	}
-	return c, nil
+	err := parseSpec("TRIBUTARY_DENSITY", s, map[string]func(string) error{
+		"":        func(string) error { return nil },
+		"max":     func(v string) (err error) { c.max, err = strconv.Atoi(v); return err },
+		"hold":    func(v string) (err error) { c.hold, err = time.ParseDuration(v); return err },
+		"min_fps": func(v string) (err error) { c.minFPS, err = strconv.ParseFloat(v, 64); return err },
+	})
+	return c, err
 }
 
 // densityViewer watches one layer of one session.
@@ -72,10 +60,7 @@ func TestDensity(t *testing.T) {
 	}
 	cfg, err := parseDensity(spec)
 	require.NoError(t, err)
-	src := os.Getenv("TRIBUTARY_DENSITY_SOURCE")
-	if src == "" {
-		src = source720p(t)
-	}
+	src := source720p(t)
 	lk := e2e.StartLiveKit(t)
 	metricsPort := freePort(t)
 	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, LogLevel: "info",

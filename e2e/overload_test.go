@@ -3,9 +3,6 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -20,26 +17,11 @@ import (
 	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
-// source720p is 30 s of 720p30 H.264 (main, no B-frames) at 2.5 Mbps +
-// AAC, cached: a typical camera or OBS source, pushed with -c copy so the
-// pushing ffmpeg costs next to no CPU.
+// source720p is 30 s of 720p30 H.264 (high profile, no B-frames) at 2.5
+// Mbps + AAC, cached: a typical camera or OBS source, pushed with -c copy
+// so that the pushing ffmpeg costs next to no CPU.
 func source720p(t *testing.T) string {
-	dir := filepath.Join(os.Getenv("HOME"), ".cache", "tributary", "bench")
-	out := filepath.Join(dir, "density-720p30.flv")
-	if _, err := os.Stat(out); err == nil {
-		return out
-	}
-	require.NoError(t, os.MkdirAll(dir, 0o755))
-	cmd := exec.Command(e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30,noise=alls=10:allf=t+u",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "30",
-		"-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
-		"-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "2500k", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2", "-f", "flv", out+".tmp")
-	b, err := cmd.CombinedOutput()
-	require.NoError(t, err, string(b))
-	require.NoError(t, os.Rename(out+".tmp", out))
-	return out
+	return benchSource(t, "density-720p30.flv", "1280x720", "2500k")
 }
 
 // pushLoop pushes src to an RTMP ingress in real time, looped, for d.

@@ -2,9 +2,6 @@ package monitor
 
 import (
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -161,17 +158,7 @@ func TestShedNewestTopLayerFirst(t *testing.T) {
 	require.Equal(t, []int64{2, 2, 2}, r.shed(), "every session keeps its lowest layer")
 	require.Equal(t, 6, r.m.shed.layers())
 
-	scrape := func() string {
-		srv := httptest.NewServer(r.m.Handler())
-		defer srv.Close()
-		resp, err := http.Get(srv.URL)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return string(b)
-	}
-	out := scrape()
+	out := scrape(t, r.m)
 	require.Contains(t, out, `livekit_ingress_shed_video_layers{node_id="n1",reason="frames_dropped"} 6`)
 	require.Contains(t, out, `livekit_ingress_video_layer_sheds_total{node_id="n1",reason="frames_dropped"} 6`)
 }

@@ -190,7 +190,7 @@ func (o *outputs) start(video, audio *media.Track, join func() (Room, error)) ([
 			tc, err := s.conf.Transcoders.NewVideo(VideoTranscodeConfig{
 				Source: video, Codec: vspec.Codec, FrameRate: vplan.FrameRate, Layers: vplan.Layers, Logger: s.log,
 				Output: func(layer int, f *media.Frame) { o.writeVideo(layer, f) },
-				OnDrop: s.conf.Stats.drop,
+				OnDrop: s.conf.Stats.drop, OnStale: s.conf.Stats.skipStale,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("video transcoder: %w", err)

@@ -497,6 +497,9 @@ func TestDroppedFrames(t *testing.T) {
 	r.tcs.Videos()[0].Config.OnDrop()
 	r.tcs.Videos()[0].Config.OnDrop()
 	require.Equal(t, int64(2), r.stats.DroppedFrames())
+	r.tcs.Videos()[0].Config.OnStale()
+	require.Equal(t, int64(1), r.stats.LatePictures(), "pictures skipped as too late are counted apart")
+	require.Equal(t, int64(2), r.stats.DroppedFrames())
 }
 
 // errNoTranscoding stands for transcode.ErrUnavailable, the reason the

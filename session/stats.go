@@ -42,6 +42,7 @@ type Stats struct {
 	outAudio         atomic.Int64
 	dropped          atomic.Int64
 	latency          atomic.Int64 // nanoseconds
+	stale            atomic.Int64
 	// sheddable is how many top video layers the overload controller may
 	// pause (the transcoded layers but the lowest), and shed how many it
 	// wants paused.
@@ -179,6 +180,17 @@ func (s *Stats) shedCount() int {
 		return 0
 	}
 	return int(s.shed.Load())
+}
+
+// LatePictures returns the decoded pictures the video transcoder skipped
+// as too old to encode: not dropped for want of room, but a sign, like
+// dropped frames, that the session is behind its source.
+func (s *Stats) LatePictures() int64 { return s.stale.Load() }
+
+func (s *Stats) skipStale() {
+	if s != nil {
+		s.stale.Add(1)
+	}
 }
 
 func (s *Stats) drop() {

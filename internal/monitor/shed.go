@@ -22,6 +22,10 @@ type Sheddable interface {
 	// ShedLayers asks the session to pause its n top layers and resume
 	// the others (0 resumes them all).
 	ShedLayers(n int)
+	// LatePictures returns how many decoded pictures the session skipped
+	// as too old to encode: its transcoder is behind, even when no queue
+	// overflowed (yet).
+	LatePictures() int64
 }
 
 // ShedConfig configures the overload controller. Zero values take the
@@ -29,10 +33,12 @@ type Sheddable interface {
 type ShedConfig struct {
 	// Disabled turns the controller off.
 	Disabled bool
-	// LateDrops is how many frames dropped by all sessions together in
-	// one sample make the sample late (default 3). A session drops
-	// frames only when a queue is full, that is when its decoder or an
-	// encoder is behind: on a machine that keeps up, none are.
+	// LateDrops is how many frames dropped or pictures skipped as too
+	// late by all sessions together in one sample make the sample late
+	// (default 3). A session drops frames only when a queue is full, and
+	// skips pictures only when they leave the decoder too late to be
+	// worth encoding, that is when its decoder or an encoder is behind:
+	// on a machine that keeps up, next to none are.
 	LateDrops int64
 	// LateSamples is how many late samples in a row shed a layer
 	// (default 3): a source's burst or a short stall of the machine
@@ -78,11 +84,12 @@ func (c ShedConfig) withDefaults() ShedConfig {
 }
 
 // shedReason is the reason label of the shed metrics, and the reason
-// logged: frames dropped because the machine could not keep up.
+// logged: frames dropped (or pictures skipped as too late) because the
+// machine could not keep up.
 const shedReason = "frames_dropped"
 
 // shedder is the overload controller. Every sample it sums the frames
-// the sessions dropped; when the machine stays behind it pauses (sheds)
+// the sessions dropped and the pictures they skipped as too late; when the machine stays behind it pauses (sheds)
 // one more top video layer, and when it has kept up for a while it
 // resumes one. Layers are shed top first, newest session first: the top
 // layers of every session from the newest to the oldest, then the next
@@ -97,7 +104,7 @@ type shedder struct {
 	sheds      prometheus.Counter
 
 	mu           sync.Mutex
-	drops        map[*tracked]int64 // last sample's counters
+	drops        map[*tracked]int64 // last sample's counters (dropped + late)
 	assigned     map[*tracked]int   // layers shed per session
 	total        int
 	lateRun      int
@@ -148,11 +155,15 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 	capacity := 0
 	for _, t := range sessions {
 		d := t.stats.DroppedFrames()
+		sh, sheddable := t.stats.(Sheddable)
+		if sheddable {
+			d += sh.LatePictures()
+		}
 		if prev, ok := s.drops[t]; ok && d >= prev {
 			dropped += d - prev
 		}
 		drops[t] = d
-		if sh, ok := t.stats.(Sheddable); ok {
+		if sheddable {
 			if n := sh.SheddableLayers(); n > 0 {
 				cands = append(cands, t)
 				capacity += n
@@ -185,7 +196,7 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 		}
 		s.changed, s.lastShed = now, now
 		s.sheds.Inc()
-		s.log.Infow("overload: shedding a video layer: the sessions drop frames, the machine cannot keep up",
+		s.log.Infow("overload: shedding a video layer: the sessions drop frames or skip them as late, the machine cannot keep up",
 			"reason", shedReason, "droppedLastSample", dropped, "lateSamples", s.lateRun, "shedLayers", total, "sheddable", capacity)
 	case !late && total > 0 && now.Sub(s.calmSince) >= s.restoreAfter && now.Sub(s.changed) >= s.restoreAfter:
 		total--

@@ -79,10 +79,12 @@ type fakeSession struct {
 	fakeStats
 	layers  int
 	dropped atomic.Int64
+	late    atomic.Int64
 	shed    atomic.Int64
 }
 
 func (f *fakeSession) DroppedFrames() int64 { return f.dropped.Load() }
+func (f *fakeSession) LatePictures() int64  { return f.late.Load() }
 func (f *fakeSession) SheddableLayers() int { return f.layers }
 func (f *fakeSession) ShedLayers(n int)     { f.shed.Store(int64(n)) }
 
@@ -196,6 +198,22 @@ func TestShedRestore(t *testing.T) {
 	}
 	require.Equal(t, []int64{0, 0}, r.shed())
 	require.Equal(t, 0, r.m.shed.layers())
+
+	// Pictures skipped as too late count as dropped ones: a decoder
+	// behind its source skips them before any queue overflows.
+	for range 3 {
+		for _, s := range r.sessions {
+			s.late.Add(4)
+		}
+		r.tick(0)
+	}
+	require.Equal(t, []int64{0, 1}, r.shed())
+	for range 79 {
+		r.tick(0)
+	}
+	require.Equal(t, []int64{0, 1}, r.shed(), "shed again 20 s after a resume: the wait doubled again, to 80 s")
+	r.tick(0)
+	require.Equal(t, []int64{0, 0}, r.shed())
 
 	// Frames dropped now and then (a source's burst) shed nothing.
 	for i := range 60 {

@@ -102,10 +102,10 @@ func TestStandaloneAdmission(t *testing.T) {
 // TestOverloadShedding: when the sessions a machine took still exceed it,
 // Tributary sheds the top layers of the newest sessions so that the
 // oldest keeps its full frame rate, and refuses new transcodes with the
-// reason in their state. The machine is made deterministic: Tributary is
-// pinned to one CPU (taskset), where two 720p30 transcodes with the
-// default preset fit (0.39 CPU-s per media second each, measured) and
-// three do not; the costs are lowered so that admission takes all three.
+// reason in their state. The machine is made small: Tributary is pinned
+// to one CPU (taskset), where two 720p30 transcodes with the default
+// preset fit (0.39 CPU-s per media second each, measured) and three do
+// not; the costs are lowered so that admission takes all three.
 func TestOverloadShedding(t *testing.T) {
 	taskset := testutil.RequireTool(t, "", "", "install util-linux", "taskset")
 	src := source720p(t)
@@ -127,12 +127,23 @@ func TestOverloadShedding(t *testing.T) {
 		viewer *e2e.Subscriber
 		sid    string
 	}
+	// Transcodes are added one at a time until the machine is overloaded:
+	// three on one CPU on a quiet machine, two when other programs load
+	// it. One that arrives once layers are shed is refused, with the
+	// reason in its state.
 	var sessions []*sess
+	refusedSeen := false
 	for i := range 3 {
 		s := &sess{name: fmt.Sprintf("overload-%d", i)}
 		s.info = createRTMP(ctx, t, c, s.name, "src", true)
-		s.viewer = e2e.NewSubscriber(t, lk, s.name)
 		pushLoop(t, tr, s.name, s.info.StreamKey, src, 3*time.Minute)
+		if st := waitAny(ctx, t, c, s.info.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING, livekit.IngressState_ENDPOINT_ERROR); st.State.Status == livekit.IngressState_ENDPOINT_ERROR {
+			require.Contains(t, st.State.Error, "the machine is overloaded", "refused only because layers are shed")
+			require.GreaterOrEqual(t, len(sessions), 2, "a lone session sheds nothing")
+			refusedSeen = true
+			break
+		}
+		s.viewer = e2e.NewSubscriber(t, lk, s.name)
 		wctx, stop := context.WithTimeout(ctx, 60*time.Second)
 		s.sid = watchVideo(wctx, t, s.viewer)
 		stop()
@@ -140,23 +151,25 @@ func TestOverloadShedding(t *testing.T) {
 		time.Sleep(2 * time.Second) // the oldest is the oldest by seconds
 	}
 
-	// The three do not fit on one CPU: the controller sheds.
+	// The sessions do not fit on one CPU: the controller sheds.
 	deadline := time.Now().Add(90 * time.Second)
 	for shedMetric(t, metricsPort, "livekit_ingress_shed_video_layers") < 1 {
-		require.True(t, time.Now().Before(deadline), "no layer was shed within 90 s although three 720p transcodes share one CPU")
+		require.True(t, time.Now().Before(deadline), "no layer was shed within 90 s although %d 720p transcodes share one CPU", len(sessions))
 		time.Sleep(time.Second)
 	}
 	log := logOf(t, tr)
 	require.Contains(t, log, "overload: shedding a video layer")
 	require.Contains(t, log, "video layer paused: shed")
 	firstShed := log[strings.Index(log, "overload: video layers shed for a session"):]
-	require.Contains(t, firstShed[:strings.IndexByte(firstShed, '\n')], sessions[2].info.IngressId, "the newest session sheds first")
+	require.Contains(t, firstShed[:strings.IndexByte(firstShed, '\n')], sessions[len(sessions)-1].info.IngressId, "the newest session sheds first")
 
 	// A new transcode is refused while layers are shed.
-	extra := createRTMP(ctx, t, c, "overload-extra", "src", true)
-	pushLoop(t, tr, "extra", extra.StreamKey, src, 10*time.Second)
-	refused := waitState(ctx, t, c, extra.IngressId, livekit.IngressState_ENDPOINT_ERROR)
-	require.Contains(t, refused.State.Error, "the machine is overloaded")
+	if !refusedSeen {
+		extra := createRTMP(ctx, t, c, "overload-extra", "src", true)
+		pushLoop(t, tr, "extra", extra.StreamKey, src, 10*time.Second)
+		refused := waitState(ctx, t, c, extra.IngressId, livekit.IngressState_ENDPOINT_ERROR)
+		require.Contains(t, refused.State.Error, "the machine is overloaded")
+	}
 
 	// Once the shedding settled (no new shed for 10 s), the oldest
 	// session's viewer gets the full frame rate.
@@ -174,8 +187,10 @@ func TestOverloadShedding(t *testing.T) {
 	to := time.Now()
 	oldest := framesPerSecond(sessions[0].viewer.Timeline(sessions[0].sid), to.Add(-10*time.Second), to)
 	shed := shedMetric(t, metricsPort, "livekit_ingress_shed_video_layers")
-	t.Logf("layers shed: %v (%v sheds); the oldest session's viewer: %.1f fps; the others: %.1f, %.1f fps", shed, last, oldest,
-		framesPerSecond(sessions[1].viewer.Timeline(sessions[1].sid), to.Add(-10*time.Second), to),
-		framesPerSecond(sessions[2].viewer.Timeline(sessions[2].sid), to.Add(-10*time.Second), to))
+	others := make([]string, 0, len(sessions)-1)
+	for _, s := range sessions[1:] {
+		others = append(others, fmt.Sprintf("%.1f", framesPerSecond(s.viewer.Timeline(s.sid), to.Add(-10*time.Second), to)))
+	}
+	t.Logf("%d sessions, layers shed: %v (%v sheds); the oldest session's viewer: %.1f fps; the others: %s fps", len(sessions), shed, last, oldest, strings.Join(others, ", "))
 	require.GreaterOrEqual(t, oldest, 25.0, "the oldest session keeps its full frame rate while the newer ones shed")
 }

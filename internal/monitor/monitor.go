@@ -361,7 +361,7 @@ func (m *Monitor) Reserve(input livekit.IngressInput, transcoding bool) (release
 	}
 	cost := m.Cost(input, transcoding)
 	if n := m.shed.layers(); n > 0 && transcoding {
-		return nil, fmt.Errorf("%w: the machine is overloaded (%d video layers of running sessions are shed to keep their frame rate)",
+		return nil, fmt.Errorf("%w: the machine is overloaded (video layers shed to keep the running sessions' frame rate: %d)",
 			ErrNoCapacity, n)
 	}
 	// A little slack for the sums of decimal costs (4 × 0.45 is not 1.8).

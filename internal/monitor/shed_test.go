@@ -247,7 +247,7 @@ func TestShedSessionsComeAndGo(t *testing.T) {
 	r.m.conf.Admission, r.m.conf.Committed = true, true
 	_, err := r.m.Reserve(livekit.IngressInput_RTMP_INPUT, true)
 	require.ErrorIs(t, err, ErrNoCapacity)
-	require.ErrorContains(t, err, "the machine is overloaded (1 video layers of running sessions are shed to keep their frame rate)")
+	require.ErrorContains(t, err, "the machine is overloaded (video layers shed to keep the running sessions' frame rate: 1)")
 	_, err = r.m.Reserve(livekit.IngressInput_RTMP_INPUT, false)
 	require.NoError(t, err, "a passthrough session costs next to nothing")
 

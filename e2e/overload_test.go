@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"syscall"
@@ -192,5 +193,9 @@ func TestOverloadShedding(t *testing.T) {
 		others = append(others, fmt.Sprintf("%.1f", framesPerSecond(s.viewer.Timeline(s.sid), to.Add(-10*time.Second), to)))
 	}
 	t.Logf("%d sessions, layers shed: %v (%v sheds); the oldest session's viewer: %.1f fps; the others: %s fps", len(sessions), shed, last, oldest, strings.Join(others, ", "))
-	require.GreaterOrEqual(t, oldest, 25.0, "the oldest session keeps its full frame rate while the newer ones shed")
+	// On a machine loaded far beyond Tributary (a load average of 20 on 2
+	// CPUs), even every layer shed is not enough: the load is in the
+	// message, to tell such a run from a failure of the shedding.
+	loadavg, _ := os.ReadFile("/proc/loadavg")
+	require.GreaterOrEqual(t, oldest, 25.0, "the oldest session keeps its full frame rate while the newer ones shed (load average: %s)", strings.TrimSpace(string(loadavg)))
 }

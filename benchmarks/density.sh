@@ -14,21 +14,14 @@
 #   OUT=density.md benchmarks/density.sh         # the table into a file too
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benchmarks/lib.sh
 export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
 export TRIBUTARY_CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
 bash scripts/install-system-deps.sh >/dev/null
 LIVEKIT_SERVER_BIN=$(bash scripts/install-livekit-server.sh | tail -n 1)
 export LIVEKIT_SERVER_BIN TRIBUTARY_E2E_REQUIRED=1 TRIBUTARY_E2E_NORACE=1
 MAX="${MAX:-8}" HOLD="${HOLD:-60s}" MIN_FPS="${MIN_FPS:-28.5}"
-# The viewers' sockets get 4 MiB receive buffers as root, as in load.sh:
-# with the default 208 KiB they drop datagrams of keyframe bursts, which
-# would count against Tributary.
-if [ "$(id -u)" = 0 ] && [ "${KEEP_RMEM:-}" = "" ]; then
-  rmem_default=$(sysctl -n net.core.rmem_default)
-  rmem_max=$(sysctl -n net.core.rmem_max)
-  trap 'sysctl -qw net.core.rmem_default="$rmem_default" net.core.rmem_max="$rmem_max"' EXIT
-  sysctl -qw net.core.rmem_max=$((rmem_max > 4194304 ? rmem_max : 4194304)) net.core.rmem_default=4194304
-fi
+viewer_rmem
 # The source (e2e benchSource, cached in ~/.cache/tributary/bench) is
 # looped without a hole in its video; lib.sh's gen_source leaves 50 ms at
 # every loop, which would count as pictures lost.

@@ -114,3 +114,20 @@ YAML
   echo "livekit-server did not answer on port $port: see $dir/livekit.log" >&2
   return 1
 }
+
+# viewer_rmem: the viewers of load.sh and density.sh are the measuring
+# instrument: each is a pion peer connection in the test process reading
+# Mbps on its own UDP socket, and with the kernel's default 208 KiB receive
+# buffer they drop datagrams whenever a keyframe burst meets a busy
+# scheduler (every drop measured on 2026-12-06 was at a viewer's socket;
+# none at Tributary's or livekit-server's). As root, sockets get 4 MiB by
+# default for the run (restored on exit), as LiveKit recommends for a
+# media server's host; KEEP_RMEM=1 leaves the kernel's settings alone.
+viewer_rmem() {
+  if [ "$(id -u)" = 0 ] && [ "${KEEP_RMEM:-}" = "" ]; then
+    rmem_default=$(sysctl -n net.core.rmem_default)
+    rmem_max=$(sysctl -n net.core.rmem_max)
+    trap 'sysctl -qw net.core.rmem_default="$rmem_default" net.core.rmem_max="$rmem_max"' EXIT
+    sysctl -qw net.core.rmem_max=$((rmem_max > 4194304 ? rmem_max : 4194304)) net.core.rmem_default=4194304
+  fi
+}

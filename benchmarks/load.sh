@@ -15,19 +15,7 @@ source "$(dirname "$0")/lib.sh"
 bench_init livekit e2e
 export TRIBUTARY_E2E_NORACE=1
 RUNS="${RUNS:-passthrough=16,duration=10m transcode=3,duration=10m}"
-# The viewers are the measuring instrument: each is a pion peer connection
-# in the test process reading ~4.5 Mbps on its own UDP socket, and with the
-# kernel's default 208 KiB receive buffer they drop datagrams whenever a
-# keyframe burst meets a busy scheduler (every drop measured on 2026-12-06
-# was at a viewer's socket; none at Tributary's or livekit-server's). As
-# root, sockets get 4 MiB by default for the run (restored after), as
-# LiveKit recommends for a media server's host.
-if [ "$(id -u)" = 0 ] && [ "${KEEP_RMEM:-}" = "" ]; then
-  rmem_default=$(sysctl -n net.core.rmem_default)
-  rmem_max=$(sysctl -n net.core.rmem_max)
-  trap 'sysctl -qw net.core.rmem_default="$rmem_default" net.core.rmem_max="$rmem_max"' EXIT
-  sysctl -qw net.core.rmem_max=$((rmem_max > 4194304 ? rmem_max : 4194304)) net.core.rmem_default=4194304
-fi
+viewer_rmem
 out="${OUT:-$(mktemp)}"
 export TRIBUTARY_LOAD_OUT="$out"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), UDP receive buffer default $(sysctl -n net.core.rmem_default) B" >>"$out"

@@ -155,6 +155,20 @@ type Config struct {
 	// they play (Tributary key, both modes; 0 means the default, 8 GiB;
 	// -1 disables spooling and refuses such files).
 	URLSpoolBudget int64 `yaml:"url_spool_budget"`
+	// StandaloneAdmission refuses a publish (or a URL ingress) that would
+	// overload a standalone machine, with the reason in the ingress
+	// state: the cpu_cost section's costs of the running sessions, their
+	// own defaults (monitor.StandaloneCosts), must fit in the machine's
+	// cores less min_idle_ratio (Tributary key for standalone mode;
+	// default true; cluster mode always admits, as LiveKit's worker
+	// does). Read it with Admission.
+	StandaloneAdmission *bool `yaml:"standalone_admission"`
+}
+
+// Admission tells whether standalone admission is on
+// (standalone_admission, default true).
+func (c *Config) Admission() bool {
+	return c.StandaloneAdmission == nil || *c.StandaloneAdmission
 }
 
 // DenyPrivate tells whether the URL address guard is on
@@ -491,8 +505,11 @@ func (c *Config) NoEffect() [][2]string {
 	if c.ClusterMode() && len(c.Webhook.URLs) > 0 {
 		out = append(out, [2]string{"webhook", "in cluster mode livekit-server sends ingress_started/ingress_ended from the states this worker reports; Tributary does not send them too"})
 	}
-	if !c.ClusterMode() && c.CPUCost != (CPUCostConfig{}) {
-		out = append(out, [2]string{"cpu_cost", "admission control runs in cluster mode only; a standalone Tributary takes every publish"})
+	if !c.ClusterMode() && c.CPUCost != (CPUCostConfig{}) && !c.Admission() {
+		out = append(out, [2]string{"cpu_cost", "standalone_admission is false: this standalone Tributary takes every publish"})
+	}
+	if c.ClusterMode() && c.StandaloneAdmission != nil {
+		out = append(out, [2]string{"standalone_admission", "cluster mode always admits by cpu_cost, as LiveKit's worker does"})
 	}
 	return append(out, c.RTCConfig.noEffect(c.WHIPPort > 0)...)
 }

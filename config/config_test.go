@@ -175,7 +175,15 @@ func TestNoEffect(t *testing.T) {
 		require.NotEmpty(t, k[1], "a reason for %s", k[0])
 		keys = append(keys, k[0])
 	}
-	require.Equal(t, []string{"whip_proxy_enabled", "enable_stream_latency_reduction", "cpu_cost"}, keys)
+	require.Equal(t, []string{"whip_proxy_enabled", "enable_stream_latency_reduction"}, keys,
+		"cpu_cost counts standalone too (standalone admission)")
+	require.True(t, conf.Admission(), "standalone admission is on by default")
+
+	conf, err = Parse([]byte("api_key: k\napi_secret: 0123456789abcdef0123456789abcdef\nws_url: ws://127.0.0.1:7880\nstandalone_admission: false\ncpu_cost:\n  rtmp_cpu_cost: 1\n"), func(string) string { return "" })
+	require.NoError(t, err)
+	require.False(t, conf.Admission())
+	require.Len(t, conf.NoEffect(), 1)
+	require.Equal(t, "cpu_cost", conf.NoEffect()[0][0], "no admission, no costs")
 
 	conf, err = Parse([]byte("api_key: k\napi_secret: 0123456789abcdef0123456789abcdef\nws_url: ws://127.0.0.1:7880\nredis:\n  address: 127.0.0.1:6379\nwhip_proxy_enabled: true\ncpu_cost:\n  rtmp_cpu_cost: 1\n"), func(string) string { return "" })
 	require.NoError(t, err)

@@ -32,24 +32,29 @@ type loadConfig struct {
 
 func parseLoad(s string) (loadConfig, error) {
 	c := loadConfig{duration: 10 * time.Minute}
+	err := parseSpec("TRIBUTARY_LOAD", s, map[string]func(string) error{
+		"passthrough": func(v string) (err error) { c.passthrough, err = strconv.Atoi(v); return err },
+		"transcode":   func(v string) (err error) { c.transcode, err = strconv.Atoi(v); return err },
+		"duration":    func(v string) (err error) { c.duration, err = time.ParseDuration(v); return err },
+	})
+	return c, err
+}
+
+// parseSpec parses a benchmark's "key=value,key=value" variable, env,
+// with a setter per key.
+func parseSpec(env, s string, keys map[string]func(string) error) error {
 	for _, kv := range strings.Split(s, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
-		var err error
-		switch k {
-		case "passthrough":
-			c.passthrough, err = strconv.Atoi(v)
-		case "transcode":
-			c.transcode, err = strconv.Atoi(v)
-		case "duration":
-			c.duration, err = time.ParseDuration(v)
-		default:
-			err = fmt.Errorf("unknown key %q", k)
+		set, ok := keys[k]
+		err := fmt.Errorf("unknown key %q", k)
+		if ok {
+			err = set(v)
 		}
 		if err != nil {
-			return c, fmt.Errorf("TRIBUTARY_LOAD %q: %w", s, err)
+			return fmt.Errorf("%s %q: %w", env, s, err)
 		}
 	}
-	return c, nil
+	return nil
 }
 
 // loadSession is one publisher and its viewer.
@@ -241,27 +246,36 @@ func reviewLoad(pics []e2e.Picture) loadReview {
 }
 
 // loadSource is 30 s of 1080p30 H.264 constrained baseline at 4.5 Mbps +
-// AAC 48 kHz stereo (as benchmarks/passthrough.sh makes it), cached. The
-// audio stops at 29.5 s: ffmpeg's -stream_loop moves each loop by the
-// longest stream's duration, and 30 s of AAC is 30.016 s of packets (1024
-// samples each), which put a 50 ms hole in the video at every loop — a
-// picture "lost" every second loop that no process dropped (9–10 per
-// viewer in a 10-minute run). Ending the audio early keeps the video's
-// timeline gapless; the audio has 0.5 s of silence per loop instead.
+// AAC 48 kHz stereo (as benchmarks/passthrough.sh makes it), cached.
 func loadSource(t *testing.T) string {
+	return benchSource(t, "load-1080p30-baseline-gapless.flv", "1920x1080", "4500k", "-profile:v", "baseline")
+}
+
+// benchSource makes (once: it is cached) 30 s of 30 fps H.264 without
+// B-frames, a keyframe every 2 s, at a constant bitrate, with noise so
+// that encoders have real work, and AAC 48 kHz stereo, in FLV, for
+// looping. The audio stops at 29.5 s: ffmpeg's -stream_loop moves each
+// loop by the longest stream's duration, and 30 s of AAC is 30.016 s of
+// packets (1024 samples each), which put a 50 ms hole in the video at
+// every loop — a picture "lost" every second loop that no process
+// dropped (9–10 per viewer in a 10-minute run). Ending the audio early
+// keeps the video's timeline gapless; the audio has 0.5 s of silence per
+// loop instead.
+func benchSource(t *testing.T, name, size, bitrate string, x264 ...string) string {
 	dir := filepath.Join(os.Getenv("HOME"), ".cache", "tributary", "bench")
-	out := filepath.Join(dir, "load-1080p30-baseline-gapless.flv")
+	out := filepath.Join(dir, name)
 	if _, err := os.Stat(out); err == nil {
 		return out
 	}
 	require.NoError(t, os.MkdirAll(dir, 0o755))
-	cmd := exec.Command(e2e.FFmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-		"-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30,noise=alls=12:allf=t+u",
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+		"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=30,noise=alls=12:allf=t+u",
 		"-f", "lavfi", "-t", "29.5", "-i", "sine=frequency=440:sample_rate=48000", "-t", "30",
-		"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline", "-bf", "0", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
-		"-b:v", "4500k", "-maxrate", "4500k", "-bufsize", "4500k", "-pix_fmt", "yuv420p",
+		"-c:v", "libx264", "-preset", "veryfast"}
+	args = append(append(args, x264...), "-bf", "0", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
+		"-b:v", bitrate, "-maxrate", bitrate, "-bufsize", bitrate, "-pix_fmt", "yuv420p",
 		"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2", "-f", "flv", out+".tmp")
-	b, err := cmd.CombinedOutput()
+	b, err := exec.Command(e2e.FFmpegBin(t), args...).CombinedOutput()
 	require.NoError(t, err, string(b))
 	require.NoError(t, os.Rename(out+".tmp", out))
 	return out

@@ -31,7 +31,7 @@ type Server struct {
 
 	store   *service.Store
 	manager *service.Manager
-	mon     *monitor.Monitor  // metrics (prometheus_port); no admission control
+	mon     *monitor.Monitor  // metrics (prometheus_port), admission, overload shedding
 	hooks   *service.Webhooks // ingress_started/ingress_ended (webhook section); nil without URLs
 	endpoints
 	pulls pulls
@@ -53,9 +53,12 @@ func (s *Server) Initialize() (err error) {
 	if err != nil {
 		return err
 	}
-	// One standalone node takes every publish: the monitor only measures.
+	// Standalone admission charges the costs of the running sessions
+	// against the machine's cores (standalone_admission), and the
+	// overload controller sheds layers when they still do not keep up.
 	s.mon, err = monitor.New(monitor.Config{
 		Costs: costsOf(c.CPUCost), NodeID: nodeID(c), Logger: s.Logger.WithValues("component", "monitor"),
+		Admission: c.Admission(), Committed: true,
 	})
 	if err != nil {
 		return err
@@ -64,7 +67,8 @@ func (s *Server) Initialize() (err error) {
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
-	mc := service.ManagerConfig{Store: s.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, EnableUDPURLPull: c.EnableUDPURLPull, Logger: s.Logger}
+	mc := service.ManagerConfig{Store: s.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, EnableUDPURLPull: c.EnableUDPURLPull, Logger: s.Logger,
+		Admission: s.mon}
 	if s.hooks != nil {
 		mc.OnStatusChange = s.hooks.StatusChanged
 	}

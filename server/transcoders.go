@@ -17,7 +17,7 @@ func (t transcoders) NewVideo(c session.VideoTranscodeConfig) (session.VideoTran
 	}
 	return transcode.NewVideo(transcode.VideoConfig{
 		Source: c.Source, Codec: c.Codec, MaxFrameRate: c.FrameRate, Layers: layers,
-		Output: c.Output, OnDrop: c.OnDrop, Logger: c.Logger, Blocking: t.blocking,
+		Output: c.Output, OnDrop: c.OnDrop, OnStale: c.OnStale, Logger: c.Logger, Blocking: t.blocking,
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/ingest/whip"
+	"github.com/tributary-ingress/tributary/internal/monitor"
 	"github.com/tributary-ingress/tributary/room"
 	"github.com/tributary-ingress/tributary/service"
 	"github.com/tributary-ingress/tributary/session"
@@ -45,7 +46,7 @@ func (s *Server) AuthorizeWHIP(streamKey string, remote string) (whip.Publisher,
 		return nil, whip.ErrStreamKeyNotFound
 	case errors.Is(err, service.ErrDisabled), errors.Is(err, service.ErrWrongInput):
 		return nil, fmt.Errorf("%w: %w", whip.ErrForbidden, err)
-	case errors.Is(err, service.ErrShutdown):
+	case errors.Is(err, service.ErrShutdown), errors.Is(err, monitor.ErrNoCapacity):
 		return nil, fmt.Errorf("%w: %w", whip.ErrUnavailable, err)
 	default:
 		return nil, err

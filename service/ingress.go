@@ -62,6 +62,11 @@ func (m *Manager) Create(req *livekit.CreateIngressRequest) (*livekit.IngressInf
 
 	if info.InputType == livekit.IngressInput_URL_INPUT {
 		s, err := m.start(info)
+		if errors.As(err, new(notAdmitted)) {
+			// The ingress exists; its state says why it does not run.
+			_ = m.refused(info, info.InputType, err)
+			return m.conf.Store.Get(info.IngressId)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -31,6 +31,10 @@ type ManagerConfig struct {
 	Logger           logger.Logger
 	// Now returns the current time; time.Now when nil (tests set it).
 	Now func() time.Time
+	// Admission, when set, admits each session against the machine's
+	// capacity (standalone admission, monitor.Monitor). A refused
+	// publish or URL ingress gets ERROR with the reason in its state.
+	Admission Admission
 	// OnStatusChange, when set, is called after a session's state (or a
 	// refused publish, or the end of an interrupted session) changed the
 	// stored status of an ingress from prev: the moments livekit-server
@@ -38,6 +42,13 @@ type ManagerConfig struct {
 	// stored record; it must not block. Calls for one ingress come in
 	// the order of the writes.
 	OnStatusChange func(info *livekit.IngressInfo, prev livekit.IngressState_Status)
+}
+
+// Admission decides whether the machine takes one more session.
+type Admission interface {
+	// Reserve charges a session's cost until release is called, or
+	// declines it with the reason.
+	Reserve(input livekit.IngressInput, transcoding bool) (release func(), err error)
 }
 
 // Manager owns the ingress records and the running sessions. The API
@@ -84,6 +95,9 @@ type Session struct {
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	// release frees the session's admission charge when it ends (nil
+	// once a newer publisher took it over); under m.mu.
+	release func()
 
 	// Report holds the state and its rules; states go to the store.
 	Report
@@ -109,6 +123,11 @@ func (m *Manager) StartSession(streamKey string, input livekit.IngressInput) (*S
 	}
 	return s, err
 }
+
+// notAdmitted is a refusal by Admission; it reads as its reason.
+type notAdmitted struct{ error }
+
+func (e notAdmitted) Unwrap() error { return e.error }
 
 // refused records a refused publish on a known stream key in the ingress
 // state, as the official worker does: ERROR with the reason, so that
@@ -182,7 +201,21 @@ func (m *Manager) start(info *livekit.IngressInfo) (*Session, error) {
 	if m.closed {
 		return nil, ErrShutdown
 	}
-	if prev := m.active[info.IngressId]; prev != nil {
+	// Admission charges the session until it ends. A publisher that
+	// replaces the running session of the same ingress (an encoder
+	// reconnecting) takes over that session's charge instead.
+	release := func() {}
+	prev := m.active[info.IngressId]
+	switch {
+	case prev != nil:
+		release, prev.release = prev.release, nil
+	case m.conf.Admission != nil:
+		var err error
+		if release, err = m.conf.Admission.Reserve(info.InputType, info.GetEnableTranscoding()); err != nil {
+			return nil, notAdmitted{err}
+		}
+	}
+	if prev != nil {
 		prev.log.Infow("ending session: a new publisher connected on the same stream key")
 		prev.cancel(ErrReplaced)
 		delete(m.active, info.IngressId)
@@ -202,6 +235,7 @@ func (m *Manager) start(info *livekit.IngressInfo) (*Session, error) {
 		log:        SessionLogger(m.log, info, resourceID),
 		ctx:        ctx,
 		cancel:     cancel,
+		release:    release,
 	}
 	s.InitReport(&livekit.IngressState{
 		Status:     livekit.IngressState_ENDPOINT_BUFFERING,
@@ -210,6 +244,9 @@ func (m *Manager) start(info *livekit.IngressInfo) (*Session, error) {
 	}, s.log, s.store)
 	if err := s.WriteState(); err != nil {
 		cancel(err)
+		if release != nil {
+			release()
+		}
 		return nil, err
 	}
 	m.active[info.IngressId] = s
@@ -247,7 +284,12 @@ func (s *Session) End() error {
 	if s.m.active[s.info.IngressId] == s {
 		delete(s.m.active, s.info.IngressId)
 	}
+	release := s.release
+	s.release = nil
 	s.m.mu.Unlock()
+	if release != nil {
+		release()
+	}
 	cause := context.Cause(s.ctx)
 	s.cancel(nil)
 	s.RunEndHooks()

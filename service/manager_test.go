@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -345,4 +347,64 @@ func TestIDs(t *testing.T) {
 	require.Regexp(t, `^WH_`, NewResourceID(livekit.IngressInput_WHIP_INPUT))
 	require.Regexp(t, `^RT_`, NewResourceID(livekit.IngressInput_RTMP_INPUT))
 	require.Regexp(t, `^UR_`, NewResourceID(livekit.IngressInput_URL_INPUT))
+}
+
+// oneSlot admits one session at a time.
+type oneSlot struct {
+	mu   sync.Mutex
+	used bool
+}
+
+var errFull = errors.New("this worker has no CPU capacity for the session: it runs one at a time")
+
+func (a *oneSlot) Reserve(livekit.IngressInput, bool) (func(), error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.used {
+		return nil, errFull
+	}
+	a.used = true
+	return func() {
+		a.mu.Lock()
+		a.used = false
+		a.mu.Unlock()
+	}, nil
+}
+
+// TestAdmissionRefuses: a publish or URL ingress the machine cannot take
+// is refused with the reason in the ingress state; an ended session frees
+// its share; a publisher replacing the running session is not refused.
+func TestAdmissionRefuses(t *testing.T) {
+	m := newTestManager(t)
+	m.conf.Admission = &oneSlot{}
+	l := &fakeLauncher{started: make(chan *Session, 1)}
+	m.SetURLLauncher(l)
+	a, b := createRTMP(t, m), createRTMP(t, m)
+
+	s, err := m.StartSession(a.StreamKey, livekit.IngressInput_RTMP_INPUT)
+	require.NoError(t, err)
+	_, err = m.StartSession(b.StreamKey, livekit.IngressInput_RTMP_INPUT)
+	require.ErrorIs(t, err, errFull)
+	st := stored(t, m, b.IngressId)
+	require.Equal(t, livekit.IngressState_ENDPOINT_ERROR, st.Status)
+	require.Equal(t, errFull.Error(), st.Error)
+
+	url, err := m.Create(&livekit.CreateIngressRequest{
+		InputType: livekit.IngressInput_URL_INPUT, Url: "https://media.example/talk.mp4", RoomName: "room", ParticipantIdentity: "file",
+	})
+	require.NoError(t, err, "the ingress exists; its state says why it does not run")
+	require.Equal(t, livekit.IngressState_ENDPOINT_ERROR, url.State.GetStatus())
+	require.Equal(t, errFull.Error(), url.State.GetError())
+	require.Len(t, l.started, 0)
+
+	again, err := m.StartSession(a.StreamKey, livekit.IngressInput_RTMP_INPUT)
+	require.NoError(t, err, "the encoder reconnecting replaces its own session")
+	require.NoError(t, s.End())
+	_, err = m.StartSession(b.StreamKey, livekit.IngressInput_RTMP_INPUT)
+	require.ErrorIs(t, err, errFull, "the replacing session holds the charge of the one it replaced")
+	require.NoError(t, again.End())
+
+	s, err = m.StartSession(b.StreamKey, livekit.IngressInput_RTMP_INPUT)
+	require.NoError(t, err, "the ended sessions freed the slot")
+	require.NoError(t, s.End())
 }

@@ -190,7 +190,7 @@ func (o *outputs) start(video, audio *media.Track, join func() (Room, error)) ([
 			tc, err := s.conf.Transcoders.NewVideo(VideoTranscodeConfig{
 				Source: video, Codec: vspec.Codec, FrameRate: vplan.FrameRate, Layers: vplan.Layers, Logger: s.log,
 				Output: func(layer int, f *media.Frame) { o.writeVideo(layer, f) },
-				OnDrop: s.conf.Stats.drop,
+				OnDrop: s.conf.Stats.drop, OnStale: s.conf.Stats.skipStale,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("video transcoder: %w", err)
@@ -209,6 +209,9 @@ func (o *outputs) start(video, audio *media.Track, join func() (Room, error)) ([
 			return nil, err
 		}
 		v.track = vt
+		if v.tc != nil {
+			s.conf.Stats.setSheddable(len(v.layers) - 1)
+		}
 		tracks = append(tracks, vt.TrackInfo())
 	}
 	if a := o.audio; a != nil {
@@ -343,9 +346,15 @@ func (o *outputs) write(f *media.Frame) error {
 // subscriber wants it again. LiveKit announces a downgrade after its
 // dynacast_pause_delay (5 s by default) and an upgrade at once. Forwarded
 // layers are never paused: their keyframes come only from the source.
+//
+// The top layers the overload controller sheds (Stats.ShedLayers) are
+// paused the same way, and LiveKit moves their viewers to the next layer.
 func (o *outputs) applyDynacast(v *videoOut) {
+	shed := o.s.conf.Stats.shedCount()
 	for i, was := range v.running {
-		on := v.track.LayerEnabled(i)
+		wanted := v.track.LayerEnabled(i)
+		shedding := i > 0 && i >= len(v.running)-shed
+		on := wanted && !shedding
 		if on == was {
 			continue
 		}
@@ -353,8 +362,11 @@ func (o *outputs) applyDynacast(v *videoOut) {
 		v.tc.SetLayerActive(i, on)
 		l := v.layers[i]
 		msg := "video layer paused: no subscriber receives it"
-		if on {
+		switch {
+		case on:
 			msg = "video layer resumed"
+		case wanted:
+			msg = "video layer paused: shed, the machine cannot keep up with every session"
 		}
 		o.s.log.Infow(msg, "quality", l.Quality.String(), "width", l.Width, "height", l.Height)
 	}

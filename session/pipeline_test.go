@@ -469,6 +469,25 @@ func TestDynacast(t *testing.T) {
 	r.sendUntil(t, i, func() bool { return !tc().Inactive(2) })
 }
 
+// TestShedLayers: the top layers the overload controller sheds are
+// paused, never the lowest, whatever dynacast wants; lifting the shed
+// resumes them with the next source frame.
+func TestShedLayers(t *testing.T) {
+	r := newRig(t, rigOpts{transcoding: true})
+	rm := r.publish(t)
+	tc := func() *sessiontest.VideoTranscoder { return r.tcs.Videos()[0] }
+	i := r.sendUntil(t, 0, func() bool { return rm.Video() != nil && len(rm.Video().Frames(2)) > 0 })
+	require.Equal(t, 2, r.stats.SheddableLayers(), "three transcoded layers: all but the lowest may be shed")
+	r.stats.ShedLayers(1)
+	i = r.sendUntil(t, i, func() bool { return tc().Inactive(2) })
+	require.False(t, tc().Inactive(1))
+	r.stats.ShedLayers(5)
+	i = r.sendUntil(t, i, func() bool { return tc().Inactive(1) })
+	require.False(t, tc().Inactive(0), "the lowest layer is never shed")
+	r.stats.ShedLayers(0)
+	r.sendUntil(t, i, func() bool { return !tc().Inactive(1) && !tc().Inactive(2) })
+}
+
 // TestDroppedFrames: frames the transcoder drops count in the session's
 // dropped frames, as those its queues drop.
 func TestDroppedFrames(t *testing.T) {
@@ -477,6 +496,9 @@ func TestDroppedFrames(t *testing.T) {
 	sessiontest.Eventually(t, func() bool { return rm.Video() != nil }, "published")
 	r.tcs.Videos()[0].Config.OnDrop()
 	r.tcs.Videos()[0].Config.OnDrop()
+	require.Equal(t, int64(2), r.stats.DroppedFrames())
+	r.tcs.Videos()[0].Config.OnStale()
+	require.Equal(t, int64(1), r.stats.LatePictures(), "pictures skipped as too late are counted apart")
 	require.Equal(t, int64(2), r.stats.DroppedFrames())
 }
 

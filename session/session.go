@@ -82,7 +82,11 @@ type VideoTranscodeConfig struct {
 	// for want of room, from any goroutine: they count in the session's
 	// dropped frames (Stats.DroppedFrames).
 	OnDrop func()
-	Logger logger.Logger
+	// OnStale is called for every decoded picture the transcoder skips
+	// as too old to encode, from any goroutine: they count in the
+	// session's late pictures (Stats.LatePictures).
+	OnStale func()
+	Logger  logger.Logger
 }
 
 // AudioTranscodeConfig configures an AudioTranscoder.

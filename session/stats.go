@@ -42,6 +42,11 @@ type Stats struct {
 	outAudio         atomic.Int64
 	dropped          atomic.Int64
 	latency          atomic.Int64 // nanoseconds
+	stale            atomic.Int64
+	// sheddable is how many top video layers the overload controller may
+	// pause (the transcoded layers but the lowest), and shed how many it
+	// wants paused.
+	sheddable, shed atomic.Int32
 
 	// videoTracks are the latency track labels of the video layers, low
 	// to high, once the layers are published.
@@ -152,6 +157,39 @@ func (s *Stats) AddInput(kind media.Kind, n int) {
 		s.inVideo.Add(int64(n))
 	} else {
 		s.inAudio.Add(int64(n))
+	}
+}
+
+// SheddableLayers returns how many top video layers the overload
+// controller may pause: the transcoded layers but the lowest, once they
+// are published; 0 for a session that forwards the source.
+func (s *Stats) SheddableLayers() int { return int(s.sheddable.Load()) }
+
+// ShedLayers asks the session to pause its n top video layers (0 resumes
+// them all). The session applies it with the next source frame.
+func (s *Stats) ShedLayers(n int) { s.shed.Store(int32(max(n, 0))) }
+
+func (s *Stats) setSheddable(n int) {
+	if s != nil {
+		s.sheddable.Store(int32(max(n, 0)))
+	}
+}
+
+func (s *Stats) shedCount() int {
+	if s == nil {
+		return 0
+	}
+	return int(s.shed.Load())
+}
+
+// LatePictures returns the decoded pictures the video transcoder skipped
+// as too old to encode: not dropped for want of room, but a sign, like
+// dropped frames, that the session is behind its source.
+func (s *Stats) LatePictures() int64 { return s.stale.Load() }
+
+func (s *Stats) skipStale() {
+	if s != nil {
+		s.stale.Add(1)
 	}
 }
 

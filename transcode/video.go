@@ -88,7 +88,11 @@ type VideoConfig struct {
 	// OnDrop, when set, is called for every frame or picture dropped for
 	// want of room (see Dropped), from the goroutine that dropped it.
 	OnDrop func()
-	Logger logger.Logger
+	// OnStale, when set, is called for every picture skipped as too old
+	// to encode (MaxAge), from the decode goroutine: the transcoder is
+	// behind its source.
+	OnStale func()
+	Logger  logger.Logger
 }
 
 // Video is a running video transcoder.
@@ -510,6 +514,9 @@ func (v *Video) fanOut(pics []*ffi.VideoFrame, walls map[int64]time.Time) {
 		v.decoded++
 		if v.conf.MaxAge > 0 && !v.conf.Blocking && !wall.IsZero() && time.Since(wall) > v.conf.MaxAge {
 			v.stale++
+			if v.conf.OnStale != nil {
+				v.conf.OnStale()
+			}
 			p.Release()
 			continue
 		}

@@ -62,7 +62,8 @@ func RunChild(r io.Reader, w io.Writer, log logger.Logger) error {
 				Output: func(layer int, f *media.Frame) {
 					send(&message{Op: opOut, Stream: id, Layer: layer, Frame: f})
 				},
-				OnDrop: func() { send(&message{Op: opDropped, Stream: id}) },
+				OnDrop:  func() { send(&message{Op: opDropped, Stream: id}) },
+				OnStale: func() { send(&message{Op: opStale, Stream: id}) },
 			})
 			if err != nil {
 				send(&message{Op: opErr, Stream: id, Err: err.Error()})

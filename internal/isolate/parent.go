@@ -73,12 +73,13 @@ type child struct {
 
 // stream is one transcoder in the child.
 type stream struct {
-	c      *child
-	id     int
-	video  func(layer int, f *media.Frame)
-	audio  func(f *media.Frame)
-	onDrop func()        // see session.VideoTranscodeConfig.OnDrop
-	closed chan struct{} // opClosed received (or the child died)
+	c       *child
+	id      int
+	video   func(layer int, f *media.Frame)
+	audio   func(f *media.Frame)
+	onDrop  func()        // see session.VideoTranscodeConfig.OnDrop
+	onStale func()        // see session.VideoTranscodeConfig.OnStale
+	closed  chan struct{} // opClosed received (or the child died)
 
 	mu     sync.Mutex
 	err    error
@@ -94,7 +95,7 @@ func (t *Transcoders) NewVideo(c session.VideoTranscodeConfig) (session.VideoTra
 	for _, l := range c.Layers {
 		init.Layers = append(init.Layers, layer{Width: int(l.Width), Height: int(l.Height), Bitrate: int(l.Bitrate)})
 	}
-	s, err := t.open(&message{Op: opVideo, Video: init}, c.Output, nil, c.OnDrop)
+	s, err := t.open(&message{Op: opVideo, Video: init}, c.Output, nil, c.OnDrop, c.OnStale)
 	if err != nil {
 		return nil, err
 	}
@@ -108,14 +109,14 @@ func (t *Transcoders) Unavailable() error { return transcode.Unavailable() }
 // NewAudio starts an audio transcoder in the session's child process.
 func (t *Transcoders) NewAudio(c session.AudioTranscodeConfig) (session.AudioTranscoder, error) {
 	init := &audioInit{Source: c.Source, Channels: c.Channels, Bitrate: c.Bitrate, DTX: c.DTX}
-	s, err := t.open(&message{Op: opAudio, Audio: init}, nil, c.Output, nil)
+	s, err := t.open(&message{Op: opAudio, Audio: init}, nil, c.Output, nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (t *Transcoders) open(m *message, video func(int, *media.Frame), audio func(*media.Frame), onDrop func()) (*stream, error) {
+func (t *Transcoders) open(m *message, video func(int, *media.Frame), audio func(*media.Frame), onDrop, onStale func()) (*stream, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var c *child
@@ -137,7 +138,7 @@ func (t *Transcoders) open(m *message, video func(int, *media.Frame), audio func
 	}
 	c.nextID++
 	s := &stream{
-		c: c, id: c.nextID, video: video, audio: audio, onDrop: onDrop, closed: make(chan struct{}),
+		c: c, id: c.nextID, video: video, audio: audio, onDrop: onDrop, onStale: onStale, closed: make(chan struct{}),
 		outs: map[int]chan *media.Frame{}, tracks: map[int]*interner{},
 	}
 	c.streams[s.id] = s
@@ -222,6 +223,10 @@ func (c *child) read(r io.Reader) {
 			s.markClosed()
 		case opDropped:
 			s.drop()
+		case opStale:
+			if s.onStale != nil {
+				s.onStale()
+			}
 		}
 	}
 	werr := c.cmd.Wait()

@@ -32,6 +32,7 @@ const (
 	opClosed                    // child → parent: the stream is flushed and closed
 	opLayerActive               // parent → child: resume (Active) or pause layer Layer
 	opDropped                   // child → parent: the stream dropped a frame or picture for want of room
+	opStale                     // child → parent: the stream skipped a picture as too old to encode
 )
 
 // message is one unit on the pipe; Stream identifies a transcoder.

@@ -1,9 +1,6 @@
 package monitor
 
 import (
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -37,14 +34,7 @@ func TestPacketLatencyMetric(t *testing.T) {
 	st.samples = []time.Duration{40 * time.Millisecond}
 	untrack() // the last samples count too
 
-	srv := httptest.NewServer(m.Handler())
-	defer srv.Close()
-	resp, err := http.Get(srv.URL)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	out := string(b)
+	out := scrape(t, m)
 	const series = `livekit_ingress_packet_latency_seconds_bucket{ingress_type="RTMP_INPUT",track="output.video.HIGH",`
 	for _, want := range []string{
 		"# TYPE livekit_ingress_packet_latency_seconds histogram",

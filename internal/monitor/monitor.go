@@ -33,12 +33,25 @@ type Costs struct {
 	MinIdleRatio float64
 }
 
-// DefaultCosts are the upstream defaults (LiveKit ingress docs).
+// DefaultCosts are the upstream defaults (LiveKit ingress docs), those of
+// cluster mode.
 var DefaultCosts = Costs{RTMP: 2, WHIP: 2, WHIPBypass: 0.1, URL: 2, MinIdleRatio: 0.3}
 
+// StandaloneCosts are the defaults of standalone admission (Config.Committed),
+// Tributary's own: the upstream ones are sized for a GStreamer pipeline
+// and would refuse nearly every transcode on a small machine. Measured
+// (benchmarks/RESULTS.md), a transcode with the default preset costs
+// 0.39 CPU-s per media second from a 720p30 source and 0.49 from a
+// 1080p30 one, a passthrough session under 0.08 including its share of the
+// server. With 10 % of the machine kept free, a 2-core machine takes four
+// transcodes and refuses a fifth (which would drop every session's frame
+// rate), or 36 passthrough sessions.
+var StandaloneCosts = Costs{RTMP: 0.4, WHIP: 0.4, WHIPBypass: 0.05, URL: 0.4, MinIdleRatio: 0.1}
+
 // WithDefaults fills every zero value from DefaultCosts.
-func (c Costs) WithDefaults() Costs {
-	d := DefaultCosts
+func (c Costs) WithDefaults() Costs { return c.withDefaults(DefaultCosts) }
+
+func (c Costs) withDefaults(d Costs) Costs {
 	for _, p := range []struct{ v, def *float64 }{
 		{&c.RTMP, &d.RTMP}, {&c.WHIP, &d.WHIP}, {&c.WHIPBypass, &d.WHIPBypass}, {&c.URL, &d.URL}, {&c.MinIdleRatio, &d.MinIdleRatio},
 	} {
@@ -62,12 +75,23 @@ type Config struct {
 	// Admission turns CPU admission control on; without it every session
 	// is accepted (the metrics are still measured).
 	Admission bool
+	// Committed is standalone admission: a session is admitted while the
+	// costs of the sessions Reserve admitted, its own included, fit in
+	// the machine less the idle reserve. The measured idle CPU is not
+	// used: a standalone node shares its machine with the LiveKit server
+	// and others, whose load would make admission depend on them. Zero
+	// costs take StandaloneCosts; sessions that do not transcode are
+	// charged whip_bypass_transcoding_cpu_cost whatever their input.
+	Committed bool
 	// SampleInterval is how often idle CPU is measured (default 1 s).
 	SampleInterval time.Duration
 	// PendingHold is how long an admitted session's cost is charged on
 	// top of the measured load, until the measurement reflects it
 	// (default 2 s).
 	PendingHold time.Duration
+	// Shed configures the overload controller (see shed.go); zero values
+	// take the defaults.
+	Shed ShedConfig
 	// ProcStat is the file read for CPU times (default /proc/stat).
 	ProcStat string
 	// Cores is the number of CPUs (default runtime.NumCPU()).
@@ -90,12 +114,15 @@ type Monitor struct {
 	requests *prometheus.GaugeVec
 	latency  *prometheus.HistogramVec
 
-	mu       sync.Mutex
-	idle     float64
-	prev     cpuTimes
-	pending  []pendingCost
-	draining bool
-	sessions map[*tracked]struct{}
+	mu        sync.Mutex
+	idle      float64
+	prev      cpuTimes
+	pending   []pendingCost
+	committed float64 // Committed mode: the costs of the running sessions
+	draining  bool
+	sessions  map[*tracked]struct{}
+	seq       uint64 // order of the tracked sessions
+	shed      *shedder
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -104,7 +131,11 @@ type Monitor struct {
 // New starts a Monitor: it takes a first CPU sample at once and then one
 // every SampleInterval.
 func New(c Config) (*Monitor, error) {
-	c.Costs = c.Costs.WithDefaults()
+	if c.Committed {
+		c.Costs = c.Costs.withDefaults(StandaloneCosts)
+	} else {
+		c.Costs = c.Costs.WithDefaults()
+	}
 	if c.SampleInterval <= 0 {
 		c.SampleInterval = time.Second
 	}
@@ -154,10 +185,11 @@ func New(c Config) (*Monitor, error) {
 		Help:    "Observed end-to-end packet latency within the ingress pipeline: from a frame's arrival to its release to the room, sampled per output track.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 	}, []string{"track", "ingress_type"})
-	m.reg.MustRegister(m.cpuLoad, available, m.requests, m.latency, newSessionCollector(m, node),
+	m.shed = newShedder(c.Shed, m.log, node)
+	m.reg.MustRegister(m.cpuLoad, available, m.requests, m.latency, newSessionCollector(m, node), m.shed.shedLayers, m.shed.sheds,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 
-	if c.Admission && c.Cores < c.Costs.max() {
+	if c.Admission && !c.Committed && c.Cores < c.Costs.max() {
 		m.log.Warnw("this machine has fewer cores than the costliest session type: such sessions will be declined", nil,
 			"cores", c.Cores, "maxCost", c.Costs.max())
 	}
@@ -237,6 +269,7 @@ func (m *Monitor) sample(now time.Time) {
 		s.sample(now)
 		s.observeLatency(m.latency)
 	}
+	m.shed.step(now, sessions)
 }
 
 // IdleCPU returns the measured idle cores.
@@ -256,6 +289,11 @@ func (m *Monitor) SetDraining() {
 // Cost returns the CPU charged for a session.
 func (m *Monitor) Cost(input livekit.IngressInput, transcoding bool) float64 {
 	c := m.conf.Costs
+	if m.conf.Committed && !transcoding {
+		// Tributary forwards RTMP, SRT and URL media too: such a session
+		// costs what a WHIP one without transcoding does.
+		return c.WHIPBypass
+	}
 	switch input {
 	case livekit.IngressInput_RTMP_INPUT:
 		return c.RTMP
@@ -294,7 +332,62 @@ func (m *Monitor) CanAccept() bool {
 	if !m.conf.Admission {
 		return true
 	}
+	if m.conf.Committed {
+		return m.committedRoomLocked() >= m.conf.Costs.max() && m.shed.layers() == 0
+	}
 	return m.availableLocked(time.Now(), m.conf.Costs.MinIdleRatio) > m.conf.Costs.max()
+}
+
+// committedRoomLocked is, in Committed mode, the cores the admitted
+// sessions leave before the idle reserve.
+func (m *Monitor) committedRoomLocked() float64 {
+	return m.conf.Cores*(1-m.conf.Costs.MinIdleRatio) - m.committed
+}
+
+// Reserve is standalone admission (Config.Committed): it charges a
+// session's cost until release is called (when the session ends), or
+// declines the session with ErrNoCapacity and the numbers. A transcoding
+// session is also declined while the overload controller has layers shed:
+// the machine already cannot keep up with the sessions it has. Without
+// Admission every session is accepted and release does nothing.
+func (m *Monitor) Reserve(input livekit.IngressInput, transcoding bool) (release func(), err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.draining {
+		return nil, fmt.Errorf("%w: the worker is draining", ErrNoCapacity)
+	}
+	if !m.conf.Admission {
+		return func() {}, nil
+	}
+	cost := m.Cost(input, transcoding)
+	if n := m.shed.layers(); n > 0 && transcoding {
+		return nil, fmt.Errorf("%w: the machine is overloaded (video layers shed to keep the running sessions' frame rate: %d)",
+			ErrNoCapacity, n)
+	}
+	// A little slack for the sums of decimal costs (4 × 0.45 is not 1.8).
+	if room := m.committedRoomLocked(); room+1e-9 < cost {
+		return nil, fmt.Errorf("%w: a %s session costs %.2f cores (cpu_cost) and the running sessions leave %.2f of %g cores after the idle reserve (min_idle_ratio %g)",
+			ErrNoCapacity, sessionKind(input, transcoding), cost, max(room, 0), m.conf.Cores, m.conf.Costs.MinIdleRatio)
+	}
+	m.committed += cost
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.mu.Lock()
+			m.committed -= cost
+			m.mu.Unlock()
+		})
+	}, nil
+}
+
+// sessionKind names a session in a refusal: "transcoding RTMP", "WHIP
+// passthrough".
+func sessionKind(input livekit.IngressInput, transcoding bool) string {
+	name := strings.ToUpper(inputLabel(input))
+	if transcoding {
+		return "transcoding " + name
+	}
+	return name + " passthrough"
 }
 
 // CanAcceptIngress reports whether this session would be accepted, without
@@ -345,6 +438,8 @@ func (m *Monitor) Track(info *livekit.IngressInfo, resourceID string, stats Sess
 	if stats != nil {
 		t = &tracked{labels: []string{info.IngressId, resourceID, inputLabel(info.InputType)}, ingressType: info.InputType.String(), stats: stats}
 		m.mu.Lock()
+		m.seq++
+		t.seq = m.seq
 		m.sessions[t] = struct{}{}
 		m.mu.Unlock()
 	}

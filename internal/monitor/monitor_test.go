@@ -119,17 +119,7 @@ func TestMetrics(t *testing.T) {
 	info := &livekit.IngressInfo{IngressId: "IN_x", InputType: livekit.IngressInput_RTMP_INPUT, EnableTranscoding: &on}
 	untrack := m.Track(info, "RT_y", fakeStats{})
 	m.sample(time.Now())
-	scrape := func() string {
-		srv := httptest.NewServer(m.Handler())
-		defer srv.Close()
-		resp, err := http.Get(srv.URL)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return string(b)
-	}
-	out := scrape()
+	out := scrape(t, m)
 	for _, want := range []string{
 		`livekit_ingress_requests{node_id="n1",transcoding="true",type="rtmp"} 1`,
 		`livekit_ingress_available{node_id="n1"}`,
@@ -143,7 +133,20 @@ func TestMetrics(t *testing.T) {
 	}
 	untrack()
 	untrack()
-	out = scrape()
+	out = scrape(t, m)
 	require.Contains(t, out, `livekit_ingress_requests{node_id="n1",transcoding="true",type="rtmp"} 0`)
 	require.False(t, strings.Contains(out, "IN_x"), "an ended session is no longer exported")
+}
+
+// scrape reads the monitor's metrics endpoint.
+func scrape(t *testing.T, m *Monitor) string {
+	t.Helper()
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }

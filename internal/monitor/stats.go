@@ -37,6 +37,7 @@ type LatencySource interface {
 
 // tracked is one session known to the metrics.
 type tracked struct {
+	seq         uint64   // the order the sessions started in
 	labels      []string // ingress_id, resource_id, type
 	ingressType string   // the ingress_type label: RTMP_INPUT, WHIP_INPUT, URL_INPUT
 	stats       SessionStats

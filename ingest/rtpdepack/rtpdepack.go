@@ -252,9 +252,15 @@ func morePackets(err error) bool {
 }
 
 // ParseFormat returns the payload format of an SDP's rtpmap and fmtp
-// values: mediaType "video" or "audio", encoding as in a MIME type
-// ("H264", "opus"), channels 0 for the default.
+// values (a WebRTC negotiation's): mediaType "video" or "audio", encoding
+// as in a MIME type ("H264", "opus"), channels 0 for the default.
 func ParseFormat(mediaType string, payloadType uint8, encoding string, clockRate, channels int, fmtp string) (format.Format, error) {
+	// gortsplib knows the dynamic formats in 96–127 only; browsers also
+	// number them from 35 (Chrome: AV1 45, H.264 39). The number plays no
+	// part in depacketizing: a dynamic one is read as 96.
+	if payloadType >= 35 {
+		payloadType = 96
+	}
 	pt := strconv.Itoa(int(payloadType))
 	rtpmap := pt + " " + encoding + "/" + strconv.Itoa(clockRate)
 	if channels > 0 {
@@ -271,10 +277,17 @@ func ParseFormat(mediaType string, payloadType uint8, encoding string, clockRate
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s %s: %w", ErrUnsupported, mediaType, rtpmap, err)
 	}
-	if g, ok := f.(*format.G711); ok {
+	switch f := f.(type) {
+	case *format.G711:
 		// gortsplib takes the law of the static payload types 0 and 8
 		// from the number; the name the sender gave it is what it sends.
-		g.MULaw = strings.EqualFold(encoding, "PCMU")
+		f.MULaw = strings.EqualFold(encoding, "PCMU")
+	case *format.Opus:
+		// WebRTC's Opus is always "opus/48000/2" (RFC 7587 section 7),
+		// and a sender may switch to stereo at any packet: gortsplib
+		// counts one channel unless the fmtp says stereo, a decoder
+		// configured so would downmix.
+		f.ChannelCount = max(f.ChannelCount, channels)
 	}
 	return f, nil
 }

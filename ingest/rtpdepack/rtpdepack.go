@@ -12,8 +12,11 @@
 //     them join the fragments around a missing packet that did not carry
 //     a fragment (a frame whose last packet is lost runs into the next
 //     one). A gap in the sequence numbers therefore resets the decoder,
-//     drops the frame being assembled and asks the sender for a keyframe;
-//     a late or repeated packet is dropped.
+//     drops the frame being assembled and asks the sender for a keyframe
+//     (a WebRTC PLI), dropping the video until it comes when there is a
+//     way to ask; a late or repeated packet is dropped (reordering is not
+//     undone: gortsplib's RTSP client reorders UDP packets itself, and a
+//     WebRTC sender retransmits nothing Tributary does not NACK).
 //   - keyframes and track descriptions: a video track is announced from
 //     its parameter sets (H.264, H.265), its keyframe header (VP8, VP9) or
 //     its sequence header (AV1), again when they change, and no frame is
@@ -123,6 +126,13 @@ type Track struct {
 
 	started bool
 	lastSeq uint16
+	// waitKey drops video frames after a loss until a keyframe, when the
+	// sender can be asked for one (RequestKeyframe set): frames that
+	// refer to a lost one are refused by libdav1d (AV1), which fails the
+	// transcoder; a sender that cannot be asked (RTSP) is not waited for
+	// (libavcodec conceals the damage in H.264 and H.265 until the next
+	// random-access unit).
+	waitKey bool
 
 	video *videoState
 	audio *audioState
@@ -214,7 +224,7 @@ func (t *Track) Write(pkt *rtp.Packet, sink Sink) error {
 	default:
 		// Damaged or over a bound: the decoder dropped what it held.
 		t.buffering = false
-		t.wantKeyframe()
+		t.damaged()
 		return nil
 	}
 	if t.kind == media.KindAudio {
@@ -230,6 +240,15 @@ func (t *Track) lost() {
 		t.dec = dec
 	}
 	t.buffering = false
+	t.damaged()
+}
+
+// damaged notes that a video frame was lost: the sender is asked for a
+// keyframe, and waited for when it can be asked.
+func (t *Track) damaged() {
+	if t.kind == media.KindVideo && t.conf.RequestKeyframe != nil {
+		t.waitKey = true
+	}
 	t.wantKeyframe()
 }
 

@@ -396,29 +396,44 @@ func videoCases(t *testing.T) []tableCase {
 }
 
 // TestLoss: a lost packet drops the frame it belonged to (not a frame
-// glued from the packets around the hole), a keyframe is asked for, and
-// the frames after it still come.
+// glued from the packets around the hole) and a keyframe is asked for.
+// When the sender can be asked (WebRTC), the video waits for that
+// keyframe; when it cannot (RTSP), the frames after the hole still come.
 func TestLoss(t *testing.T) {
 	for _, c := range videoCases(t) {
-		t.Run(c.name, func(t *testing.T) {
-			// Frame 1 made large enough for several packets.
-			switch c.track.Codec {
-			case media.CodecH264:
-				c.frames[1] = [][]byte{slice(1, 4000)}
-			case media.CodecVP8:
-				c.frames[1] = [][]byte{vp8Frame(false, 0, 0, 4000)}
-			}
-			frames := stream(t, c, 10, 0)
-			d := newDepack(t, c.format)
-			d.write(t, frames[0]...)
-			if lost := frames[1]; len(lost) >= 3 {
-				d.write(t, lost[0])
-				d.write(t, lost[2:]...) // the second packet is lost
-			} // else the whole frame is lost
-			d.write(t, frames[2]...)
-			require.Equal(t, []int64{0, 2 * int64(c.step)}, d.rec.pts(), "frame 1 dropped")
-			require.Positive(t, d.requests, "a keyframe asked for")
-		})
+		for _, canAsk := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s asking %v", c.name, canAsk), func(t *testing.T) {
+				// Frame 1 made large enough for several packets.
+				switch c.track.Codec {
+				case media.CodecH264:
+					c.frames[1] = [][]byte{slice(1, 4000)}
+				case media.CodecVP8:
+					c.frames[1] = [][]byte{vp8Frame(false, 0, 0, 4000)}
+				}
+				// Frame 3 is the first frame again: a keyframe.
+				c.frames = append(c.frames[:3:3], c.frames[0])
+				frames := stream(t, c, 10, 0)
+				d := newDepack(t, c.format)
+				if !canAsk {
+					d.conf.RequestKeyframe = nil
+				}
+				d.write(t, frames[0]...)
+				if lost := frames[1]; len(lost) >= 3 {
+					d.write(t, lost[0])
+					d.write(t, lost[2:]...) // the second packet is lost
+				} // else the whole frame is lost
+				d.write(t, frames[2]...)
+				d.write(t, frames[3]...)
+				step := int64(c.step)
+				if canAsk {
+					require.Equal(t, []int64{0, 3 * step}, d.rec.pts(), "frames 1 and 2 dropped")
+					require.Positive(t, d.requests, "a keyframe asked for")
+				} else {
+					require.Equal(t, []int64{0, 2 * step, 3 * step}, d.rec.pts(), "frame 1 dropped")
+				}
+				require.True(t, d.rec.frames[len(d.rec.frames)-1].Key)
+			})
+		}
 	}
 }
 

@@ -92,7 +92,7 @@ func (t *Track) videoUnit(units [][]byte, pts int64, sink Sink) error {
 		if key = vp8.IsKeyframe(data); key {
 			var err error
 			if w, h, err = vp8.ParseKeyframeSize(data); err != nil {
-				t.wantKeyframe()
+				t.damaged()
 				return nil
 			}
 		}
@@ -100,7 +100,7 @@ func (t *Track) videoUnit(units [][]byte, pts int64, sink Sink) error {
 		data = units[0]
 		info, err := vp9.ParseFrame(data)
 		if err != nil {
-			t.wantKeyframe()
+			t.damaged()
 			return nil
 		}
 		key, w, h = info.Key, info.Width, info.Height
@@ -111,12 +111,12 @@ func (t *Track) videoUnit(units [][]byte, pts int64, sink Sink) error {
 		// extension header (scalable streams), which are dropped.
 		var err error
 		if data, err = mcav1.Bitstream(units).Marshal(); err != nil {
-			t.wantKeyframe()
+			t.damaged()
 			return nil
 		}
 		if key = mcav1.IsRandomAccess2(units); key {
 			if w, h, err = av1Size(units); err != nil {
-				t.wantKeyframe()
+				t.damaged()
 				return nil
 			}
 		}
@@ -127,10 +127,11 @@ func (t *Track) videoUnit(units [][]byte, pts int64, sink Sink) error {
 			return err
 		}
 	}
-	if v.cur == nil {
+	if v.cur == nil || (t.waitKey && !key) {
 		t.wantKeyframe() // no track before the first keyframe
 		return nil
 	}
+	t.waitKey = false
 	return sink.Frame(&media.Frame{Track: v.cur, PTS: pts, DTS: pts, Key: key, Data: [][]byte{data}})
 }
 
@@ -198,12 +199,15 @@ func (t *Track) accessUnit(au [][]byte, pts int64, sink Sink) error {
 		t.wantKeyframe() // no parameter sets yet
 		return nil
 	}
-	if v.dts == nil {
+	if v.dts == nil || t.waitKey {
 		if !key {
 			t.wantKeyframe() // wait for a random-access unit
 			return nil
 		}
-		v.dts = v.newDTS()
+		if v.dts == nil {
+			v.dts = v.newDTS()
+		}
+		t.waitKey = false
 	}
 	if key && sps == nil {
 		// Parameter sets only in the SDP: put them in front of every
@@ -220,7 +224,7 @@ func (t *Track) accessUnit(au [][]byte, pts int64, sink Sink) error {
 		// A broken reference chain (a lost packet): start again at the
 		// next random-access unit.
 		v.dts = nil
-		t.wantKeyframe()
+		t.damaged()
 		return nil
 	}
 	return sink.Frame(&media.Frame{Track: v.cur, PTS: pts, DTS: dts, Key: key, Data: au})

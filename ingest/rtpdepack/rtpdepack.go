@@ -25,10 +25,11 @@
 //     and the AAC frames of LATM (codec/aac).
 //
 // Bounds: the decoders' own (mediacommon): an H.264 or H.265 access unit
-// of at most 8 MiB and 25 (H.265: 21) NAL units, a VP8 or VP9 frame of
-// 2 MiB, an AV1 temporal unit of 3 MiB and 10 OBUs, an AAC access unit of
-// 8 KiB, uncompressed audio of at most 192 kHz and pcm.MaxChannels. A
-// frame over a bound is dropped like a lost one.
+// of at most 8 MiB and 25 (H.265: 21) NAL units, a VP8 or VP9 frame of 2
+// MiB, an AV1 temporal unit of 3 MiB and 10 OBUs, an AAC access unit of
+// 5 KiB, a fragmented LATM element of 1 MiB, uncompressed audio of at
+// most 192 kHz and pcm.MaxChannels. A frame over a bound is dropped like
+// a lost one.
 //
 // Specification: RFC 3550 (RTP), RFC 6184 (H.264), RFC 7798 (H.265),
 // RFC 7741 (VP8), RFC 9628 (VP9), AV1 RTP payload format (AOM), RFC 3640

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -253,45 +254,31 @@ func latmPayload(f []byte) []byte {
 }
 
 // encode packetizes the units of one frame with gortsplib's encoder of
-// the format.
+// the format (each format's CreateEncoder returns its own type).
 func encode(t testing.TB, f format.Format, units [][]byte) []*rtp.Packet {
+	create := reflect.ValueOf(f).MethodByName("CreateEncoder")
+	require.True(t, create.IsValid(), "no encoder for %T", f)
+	out := create.Call(nil)
+	require.Nil(t, out[1].Interface(), "%T encoder", f)
 	var pkts []*rtp.Packet
 	var err error
-	switch f := f.(type) {
-	case *format.H264:
-		e, _ := f.CreateEncoder()
+	switch e := out[0].Interface().(type) {
+	case interface { // H.264, H.265, AV1, MPEG-4 audio: the units
+		Encode([][]byte) ([]*rtp.Packet, error)
+	}:
 		pkts, err = e.Encode(units)
-	case *format.H265:
-		e, _ := f.CreateEncoder()
-		pkts, err = e.Encode(units)
-	case *format.VP8:
-		e, _ := f.CreateEncoder()
+	case interface { // VP8, VP9, G.711, LPCM, LATM: one frame
+		Encode([]byte) ([]*rtp.Packet, error)
+	}:
 		pkts, err = e.Encode(units[0])
-	case *format.VP9:
-		e, _ := f.CreateEncoder()
-		pkts, err = e.Encode(units[0])
-	case *format.AV1:
-		e, _ := f.CreateEncoder()
-		pkts, err = e.Encode(units)
-	case *format.Opus:
-		e, _ := f.CreateEncoder()
+	case interface { // Opus: one packet
+		Encode([]byte) (*rtp.Packet, error)
+	}:
 		var p *rtp.Packet
 		p, err = e.Encode(units[0])
 		pkts = []*rtp.Packet{p}
-	case *format.G711:
-		e, _ := f.CreateEncoder()
-		pkts, err = e.Encode(units[0])
-	case *format.LPCM:
-		e, _ := f.CreateEncoder()
-		pkts, err = e.Encode(units[0])
-	case *format.MPEG4Audio:
-		e, _ := f.CreateEncoder()
-		pkts, err = e.Encode(units)
-	case *format.MPEG4AudioLATM:
-		e, _ := f.CreateEncoder()
-		pkts, err = e.Encode(units[0])
 	default:
-		t.Fatalf("no encoder for %T", f)
+		t.Fatalf("unknown encoder %T", e)
 	}
 	require.NoError(t, err)
 	return pkts

@@ -315,7 +315,8 @@ func TestWHIPTranscode(t *testing.T) {
 // gortsplib's formats expect) — to an ingress with enable_transcoding:
 // the shared RTP depacketizer (ingest/rtpdepack) gives the transcoder
 // frames it decodes, and the room gets the H.264 top layer at the
-// camera's size.
+// camera's size, at 5 fps at least (AV1 is slow to encode in
+// Chromium on a loaded machine).
 func TestWHIPTranscodeCodecs(t *testing.T) {
 	lk := e2e.StartLiveKit(t)
 	tr := startTributary(t, tributaryOpts{WsURL: lk.URL})
@@ -343,7 +344,7 @@ func TestWHIPTranscodeCodecs(t *testing.T) {
 			require.NoError(t, err, "the video is subscribed")
 			require.NoError(t, sub.SetVideoQuality(vti.Sid, livekit.VideoQuality_HIGH))
 			vs, err := sub.WaitTrack(bctx, func(s e2e.TrackStats) bool {
-				return s.TrackSID == vti.Sid && s.Width == 1280 && s.Height == 720 && s.Window >= 2*time.Second && s.FPS >= 10
+				return s.TrackSID == vti.Sid && s.Width == 1280 && s.Height == 720 && s.Window >= 2*time.Second && s.FPS >= 5
 			})
 			require.NoError(t, err, "the transcoded top layer")
 			t.Logf("video received: %v", vs)

@@ -228,6 +228,9 @@ func (t *Track) Write(pkt *rtp.Packet, sink Sink) error {
 		t.damaged()
 		return nil
 	}
+	if len(units) == 0 || len(units[0]) == 0 {
+		return nil // an empty frame (a VP8 or VP9 payload descriptor alone)
+	}
 	if t.kind == media.KindAudio {
 		return t.audioUnits(units, unitPTS, sink)
 	}

@@ -309,3 +309,49 @@ func TestWHIPTranscode(t *testing.T) {
 	require.Equal(t, "200", page.wait(bctx, t, "deleted"))
 	waitState(bctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_INACTIVE)
 }
+
+// TestWHIPTranscodeCodecs publishes each other video codec a browser
+// sends — H.264, VP9 and AV1 (Chromium numbers AV1 45, below the 96–127
+// gortsplib's formats expect) — to an ingress with enable_transcoding:
+// the shared RTP depacketizer (ingest/rtpdepack) gives the transcoder
+// frames it decodes, and the room gets the H.264 top layer at the
+// camera's size, at 5 fps at least (AV1 is slow to encode in
+// Chromium on a loaded machine).
+func TestWHIPTranscodeCodecs(t *testing.T) {
+	lk := e2e.StartLiveKit(t)
+	tr := startTributary(t, tributaryOpts{WsURL: lk.URL})
+	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
+	for _, codec := range []string{"H264", "VP9", "AV1"} {
+		t.Run(codec, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			room := "whip-tc-" + strings.ToLower(codec)
+			info := createWHIP(ctx, t, c, room, "browser-"+strings.ToLower(codec), true)
+			sub := e2e.NewSubscriber(t, lk, room)
+			page := startWHIPPage(t, fmt.Sprintf("http://127.0.0.1:%d/w/%s", tr.WHIPPort, info.StreamKey), url.Values{"codec": {codec}})
+			bctx, stop := page.browser.WithExit(ctx)
+			defer stop()
+			page.wait(bctx, t, "posted")
+			st := waitState(bctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
+			require.Equal(t, "video/"+codec, st.State.Video.GetMimeType())
+			p, err := sub.WaitParticipant(bctx, func(p e2e.Participant) bool {
+				return p.Identity == "browser-"+strings.ToLower(codec) && p.Connected && len(p.Tracks) == 2
+			})
+			require.NoError(t, err)
+			vti := videoTrack(p)
+			require.NotNil(t, vti)
+			_, err = sub.WaitTrack(bctx, func(s e2e.TrackStats) bool { return s.TrackSID == vti.Sid })
+			require.NoError(t, err, "the video is subscribed")
+			require.NoError(t, sub.SetVideoQuality(vti.Sid, livekit.VideoQuality_HIGH))
+			vs, err := sub.WaitTrack(bctx, func(s e2e.TrackStats) bool {
+				return s.TrackSID == vti.Sid && s.Width == 1280 && s.Height == 720 && s.Window >= 2*time.Second && s.FPS >= 5
+			})
+			require.NoError(t, err, "the transcoded top layer")
+			t.Logf("video received: %v", vs)
+			require.Equal(t, "video/H264", vs.MimeType)
+			page.commands <- "delete"
+			require.Equal(t, "200", page.wait(bctx, t, "deleted"))
+			waitState(bctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_INACTIVE)
+		})
+	}
+}

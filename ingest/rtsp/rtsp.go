@@ -12,10 +12,11 @@
 // transport is gortsplib's choice: UDP first, TCP (interleaved) when UDP
 // is refused or nothing arrives within 3 s.
 //
-// Timestamps: gortsplib decodes the RTP timestamps of all tracks against
-// one clock that starts at 0 with the first packet (rtptime.GlobalDecoder2,
-// which aligns the other tracks by arrival), in 90 kHz for video and the
-// sample rate for audio — the units of media.Frame.
+// Depacketizing, timestamps, loss and bounds: ingest/rtpdepack, shared
+// with WHIP. The RTP timestamps of all tracks go on one clock that starts
+// at 0 with the first packet (aligning the other tracks by arrival), in
+// 90 kHz for video and the sample rate for audio — the units of
+// media.Frame.
 //
 // Specification: RFC 2326 (RTSP 1.0), RFC 6184 (H.264 over RTP), RFC 7798
 // (H.265), RFC 3640 and RFC 6416 (MPEG-4 audio), RFC 7587 (Opus), RFC
@@ -36,10 +37,13 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/headers"
 	"github.com/livekit/protocol/logger"
 	"github.com/pion/rtp"
 
+	"github.com/tributary-ingress/tributary/ingest/rtpdepack"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -194,6 +198,14 @@ func (p *puller) peerError() error {
 	return p.peerErr
 }
 
+// track is a media set up for playing, with the depacketizer of its
+// format.
+type track struct {
+	medi  *description.Media
+	forma format.Format
+	dep   *rtpdepack.Track
+}
+
 // start describes the stream, sets up the medias it can play and starts
 // playing.
 func (p *puller) start(u *base.URL) error {
@@ -201,24 +213,31 @@ func (p *puller) start(u *base.URL) error {
 	if err != nil {
 		return fmt.Errorf("DESCRIBE: %w", err)
 	}
+	// The tracks' timestamps go on one timeline, as gortsplib's
+	// PacketPTS2 would put them.
+	clock := rtpdepack.NewClock()
 	var video, audio *track
 	var seen []string
 	for _, medi := range desc.Medias {
 		for _, forma := range medi.Formats {
 			seen = append(seen, forma.Codec())
-			t, err := newTrack(forma)
-			if err != nil || t == nil {
+			id := 2
+			if medi.Type == description.MediaTypeVideo {
+				id = 1
+			}
+			dep, err := rtpdepack.New(rtpdepack.Config{Format: forma, ID: id, Clock: clock})
+			if err != nil {
 				continue
 			}
+			t := &track{medi: medi, forma: forma, dep: dep}
 			switch {
-			case t.kind == media.KindVideo && video == nil:
+			case dep.Kind() == media.KindVideo && video == nil:
 				video = t
-			case t.kind == media.KindAudio && audio == nil:
+			case dep.Kind() == media.KindAudio && audio == nil:
 				audio = t
 			default:
 				continue
 			}
-			t.medi = medi
 			break
 		}
 	}
@@ -226,11 +245,10 @@ func (p *puller) start(u *base.URL) error {
 		return fmt.Errorf("%w: the server offers %s; H.264, H.265, AAC, Opus, G.711 and LPCM are supported",
 			ErrNoSupportedMedia, strings.Join(seen, ", "))
 	}
-	for i, t := range []*track{video, audio} {
+	for _, t := range []*track{video, audio} {
 		if t == nil {
 			continue
 		}
-		t.id = i + 1
 		if _, err := p.client.Setup(desc.BaseURL, t.medi, 0, 0); err != nil {
 			return fmt.Errorf("SETUP %s: %w", t.forma.Codec(), err)
 		}
@@ -251,12 +269,7 @@ func (p *puller) packet(t *track, pkt *rtp.Packet) {
 	if p.err() != nil {
 		return
 	}
-	pts, ok := p.client.PacketPTS2(t.medi, pkt)
-	if !ok {
-		return // no time yet (a B-frame before the first reference)
-	}
-	err := t.handle(pkt, pts, p.sink)
-	if err != nil {
+	if err := t.dep.Write(pkt, p.sink); err != nil {
 		p.mu.Lock()
 		if p.sinkErr == nil {
 			p.sinkErr = err

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/tributary-ingress/tributary/ingest/rtpdepack"
 )
 
 // Content types of the WHIP exchange.
@@ -123,7 +125,7 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, ErrBadOffer):
+	case errors.Is(err, ErrBadOffer), errors.Is(err, rtpdepack.ErrUnsupported):
 		return http.StatusBadRequest
 	case errors.Is(err, errUfragMismatch):
 		return http.StatusUnprocessableEntity

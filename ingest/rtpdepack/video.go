@@ -1,0 +1,277 @@
+package rtpdepack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	mcav1 "github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
+	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	mch265 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+
+	"github.com/tributary-ingress/tributary/codec/av1"
+	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/codec/h265"
+	"github.com/tributary-ingress/tributary/codec/vp8"
+	"github.com/tributary-ingress/tributary/codec/vp9"
+	"github.com/tributary-ingress/tributary/media"
+)
+
+// videoClockRate is the RTP clock of every video payload format (and the
+// unit of media.Frame times for video).
+const videoClockRate = 90000
+
+// dtsExtractor computes the decoding time of an H.264 or H.265 access
+// unit (mediacommon's).
+type dtsExtractor interface {
+	Extract(au [][]byte, pts int64) (int64, error)
+}
+
+// videoState describes a video track as its units reveal it.
+type videoState struct {
+	// H.264 and H.265: the parameter sets of the current track (from the
+	// SDP, then in band) and the DTS extractor, nil until a random-access
+	// unit.
+	vps, sps, pps []byte
+	newDTS        func() dtsExtractor
+	dts           dtsExtractor
+	ann           [3][]byte // SPS, PPS, VPS of cur
+
+	// cur is the announced track, nil before the first description.
+	cur *media.Track
+}
+
+func (t *Track) initVideo() error {
+	v := &videoState{}
+	t.kind, t.video = media.KindVideo, v
+	switch f := t.conf.Format.(type) {
+	case *format.H264:
+		t.codec, t.flushesOnTS = media.CodecH264, true
+		v.sps, v.pps = f.SPS, f.PPS
+		v.newDTS = func() dtsExtractor { e := &mch264.DTSExtractor{}; e.Initialize(); return e }
+		t.newDec = func() (decoder, error) { return f.CreateDecoder() }
+	case *format.H265:
+		t.codec, t.flushesOnTS = media.CodecH265, true
+		v.vps, v.sps, v.pps = f.VPS, f.SPS, f.PPS
+		v.newDTS = func() dtsExtractor { e := &mch265.DTSExtractor{}; e.Initialize(); return e }
+		t.newDec = func() (decoder, error) { return f.CreateDecoder() }
+	case *format.VP8:
+		t.codec = media.CodecVP8
+		t.newDec = func() (decoder, error) {
+			d, err := f.CreateDecoder()
+			return oneFrame{d: d}, err
+		}
+	case *format.VP9:
+		t.codec = media.CodecVP9
+		t.newDec = func() (decoder, error) {
+			d, err := f.CreateDecoder()
+			return oneFrame{d: d}, err
+		}
+	case *format.AV1:
+		t.codec = media.CodecAV1
+		t.newDec = func() (decoder, error) { return f.CreateDecoder() }
+	}
+	return nil
+}
+
+// videoUnit hands over one unit: it announces a track when the unit
+// describes a new one, and waits for a keyframe before the first frame.
+func (t *Track) videoUnit(units [][]byte, pts int64, sink Sink) error {
+	switch t.codec {
+	case media.CodecH264, media.CodecH265:
+		return t.accessUnit(units, pts, sink)
+	}
+	v := t.video
+	var data []byte
+	var key bool
+	var w, h int
+	switch t.codec {
+	case media.CodecVP8:
+		data = units[0]
+		if key = vp8.IsKeyframe(data); key {
+			var err error
+			if w, h, err = vp8.ParseKeyframeSize(data); err != nil {
+				t.damaged()
+				return nil
+			}
+		}
+	case media.CodecVP9:
+		data = units[0]
+		info, err := vp9.ParseFrame(data)
+		if err != nil {
+			t.damaged()
+			return nil
+		}
+		key, w, h = info.Key, info.Width, info.Height
+	case media.CodecAV1:
+		// The RTP payload carries the OBUs without their size fields;
+		// frames are in the low-overhead format (with them), as the
+		// other inputs give AV1. mediacommon refuses OBUs with an
+		// extension header (scalable streams), which are dropped.
+		var err error
+		if data, err = mcav1.Bitstream(units).Marshal(); err != nil {
+			t.damaged()
+			return nil
+		}
+		if key = mcav1.IsRandomAccess2(units); key {
+			if w, h, err = av1Size(units); err != nil {
+				t.damaged()
+				return nil
+			}
+		}
+	}
+	if key && (v.cur == nil || v.cur.Width != w || v.cur.Height != h) {
+		v.cur = &media.Track{ID: t.conf.ID, Kind: media.KindVideo, Codec: t.codec, ClockRate: videoClockRate, Width: w, Height: h}
+		if err := sink.Track(v.cur); err != nil {
+			return err
+		}
+	}
+	if v.cur == nil || (t.waitKey && !key) {
+		t.wantKeyframe() // no track before the first keyframe
+		return nil
+	}
+	t.waitKey = false
+	return sink.Frame(&media.Frame{Track: v.cur, PTS: pts, DTS: pts, Key: key, Data: [][]byte{data}})
+}
+
+// av1Size reads the frame size of the sequence header of a temporal unit.
+func av1Size(obus [][]byte) (w, h int, err error) {
+	for _, obu := range obus {
+		if len(obu) == 0 || mcav1.OBUType((obu[0]>>3)&0xf) != mcav1.OBUTypeSequenceHeader {
+			continue
+		}
+		var sh mcav1.SequenceHeader
+		if err := sh.Unmarshal(obu); err != nil {
+			return 0, 0, fmt.Errorf("AV1 sequence header: %w", err)
+		}
+		if sh.Width() > av1.MaxDimension || sh.Height() > av1.MaxDimension {
+			return 0, 0, fmt.Errorf("AV1 sequence header gives an invalid size %dx%d", sh.Width(), sh.Height())
+		}
+		return sh.Width(), sh.Height(), nil
+	}
+	return 0, 0, errors.New("AV1 random-access unit without a sequence header")
+}
+
+// accessUnit hands over an H.264 or H.265 access unit: it announces a
+// track when the parameter sets are first known or change, and waits for
+// a random-access unit before the first frame.
+func (t *Track) accessUnit(au [][]byte, pts int64, sink Sink) error {
+	v := t.video
+	key := false
+	var vps, sps, pps []byte
+	for _, n := range au {
+		if t.codec == media.CodecH264 {
+			switch h264.Type(n) {
+			case h264.NALUTypeSPS:
+				sps = n
+			case h264.NALUTypePPS:
+				pps = n
+			case h264.NALUTypeIDR:
+				key = true
+			}
+			continue
+		}
+		switch typ := h265.Type(n); {
+		case typ == h265.NALUTypeVPS:
+			vps = n
+		case typ == h265.NALUTypeSPS:
+			sps = n
+		case typ == h265.NALUTypePPS:
+			pps = n
+		case h265.IsIRAP(typ):
+			key = true
+		}
+	}
+	if sps != nil && !bytes.Equal(sps, v.sps) {
+		v.sps = bytes.Clone(sps)
+	}
+	if pps != nil && !bytes.Equal(pps, v.pps) {
+		v.pps = bytes.Clone(pps)
+	}
+	if vps != nil && !bytes.Equal(vps, v.vps) {
+		v.vps = bytes.Clone(vps)
+	}
+	if err := t.announceParams(sink); err != nil {
+		return err
+	}
+	if v.cur == nil {
+		t.wantKeyframe() // no parameter sets yet
+		return nil
+	}
+	if v.dts == nil || t.waitKey {
+		if !key {
+			t.wantKeyframe() // wait for a random-access unit
+			return nil
+		}
+		if v.dts == nil {
+			v.dts = v.newDTS()
+		}
+		t.waitKey = false
+	}
+	if key && sps == nil {
+		// Parameter sets only in the SDP: put them in front of every
+		// random-access unit, where the DTS extractor and decoders
+		// joining mid-stream look for them.
+		params := [][]byte{v.sps, v.pps}
+		if t.codec == media.CodecH265 {
+			params = [][]byte{v.vps, v.sps, v.pps}
+		}
+		au = append(params, au...)
+	}
+	dts, err := v.dts.Extract(au, pts)
+	if err != nil {
+		// A broken reference chain (a lost packet): start again at the
+		// next random-access unit.
+		v.dts = nil
+		t.damaged()
+		return nil
+	}
+	return sink.Frame(&media.Frame{Track: v.cur, PTS: pts, DTS: dts, Key: key, Data: au})
+}
+
+// announceParams announces the H.264 or H.265 track when its parameter
+// sets are complete and differ from the announced ones.
+func (t *Track) announceParams(sink Sink) error {
+	v := t.video
+	if v.sps == nil || v.pps == nil || (t.codec == media.CodecH265 && v.vps == nil) {
+		return nil
+	}
+	if v.cur != nil && bytes.Equal(v.sps, v.ann[0]) && bytes.Equal(v.pps, v.ann[1]) && bytes.Equal(v.vps, v.ann[2]) {
+		return nil
+	}
+	nt := &media.Track{ID: t.conf.ID, Kind: media.KindVideo, Codec: t.codec, ClockRate: videoClockRate}
+	if t.codec == media.CodecH264 {
+		info, err := h264.ParseSPS(v.sps)
+		if err != nil || len(v.sps) < 4 {
+			return fmt.Errorf("H.264 SPS of the RTP stream: %w", errOr(err, "too short"))
+		}
+		nt.Width, nt.Height = info.Width, info.Height
+		cfg := h264.DecoderConfig{
+			ProfileIndication: v.sps[1], ProfileCompatibility: v.sps[2], LevelIndication: v.sps[3],
+			LengthSize: 4, SPS: [][]byte{v.sps}, PPS: [][]byte{v.pps},
+		}
+		if nt.Config, err = cfg.Marshal(); err != nil {
+			return fmt.Errorf("H.264 decoder configuration: %w", err)
+		}
+	} else {
+		info, err := h265.ParseSPS(v.sps)
+		if err != nil {
+			return fmt.Errorf("H.265 SPS of the RTP stream: %w", err)
+		}
+		nt.Width, nt.Height = info.Width, info.Height
+		if nt.Config, err = h265.MarshalDecoderConfig(info, v.vps, v.sps, v.pps); err != nil {
+			return fmt.Errorf("H.265 decoder configuration: %w", err)
+		}
+	}
+	v.cur, v.ann = nt, [3][]byte{v.sps, v.pps, v.vps}
+	v.dts = nil // a new sequence starts at a random-access unit
+	return sink.Track(nt)
+}
+
+func errOr(err error, msg string) error {
+	if err != nil {
+		return err
+	}
+	return errors.New(msg)
+}

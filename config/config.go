@@ -100,6 +100,13 @@ type Config struct {
 	// of the same binary, so a codec crash ends only that session
 	// (Tributary key; default true in cluster mode, false standalone).
 	IsolateTranscoding *bool `yaml:"isolate_transcoding"`
+	// TranscodingReuseTopLayer, on by default, sends a transcoded
+	// session's source as its top layer, encoding only the lower ones,
+	// while the source already is what that layer would be (same codec,
+	// Constrained Baseline H.264 or VP8, the layer's exact size, no
+	// faster, at most twice its bitrate, keyframes at most 4 s apart; see
+	// transcode/reuse.go). false encodes every layer (Tributary key).
+	TranscodingReuseTopLayer *bool `yaml:"transcoding_reuse_top_layer"`
 
 	// SRTPort is the SRT listener (UDP) where encoders push MPEG-TS with
 	// an RTMP ingress's stream key as streamid; 0 disables it (Tributary

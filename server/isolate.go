@@ -42,23 +42,25 @@ type transcoderOpts struct {
 // executable cannot be found.
 func isolatedTranscoders(conf *config.Config, info session.Reporter, opts transcoderOpts, log logger.Logger) session.Transcoders {
 	blocking := opts.Blocking
+	reuse := conf.TranscodingReuseTopLayer == nil || *conf.TranscodingReuseTopLayer
 	on := opts.IsolateByDefault
 	if conf.IsolateTranscoding != nil {
 		on = *conf.IsolateTranscoding
 	}
 	if !on {
-		return transcoders{blocking: blocking}
+		return transcoders{blocking: blocking, reuseTop: reuse}
 	}
 	bin, err := os.Executable()
 	if err != nil {
 		log.Warnw("cannot find this executable: transcoding runs in process, without crash isolation", err)
-		return transcoders{blocking: blocking}
+		return transcoders{blocking: blocking, reuseTop: reuse}
 	}
 	return &isolate.Transcoders{
 		Bin: bin,
 		Args: []string{"--ingress", info.Info().GetIngressId(), "--resource", info.ResourceID(),
 			"--room", info.Info().GetRoomName(), "--participant", info.Info().GetParticipantIdentity()},
 		Blocking: blocking,
+		ReuseTop: reuse,
 		Logger:   info.Logger(),
 	}
 }

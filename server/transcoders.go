@@ -8,6 +8,7 @@ import (
 // transcoders adapts the transcode package to what sessions ask for.
 type transcoders struct {
 	blocking bool
+	reuseTop bool // see config.Config.TranscodingReuseTopLayer
 }
 
 func (t transcoders) NewVideo(c session.VideoTranscodeConfig) (session.VideoTranscoder, error) {
@@ -18,6 +19,7 @@ func (t transcoders) NewVideo(c session.VideoTranscodeConfig) (session.VideoTran
 	return transcode.NewVideo(transcode.VideoConfig{
 		Source: c.Source, Codec: c.Codec, MaxFrameRate: c.FrameRate, Layers: layers,
 		Output: c.Output, OnDrop: c.OnDrop, OnStale: c.OnStale, Logger: c.Logger, Blocking: t.blocking,
+		ReuseTop: t.reuseTop,
 	})
 }
 

@@ -92,7 +92,11 @@ type VideoConfig struct {
 	// to encode (MaxAge), from the decode goroutine: the transcoder is
 	// behind its source.
 	OnStale func()
-	Logger  logger.Logger
+	// ReuseTop sends the source's own frames as the top layer, instead of
+	// encoding it, while the source is what that layer would be (see
+	// reuse.go for when, and what it means for keyframes and bitrate).
+	ReuseTop bool
+	Logger   logger.Logger
 }
 
 // Video is a running video transcoder.
@@ -132,6 +136,14 @@ type Video struct {
 	// burstTimer bounds the decode goroutine's wait for a layer (see
 	// waitLayer).
 	burstTimer *time.Timer
+	// reuse decides whether the top layer is the source's frames (nil
+	// without ReuseTop or when it cannot apply); lastFwd is the PTS of the
+	// last frame forwarded, fwdSeen whether there was one, and forwarded
+	// counts them (decode side).
+	reuse     *reuseGate
+	lastFwd   int64
+	fwdSeen   bool
+	forwarded int64
 }
 
 type layer struct {
@@ -162,6 +174,9 @@ type layer struct {
 	// is the decode goroutine's view of it, so a resume is seen once.
 	paused  atomic.Bool
 	running bool
+	// srcTrack is the track of the source frames this layer sends as they
+	// are (top-layer reuse); layer goroutine.
+	srcTrack *media.Track
 }
 
 // picturePool is the number of pictures per layer: the queue, the one
@@ -172,6 +187,9 @@ const picturePool = layerQueue + 2
 // pool, or the decoded picture itself (shared) when it already has the
 // layer's size.
 type picture struct {
+	// src, when set, is a source frame the layer sends as it is (top-layer
+	// reuse); f is then nil.
+	src    *media.Frame
 	f      *ffi.VideoFrame
 	shared *sharedFrame
 	// pooled marks a picture of the layer's pool (not the decoded one).
@@ -183,6 +201,9 @@ type picture struct {
 
 // done gives the picture back once the layer has encoded it.
 func (p picture) done(l *layer) {
+	if p.f == nil {
+		return // a forwarded source frame
+	}
 	if p.shared != nil {
 		p.shared.release()
 		return
@@ -271,6 +292,9 @@ func NewVideo(conf VideoConfig) (*Video, error) {
 		return la.Width*la.Height > lb.Width*lb.Height
 	})
 	v.pics = make([]picture, len(v.layers))
+	if conf.ReuseTop {
+		v.reuse = newReuseGate(conf.Source, conf.Codec, conf.Layers[len(conf.Layers)-1], conf.MaxFrameRate)
+	}
 	v.wg.Add(1 + len(v.layers))
 	go v.decodeLoop(dec)
 	for _, l := range v.layers {
@@ -451,6 +475,9 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 		if v.panicked.Load() {
 			continue
 		}
+		if v.reuse != nil {
+			v.reuseTop(f)
+		}
 		if v.rest(f) {
 			continue
 		}
@@ -466,7 +493,7 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 		v.fanOut(pics, walls)
 	}
 	in, per := v.Dropped()
-	v.log.Debugw("video transcoder done", "decoded", v.decoded, "frameRateCap", v.capped, "stale", v.stale,
+	v.log.Debugw("video transcoder done", "decoded", v.decoded, "topLayerForwarded", v.forwarded, "frameRateCap", v.capped, "stale", v.stale,
 		"droppedBeforeDecoding", in, "droppedPerLayer", per, "notDecodedUnwatched", v.idle.Load())
 }
 
@@ -481,7 +508,7 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 func (v *Video) rest(f *media.Frame) bool {
 	wanted := v.srcW == 0
 	for _, l := range v.layers {
-		wanted = wanted || (l.fits && !l.paused.Load())
+		wanted = wanted || (l.fits && !l.paused.Load() && !v.isForwarded(l))
 	}
 	switch {
 	case !wanted:
@@ -545,6 +572,9 @@ func (v *Video) distribute(p *ffi.VideoFrame, wall time.Time) {
 	for _, i := range v.order {
 		l := v.layers[i]
 		v.pics[i] = picture{}
+		if v.isForwarded(l) || v.forwardedAlready(l, p.PTS) {
+			continue // sent as the source's frame
+		}
 		if !v.layerRunning(l) {
 			continue
 		}
@@ -779,6 +809,10 @@ func (v *Video) layerLoop(l *layer) {
 // encode encodes one picture on layer l and hands the packets on; the
 // picture goes back to its pool whatever happens.
 func (v *Video) encode(l *layer, pic picture) error {
+	if pic.src != nil {
+		v.emitSource(l, pic.src)
+		return nil
+	}
 	returned := false
 	defer func() {
 		if !returned {
@@ -849,4 +883,63 @@ func (v *Video) emit(l *layer, pkts []ffi.Packet, wall time.Time) {
 		}
 		v.conf.Output(l.idx, &media.Frame{Track: l.track, PTS: p.PTS, DTS: p.DTS, Key: p.Key, Wall: wall, Data: data})
 	}
+}
+
+// reuseTop runs the top-layer reuse decision on source frame f and, when
+// the top layer is the source, queues f for it (decode goroutine). The
+// layer's queue is waited for even for a live source: the layer goroutine
+// does nothing but hand the frame on, and a forwarded frame dropped would
+// break the pictures after it until the source's next keyframe.
+func (v *Video) reuseTop(f *media.Frame) {
+	top := v.layers[len(v.layers)-1]
+	fwd, changed := v.reuse.observe(f, !v.resting)
+	if changed {
+		switch {
+		case fwd && v.reuse.state == reuseForwarding:
+			v.log.Infow("video top layer forwarded from the source, only the lower layers are encoded",
+				"reason", v.reuse.reason, "layer", fmt.Sprintf("%dx%d", top.conf.Width, top.conf.Height))
+		case fwd:
+			v.log.Infow("video top layer encoded again from the source's next keyframe", "reason", v.reuse.reason)
+		default:
+			v.log.Infow("video top layer encoded", "reason", v.reuse.reason)
+			top.forceKey.Store(true) // the encoder resumes with a keyframe
+		}
+	}
+	if !fwd {
+		return
+	}
+	v.lastFwd, v.fwdSeen = f.PTS, true
+	v.forwarded++
+	top.in <- picture{src: f, wall: f.Wall}
+}
+
+// isForwarded reports whether layer l is the source's frames (decode
+// goroutine).
+func (v *Video) isForwarded(l *layer) bool {
+	return l.idx == len(v.layers)-1 && v.reuse.forwarding()
+}
+
+// forwardedAlready reports whether the picture at pts of layer l was sent
+// as the source's frame before the layer went back to being encoded: a
+// decoder that reorders (B-frames appeared) gives out pictures at or
+// before the last frame forwarded (decode goroutine).
+func (v *Video) forwardedAlready(l *layer, pts int64) bool {
+	if !v.fwdSeen || l.idx != len(v.layers)-1 {
+		return false
+	}
+	if pts <= v.lastFwd {
+		return true
+	}
+	v.fwdSeen = false // past it: every later picture is encoded
+	return false
+}
+
+// emitSource sends source frame f as layer l's (layer goroutine).
+func (v *Video) emitSource(l *layer, f *media.Frame) {
+	if t := l.srcTrack; t == nil || t.Width != f.Track.Width || t.Height != f.Track.Height || t.ClockRate != f.Track.ClockRate {
+		nt := *f.Track
+		nt.ID, nt.Config = l.idx, nil
+		l.srcTrack = &nt
+	}
+	v.conf.Output(l.idx, &media.Frame{Track: l.srcTrack, PTS: f.PTS, DTS: f.DTS, Key: f.Key, Wall: f.Wall, Data: f.Data})
 }

@@ -58,7 +58,8 @@ func RunChild(r io.Reader, w io.Writer, log logger.Logger) error {
 			}
 			tc, err := transcode.NewVideo(transcode.VideoConfig{
 				Source: v.Source, Codec: v.Codec, MaxFrameRate: v.FrameRate, Layers: layers, Blocking: v.Blocking,
-				Logger: log,
+				ReuseTop: v.ReuseTop,
+				Logger:   log,
 				Output: func(layer int, f *media.Frame) {
 					send(&message{Op: opOut, Stream: id, Layer: layer, Frame: f})
 				},

@@ -47,6 +47,8 @@ type Transcoders struct {
 	Args []string
 	// Blocking is passed to the video transcoder (file inputs).
 	Blocking bool
+	// ReuseTop is passed to the video transcoder (top-layer reuse).
+	ReuseTop bool
 	Logger   logger.Logger
 
 	mu sync.Mutex
@@ -91,7 +93,7 @@ type stream struct {
 
 // NewVideo starts a video transcoder in the session's child process.
 func (t *Transcoders) NewVideo(c session.VideoTranscodeConfig) (session.VideoTranscoder, error) {
-	init := &videoInit{Source: c.Source, Codec: c.Codec, FrameRate: c.FrameRate, Blocking: t.Blocking}
+	init := &videoInit{Source: c.Source, Codec: c.Codec, FrameRate: c.FrameRate, Blocking: t.Blocking, ReuseTop: t.ReuseTop}
 	for _, l := range c.Layers {
 		init.Layers = append(init.Layers, layer{Width: int(l.Width), Height: int(l.Height), Bitrate: int(l.Bitrate)})
 	}

@@ -53,6 +53,7 @@ type videoInit struct {
 	FrameRate float64
 	Layers    []layer
 	Blocking  bool
+	ReuseTop  bool
 }
 
 type layer struct {

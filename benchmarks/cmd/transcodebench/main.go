@@ -14,6 +14,10 @@
 // dynacast does for layers nobody receives: "-pause 1,2" is a room whose
 // viewers all watch LOW, "-pause 0,1,2" a room with nobody in it.
 //
+// -reuse=false encodes the top layer even when the source could be sent
+// as it (top-layer reuse, on by default as in a session; see
+// transcode/reuse.go): benchmarks/reuse.sh compares the two.
+//
 // -isolate BIN runs the transcoders in a child process of BIN (the
 // tributary binary: its transcode-child subcommand), as a session with
 // isolate_transcoding does; CPU then includes the child's
@@ -72,6 +76,7 @@ func main() {
 	noAudio := flag.Bool("no-audio", false, "skip the audio")
 	pauseList := flag.String("pause", "", "layers to pause from the start, e.g. 1,2 (0 is the lowest)")
 	isolateBin := flag.String("isolate", "", "transcode in a child process of this tributary binary")
+	reuse := flag.Bool("reuse", true, "send a source that already is the top layer as that layer (transcoding_reuse_top_layer)")
 	flag.Parse()
 	if *in == "" {
 		fail(errors.New("-i is required"))
@@ -87,7 +92,7 @@ func main() {
 		}
 		pause = append(pause, i)
 	}
-	res, err := run(*in, *audioBitrate, *noAudio, pause, *isolateBin)
+	res, err := run(*in, *audioBitrate, *noAudio, pause, *isolateBin, *reuse)
 	if err != nil {
 		fail(err)
 	}
@@ -108,7 +113,7 @@ type audioTranscoder interface {
 	Close() error
 }
 
-func run(path string, audioBitrate int, noAudio bool, pause []int, isolateBin string) (*Result, error) {
+func run(path string, audioBitrate int, noAudio bool, pause []int, isolateBin string, reuse bool) (*Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -131,7 +136,7 @@ func run(path string, audioBitrate int, noAudio bool, pause []int, isolateBin st
 	)
 	var isolated *isolate.Transcoders
 	if isolateBin != "" {
-		isolated = &isolate.Transcoders{Bin: isolateBin, Blocking: true, Logger: log}
+		isolated = &isolate.Transcoders{Bin: isolateBin, Blocking: true, ReuseTop: reuse, Logger: log}
 	}
 	start := time.Now()
 
@@ -175,7 +180,7 @@ func run(path string, audioBitrate int, noAudio bool, pause []int, isolateBin st
 				} else {
 					video, err = transcode.NewVideo(transcode.VideoConfig{
 						Source: t, Codec: media.CodecH264, MaxFrameRate: plan.FrameRate, Layers: tl,
-						Blocking: true, Logger: log, Output: output,
+						Blocking: true, ReuseTop: reuse, Logger: log, Output: output,
 					})
 				}
 				if err != nil {

@@ -235,3 +235,52 @@ func TestReuseGateKeyInterval(t *testing.T) {
 		}
 	}
 }
+
+// vp8Frame is a VP8 frame of n bytes: a keyframe of w×h (frame tag, start
+// code, size) or an interframe.
+func vp8Frame(tr *media.Track, pts int64, key bool, w, h, n int) *media.Frame {
+	b := make([]byte, n)
+	b[0] = 0x01 // interframe
+	if key {
+		b[0] = 0x00
+		copy(b[3:], []byte{0x9d, 0x01, 0x2a, byte(w), byte(w >> 8), byte(h), byte(h >> 8)})
+	}
+	return &media.Frame{Track: tr, PTS: pts, DTS: pts, Key: key, Data: [][]byte{b}}
+}
+
+// TestReuseGateVP8: a VP8 source of the top layer's size is forwarded from
+// the keyframe that closes 2 s of measurement, and a keyframe of another
+// size ends the forwarding at once (the decoder being current); a source
+// of another size or above twice the layer's bitrate never starts.
+func TestReuseGateVP8(t *testing.T) {
+	tr := &media.Track{Kind: media.KindVideo, Codec: media.CodecVP8, ClockRate: 90000, Width: 320, Height: 180}
+	top := Layer{320, 180, 600_000}
+	run := func(w, h, bytes int) (*reuseGate, []bool) {
+		g := newReuseGate(tr, media.CodecVP8, top, 30)
+		var fwd []bool
+		for n := range 150 {
+			f, _ := g.observe(vp8Frame(tr, int64(n)*3000, n%30 == 0, w, h, bytes), true)
+			fwd = append(fwd, f)
+		}
+		return g, fwd
+	}
+	g, fwd := run(320, 180, 2000) // 480 kbps
+	for n, f := range fwd {
+		require.Equal(t, n >= 60, f, "frame %d", n)
+	}
+	f, changed := g.observe(vp8Frame(tr, 150*3000, true, 640, 360, 2000), true)
+	require.False(t, f)
+	require.True(t, changed)
+	require.Contains(t, g.reason, "640x360")
+	f, _ = g.observe(vp8Frame(tr, 180*3000, true, 320, 180, 2000), true)
+	require.False(t, f, "encoded for good")
+
+	g, fwd = run(640, 360, 2000)
+	require.NotContains(t, fwd, true)
+	require.Contains(t, g.reason, "640x360")
+	g, fwd = run(320, 180, 6000) // 1.44 Mbps > 2 × 600 kbps
+	require.NotContains(t, fwd, true)
+	require.Contains(t, g.reason, "kbps")
+
+	require.Nil(t, newReuseGate(tr, media.CodecH264, top, 30), "VP8 is not reused as H.264")
+}

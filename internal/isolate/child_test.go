@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -85,4 +86,63 @@ func TestChildLayerPause(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, len(frames), got[0], "layer 0: every picture")
 	require.Zero(t, got[1], "layer 1 was paused before the first frame")
+}
+
+// TestChildReuseTop: top-layer reuse crosses the pipe: through a real child
+// process, a Constrained Baseline source at the top layer's size comes
+// back as that layer byte for byte once measured (from its third keyframe,
+// at 2 s), and the lower layer is encoded.
+func TestChildReuseTop(t *testing.T) {
+	ffmpeg := testutil.FFmpeg(t)
+	src := filepath.Join(t.TempDir(), "src.flv")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast",
+		"-profile:v", "baseline", "-bf", "0", "-g", "30", "-keyint_min", "30", "-b:v", "300k", "-f", "flv", src).CombinedOutput()
+	require.NoError(t, err, string(out))
+	track, _, frames, err := flvtest.ReadAll(src)
+	require.NoError(t, err)
+	require.NotNil(t, track)
+
+	var mu sync.Mutex
+	got := map[int][]*media.Frame{}
+	tcs := &Transcoders{Bin: os.Args[0], Blocking: true, ReuseTop: true}
+	v, err := tcs.NewVideo(session.VideoTranscodeConfig{
+		Source: track, Codec: media.CodecH264, FrameRate: 30,
+		Layers: []simulcast.Layer{
+			{Quality: livekit.VideoQuality_LOW, Width: 160, Height: 90, Bitrate: 100_000},
+			{Quality: livekit.VideoQuality_MEDIUM, Width: 320, Height: 180, Bitrate: 300_000},
+		},
+		Output: func(layer int, f *media.Frame) {
+			mu.Lock()
+			got[layer] = append(got[layer], f)
+			mu.Unlock()
+		},
+	})
+	require.NoError(t, err)
+	var dc h264.DecoderConfig
+	require.NoError(t, dc.Unmarshal(track.Config))
+	var sent []*media.Frame
+	for _, fr := range frames {
+		if fr.Track.Kind != media.KindVideo {
+			continue
+		}
+		if fr.Key {
+			g := *fr
+			g.Data = append(append(append([][]byte{}, dc.SPS...), dc.PPS...), fr.Data...)
+			fr = &g
+		}
+		sent = append(sent, fr)
+		require.NoError(t, v.Write(fr))
+	}
+	require.NoError(t, v.Close())
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, sent, 90)
+	require.Len(t, got[0], 90, "layer 0: every picture")
+	require.Len(t, got[1], 90, "layer 1: every picture")
+	for n, f := range got[1] {
+		require.Equal(t, n >= 60, reflect.DeepEqual(sent[n].Data, f.Data), "picture %d forwarded from the third keyframe on", n)
+	}
 }

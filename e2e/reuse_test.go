@@ -122,4 +122,3 @@ func TestRTMPTranscodeEncodesTopLayerWithBFrames(t *testing.T) {
 		{livekit.VideoQuality_LOW, 320, 180, false},
 	})
 }
-

@@ -47,9 +47,12 @@ func cpuOver(t *testing.T, pid int, d time.Duration) float64 {
 // both pauses and its CPU use drops; when the subscriber asks for HIGH
 // again, the 1280x720 layer reaches it within a second and a half (it
 // restarts with a keyframe rather than waiting for the 2 s cadence).
+// The source (720p30 baseline, keyframe every 2 s) could be sent as HIGH
+// as it is; top-layer reuse is off so that every layer is encoded, which
+// is what this test measures.
 func TestRTMPDynacast(t *testing.T) {
 	lk := e2e.StartLiveKit(t)
-	tr := startTributary(t, tributaryOpts{WsURL: lk.URL})
+	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, Extra: "transcoding_reuse_top_layer: false\n"})
 	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -102,6 +102,7 @@ func TestRTMPDynacast(t *testing.T) {
 	cpuHigh := cpuOver(t, tr.PID(), 4*time.Second)
 
 	require.GreaterOrEqual(t, strings.Count(logOf(t, tr), "video layer resumed"), 3, "the viewer's arrival resumed the layers")
+	require.NotContains(t, logOf(t, tr), "video top layer forwarded", "every layer is encoded")
 
 	require.NoError(t, sub.SetVideoQuality(videoSID, livekit.VideoQuality_LOW))
 	_, err = sub.WaitTrack(fctx, func(s e2e.TrackStats) bool { return s.TrackSID == videoSID && s.Width == 320 })

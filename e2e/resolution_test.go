@@ -56,18 +56,20 @@ func sizeRuns(pics []e2e.Picture, minRun int) []string {
 // changingFLV makes an FLV stream (H.264 without B-frames, a keyframe a
 // second, AAC) that goes through sizes, secs seconds each: segments made
 // by ffmpeg, joined with continuous timestamps, each with its own sequence
-// headers, as an encoder that changes its canvas sends them.
-func changingFLV(t *testing.T, sizes []string, secs int) []e2e.FLVTag {
+// headers, as an encoder that changes its canvas sends them; video are more
+// encoder options (they override the defaults).
+func changingFLV(t *testing.T, sizes []string, secs int, video ...string) []e2e.FLVTag {
 	t.Helper()
 	dir := t.TempDir()
 	var out []e2e.FLVTag
 	var offset uint32
 	for i, size := range sizes {
 		path := filepath.Join(dir, fmt.Sprintf("seg%d.flv", i))
-		makeMedia(t, path, "-f", "lavfi", "-i", "testsrc2=size="+size+":rate=30",
+		args := []string{"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=30",
 			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", fmt.Sprint(secs),
-			"-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "30", "-pix_fmt", "yuv420p",
-			"-c:a", "aac", "-ar", "48000", "-f", "flv")
+			"-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "30", "-pix_fmt", "yuv420p"}
+		args = append(append(args, video...), "-c:a", "aac", "-ar", "48000", "-f", "flv")
+		makeMedia(t, path, args...)
 		tags, err := e2e.ReadFLVTags(path)
 		require.NoError(t, err)
 		var last uint32

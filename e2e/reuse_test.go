@@ -122,3 +122,35 @@ func TestRTMPTranscodeEncodesTopLayerWithBFrames(t *testing.T) {
 		{livekit.VideoQuality_LOW, 320, 180, false},
 	})
 }
+
+// TestRTMPTranscodeReuseFallsBack: a source forwarded as HIGH that changes
+// its canvas (1280x720 → 960x720, with a new sequence header, as a
+// restarted OBS output does) makes HIGH encoded again from that keyframe:
+// the HIGH viewer goes from 1280x720 to 960x720 and LOW's from 320x180 to
+// 240x180 with 30 pictures in every second, and the log says the layer was
+// forwarded, then encoded because of the new size.
+func TestRTMPTranscodeReuseFallsBack(t *testing.T) {
+	m := startMediaStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tags := changingFLV(t, []string{"1280x720", "960x720"}, 8,
+		"-profile:v", "baseline", "-b:v", "2M", "-maxrate", "2M", "-bufsize", "1M")
+	info := createRTMP(ctx, t, m.c, "reuse-change", "src", true)
+	published := make(chan error, 1)
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		published <- e2e.PublishFLV(pctx, fmt.Sprintf("127.0.0.1:%d", m.tr.RTMPPort), "live", info.StreamKey, tags, nil)
+	}()
+	v := watchHighAndLow(ctx, t, m.lk, "reuse-change")
+	select {
+	case err := <-published:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("the publisher did not finish")
+	}
+	v.check(t, []string{"1280x720", "960x720"}, []string{"320x180", "240x180"})
+	log := logOf(t, m.tr)
+	require.Contains(t, log, "video top layer forwarded from the source")
+	require.Regexp(t, `video top layer encoded[^\n]*960x720`, log)
+}

@@ -1,6 +1,7 @@
 // Package transcode runs transcoding plans on the ffi binding: one video
 // decode feeding a scale and an encode per simulcast layer, each layer on
-// its own goroutine with its own keyframe requests; and any audio to Opus
+// its own goroutine with its own keyframe requests (the top layer may be
+// the source's own frames instead, see reuse.go); and any audio to Opus
 // at 48 kHz in 20 ms frames. Output frames keep the source timing, so A/V
 // sync holds downstream. It is the only importer of ffi.
 package transcode

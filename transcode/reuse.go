@@ -40,9 +40,13 @@ import (
 // interval too long — the layer goes back to being encoded for the rest of
 // the session, starting with an encoded keyframe of the next picture, so
 // a viewer sees no break. Only when the decoder was resting (nobody
-// watched a lower layer) does the switch wait for the source's next
-// keyframe, forwarding until then, because the decoder can only start at
-// one. Pictures the decoder gives out at or before the last forwarded one
+// watched any layer) does the switch wait for the source's next keyframe,
+// forwarding until then, because the decoder can only start at one.
+//
+// The source is decoded while anyone watches, the forwarded layer
+// included, so that a viewer moving down to a lower layer that dynacast
+// had paused gets it at once; it rests only when nobody watches (the
+// forwarded frames still go out). Pictures the decoder gives out at or before the last forwarded one
 // (a reordering decoder after B-frames appear) are not encoded again.
 const (
 	reuseWindow           = 2 * time.Second

@@ -508,7 +508,12 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 func (v *Video) rest(f *media.Frame) bool {
 	wanted := v.srcW == 0
 	for _, l := range v.layers {
-		wanted = wanted || (l.fits && !l.paused.Load() && !v.isForwarded(l))
+		// A forwarded layer someone watches keeps the decoder going too:
+		// a viewer moving down to a paused layer then gets it at once
+		// (an encoded keyframe of the next picture), not at the source's
+		// next keyframe (TestGlassLatency's switching viewer froze 2 s
+		// on HIGH → LOW when it did not).
+		wanted = wanted || (l.fits && !l.paused.Load())
 	}
 	switch {
 	case !wanted:

@@ -143,6 +143,11 @@ func TestRTMPTranscodeReuseFallsBack(t *testing.T) {
 		published <- e2e.PublishFLV(pctx, fmt.Sprintf("127.0.0.1:%d", m.tr.RTMPPort), "live", info.StreamKey, tags, nil)
 	}()
 	v := watchHighAndLow(ctx, t, m.lk, "reuse-change")
+	// The HIGH viewer may get LOW for a moment at the start (LiveKit's
+	// allocator settling): checked from its first HIGH picture on.
+	_, err := v.high.WaitTrack(ctx, func(s e2e.TrackStats) bool { return s.TrackSID == v.sid && s.Width == 1280 })
+	require.NoError(t, err, "HIGH reaches its viewer")
+	v.from = time.Now()
 	select {
 	case err := <-published:
 		require.NoError(t, err)

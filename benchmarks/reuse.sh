@@ -24,22 +24,18 @@
 # second, from transcodebench's JSON line. The target is on/off <= 0.60.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source "$ROOT/benchmarks/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RUNS="${RUNS:-3}"
 PREV_REV="${PREV_REV:-}"
 
-"$ROOT/scripts/install-system-deps.sh"
-
-BIN="$BENCH_CACHE/bin"
-mkdir -p "$BIN"
-(cd "$ROOT" && go build -o "$BIN/transcodebench" ./benchmarks/cmd/transcodebench)
+bench_init
+bench_workdir
+go build -o "$BIN/transcodebench" ./benchmarks/cmd/transcodebench
 modes="off on"
 if [ -n "$PREV_REV" ]; then
-  tmp=$(mktemp -d)
-  trap 'git -C "$ROOT" worktree remove --force "$tmp/src" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-  git -C "$ROOT" worktree add --detach "$tmp/src" "$PREV_REV" >/dev/null 2>&1
-  (cd "$tmp/src" && go build -o "$BIN/transcodebench-prev" ./benchmarks/cmd/transcodebench)
+  bench_on_exit() { git -C "$ROOT" worktree remove --force "$WORK/prev" >/dev/null 2>&1 || true; }
+  git -C "$ROOT" worktree add --detach "$WORK/prev" "$PREV_REV" >/dev/null 2>&1
+  (cd "$WORK/prev" && go build -o "$BIN/transcodebench-prev" ./benchmarks/cmd/transcodebench)
   modes="off on prev"
 fi
 

@@ -21,6 +21,8 @@ type FrameHeader struct {
 	Channels   int
 	// SamplesPerFrame is the number of samples per channel in the frame.
 	SamplesPerFrame int
+	// Length is the size of the whole frame in bytes, header included.
+	Length int
 }
 
 // ParseFrameHeader parses the header at the start of buf. MPEG-2.5
@@ -29,6 +31,17 @@ func ParseFrameHeader(buf []byte) (FrameHeader, error) {
 	var h mpeg1audio.FrameHeader
 	if err := h.Unmarshal(buf); err != nil {
 		return FrameHeader{}, fmt.Errorf("parse MPEG audio frame header: %w", err)
+	}
+	// mediacommon's FrameLen uses the MPEG-1 coefficient for every
+	// frame; an MPEG-2 Layer III frame holds 576 samples, half as many,
+	// so its length is 72·bitrate/rate (ISO/IEC 13818-3, 2.4.3.1).
+	coef := 144
+	if h.MPEG2 && h.Layer == 3 {
+		coef = 72
+	}
+	length := coef * h.Bitrate / h.SampleRate
+	if h.Padding {
+		length++
 	}
 	ch := 2
 	if h.ChannelMode == mpeg1audio.ChannelModeMono {
@@ -41,5 +54,6 @@ func ParseFrameHeader(buf []byte) (FrameHeader, error) {
 		SampleRate:      h.SampleRate,
 		Channels:        ch,
 		SamplesPerFrame: h.SampleCount(),
+		Length:          length,
 	}, nil
 }

@@ -34,14 +34,7 @@ func parseHeader(buf []byte) (frameHeader, bool) {
 	if err != nil || h.SampleRate == 0 || h.Bitrate == 0 {
 		return frameHeader{}, false
 	}
-	coef := 144
-	if h.Layer == 3 && h.MPEG2 {
-		coef = 72
-	}
-	length := coef * h.Bitrate / h.SampleRate
-	if buf[2]&0x02 != 0 {
-		length++
-	}
+	length := h.Length
 	if length < headerSize || length > maxFrameSize {
 		return frameHeader{}, false
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/asticode/go-astits"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg1audio"
 
 	"github.com/tributary-ingress/tributary/codec/aac"
 	"github.com/tributary-ingress/tributary/codec/ac3"
@@ -317,11 +316,7 @@ func (d *Demuxer) handleMP3(s *stream, pes *astits.PESData) error {
 		if len(frames) > 0 && h.Layer != first.Layer {
 			break
 		}
-		var raw mpeg1audio.FrameHeader
-		if raw.Unmarshal(buf) != nil {
-			break
-		}
-		n := raw.FrameLen()
+		n := h.Length
 		if n <= 4 || n > len(buf) {
 			break
 		}

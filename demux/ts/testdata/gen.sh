@@ -40,3 +40,9 @@ $FF $V -t 0.2 -c:v mpeg4 -q:v 20 -map_metadata -1 -flags +bitexact mpeg4video.ts
 gst-launch-1.0 -q videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=240,height=160,framerate=30/1 \
 	! x264enc threads=1 pass=quant quantizer=42 key-int-max=15 ! h264parse ! mpegtsmux name=m ! filesink location=gst_x264_voaac.ts \
 	audiotestsrc num-buffers=25 ! audio/x-raw,rate=44100,channels=2 ! voaacenc ! aacparse ! m.
+# MPEG-2 Layer III (LSF: 576 samples a frame, 72·bitrate/rate bytes) at
+# each of its three rates, audio only.
+for rate in 16000 22050 24000; do
+	$FF -f lavfi -i sine=frequency=440:sample_rate=$rate -t 0.5 -c:a libmp3lame -ar $rate -ac 1 -b:a 32k \
+		-map_metadata -1 -flags +bitexact mp3_lsf_$rate.ts
+done

@@ -38,7 +38,14 @@ import (
 // a frame already late is released at once (the catch-up after a stall
 // is a short burst, not a growing queue), and when the lag exceeds MaxLag,
 // the lead exceeds MaxLead (when set), or the timeline jumps by more than
-// MaxJump, the origin is moved so the offset does not persist.
+// MaxJump, the origin is moved so the offset does not persist. Until the
+// first frame leaves, a frame earlier than the one that set the origin
+// (by at most MaxSkew) moves the origin to itself: the tracks of a file
+// need not start at the same time, and the first frame to reach the pacer
+// may be the later track's (the other one sat in a transcoder, or the file
+// stores it first); were it the origin, the earlier track's first frames
+// would all be late and leave at once, in a burst. The frames already
+// waiting then wait the longer.
 type Pacer struct {
 	// Delay holds every frame this long behind the origin: the budget that
 	// lets slower paths (a transcoder) keep up with faster ones, so all
@@ -77,6 +84,10 @@ type Pacer struct {
 	origin  time.Time     // wall time of PTS 0 (files)
 	lastPTS time.Duration // newest PTS seen, for jump detection (files)
 	resets  int
+	// anchoring is true from the first origin until a frame leaves;
+	// anchorPTS is the earliest PTS seen meanwhile (files).
+	anchoring bool
+	anchorPTS time.Duration
 
 	// Live sources: per track, the earliest and latest arrival − PTS +
 	// Delay per slot of the arrival window (a ring of windowSlots), and
@@ -116,6 +127,7 @@ func (p *Pacer) Start(at time.Time, pts time.Duration) {
 	p.started = true
 	p.origin = at.Add(p.Delay - pts)
 	p.lastPTS = pts
+	p.anchoring, p.anchorPTS = true, pts
 	p.addArrival(0, at, p.origin)
 }
 
@@ -327,12 +339,19 @@ func (p *Pacer) Wait(ctx context.Context, pts time.Duration) (time.Duration, err
 	if maxJump == 0 {
 		maxJump = 10 * time.Second
 	}
-	if !p.started || absDur(pts-p.lastPTS) > maxJump {
-		if p.started {
-			p.resets++
-		}
+	switch {
+	case !p.started:
+		p.anchoring, p.anchorPTS = true, pts
 		p.started = true
 		p.origin = now.Add(p.Delay - pts)
+	case absDur(pts-p.lastPTS) > maxJump:
+		p.resets++
+		p.anchoring = false
+		p.origin = now.Add(p.Delay - pts)
+	case p.anchoring && pts < p.anchorPTS && p.anchorPTS-pts <= p.maxSkew():
+		// An earlier track's first frame: it is the start (see Pacer).
+		p.origin = p.origin.Add(p.anchorPTS - pts)
+		p.anchorPTS = pts
 	}
 	if pts > p.lastPTS {
 		p.lastPTS = pts
@@ -342,14 +361,27 @@ func (p *Pacer) Wait(ctx context.Context, pts time.Duration) (time.Duration, err
 	if late > maxLag || (p.MaxLead > 0 && -late > p.MaxLead) {
 		p.origin = now.Add(p.Delay - pts)
 		p.resets++
-		due = p.origin.Add(pts)
+		p.anchoring = false
 	}
 	p.mu.Unlock()
 
-	if wait := due.Sub(now); wait > 0 {
-		return max(late, 0), p.sleep(ctx, wait)
+	// The origin may move later while this frame waits (see anchoring):
+	// it waits again until the frame is due on the origin as it is.
+	for {
+		p.mu.Lock()
+		wait := p.origin.Add(pts).Sub(now)
+		if wait <= 0 {
+			p.anchoring = false
+		}
+		p.mu.Unlock()
+		if wait <= 0 {
+			return max(late, 0), nil
+		}
+		if err := p.sleep(ctx, wait); err != nil {
+			return max(late, 0), err
+		}
+		now = p.now()
 	}
-	return max(late, 0), nil
 }
 
 // Resets returns how many times the origin was moved (stalls, jumps).

@@ -2,9 +2,11 @@ package room
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -284,4 +286,109 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// stepClock is a manual clock whose sleepers wait until Advance reaches
+// their time, so several goroutines can wait on one pacer.
+type stepClock struct {
+	mu      sync.Mutex
+	t       time.Time
+	waiters []stepWaiter
+}
+
+type stepWaiter struct {
+	at time.Time
+	ch chan struct{}
+}
+
+func (c *stepClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *stepClock) sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	w := stepWaiter{at: c.t.Add(d), ch: make(chan struct{})}
+	c.waiters = append(c.waiters, w)
+	c.mu.Unlock()
+	select {
+	case <-w.ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *stepClock) sleepers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+func (c *stepClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.t) {
+			kept = append(kept, w)
+			continue
+		}
+		close(w.ch)
+	}
+	c.waiters = kept
+}
+
+// TestPacerFileTracksStartApart: a file whose video starts 0.5 s after its
+// audio, and whose video frame reaches the pacer first (the audio sat in a
+// transcoder): the audio's first frames still leave on their timestamps,
+// not at once in a burst, and the video after them, on its own.
+func TestPacerFileTracksStartApart(t *testing.T) {
+	ms := time.Millisecond
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &stepClock{t: start}
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep, Delay: 100 * ms}
+
+	var mu sync.Mutex
+	left := map[time.Duration]time.Duration{} // PTS: release time since start
+	var wg sync.WaitGroup
+	wait := func(pts time.Duration) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := p.Wait(context.Background(), pts)
+			assert.NoError(t, err)
+			mu.Lock()
+			left[pts] = clk.now().Sub(start)
+			mu.Unlock()
+		}()
+	}
+	wait(500 * ms) // the first video frame
+	require.Eventually(t, func() bool { return clk.sleepers() == 1 }, 5*time.Second, ms)
+	clk.advance(10 * ms)
+	for _, pts := range []time.Duration{0, 20 * ms, 40 * ms} { // the first audio frames
+		wait(pts)
+	}
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return clk.sleepers()+len(left) == 4
+	}, 5*time.Second, ms, "every frame waits or has left")
+	for range 100 {
+		clk.advance(10 * ms)
+		time.Sleep(ms) // let the released goroutines record their time
+	}
+	wg.Wait()
+	require.Equal(t, map[time.Duration]time.Duration{
+		0: 100 * ms, 20 * ms: 120 * ms, 40 * ms: 140 * ms, // Delay after the first (earliest) frame
+		500 * ms: 600 * ms, // 0.5 s after the audio's start, not at the video's arrival + Delay
+	}, left)
+	require.Zero(t, p.Resets())
+
+	// Once a frame has left, the origin stays: an earlier frame is late.
+	late, err := p.Wait(context.Background(), 10*ms)
+	require.NoError(t, err)
+	require.Equal(t, 900*ms, late, "now 1010 ms, due 110 ms")
 }

@@ -60,6 +60,10 @@ type frames struct {
 	early   []*media.Frame
 	first   frameIn
 	started bool // published once: frames are no longer held
+	// anchor is set when a file session published before its first frame
+	// (both tracks announced first): that frame anchors the pacing clock
+	// when it comes, whichever output reaches the pacer first.
+	anchor bool
 	// splices wait for the outputs.
 	splices []Splice
 
@@ -88,6 +92,12 @@ func (fs *frames) Handle(in any) error {
 	case frameIn:
 		fs.s.MediaArrived()
 		if fs.out != nil {
+			if fs.anchor {
+				// Now rather than its arrival: a file is read as it is
+				// played, and frames read while joining are not late.
+				fs.anchor = false
+				fs.out.pacer.Start(fs.s.clock.Now(), media.Duration(v.f.PTS, v.f.Track.ClockRate))
+			}
 			return fs.out.write(v.f)
 		}
 		if fs.started {
@@ -136,10 +146,16 @@ func (fs *frames) Publish(_ context.Context, join func() (Room, error)) ([]*live
 	}
 	if !fs.started {
 		fs.started = true
-		if fs.first.f != nil {
+		switch {
+		case fs.first.f != nil:
 			// The time spent joining is not added to the latency of every
 			// frame: the frames held meanwhile go out at once.
 			o.pacer.Start(fs.first.at, media.Duration(fs.first.f.PTS, fs.first.f.Track.ClockRate))
+		case !fs.s.conf.Live:
+			// A file's first frame is its earliest (demuxers interleave by
+			// time); without it, the first frame to reach the pacer would
+			// be the origin, which may be a later track's.
+			fs.anchor = true
 		}
 	}
 	for _, sp := range fs.splices {

@@ -158,6 +158,14 @@ func decodePictures(pkts []CapturedPacket, codec ffi.Codec, newDepack func() rtp
 			flushAU()
 		}
 		if !haveAU {
+			// A fragmented NAL unit never spans access units (RFC 6184,
+			// 5.8): what a depacketizer holds of the previous one is the
+			// rest of a picture cut short — LiveKit switching a viewer to
+			// another layer mid-picture — and pion's FU-A reassembly
+			// would prepend it to this unit's first fragmented NAL (an
+			// IDR whose slice data is the cut P-picture's: "Invalid inter
+			// IDR frame", and nothing decodes until the next keyframe).
+			depack = newDepack()
 			if haveExt {
 				ext += int64(int32(pkt.Timestamp - auTS))
 			} else {

@@ -89,8 +89,8 @@ const (
 	// latencyMaxUpgrade bounds a switch to a higher layer, which dynacast
 	// has usually paused meanwhile: Tributary resumes it with a keyframe,
 	// and LiveKit's stream tracker must see it again before it sends it
-	// (measured 270 ms – 1.6 s).
-	latencyMaxUpgrade = 2 * time.Second
+	// (measured 270 ms – 1.75 s on a loaded machine).
+	latencyMaxUpgrade = 2500 * time.Millisecond
 	// latencyMinReadPct is the share of pictures whose stamp must read:
 	// x264's layers keep all (TestStampSurvivesTranscoding), Chromium's
 	// VP8 at its starting bitrate blurred 10 % in one run.
@@ -217,7 +217,7 @@ func TestGlassLatency(t *testing.T) {
 		switching = append(switching, layerStep{17 * time.Second, livekit.VideoQuality_MEDIUM},
 			layerStep{21 * time.Second, livekit.VideoQuality_HIGH})
 	}
-	// A sole viewer switching every 2 s (more than an upgrade may take),
+	// A sole viewer switching every 2 s (about as long as an upgrade may take),
 	// down and up: every switch waits for the keyframe LiveKit asks for,
 	// of a layer still running (a lower one) or resumed (a higher one
 	// dynacast paused meanwhile).

@@ -217,15 +217,15 @@ func TestGlassLatency(t *testing.T) {
 		switching = append(switching, layerStep{17 * time.Second, livekit.VideoQuality_MEDIUM},
 			layerStep{21 * time.Second, livekit.VideoQuality_HIGH})
 	}
-	// A sole viewer switching every 2 s (about as long as an upgrade may take),
-	// down and up: every switch waits for the keyframe LiveKit asks for,
-	// of a layer still running (a lower one) or resumed (a higher one
+	// A sole viewer switching every 2.5 s (longer than an upgrade may
+	// take), down and up: every switch waits for the keyframe LiveKit asks
+	// for, of a layer still running (a lower one) or resumed (a higher one
 	// dynacast paused meanwhile).
 	const often = "RTMP transcode video, sole viewer switching often"
 	var oftenSteps []layerStep
 	for i, q := range []livekit.VideoQuality{livekit.VideoQuality_HIGH, livekit.VideoQuality_LOW, livekit.VideoQuality_HIGH,
-		livekit.VideoQuality_MEDIUM, livekit.VideoQuality_LOW, livekit.VideoQuality_MEDIUM} {
-		oftenSteps = append(oftenSteps, layerStep{time.Duration(i) * 2 * time.Second, q})
+		livekit.VideoQuality_MEDIUM, livekit.VideoQuality_LOW} {
+		oftenSteps = append(oftenSteps, layerStep{time.Duration(i) * 2500 * time.Millisecond, q})
 	}
 	paths := []latencyPath{
 		{Name: "RTMP transcode A/V", Transcode: true, Audio: true, Viewers: layers},

@@ -16,9 +16,10 @@ import (
 // highest per-output Percentile of the last Window plus Margin, within
 // [Min, Max].
 //
-// It rises at once and falls slowly. A frame ready later than its release
-// time (the transcoder took longer than the delay, or the source stalled)
-// raises the delay at once by what that frame needed, at most to Max: it
+// It rises at once and falls slowly. A picture ready later than its
+// release time (the transcoder took longer than the delay, or the source
+// stalled) raises the delay at once by what that picture needed, at most
+// to Max (late audio does not: see Pacer.WaitArrived): it
 // leaves on the new schedule, so the viewer sees the picture before it
 // held once for that long (a one-off stall, and a gap of the same length
 // in the audio, which shares the delay), and the frames after it leave on

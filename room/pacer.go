@@ -172,9 +172,12 @@ func (p *Pacer) WaitArrived(ctx context.Context, track int, pts time.Duration, a
 	delay := p.Delay
 	if p.Adaptive != nil {
 		delay = p.Adaptive.at(now)
-		if late := now.Sub(origin.Add(delay + pts)); late > 0 {
-			// Raised at once: this frame leaves now, on the new schedule,
-			// and the frames after it on time (see AdaptiveDelay).
+		if late := now.Sub(origin.Add(delay + pts)); late > 0 && track != jitterTrack {
+			// Raised at once: this picture leaves now, on the new
+			// schedule, and the frames after it on time (see
+			// AdaptiveDelay). A late audio frame does not freeze the
+			// picture: the audio's arrival jitter is learned slowly
+			// (JitterSlew), its transcoding time by the percentile.
 			delay = p.Adaptive.late(arrived, late)
 		}
 	}

@@ -30,7 +30,10 @@ import (
 // faster than real time, which a viewer does not notice.
 //
 // The frames that arrived before the release started (Pacer.Start: held
-// while joining the room) are neither measured nor counted late. The zero
+// while joining the room), or within adaptWarmup after, are neither
+// measured nor counted late: the first pictures open the encoders and
+// come out of a decoder catching up, which says nothing of the pace to
+// come, and a delay raised by them would start high and come down. The zero
 // value is not usable; NewAdaptiveDelay fills in the defaults.
 type AdaptiveDelay struct {
 	// Min and Max bound the delay; it starts at Min.
@@ -79,6 +82,9 @@ const (
 	adaptEvery   = 100 * time.Millisecond
 	// moveReport is the move of the delay worth a report (OnMove).
 	moveReport = 20 * time.Millisecond
+	// adaptWarmup is the time after the release start whose frames are
+	// not measured.
+	adaptWarmup = 2 * time.Second
 )
 
 // maxStatsLanes is the number of video layers measured apart; higher
@@ -112,7 +118,7 @@ func (a *AdaptiveDelay) Current() time.Duration { return time.Duration(a.cur.Loa
 func (a *AdaptiveDelay) Observe(output int, arrived, ready time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if arrived.IsZero() || a.from.IsZero() || arrived.Before(a.from) {
+	if !a.counts(arrived) {
 		return
 	}
 	i := adaptLanes - 1
@@ -127,6 +133,12 @@ func (a *AdaptiveDelay) Observe(output int, arrived, ready time.Time) {
 	if took+a.Margin > a.delay {
 		a.targetAt = time.Time{} // measure again at once: it may rise
 	}
+}
+
+// counts tells whether a frame that arrived at arrived is measured (see
+// adaptWarmup). a.mu must be held.
+func (a *AdaptiveDelay) counts(arrived time.Time) bool {
+	return !arrived.IsZero() && !a.from.IsZero() && !arrived.Before(a.from.Add(adaptWarmup))
 }
 
 // begin marks the start of the release: frames that arrived before it
@@ -178,7 +190,7 @@ func (a *AdaptiveDelay) at(now time.Time) time.Duration {
 func (a *AdaptiveDelay) late(arrived time.Time, late time.Duration) time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if late > 0 && !arrived.IsZero() && !arrived.Before(a.from) && a.delay < a.Max {
+	if late > 0 && a.counts(arrived) && a.delay < a.Max {
 		a.raised, a.raisedAt = min(a.delay+late+a.Margin, a.Max), a.slewedAt
 		a.raisedWhy = fmt.Sprintf("a frame was ready %v after its release time", late.Round(time.Millisecond))
 		a.set(a.raised, a.raisedWhy)

@@ -99,6 +99,20 @@ func source(t0 time.Time, dur time.Duration, proc func(out int, at time.Duration
 	return fs
 }
 
+// layered returns the processing times of a source whose top layer (2)
+// takes top(arrival offset), the lower layers lower and the audio audio.
+func layered(top func(time.Duration) time.Duration, lower, audio time.Duration) func(int, time.Duration) time.Duration {
+	return func(out int, at time.Duration) time.Duration {
+		switch {
+		case out == 2:
+			return top(at)
+		case out < 0:
+			return audio
+		}
+		return lower
+	}
+}
+
 // avOffsets returns, for each video frame of the top layer that left on
 // time, the difference between its release offset (release − arrival of
 // an on-time source) and that of the audio frame nearest in PTS: what a
@@ -159,20 +173,16 @@ func TestAdaptiveDelayConvergesDown(t *testing.T) {
 	// encoder, within the warm-up: not measured), 160 ms from 2.5 s to
 	// 7.5 s (a busy machine), 12 ms otherwise; the lower layers and the
 	// audio are quick.
-	proc := func(out int, at time.Duration) time.Duration {
-		switch {
-		case out == 2 && at < time.Second:
+	top := func(at time.Duration) time.Duration {
+		if at < time.Second {
 			return 300 * ms
-		case out == 2 && at >= 2500*ms && at < 7500*ms:
-			return 160 * ms
-		case out == 2:
-			return 12 * ms
-		case out < 0:
-			return 3 * ms
 		}
-		return 5 * ms
+		if at >= 2500*ms && at < 7500*ms {
+			return 160 * ms
+		}
+		return 12 * ms
 	}
-	rel := simulate(p, clk, source(t0, 30*time.Second, proc))
+	rel := simulate(p, clk, source(t0, 30*time.Second, layered(top, 5*ms, 3*ms)))
 
 	late := 0
 	var prevTop *simRelease
@@ -224,22 +234,18 @@ func TestAdaptiveDelayRisesWithoutDropping(t *testing.T) {
 	p, clk := newSimPacer(t0)
 	// The top layer takes 20 ms, from 3 s on 150 ms, and from 6 s 200 ms
 	// with one picture in seven at 240 ms (a machine getting busier).
-	proc := func(out int, at time.Duration) time.Duration {
+	top := func(at time.Duration) time.Duration {
 		switch {
-		case out == 2 && at >= 6*time.Second && (at/(time.Second/30))%7 == 0:
+		case at >= 6*time.Second && (at/(time.Second/30))%7 == 0:
 			return 240 * ms
-		case out == 2 && at >= 6*time.Second:
+		case at >= 6*time.Second:
 			return 200 * ms
-		case out == 2 && at >= 3*time.Second:
+		case at >= 3*time.Second:
 			return 150 * ms
-		case out == 2:
-			return 20 * ms
-		case out < 0:
-			return 4 * ms
 		}
-		return 8 * ms
+		return 20 * ms
 	}
-	frames := source(t0, 12*time.Second, proc)
+	frames := source(t0, 12*time.Second, layered(top, 8*ms, 4*ms))
 	rel := simulate(p, clk, frames)
 	require.Len(t, rel, len(frames), "every frame released")
 

@@ -10,14 +10,15 @@ import (
 // Bounds of the adaptive transcode delay of a live session (see
 // room.AdaptiveDelay and Config.TranscodeDelay).
 //
-// The floor keeps the transcode latency within 100 ms of passthrough's (a
-// 720p30 source at the default preset takes about 20 ms from arrival to
-// its 720p layer encoded on an idle 2-core machine; the release adds the
-// delay, the rest of the path is passthrough's) while leaving about 80 ms
-// for the scheduling hiccups of a busy machine, which a lower floor turned
-// into late pictures and lip-sync events. The ceiling is the fixed budget
-// (transcodeDelay): however loaded the machine, the latency is never
-// higher than with it.
+// The floor keeps the transcode latency within 100 ms of passthrough's
+// (the release adds the delay; the rest of the path is passthrough's)
+// while leaving room above the work itself: decoding, scaling and
+// encoding every layer of a 720p30 picture at the default preset takes
+// about 14 ms of CPU (0.41 CPU-s per media-second, benchmarks/RESULTS.md),
+// and a 40 ms floor turned a busy machine's scheduling hiccups into late
+// pictures and lip-sync events. The ceiling is the fixed budget
+// (transcodeDelay): however loaded the machine, the delay is never longer
+// than with it.
 const (
 	minTranscodeDelay = 100 * time.Millisecond
 	maxTranscodeDelay = transcodeDelay

@@ -5,7 +5,10 @@
 # TestGlassLatency in its full form, non-race build). For each path and
 # layer: p50/p95/max of receive − send, the drift (p50 of the last 5 s −
 # p50 of the first 5 s), the mean frame rate, the lowest full second and
-# the longest gap between two pictures. See e2e/glass_latency_test.go for
+# the longest gap between two pictures, and for transcoding paths the
+# range of the session's release delay (the transcode_delay gauge: adaptive
+# by default; the "transcode_delay 250ms" path pins it, for comparison, on
+# a second Tributary in the same run). See e2e/glass_latency_test.go for
 # what "send" means per path (RTMP: the Go publisher's write of the tag;
 # SRT: ffmpeg -re's start plus the frame's time, an upper bound).
 #
@@ -28,8 +31,8 @@ go test -count=1 -v -timeout 30m -run 'TestGlassLatency$' ./e2e/ >"$out" 2>&1 ||
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -E 'latency, [0-9]+ s per path|switching viewer received|--- |^ok|FAIL|Error' "$out" | sed 's/^ *glass_latency_test.go:[0-9]*: //' || true
 echo
-echo "| path | layer | pictures | unread | p50 ms | p95 ms | max ms | drift ms | fps | min fps (1 s) | max gap ms |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| path | layer | pictures | unread | p50 ms | p95 ms | max ms | drift ms | fps | min fps (1 s) | max gap ms | release delay ms |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 grep '^LATENCY|' "$out" | sed 's/^LATENCY//; s/$/|/'
 if [ "$status" -ne 0 ]; then
   tail -n 60 "$out"

@@ -39,6 +39,10 @@ const (
 	// DefaultDrainTimeout 0 waits for every running session, as the
 	// official worker does on SIGTERM.
 	DefaultDrainTimeout = 0
+	// MaxTranscodeDelay bounds transcode_delay: a pinned delay holds every
+	// frame (and its audio) that long, and beyond this it is a stall, not
+	// a budget.
+	MaxTranscodeDelay = 2 * time.Second
 	// DefaultPionLevel is the level of pion's messages (the WebRTC
 	// stack) unless logging.component_levels sets one.
 	DefaultPionLevel = "warn"
@@ -82,6 +86,12 @@ type Config struct {
 	// e.g. "30s"; default 0: no bound, every session may finish, as the
 	// official worker waits). SIGINT, or a second signal, stops at once.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+
+	// TranscodeDelay pins the release delay of transcoding sessions
+	// (Tributary key, e.g. "250ms"; default 0: a live session adapts it to
+	// the time its transcoder takes, between 100 and 250 ms, and a file is
+	// released 250 ms behind). At most MaxTranscodeDelay.
+	TranscodeDelay time.Duration `yaml:"transcode_delay"`
 
 	// StrictConfig refuses unknown keys at start instead of warning about
 	// them (Tributary key, default false: a config written for another
@@ -453,6 +463,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		return &Error{Key: "drain_timeout", Reason: fmt.Sprintf("must not be negative (got %v)", c.DrainTimeout)}
+	}
+	if c.TranscodeDelay < 0 || c.TranscodeDelay > MaxTranscodeDelay {
+		return &Error{Key: "transcode_delay", Reason: fmt.Sprintf("must be 0 (adaptive) or a duration up to %v (got %v)", MaxTranscodeDelay, c.TranscodeDelay)}
 	}
 	if c.WHIPPort > 0 {
 		if err := c.RTCConfig.validate(); err != nil {

@@ -74,6 +74,11 @@ type Pacer struct {
 	// jitter slows the pace by 8 % — 27.8 pictures a second for 30 — for
 	// under 4 s).
 	JitterSlew float64
+	// Adaptive, when set, replaces Delay for a live source (WaitArrived)
+	// by a delay that follows the time the frames take to be ready (see
+	// AdaptiveDelay). Every track shares it, so audio and video stay in
+	// sync as it moves.
+	Adaptive *AdaptiveDelay
 	// Now and Sleep are the clock; time.Now and a timer by default (tests
 	// replace them).
 	Now   func() time.Time
@@ -89,9 +94,9 @@ type Pacer struct {
 	anchoring bool
 	anchorPTS time.Duration
 
-	// Live sources: per track, the earliest and latest arrival − PTS +
-	// Delay per slot of the arrival window (a ring of windowSlots), and
-	// where a discontinuity started a new window.
+	// Live sources: per track, the earliest and latest arrival − PTS per
+	// slot of the arrival window (a ring of windowSlots; the origin adds
+	// the delay), and where a discontinuity started a new window.
 	slots   [maxTracks][windowSlots]originSlot
 	newest  int64     // newest slot index with a sample
 	resetAt time.Time // arrivals before this belong to the old timeline
@@ -128,7 +133,10 @@ func (p *Pacer) Start(at time.Time, pts time.Duration) {
 	p.origin = at.Add(p.Delay - pts)
 	p.lastPTS = pts
 	p.anchoring, p.anchorPTS = true, pts
-	p.addArrival(0, at, p.origin)
+	p.addArrival(0, at, at.Add(-pts))
+	if p.Adaptive != nil {
+		p.Adaptive.begin(p.now())
+	}
 }
 
 // WaitArrived waits until a frame of a live source that arrived at
@@ -154,7 +162,7 @@ func (p *Pacer) WaitArrived(ctx context.Context, track int, pts time.Duration, a
 		}
 	}
 	if !arrived.IsZero() && !arrived.Before(p.resetAt) {
-		cand := arrived.Add(p.Delay - pts)
+		cand := arrived.Add(-pts)
 		o, ok := p.trackOrigin(track)
 		if !ok {
 			o, ok = p.windowOrigin()
@@ -173,14 +181,26 @@ func (p *Pacer) WaitArrived(ctx context.Context, track int, pts time.Duration, a
 		p.slewJitter(now)
 	}
 	origin, _ := p.windowOrigin()
+	delay := p.Delay
+	if p.Adaptive != nil {
+		delay = p.Adaptive.at(now)
+		if late := now.Sub(origin.Add(delay + pts)); late > 0 && track != jitterTrack {
+			// Raised at once: this picture leaves now, on the new
+			// schedule, and the frames after it on time (see
+			// AdaptiveDelay). A late audio frame does not freeze the
+			// picture: the audio's arrival jitter is learned slowly
+			// (JitterSlew), its transcoding time by the percentile.
+			delay = p.Adaptive.late(arrived, late)
+		}
+	}
 	p.mu.Unlock()
 
-	due := origin.Add(pts)
+	due := origin.Add(delay + pts)
 	wait := due.Sub(now)
 	switch {
 	case wait <= 0:
 		return -wait, nil
-	case wait > p.Delay+p.maxSkew()+p.maxJitter()+maxLead:
+	case wait > delay+p.maxSkew()+p.maxJitter()+maxLead:
 		// A frame of a timeline left behind (before a discontinuity):
 		// not worth holding.
 		return 0, nil

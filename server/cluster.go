@@ -171,11 +171,12 @@ func (c *Cluster) startPush(streamKey string) (*session.Session, error) {
 		return nil, err
 	}
 	return session.Start(session.Config{
-		Reporter:    s,
-		Transcoders: isolatedTranscoders(c.Config, s, transcoderOpts{IsolateByDefault: true}, c.Logger),
-		Room:        c.roomConfig(),
-		Live:        true,
-		Stats:       c.track(s),
+		Reporter:       s,
+		Transcoders:    isolatedTranscoders(c.Config, s, transcoderOpts{IsolateByDefault: true}, c.Logger),
+		Room:           c.roomConfig(),
+		Live:           true,
+		Stats:          c.track(s),
+		TranscodeDelay: c.Config.TranscodeDelay,
 	}), nil
 }
 
@@ -201,7 +202,8 @@ func (c *Cluster) AuthorizeWHIP(streamKey string, remote string) (whip.Publisher
 		return newWHIPProxy(s, c.roomConfig()), nil
 	}
 	s.SetWHIPResource(whipResource{srv: c.whip, streamKey: streamKey, id: s.ResourceID()})
-	return whipPublisher(s, c.roomConfig(), isolatedTranscoders(c.Config, s, transcoderOpts{IsolateByDefault: true}, c.Logger), c.track(s)), nil
+	return whipPublisher(s, c.roomConfig(), isolatedTranscoders(c.Config, s, transcoderOpts{IsolateByDefault: true}, c.Logger), c.track(s),
+		c.Config.TranscodeDelay), nil
 }
 
 func (c *Cluster) roomConfig() room.Config {
@@ -221,6 +223,7 @@ func (c *Cluster) launchURL(s *cluster.Session) error {
 		Live:           live,
 		NoMediaTimeout: urlNoMediaTimeout,
 		Stats:          c.track(s),
+		TranscodeDelay: c.Config.TranscodeDelay,
 	})
 	c.pulls.wg.Add(1)
 	go func() {

@@ -76,6 +76,7 @@ func (s *Server) LaunchURL(sess *service.Session) {
 		Live:           live,
 		NoMediaTimeout: urlNoMediaTimeout,
 		Stats:          trackSession(s.mon, sess),
+		TranscodeDelay: s.Config.TranscodeDelay,
 	})
 	s.pulls.wg.Add(1)
 	go func() {

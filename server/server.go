@@ -147,11 +147,12 @@ func (s *Server) AuthorizeRTMP(streamKey string, _ net.Addr) (rtmp.Publisher, er
 // startPush starts the media side of a live push (RTMP, SRT).
 func (s *Server) startPush(sess *service.Session) *session.Session {
 	return session.Start(session.Config{
-		Reporter:    sess,
-		Transcoders: s.transcoders(sess, false),
-		Room:        s.roomConfig(),
-		Live:        true,
-		Stats:       trackSession(s.mon, sess),
+		Reporter:       sess,
+		Transcoders:    s.transcoders(sess, false),
+		Room:           s.roomConfig(),
+		Live:           true,
+		Stats:          trackSession(s.mon, sess),
+		TranscodeDelay: s.Config.TranscodeDelay,
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/logger"
@@ -52,20 +53,21 @@ func (s *Server) AuthorizeWHIP(streamKey string, remote string) (whip.Publisher,
 		return nil, err
 	}
 	sess.Logger().Infow("WHIP publish", "remote", remote, "transcoding", sess.Info().GetEnableTranscoding())
-	return whipPublisher(sess, s.roomConfig(), s.transcoders(sess, false), trackSession(s.mon, sess)), nil
+	return whipPublisher(sess, s.roomConfig(), s.transcoders(sess, false), trackSession(s.mon, sess), s.Config.TranscodeDelay), nil
 }
 
 // whipPublisher starts the media side of a WHIP session reporting to r:
 // transcoding when the ingress enables it (with tc), passthrough
 // otherwise.
-func whipPublisher(r session.Reporter, rc room.Config, tc session.Transcoders, stats *session.Stats) whip.Publisher {
+func whipPublisher(r session.Reporter, rc room.Config, tc session.Transcoders, stats *session.Stats, delay time.Duration) whip.Publisher {
 	if r.Info().GetEnableTranscoding() {
 		fs := session.Start(session.Config{
-			Reporter:    r,
-			Transcoders: tc,
-			Room:        rc,
-			Live:        true,
-			Stats:       stats,
+			Reporter:       r,
+			Transcoders:    tc,
+			Room:           rc,
+			Live:           true,
+			Stats:          stats,
+			TranscodeDelay: delay,
 		})
 		return &whip.Depacketizer{ID: r.ResourceID(), Publisher: fs, Logger: r.Logger()}
 	}

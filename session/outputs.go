@@ -18,7 +18,10 @@ import (
 
 // Pacing delay: the release of every frame is delayed by this much behind
 // its arrival so that the time a transcoder takes does not skew audio
-// against video (both are released on the media timeline).
+// against video (both are released on the media timeline). A live
+// transcoding session adapts its delay to the transcoder (see
+// releaseDelay), with transcodeDelay as the ceiling; files, and a delay
+// pinned by Config.TranscodeDelay, keep theirs.
 //
 // A frame released later than its due time also skews the RTCP sender
 // reports (they map RTP time to the send time), which viewers use for lip
@@ -118,11 +121,8 @@ func (o *outputs) start(video, audio *media.Track, join func() (Room, error)) ([
 		}
 	}
 
-	delay := passthroughDelay
-	if transcoding {
-		delay = transcodeDelay
-	}
-	o.pacer = &room.Pacer{Delay: delay, MaxLead: maxLead(s.conf.Live), Now: s.clock.Now,
+	delay, adaptive := s.releaseDelay(transcoding)
+	o.pacer = &room.Pacer{Delay: delay, Adaptive: adaptive, MaxLead: maxLead(s.conf.Live), Now: s.clock.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error { return sleep(ctx, s.clock, d) }}
 
 	var vspec room.VideoSpec
@@ -416,10 +416,16 @@ func (o *outputs) withParams(f *media.Frame) *media.Frame {
 }
 
 // writeVideo queues a frame of a layer for its release time.
-func (o *outputs) writeVideo(layer int, f *media.Frame) { o.vw[layer].push(f) }
+func (o *outputs) writeVideo(layer int, f *media.Frame) {
+	o.observeReady(layer, f)
+	o.vw[layer].push(f)
+}
 
 // writeAudio queues an Opus frame for its release time.
-func (o *outputs) writeAudio(f *media.Frame) { o.aw.push(f) }
+func (o *outputs) writeAudio(f *media.Frame) {
+	o.observeReady(-1, f)
+	o.aw.push(f)
+}
 
 // startWriters starts the paced writers of the published tracks.
 func (o *outputs) startWriters(layers int) {

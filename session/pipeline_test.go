@@ -54,6 +54,7 @@ type rigOpts struct {
 	file        bool // not live: the input blocks, the pacing follows the file
 	rooms       *sessiontest.Rooms
 	tcs         *sessiontest.Transcoders
+	delay       time.Duration // Config.TranscodeDelay
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -70,6 +71,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	})
 	r.s = session.Start(session.Config{
 		Reporter: r.rep, Transcoders: r.tcs, Rooms: r.rooms, Clock: r.clock, Live: !o.file, Stats: r.stats,
+		TranscodeDelay: o.delay,
 	})
 	t.Cleanup(func() {
 		r.s.Close(nil)
@@ -573,6 +575,47 @@ func TestWithoutTranscoding(t *testing.T) {
 				_, audio := r.rep.Input()
 				require.NotNil(t, audio, "the input audio is reported even when left out")
 			}
+		})
+	}
+}
+
+// TestTranscodeDelay: a live transcoding session's release delay adapts
+// (a transcoder that takes no time keeps it at the 100 ms floor), a
+// pinned one stays, and the metrics see which is in force; a passthrough
+// session has none.
+func TestTranscodeDelay(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		transcoding bool
+		pinned      time.Duration
+		want        time.Duration
+		has         bool
+	}{
+		{name: "adaptive", transcoding: true, want: 100 * time.Millisecond, has: true},
+		{name: "pinned", transcoding: true, pinned: 250 * time.Millisecond, want: 250 * time.Millisecond, has: true},
+		{name: "passthrough"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, rigOpts{transcoding: tc.transcoding, delay: tc.pinned})
+			rm := r.publish(t)
+			// Audio and video on the clock (sendUntil's audio runs at 20 ms
+			// of media per 33 ms: a drifting source, whose frames come out
+			// late and raise the delay).
+			i := 0
+			r.clock.Run(t, 33*time.Millisecond, time.Minute, func() bool {
+				if rm.Video() != nil && len(rm.Video().Frames(0)) > 60 {
+					return true
+				}
+				a := audioFrame(i)
+				a.PTS = int64(i) * 1584 // 33 ms at 48 kHz
+				require.NoError(t, r.s.Frame(videoFrame(i)))
+				require.NoError(t, r.s.Frame(a))
+				i++
+				return false
+			})
+			d, ok := r.stats.TranscodeDelay()
+			require.Equal(t, tc.has, ok)
+			require.Equal(t, tc.want, d)
 		})
 	}
 }

@@ -138,4 +138,8 @@ type Config struct {
 	NoMediaTimeout time.Duration
 	// Stats, when set, receives the session's media counters (metrics).
 	Stats *Stats
+	// TranscodeDelay pins the release delay of a transcoding session
+	// (config transcode_delay); 0 adapts it, for a live source, to the
+	// time the transcoder takes (see releaseDelay).
+	TranscodeDelay time.Duration
 }

@@ -47,6 +47,8 @@ type Stats struct {
 	// pause (the transcoded layers but the lowest), and shed how many it
 	// wants paused.
 	sheddable, shed atomic.Int32
+	// transcodeDelay returns the release delay of a transcoding session.
+	transcodeDelay atomic.Pointer[func() time.Duration]
 
 	// videoTracks are the latency track labels of the video layers, low
 	// to high, once the layers are published.
@@ -144,6 +146,24 @@ func (s *Stats) DroppedFrames() int64 { return s.dropped.Load() }
 // AddedLatency returns the latest time between a frame's arrival and its
 // release to the room.
 func (s *Stats) AddedLatency() time.Duration { return time.Duration(s.latency.Load()) }
+
+// TranscodeDelay returns the release delay in force of a transcoding
+// session (false when the session does not transcode).
+func (s *Stats) TranscodeDelay() (time.Duration, bool) {
+	if s == nil {
+		return 0, false
+	}
+	if f := s.transcodeDelay.Load(); f != nil {
+		return (*f)(), true
+	}
+	return 0, false
+}
+
+func (s *Stats) setTranscodeDelay(f func() time.Duration) {
+	if s != nil {
+		s.transcodeDelay.Store(&f)
+	}
+}
 
 func (s *Stats) input(f *media.Frame) { s.AddInput(f.Track.Kind, frameSize(f)) }
 

@@ -112,6 +112,9 @@ func (fakeStats) InputBytes() (int64, int64)    { return 1000, 200 }
 func (fakeStats) OutputBytes() ([]int64, int64) { return []int64{800, 300}, 150 }
 func (fakeStats) DroppedFrames() int64          { return 3 }
 func (fakeStats) AddedLatency() time.Duration   { return 40 * time.Millisecond }
+func (fakeStats) TranscodeDelay() (time.Duration, bool) {
+	return 120 * time.Millisecond, true
+}
 
 func TestMetrics(t *testing.T) {
 	m := newTestMonitor(t, Config{Admission: true, Cores: 8, NodeID: "n1"})
@@ -128,6 +131,7 @@ func TestMetrics(t *testing.T) {
 		`livekit_ingress_session_output_bytes_total{ingress_id="IN_x",kind="video",layer="1",node_id="n1",resource_id="RT_y",type="rtmp"} 300`,
 		`livekit_ingress_session_dropped_frames_total{ingress_id="IN_x",node_id="n1",resource_id="RT_y",type="rtmp"} 3`,
 		`livekit_ingress_session_added_latency_seconds{ingress_id="IN_x",node_id="n1",resource_id="RT_y",type="rtmp"} 0.04`,
+		`livekit_ingress_session_transcode_delay_seconds{ingress_id="IN_x",node_id="n1",resource_id="RT_y",type="rtmp"} 0.12`,
 	} {
 		require.Contains(t, out, want)
 	}

@@ -35,6 +35,13 @@ type LatencySource interface {
 	DrainLatency(fn func(track string, latency time.Duration))
 }
 
+// DelaySource is what a SessionStats may also implement to feed
+// livekit_ingress_session_transcode_delay_seconds: the release delay in
+// force of a transcoding session (false when it does not transcode).
+type DelaySource interface {
+	TranscodeDelay() (time.Duration, bool)
+}
+
 // tracked is one session known to the metrics.
 type tracked struct {
 	seq         uint64   // the order the sessions started in
@@ -89,6 +96,7 @@ type sessionCollector struct {
 	outBytes   *prometheus.Desc
 	dropped    *prometheus.Desc
 	latency    *prometheus.Desc
+	delay      *prometheus.Desc
 }
 
 func newSessionCollector(m *Monitor, constLabels prometheus.Labels) *sessionCollector {
@@ -104,11 +112,12 @@ func newSessionCollector(m *Monitor, constLabels prometheus.Labels) *sessionColl
 		outBytes:   d("output_bytes_total", "Bytes sent to the room, per video layer or audio.", "kind", "layer"),
 		dropped:    d("dropped_frames_total", "Frames dropped because the session could not keep up: source frames, pictures and encoded frames, each counted where a queue had no room for it."),
 		latency:    d("added_latency_seconds", "Time between a frame's arrival and its release to the room (latest measurement)."),
+		delay:      d("transcode_delay_seconds", "Release delay of a transcoding session: adapted to the time the transcoder takes, or pinned by transcode_delay."),
 	}
 }
 
 func (c *sessionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.inBitrate, c.outBitrate, c.inBytes, c.outBytes, c.dropped, c.latency} {
+	for _, d := range []*prometheus.Desc{c.inBitrate, c.outBitrate, c.inBytes, c.outBytes, c.dropped, c.latency, c.delay} {
 		ch <- d
 	}
 }
@@ -138,6 +147,11 @@ func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.outBytes, prometheus.CounterValue, float64(oa), lv("audio", "")...)
 		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(t.stats.DroppedFrames()), lv()...)
 		ch <- prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, t.stats.AddedLatency().Seconds(), lv()...)
+		if src, ok := t.stats.(DelaySource); ok {
+			if d, ok := src.TranscodeDelay(); ok {
+				ch <- prometheus.MustNewConstMetric(c.delay, prometheus.GaugeValue, d.Seconds(), lv()...)
+			}
+		}
 	}
 }
 

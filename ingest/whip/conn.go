@@ -245,12 +245,12 @@ func (c *conn) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 	c.tracksMu.Unlock()
 	c.log.Infow("receiving", "kind", t.Kind().String(), "codec", t.Codec().MimeType, "rid", t.RID(), "ssrc", uint32(t.SSRC()))
 
-	go c.readRTCP(t, r)
+	video := t.Kind() == webrtc.RTPCodecTypeVideo
+	go c.readRTCP(t, r, video, layer)
 	defer c.readers.Done()
-	if t.Kind() == webrtc.RTPCodecTypeVideo {
+	if video {
 		c.requestKeyframe(layer)
 	}
-	video := t.Kind() == webrtc.RTPCodecTypeVideo
 	err := guard.Call(c.log, "WebRTC depacketizer", func() error {
 		for {
 			p, _, err := t.ReadRTP()
@@ -270,18 +270,33 @@ func (c *conn) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 }
 
 // readRTCP drains the client's RTCP (sender reports) through the
-// interceptors, which use it for their receiver reports.
-func (c *conn) readRTCP(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+// interceptors, which use it for their receiver reports, and hands the
+// stream's sender reports to a Publisher that keeps the client's lip
+// sync.
+func (c *conn) readRTCP(t *webrtc.TrackRemote, r *webrtc.RTPReceiver, video bool, layer int) {
 	defer c.readers.Done()
+	sr, _ := c.pub.(SenderReported)
 	for {
-		var err error
+		var (
+			pkts []rtcp.Packet
+			err  error
+		)
 		if rid := t.RID(); rid != "" {
-			_, _, err = r.ReadSimulcastRTCP(rid)
+			pkts, _, err = r.ReadSimulcastRTCP(rid)
 		} else {
-			_, _, err = r.ReadRTCP()
+			pkts, _, err = r.ReadRTCP()
 		}
 		if err != nil {
 			return
+		}
+		if sr == nil {
+			continue
+		}
+		ssrc := uint32(t.SSRC())
+		for _, p := range pkts {
+			if s, ok := p.(*rtcp.SenderReport); ok && s.SSRC == ssrc {
+				sr.SenderReport(video, layer, s.NTPTime, s.RTPTime)
+			}
 		}
 	}
 }

@@ -113,6 +113,15 @@ type Publisher interface {
 	Done() <-chan struct{}
 }
 
+// SenderReported is implemented by a Publisher that uses the client's
+// RTCP sender reports: each maps a stream's RTP timestamps to the
+// client's NTP clock, the same for all its streams (its lip sync).
+// SenderReport is called from the goroutine reading the stream's RTCP;
+// layer is the video layer, 0 for audio.
+type SenderReported interface {
+	SenderReport(video bool, layer int, ntpTime uint64, rtpTime uint32)
+}
+
 // Logged is implemented by a Publisher whose session has a logger of its
 // own (with the ingress, room and participant): the WHIP lines of the
 // session, and pion's, are then logged with it.

@@ -89,6 +89,11 @@ type Forwarder struct {
 	layers [maxLayers]layerState
 	audio  streamStats
 	out    atomic.Pointer[tracks]
+	// sync keeps the sender's lip sync of forwarded video and Opus audio;
+	// set by Configure when the source sends both. holds are the streams'
+	// held packets, the video layers' then the audio's.
+	sync  atomic.Pointer[lipSync]
+	holds [maxLayers + 1]holdQueue
 	// sized is signalled when a layer's size becomes known.
 	sized chan struct{}
 
@@ -125,6 +130,10 @@ func Start(conf session.Config) *Forwarder {
 	}
 	conf.Live = true
 	f := &Forwarder{conf: conf, log: conf.Reporter.Logger(), sized: make(chan struct{}, 1)}
+	for i := range f.holds {
+		f.holds[i] = holdQueue{f: f, layer: i}
+	}
+	f.holds[maxLayers].layer = -1
 	session.StartWith(conf, (*strategy)(f))
 	return f
 }
@@ -156,6 +165,8 @@ func (f *Forwarder) Configure(m Media) error {
 		}
 		if g711 != nil {
 			f.g711.Store(&g711Audio{f: f, src: g711})
+		} else if m.Video != nil && m.Audio != nil && m.Video.Codec.ClockRate > 0 && m.Audio.ClockRate > 0 {
+			f.sync.Store(newLipSync(f.s.Clock(), f.log, m.Audio.ClockRate, m.Video.Codec.ClockRate))
 		}
 		err = f.s.Post(&m)
 	})
@@ -197,10 +208,7 @@ func (f *Forwarder) WriteVideoRTP(layer int, p *rtp.Packet) {
 	if out == nil || out.video == nil || !l.seq.rewrite(p) {
 		return
 	}
-	f.count(&l.streamStats, media.KindVideo, out.layers-1-layer, p)
-	if err := out.video.WriteRTP(layer, p); err != nil {
-		f.log.Debugw("forward video", "error", err.Error(), "layer", layer)
-	}
+	f.forward(syncVideo, layer, p)
 }
 
 // WriteAudioRTP forwards an audio packet (see WriteVideoRTP), or
@@ -217,9 +225,64 @@ func (f *Forwarder) WriteAudioRTP(p *rtp.Packet) {
 	if out == nil || out.audio == nil || !f.audio.seq.rewrite(p) {
 		return
 	}
-	f.count(&f.audio, media.KindAudio, -1, p)
-	if err := out.audio.WriteRTP(p); err != nil {
-		f.log.Debugw("forward audio", "error", err.Error())
+	f.forward(syncAudio, -1, p)
+}
+
+// SenderReport hands over a sender report of the source's audio, or of a
+// video layer: its NTP time and the RTP timestamp it maps to. From the
+// reports of both tracks on, the track that arrives early is held back to
+// keep the sender's lip sync (see lipSync).
+func (f *Forwarder) SenderReport(video bool, layer int, ntpTime uint64, rtpTime uint32) {
+	s := f.sync.Load()
+	if s == nil {
+		return
+	}
+	if video {
+		s.senderReport(syncVideo, layer, ntpTime, rtpTime)
+	} else {
+		s.senderReport(syncAudio, 0, ntpTime, rtpTime)
+	}
+}
+
+// forward forwards a packet of a stream (layer -1 for audio) now, or holds
+// it back to keep the lip sync.
+func (f *Forwarder) forward(kind, layer int, p *rtp.Packet) {
+	q := &f.holds[maxLayers]
+	if layer >= 0 {
+		q = &f.holds[layer]
+	}
+	s := f.sync.Load()
+	if s == nil {
+		f.forwardNow(layer, p)
+		return
+	}
+	now := f.s.Clock().Now()
+	q.write(p, now, s.packet(kind, max(layer, 0), p, now))
+}
+
+// forwardNow writes a packet of a stream (layer -1 for audio) to the
+// published track, if any.
+func (f *Forwarder) forwardNow(layer int, p *rtp.Packet) {
+	out := f.out.Load()
+	if out == nil {
+		return
+	}
+	if layer < 0 {
+		if out.audio == nil {
+			return
+		}
+		f.count(&f.audio, media.KindAudio, -1, p)
+		if err := out.audio.WriteRTP(p); err != nil {
+			f.log.Debugw("forward audio", "error", err.Error())
+		}
+		return
+	}
+	if out.video == nil {
+		return
+	}
+	f.count(&f.layers[layer].streamStats, media.KindVideo, out.layers-1-layer, p)
+	if err := out.video.WriteRTP(layer, p); err != nil {
+		f.log.Debugw("forward video", "error", err.Error(), "layer", layer)
 	}
 }
 

@@ -125,7 +125,7 @@ func TestRTMPAVSync(t *testing.T) {
 
 // avOffsets measures A/V sync on a flash+beep source (one white picture
 // and a beep starting together every period): it decodes the captured
-// packets of the video track vt and the audio track at, maps each flash
+// packets of the video track vt (H.264 or VP8) and the audio track at, maps each flash
 // and each beep onset to the sender's wall clock with the streams' RTCP
 // sender reports (what a receiver's lip sync uses), and returns beep −
 // flash for every event after warmup. It fails the test if a flash after
@@ -141,7 +141,11 @@ func avOffsets(t *testing.T, sub *e2e.Subscriber, vt, at e2e.TrackStats, period,
 	vpkts, vdrop := sub.Packets(vt.TrackSID)
 	apkts, adrop := sub.Packets(at.TrackSID)
 	require.Zero(t, vdrop+adrop, "capture bound reached")
-	pics, err := e2e.DecodeH264Pictures(vpkts)
+	decode := e2e.DecodeH264Pictures
+	if vt.MimeType == "video/VP8" {
+		decode = e2e.DecodeVP8Pictures
+	}
+	pics, err := decode(vpkts)
 	require.NoError(t, err)
 	flashes := e2e.Flashes(pics, 128)
 	onsets, err := e2e.DecodeOpusOnsets(apkts, 0.1, 500*time.Millisecond)

@@ -194,14 +194,25 @@ func readIVF(t *testing.T, path string) [][]byte {
 	defer f.Close()
 	r, _, err := ivfreader.NewWith(f)
 	require.NoError(t, err)
+	return readUntilEOF(t, func() ([]byte, error) {
+		frame, _, err := r.ParseNextFrame()
+		return frame, err
+	})
+}
+
+// readUntilEOF returns what next returns until io.EOF; nil is left out.
+func readUntilEOF(t *testing.T, next func() ([]byte, error)) [][]byte {
+	t.Helper()
 	var out [][]byte
 	for {
-		frame, _, err := r.ParseNextFrame()
+		b, err := next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		require.NoError(t, err)
-		out = append(out, frame)
+		if b != nil {
+			out = append(out, b)
+		}
 	}
 	require.NotEmpty(t, out)
 	return out

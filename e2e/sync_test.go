@@ -36,11 +36,7 @@ const (
 func syncSource(t *testing.T) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "sync.flv")
-	periodFrames := int(syncEventPeriod.Seconds() * 30)
-	video := fmt.Sprintf("color=c=0x202020:s=1280x720:r=30,"+
-		"drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='eq(mod(n,%d),0)'", periodFrames)
-	audio := fmt.Sprintf("aevalsrc=exprs='0.5*sin(2*PI*1000*t)*lt(mod(t,%g),0.1)':s=48000",
-		syncEventPeriod.Seconds())
+	video, audio := syncFilters("1280x720")
 	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y",
 		"-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio, "-t", itoa(syncSeconds),
 		"-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-bf", "0", "-g", "60", "-pix_fmt", "yuv420p",
@@ -50,6 +46,51 @@ func syncSource(t *testing.T) string {
 	b, err := exec.CommandContext(ctx, e2e.FFmpegBin(t), args...).CombinedOutput()
 	require.NoError(t, err, string(b))
 	return out
+}
+
+// syncFilters returns ffmpeg's lavfi sources of a flash+beep source at a
+// size, 30 fps: dark and silent except, every syncEventPeriod, one white
+// frame and a 100 ms 1 kHz beep (48 kHz) starting at the same instant.
+func syncFilters(size string) (video, audio string) {
+	periodFrames := int(syncEventPeriod.Seconds() * 30)
+	video = fmt.Sprintf("color=c=0x202020:s=%s:r=30,"+
+		"drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='eq(mod(n,%d),0)'", size, periodFrames)
+	audio = fmt.Sprintf("aevalsrc=exprs='0.5*sin(2*PI*1000*t)*lt(mod(t,%g),0.1)':s=48000",
+		syncEventPeriod.Seconds())
+	return video, audio
+}
+
+// syncTracks returns the video track (of videoMime) and the Opus track
+// that sub received from a participant.
+func syncTracks(t *testing.T, sub *e2e.Subscriber, identity, videoMime string) (vt, at e2e.TrackStats) {
+	t.Helper()
+	for _, st := range sub.Stats() {
+		switch {
+		case st.ParticipantIdentity != identity:
+		case st.MimeType == videoMime:
+			vt = st
+		case st.MimeType == "audio/opus":
+			at = st
+		}
+	}
+	require.NotEmpty(t, vt.TrackSID, "video received; tracks: %v", sub.Stats())
+	require.NotEmpty(t, at.TrackSID, "audio received; tracks: %v", sub.Stats())
+	return vt, at
+}
+
+// requireAVSync checks the A/V offsets measured after the warm-up: their
+// median and each within avSyncTolerance.
+func requireAVSync(t *testing.T, steady []time.Duration) {
+	t.Helper()
+	sorted := slices.Clone(steady)
+	slices.Sort(sorted)
+	median := sorted[len(sorted)/2]
+	t.Logf("A/V offset over %d events after the warm-up: median %+.1f ms, min %+.1f ms, max %+.1f ms (positive: audio late)",
+		len(steady), ms(median), ms(sorted[0]), ms(sorted[len(sorted)-1]))
+	require.LessOrEqual(t, median.Abs(), avSyncTolerance, "median A/V offset")
+	for _, o := range steady {
+		require.LessOrEqual(t, o.Abs(), avSyncTolerance, "A/V offset of an event after the warm-up")
+	}
 }
 
 // TestRTMPAVSync measures A/V sync as a viewer would: a source with a
@@ -97,30 +138,11 @@ func TestRTMPAVSync(t *testing.T) {
 	_, err = sub.WaitParticipant(fctx, func(p e2e.Participant) bool { return p.Identity == "sync" && !p.Connected })
 	require.NoError(t, err, "the ingress participant leaves after the push")
 
-	var vt, at e2e.TrackStats
-	for _, st := range sub.Stats() {
-		switch {
-		case st.ParticipantIdentity != "sync":
-		case st.MimeType == "video/H264":
-			vt = st
-		case st.MimeType == "audio/opus":
-			at = st
-		}
-	}
-	require.NotEmpty(t, vt.TrackSID, "video received; tracks: %v", sub.Stats())
-	require.NotEmpty(t, at.TrackSID, "audio received; tracks: %v", sub.Stats())
+	vt, at := syncTracks(t, sub, "sync", "video/H264")
 	require.Greater(t, int(vt.Pictures), (syncSeconds-5)*30, "pictures received")
 	steady := avOffsets(t, sub, vt, at, syncEventPeriod, syncWarmup)
 	require.GreaterOrEqual(t, len(steady), (syncSeconds-6)/int(syncEventPeriod.Seconds()), "events measured after the warm-up")
-	sorted := slices.Clone(steady)
-	slices.Sort(sorted)
-	median := sorted[len(sorted)/2]
-	t.Logf("A/V offset over %d events after the warm-up: median %+.1f ms, min %+.1f ms, max %+.1f ms (positive: audio late)",
-		len(steady), ms(median), ms(sorted[0]), ms(sorted[len(sorted)-1]))
-	require.LessOrEqual(t, median.Abs(), avSyncTolerance, "median A/V offset")
-	for _, o := range steady {
-		require.LessOrEqual(t, o.Abs(), avSyncTolerance, "A/V offset of an event after the warm-up")
-	}
+	requireAVSync(t, steady)
 }
 
 // avOffsets measures A/V sync on a flash+beep source (one white picture

@@ -1,10 +1,9 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -98,21 +97,14 @@ func readOggOpus(t *testing.T, path string) [][]byte {
 	defer f.Close()
 	r, _, err := oggreader.NewWith(f)
 	require.NoError(t, err)
-	var out [][]byte
-	for {
+	return readUntilEOF(t, func() ([]byte, error) {
 		page, _, err := r.ParseNextPage()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
 		// The second page is the comment header.
-		if len(page) >= 8 && string(page[:8]) == "OpusTags" {
-			continue
+		if err != nil || bytes.HasPrefix(page, []byte("OpusTags")) {
+			return nil, err
 		}
-		out = append(out, page)
-	}
-	require.NotEmpty(t, out)
-	return out
+		return page, nil
+	})
 }
 
 // TestWHIPPassthroughAVSync: a WHIP sender (pion) captures a flash and a
@@ -134,12 +126,10 @@ func TestWHIPPassthroughAVSync(t *testing.T) {
 	const seconds = 20
 	dir := t.TempDir()
 	ivf, ogg := filepath.Join(dir, "sync.ivf"), filepath.Join(dir, "sync.ogg")
-	periodFrames := int(syncEventPeriod.Seconds() * 30)
-	makeMedia(t, ivf, "-f", "lavfi", "-i", fmt.Sprintf("color=c=0x202020:s=640x360:r=30,"+
-		"drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='eq(mod(n,%d),0)'", periodFrames),
-		"-t", itoa(seconds), "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", "30", "-b:v", "600k", "-f", "ivf")
-	makeMedia(t, ogg, "-f", "lavfi", "-i", fmt.Sprintf("aevalsrc=exprs='0.5*sin(2*PI*1000*t)*lt(mod(t,%g),0.1)':s=48000",
-		syncEventPeriod.Seconds()), "-t", itoa(seconds), "-ac", "2", "-c:a", "libopus", "-b:a", "64k",
+	vsrc, asrc := syncFilters("640x360")
+	makeMedia(t, ivf, "-f", "lavfi", "-i", vsrc, "-t", itoa(seconds),
+		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", "30", "-b:v", "600k", "-f", "ivf")
+	makeMedia(t, ogg, "-f", "lavfi", "-i", asrc, "-t", itoa(seconds), "-ac", "2", "-c:a", "libopus", "-b:a", "64k",
 		"-frame_duration", "20", "-page_duration", "20000", "-f", "ogg")
 	frames, packets := readIVF(t, ivf), readOggOpus(t, ogg)
 
@@ -242,30 +232,11 @@ func TestWHIPPassthroughAVSync(t *testing.T) {
 	_, err = sub.WaitParticipant(fctx, func(p e2e.Participant) bool { return p.Identity == "sender" && !p.Connected })
 	require.NoError(t, err, "the ingress participant leaves")
 
-	var vt, at e2e.TrackStats
-	for _, st := range sub.Stats() {
-		switch {
-		case st.ParticipantIdentity != "sender":
-		case st.MimeType == "video/VP8":
-			vt = st
-		case st.MimeType == "audio/opus":
-			at = st
-		}
-	}
-	require.NotEmpty(t, vt.TrackSID, "video received; tracks: %v", sub.Stats())
-	require.NotEmpty(t, at.TrackSID, "audio received; tracks: %v", sub.Stats())
+	vt, at := syncTracks(t, sub, "sender", "video/VP8")
 	// The hold-back settles in seconds (it follows its target at 5 % of
 	// the time passing).
 	const warmup = 6 * time.Second
 	steady := avOffsets(t, sub, vt, at, syncEventPeriod, warmup)
 	require.GreaterOrEqual(t, len(steady), (seconds-8)/int(syncEventPeriod.Seconds()), "events measured after the warm-up")
-	sorted := slices.Clone(steady)
-	slices.Sort(sorted)
-	median := sorted[len(sorted)/2]
-	t.Logf("A/V offset over %d events after the warm-up: median %+.1f ms, min %+.1f ms, max %+.1f ms (positive: audio late); audio sent %v early",
-		len(steady), ms(median), ms(sorted[0]), ms(sorted[len(sorted)-1]), whipSyncLead)
-	require.LessOrEqual(t, median.Abs(), avSyncTolerance, "median A/V offset")
-	for _, o := range steady {
-		require.LessOrEqual(t, o.Abs(), avSyncTolerance, "A/V offset of an event after the warm-up")
-	}
+	requireAVSync(t, steady)
 }

@@ -1,27 +1,18 @@
 package forward
 
-// Held returns the most packets and bytes any stream holds back.
+// Held returns the audio packets and bytes held back.
 func (f *Forwarder) Held() (packets, bytes int) {
-	for i := range f.holds {
-		q := &f.holds[i]
-		q.mu.Lock()
-		packets, bytes = max(packets, len(q.held)), max(bytes, q.bytes)
-		q.mu.Unlock()
-	}
-	return packets, bytes
+	q := &f.held
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.held), q.bytes
 }
 
-// Settled reports whether every stream's packets held wait for their time
-// (or none is held).
+// Settled reports whether the audio held waits for its time (or none is
+// held).
 func (f *Forwarder) Settled() bool {
-	for i := range f.holds {
-		q := &f.holds[i]
-		q.mu.Lock()
-		ok := len(q.held) == 0 || (!q.due.IsZero() && q.due.After(f.s.Clock().Now()))
-		q.mu.Unlock()
-		if !ok {
-			return false
-		}
-	}
-	return true
+	q := &f.held
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.held) == 0 || (!q.due.IsZero() && q.due.After(f.s.Clock().Now()))
 }

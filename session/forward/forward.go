@@ -90,10 +90,10 @@ type Forwarder struct {
 	audio  streamStats
 	out    atomic.Pointer[tracks]
 	// sync keeps the sender's lip sync of forwarded video and Opus audio;
-	// set by Configure when the source sends both. holds are the streams'
-	// held packets, the video layers' then the audio's.
-	sync  atomic.Pointer[lipSync]
-	holds [maxLayers + 1]holdQueue
+	// set by Configure when the source sends both. held is the audio held
+	// back for it.
+	sync atomic.Pointer[lipSync]
+	held holdQueue
 	// sized is signalled when a layer's size becomes known.
 	sized chan struct{}
 
@@ -130,10 +130,7 @@ func Start(conf session.Config) *Forwarder {
 	}
 	conf.Live = true
 	f := &Forwarder{conf: conf, log: conf.Reporter.Logger(), sized: make(chan struct{}, 1)}
-	for i := range f.holds {
-		f.holds[i] = holdQueue{f: f, layer: i}
-	}
-	f.holds[maxLayers].layer = -1
+	f.held.f = f
 	session.StartWith(conf, (*strategy)(f))
 	return f
 }
@@ -208,7 +205,13 @@ func (f *Forwarder) WriteVideoRTP(layer int, p *rtp.Packet) {
 	if out == nil || out.video == nil || !l.seq.rewrite(p) {
 		return
 	}
-	f.forward(syncVideo, layer, p)
+	if s := f.sync.Load(); s != nil {
+		s.video(layer, p, f.s.Clock().Now())
+	}
+	f.count(&l.streamStats, media.KindVideo, out.layers-1-layer, p)
+	if err := out.video.WriteRTP(layer, p); err != nil {
+		f.log.Debugw("forward video", "error", err.Error(), "layer", layer)
+	}
 }
 
 // WriteAudioRTP forwards an audio packet (see WriteVideoRTP), or
@@ -225,64 +228,34 @@ func (f *Forwarder) WriteAudioRTP(p *rtp.Packet) {
 	if out == nil || out.audio == nil || !f.audio.seq.rewrite(p) {
 		return
 	}
-	f.forward(syncAudio, -1, p)
+	s := f.sync.Load()
+	if s == nil {
+		f.forwardAudio(p)
+		return
+	}
+	now := f.s.Clock().Now()
+	f.held.write(p, now, s.audio(p, now))
 }
 
 // SenderReport hands over a sender report of the source's audio, or of a
 // video layer: its NTP time and the RTP timestamp it maps to. From the
-// reports of both tracks on, the track that arrives early is held back to
-// keep the sender's lip sync (see lipSync).
+// reports of both tracks on, audio that arrives early is held back to keep
+// the sender's lip sync (see lipSync).
 func (f *Forwarder) SenderReport(video bool, layer int, ntpTime uint64, rtpTime uint32) {
-	s := f.sync.Load()
-	if s == nil {
-		return
-	}
-	if video {
-		s.senderReport(syncVideo, layer, ntpTime, rtpTime)
-	} else {
-		s.senderReport(syncAudio, 0, ntpTime, rtpTime)
+	if s := f.sync.Load(); s != nil {
+		s.senderReport(video, layer, ntpTime, rtpTime)
 	}
 }
 
-// forward forwards a packet of a stream (layer -1 for audio) now, or holds
-// it back to keep the lip sync.
-func (f *Forwarder) forward(kind, layer int, p *rtp.Packet) {
-	q := &f.holds[maxLayers]
-	if layer >= 0 {
-		q = &f.holds[layer]
-	}
-	s := f.sync.Load()
-	if s == nil {
-		f.forwardNow(layer, p)
-		return
-	}
-	now := f.s.Clock().Now()
-	q.write(p, now, s.packet(kind, max(layer, 0), p, now))
-}
-
-// forwardNow writes a packet of a stream (layer -1 for audio) to the
-// published track, if any.
-func (f *Forwarder) forwardNow(layer int, p *rtp.Packet) {
+// forwardAudio writes an audio packet to the published track, if any.
+func (f *Forwarder) forwardAudio(p *rtp.Packet) {
 	out := f.out.Load()
-	if out == nil {
+	if out == nil || out.audio == nil {
 		return
 	}
-	if layer < 0 {
-		if out.audio == nil {
-			return
-		}
-		f.count(&f.audio, media.KindAudio, -1, p)
-		if err := out.audio.WriteRTP(p); err != nil {
-			f.log.Debugw("forward audio", "error", err.Error())
-		}
-		return
-	}
-	if out.video == nil {
-		return
-	}
-	f.count(&f.layers[layer].streamStats, media.KindVideo, out.layers-1-layer, p)
-	if err := out.video.WriteRTP(layer, p); err != nil {
-		f.log.Debugw("forward video", "error", err.Error(), "layer", layer)
+	f.count(&f.audio, media.KindAudio, -1, p)
+	if err := out.audio.WriteRTP(p); err != nil {
+		f.log.Debugw("forward audio", "error", err.Error())
 	}
 }
 

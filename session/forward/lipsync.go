@@ -12,15 +12,15 @@ import (
 
 // Lip sync bounds.
 const (
-	// MaxSyncDelay bounds how long a track is held back to keep the
-	// sender's lip sync. A larger offset between the tracks' arrival is
-	// not a network's doing but a sender's clock (or a hostile sender's
+	// MaxSyncDelay bounds how long audio is held back to keep the sender's
+	// lip sync. A larger offset between the tracks' arrival is not a
+	// network's doing but a sender's clock (or a hostile sender's
 	// reports): it is logged, and the tracks are then forwarded as they
 	// arrive for the rest of the session.
 	MaxSyncDelay = 500 * time.Millisecond
-	// syncSlew is how fast a held-back track's delay follows its target,
-	// as a fraction of the time passing: 1/20 stretches or squeezes the
-	// track's timing by 5 %, which a viewer's jitter buffer absorbs
+	// syncSlew is how fast the audio's delay follows its target, as a
+	// fraction of the time passing: 1/20 stretches or squeezes the audio's
+	// timing by 5 %, which a viewer's jitter buffer absorbs
 	// without a rush or a freeze, and reaches a 150 ms delay in 3 s.
 	syncSlew = 20
 	// lagBucket and lagBuckets make the window over which each track's
@@ -32,11 +32,11 @@ const (
 	// mapping of the previous one before the track's lags are measured
 	// afresh (the sender's clock stepped, or a report lies).
 	srTolerance = 50 * time.Millisecond
-	// maxHeldPackets and maxHeldBytes bound each stream's held packets;
-	// when full, the oldest packet leaves early. 500 ms of a 3 layer
-	// browser simulcast at its highest bitrate stays well below.
-	maxHeldPackets = 1024
-	maxHeldBytes   = 2 << 20
+	// maxHeldPackets and maxHeldBytes bound the audio held; when full, the
+	// oldest packet leaves early. 500 ms of Opus (25 packets of 20 ms, at
+	// most 1275 bytes each) stays well below.
+	maxHeldPackets = 256
+	maxHeldBytes   = 256 << 10
 )
 
 const (
@@ -48,9 +48,12 @@ const (
 // track. The sender's RTCP sender reports map each track's RTP timestamps
 // to one NTP clock, which gives each packet its capture time; its arrival
 // lag is its arrival time minus its capture time (the two clocks differ,
-// by the same amount for both tracks). The track whose lowest lag is the
-// smaller arrives early, and is held back by the difference, so packets
-// captured together leave together; the other track is never delayed.
+// by the same amount for both tracks). When the audio's lowest lag is the
+// smaller, it arrives early and is held back by the difference, so that
+// packets captured together leave together. Video is never held back:
+// its latency and the time to a keyframe on a layer switch stay as they
+// are, and audio late against video (when video arrives early) is the
+// direction a viewer tolerates best.
 //
 // Its methods are called by the streams' readers.
 type lipSync struct {
@@ -61,8 +64,8 @@ type lipSync struct {
 	rates  [2]uint32 // RTP clock rate of each kind, 0 not synced
 	maps   [2][maxLayers]srMap
 	lags   [2]minWindow
-	target [2]time.Duration
-	delay  [2]time.Duration
+	target time.Duration // of the audio's delay
+	delay  time.Duration
 	last   time.Time // of the last delay update
 	gaveUp bool
 	logged bool // that a delay is applied
@@ -95,16 +98,19 @@ func (m *srMap) captured(ts, rate uint32) time.Duration {
 
 // senderReport records a stream's sender report. A report that strays
 // from the previous one's mapping restarts the track's lag measurement.
-func (s *lipSync) senderReport(kind, layer int, ntp uint64, rtpTime uint32) {
+func (s *lipSync) senderReport(video bool, layer int, ntp uint64, rtpTime uint32) {
+	kind := syncAudio
+	if video {
+		kind = syncVideo
+	} else {
+		layer = 0
+	}
 	if layer < 0 || layer >= maxLayers {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rate := s.rates[kind]
-	if rate == 0 {
-		return
-	}
 	m := &s.maps[kind][layer]
 	next := srMap{ok: true, ntp: ntpDuration(ntp), rtp: rtpTime}
 	if m.ok {
@@ -115,23 +121,31 @@ func (s *lipSync) senderReport(kind, layer int, ntp uint64, rtpTime uint32) {
 	*m = next
 }
 
-// packet records the arrival of a stream's packet now and returns how
-// long to hold it back.
-func (s *lipSync) packet(kind, layer int, p *rtp.Packet, now time.Time) time.Duration {
+// video records the arrival of a video layer's packet now.
+func (s *lipSync) video(layer int, p *rtp.Packet, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m := &s.maps[kind][layer]; m.ok && !s.gaveUp {
-		lag := now.Sub(s.epoch) - m.captured(p.Timestamp, s.rates[kind])
-		s.lags[kind].add(now, lag)
-		s.retarget(now)
-	}
-	s.slew(now)
-	return s.delay[kind]
+	s.arrived(syncVideo, layer, p, now)
 }
 
-// retarget sets each track's target delay from the tracks' lowest lags,
-// once both are known.
-func (s *lipSync) retarget(now time.Time) {
+// audio records the arrival of an audio packet now and returns how long
+// to hold it back.
+func (s *lipSync) audio(p *rtp.Packet, now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.arrived(syncAudio, 0, p, now)
+	s.slew(now)
+	return s.delay
+}
+
+// arrived records a packet's arrival lag, once its stream has a sender
+// report, and sets the audio's target delay from it.
+func (s *lipSync) arrived(kind, layer int, p *rtp.Packet, now time.Time) {
+	m := &s.maps[kind][layer]
+	if !m.ok || s.gaveUp {
+		return
+	}
+	s.lags[kind].add(now, now.Sub(s.epoch)-m.captured(p.Timestamp, s.rates[kind]))
 	a, aok := s.lags[syncAudio].min(now)
 	v, vok := s.lags[syncVideo].min(now)
 	if !aok || !vok {
@@ -140,34 +154,30 @@ func (s *lipSync) retarget(now time.Time) {
 	early := v - a // how much earlier audio arrives than video
 	if early > MaxSyncDelay || early < -MaxSyncDelay {
 		s.gaveUp = true
-		s.target = [2]time.Duration{}
+		s.target = 0
 		s.log.Infow("the tracks' arrival is too far apart for their sender reports: forwarding them as they arrive",
 			"audioLeadsBy", early, "bound", MaxSyncDelay)
 		return
 	}
-	s.target = [2]time.Duration{max(early, 0), max(-early, 0)}
-	if !s.logged && early != 0 {
+	s.target = max(early, 0)
+	if !s.logged && early > 0 {
 		s.logged = true
-		s.log.Infow("holding back the early track to keep the sender's lip sync", "audioLeadsBy", early)
+		s.log.Infow("holding back the audio, which arrives early, to keep the sender's lip sync", "audioLeadsBy", early)
 	}
 }
 
-// slew moves each delay towards its target by at most 1/syncSlew of the
-// time since the last move.
+// slew moves the audio's delay towards its target by at most 1/syncSlew
+// of the time since the last move.
 func (s *lipSync) slew(now time.Time) {
 	step := now.Sub(s.last) / syncSlew
 	if step <= 0 {
 		return
 	}
 	s.last = now
-	for k := range s.delay {
-		d, t := s.delay[k], s.target[k]
-		switch {
-		case d < t:
-			s.delay[k] = min(d+step, t)
-		case d > t:
-			s.delay[k] = max(d-step, t)
-		}
+	if s.delay < s.target {
+		s.delay = min(s.delay+step, s.target)
+	} else {
+		s.delay = max(s.delay-step, s.target)
 	}
 }
 
@@ -216,11 +226,10 @@ func (w *minWindow) min(now time.Time) (time.Duration, bool) {
 	return m, ok
 }
 
-// holdQueue holds back a stream's packets until their time to leave; its
-// one goroutine (while it holds any) writes them then, in order.
+// holdQueue holds back audio packets until their time to leave; its one
+// goroutine (while it holds any) writes them then, in order.
 type holdQueue struct {
-	f     *Forwarder
-	layer int // the video layer, -1 for audio
+	f *Forwarder
 
 	mu      sync.Mutex
 	held    []heldPacket
@@ -241,7 +250,7 @@ func (q *holdQueue) write(p *rtp.Packet, now time.Time, delay time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.held) == 0 && delay <= 0 {
-		q.f.forwardNow(q.layer, p)
+		q.f.forwardAudio(p)
 		return
 	}
 	for len(q.held) >= maxHeldPackets || (len(q.held) > 0 && q.bytes+len(p.Payload) > maxHeldBytes) {
@@ -266,7 +275,7 @@ func (q *holdQueue) pop() {
 	q.held[0] = heldPacket{}
 	q.held = q.held[1:]
 	q.bytes -= len(h.p.Payload)
-	q.f.forwardNow(q.layer, h.p)
+	q.f.forwardAudio(h.p)
 }
 
 // run writes the packets held as they become due, until none is left or
@@ -289,8 +298,9 @@ func (q *holdQueue) run() {
 		}
 		// The timer is set with the lock held, so that tests with a fake
 		// clock can tell when it waits.
-		due := clock.After(q.held[0].at.Sub(now))
-		q.due = q.held[0].at
+		wait := q.held[0].at.Sub(now)
+		due := clock.After(wait)
+		q.due = clock.Now().Add(wait) // not before the timer fires
 		q.mu.Unlock()
 		select {
 		case <-due:

@@ -116,31 +116,17 @@ func TestForwardLipSync(t *testing.T) {
 	require.LessOrEqual(t, packets, 8)
 }
 
-// TestForwardLipSyncVideoLate: video arriving early is held back the
-// same way, audio never.
+// TestForwardLipSyncVideoEarly: video arriving early is not held back,
+// and neither is the audio.
 func TestForwardLipSyncVideoEarly(t *testing.T) {
 	s := newAVSender(t, 0)
 	s.reports()
 	// The video's reports say it was captured 100 ms after the audio of
 	// the same arrival: it arrives 100 ms early.
 	s.r.f.SenderReport(true, 0, s.srNTP+uint64(100*time.Millisecond)<<32/uint64(time.Second), 0)
-	base := s.video
-	video := func() int { return len(s.rm.RTPVideo().Packets(0)) - base }
-	for s.now < 5*time.Second {
-		s.aseq++
-		s.r.f.WriteAudioRTP(&rtp.Packet{Header: rtp.Header{SequenceNumber: s.aseq, Timestamp: uint32(s.now * 48000 / time.Second)}, Payload: []byte{0xfc}})
-		s.audio++
+	s.run(t, 3*time.Second, func() {
 		require.Len(t, s.rm.RTPAudio().Packets(), s.audio, "audio leaves as it arrives")
-		s.r.seq[0]++
-		s.r.f.WriteVideoRTP(0, &rtp.Packet{Header: rtp.Header{SequenceNumber: s.r.seq[0], Marker: true,
-			Timestamp: uint32(s.now * 90000 / time.Second)}, Payload: vp8Delta})
-		s.video++
-		s.r.clock.Advance(frame)
-		s.now += frame
-		s.settle(t)
-	}
-	want := int((s.now-frame-100*time.Millisecond)/frame) + 1
-	require.InDelta(t, want, video(), 1, "video held back by 100 ms")
+	})
 }
 
 // TestForwardLipSyncHostile: reports that jump, wrap or make no sense
@@ -157,8 +143,8 @@ func TestForwardLipSyncHostile(t *testing.T) {
 			Payload: make([]byte, 1200)})
 	}
 	packets, bytes := s.r.f.Held()
-	require.LessOrEqual(t, packets, 1024)
-	require.LessOrEqual(t, bytes, 2<<20)
+	require.LessOrEqual(t, packets, 256)
+	require.LessOrEqual(t, bytes, 256<<10)
 
 	lies := []struct{ ntp, rtp uint64 }{
 		{s.srNTP + 10<<32, 0},              // a jump of 10 s
@@ -172,8 +158,8 @@ func TestForwardLipSyncHostile(t *testing.T) {
 		s.r.f.SenderReport(false, 0, l.ntp, uint32(l.rtp))
 		s.run(t, time.Second, func() {
 			packets, bytes := s.r.f.Held()
-			require.LessOrEqual(t, packets, 1024)
-			require.LessOrEqual(t, bytes, 2<<20)
+			require.LessOrEqual(t, packets, 256)
+			require.LessOrEqual(t, bytes, 256<<10)
 		})
 		// Nothing is held beyond the bound.
 		out := s.rm.RTPAudio().Packets()

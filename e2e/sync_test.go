@@ -93,6 +93,21 @@ func requireAVSync(t *testing.T, steady []time.Duration) {
 	}
 }
 
+// requireSyncDecoder skips the test, or fails it under
+// TRIBUTARY_E2E_REQUIRED, when this build cannot decode the codec the A/V
+// sync measurement decodes.
+func requireSyncDecoder(t *testing.T, codec ffi.Codec) {
+	t.Helper()
+	dec, err := ffi.NewVideoDecoder(codec, nil)
+	if err != nil {
+		if os.Getenv("TRIBUTARY_E2E_REQUIRED") != "" {
+			t.Fatalf("the A/V sync measurement decodes what it receives: %v", err)
+		}
+		t.Skipf("no decoder in this build: %v", err)
+	}
+	dec.Close()
+}
+
 // TestRTMPAVSync measures A/V sync as a viewer would: a source with a
 // flash and a beep at the same instants is pushed with ffmpeg to an RTMP
 // ingress with default transcoding (3 layers + Opus). The subscriber
@@ -101,14 +116,7 @@ func requireAVSync(t *testing.T, steady []time.Duration) {
 // sender's wall clock with the RTCP sender reports of each stream (what a
 // receiver's lip sync uses), and checks that beep − flash is within 40 ms.
 func TestRTMPAVSync(t *testing.T) {
-	dec, err := ffi.NewVideoDecoder(ffi.CodecH264, nil)
-	if err != nil {
-		if os.Getenv("TRIBUTARY_E2E_REQUIRED") != "" {
-			t.Fatalf("the A/V sync measurement decodes what it receives: %v", err)
-		}
-		t.Skipf("no H.264 decoder in this build: %v", err)
-	}
-	dec.Close()
+	requireSyncDecoder(t, ffi.CodecH264)
 	lk := e2e.StartLiveKit(t)
 	tr := startTributary(t, tributaryOpts{WsURL: lk.URL})
 	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")

@@ -115,14 +115,7 @@ func readOggOpus(t *testing.T, path string) [][]byte {
 // sees beep and flash within 40 ms (they were 150 ms apart when packets
 // were forwarded on arrival).
 func TestWHIPPassthroughAVSync(t *testing.T) {
-	dec, err := ffi.NewVideoDecoder(ffi.CodecVP8, nil)
-	if err != nil {
-		if os.Getenv("TRIBUTARY_E2E_REQUIRED") != "" {
-			t.Fatalf("the A/V sync measurement decodes what it receives: %v", err)
-		}
-		t.Skipf("no VP8 decoder in this build: %v", err)
-	}
-	dec.Close()
+	requireSyncDecoder(t, ffi.CodecVP8)
 	const seconds = 20
 	dir := t.TempDir()
 	ivf, ogg := filepath.Join(dir, "sync.ivf"), filepath.Join(dir, "sync.ogg")

@@ -20,8 +20,8 @@ const (
 	MaxSyncDelay = 500 * time.Millisecond
 	// syncSlew is how fast the audio's delay follows its target, as a
 	// fraction of the time passing: 1/20 stretches or squeezes the audio's
-	// timing by 5 %, which a viewer's jitter buffer absorbs
-	// without a rush or a freeze, and reaches a 150 ms delay in 3 s.
+	// timing by 5 %, which a viewer's jitter buffer absorbs without a rush
+	// or a freeze, and reaches a 150 ms delay in 3 s.
 	syncSlew = 20
 	// lagBucket and lagBuckets make the window over which each track's
 	// lowest arrival lag is taken: the lowest lag is the network's (and
@@ -61,7 +61,7 @@ type lipSync struct {
 
 	mu     sync.Mutex
 	epoch  time.Time
-	rates  [2]uint32 // RTP clock rate of each kind, 0 not synced
+	rates  [2]uint32 // RTP clock rate of each kind
 	maps   [2][maxLayers]srMap
 	lags   [2]minWindow
 	target time.Duration // of the audio's delay

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
-
-	"github.com/livekit/protocol/logger"
 
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/ingest/rtmp"
@@ -17,8 +16,8 @@ import (
 	"github.com/tributary-ingress/tributary/internal/netlimit"
 )
 
-// endpoints are the listeners both modes run: HTTP ports and the media
-// inputs. Server and Cluster embed it.
+// endpoints are the listeners of a node: HTTP ports and the media
+// inputs.
 type endpoints struct {
 	https   []*http.Server
 	serving []chan error
@@ -31,13 +30,6 @@ type endpoints struct {
 	// whipRemote reaches the WHIP resources other workers hold (cluster
 	// mode); nil standalone.
 	whipRemote whip.Remote
-}
-
-// inputAuthorizer authorizes the publishes of every input.
-type inputAuthorizer interface {
-	rtmp.Authorizer
-	whip.Authorizer
-	srt.Authorizer
 }
 
 // serveHTTP serves h on port of every interface; key names the config key
@@ -87,36 +79,6 @@ func (e *endpoints) serveOps(c *config.Config, health, metrics http.Handler) err
 	return nil
 }
 
-// startInputs starts the RTMP/RTMPS, WHIP and SRT listeners that are
-// configured, authorizing publishes with auth.
-func (e *endpoints) startInputs(c *config.Config, auth inputAuthorizer, log logger.Logger) (err error) {
-	if e.rtmp, e.rtmps, err = startRTMP(c, auth, log); err != nil {
-		return err
-	}
-	if c.WHIPPort > 0 {
-		if e.whip, err = startWHIPServer(c, auth, e.health, e.whipRemote, log); err != nil {
-			return err
-		}
-	}
-	e.srt, err = startSRT(c, auth, log)
-	return err
-}
-
-// closeInputs stops the media listeners.
-func (e *endpoints) closeInputs() {
-	for _, r := range []*rtmp.Server{e.rtmp, e.rtmps} {
-		if r != nil {
-			r.Close()
-		}
-	}
-	if e.whip != nil {
-		e.whip.Close()
-	}
-	if e.srt != nil {
-		e.srt.Close()
-	}
-}
-
 // closeHTTP shuts the HTTP ports down, waiting at most 5 s for requests
 // in flight.
 func (e *endpoints) closeHTTP() {
@@ -126,4 +88,17 @@ func (e *endpoints) closeHTTP() {
 		_ = h.Shutdown(ctx)
 		<-e.serving[i]
 	}
+}
+
+// debugHandler serves Go's profiles on debug_handler_port (both modes):
+// /debug/pprof/ (goroutine, heap, profile?seconds=N, trace, …). It shows
+// the process's internals: keep the port private.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

@@ -1,27 +1,20 @@
 package server
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"net"
 	"sync"
 	"time"
 
-	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/logger"
 
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/demux/hls"
 	"github.com/tributary-ingress/tributary/demux/ts"
-	"github.com/tributary-ingress/tributary/ingest/srt"
 	"github.com/tributary-ingress/tributary/ingest/url"
 	"github.com/tributary-ingress/tributary/internal/guard"
-	"github.com/tributary-ingress/tributary/service"
 	"github.com/tributary-ingress/tributary/session"
 )
 
-// pulls runs URL ingresses and SRT pushes, and joins their goroutines.
+// pulls runs URL ingresses, and joins their goroutines.
 type pulls struct {
 	client *url.Client
 	wg     sync.WaitGroup
@@ -63,30 +56,30 @@ func (p *pulls) close() {
 // frames.
 const urlNoMediaTimeout = url.IdleTimeout + 5*time.Second
 
-// LaunchURL starts the session of a URL ingress: it pulls the media and
-// plays it into the room in real time, ending COMPLETE at the end of the
-// media or ERROR with the reason.
-func (s *Server) LaunchURL(sess *service.Session) {
-	info := sess.Info()
+// launchURL starts the session of a URL ingress (either authority's):
+// it pulls the media and plays it into the room in real time, ending
+// COMPLETE at the end of the media or ERROR with the reason.
+func (n *Node) launchURL(r ingressRun) {
+	info := r.Info()
 	live := url.Live(info.Url)
 	ps := session.Start(session.Config{
-		Reporter:       sess,
-		Transcoders:    s.transcoders(sess, !live),
-		Room:           s.roomConfig(),
+		Reporter:       r,
+		Transcoders:    n.transcoders(r, transcoderOpts{Blocking: !live}),
+		Room:           n.roomConfig(),
 		Live:           live,
 		NoMediaTimeout: urlNoMediaTimeout,
-		Stats:          trackSession(s.mon, sess),
-		TranscodeDelay: s.Config.TranscodeDelay,
+		Stats:          n.track(r),
+		TranscodeDelay: n.Config.TranscodeDelay,
 	})
-	s.pulls.wg.Add(1)
+	n.pulls.wg.Add(1)
 	go func() {
-		defer s.pulls.wg.Done()
-		err := guard.Call(sess.Logger(), "URL input", func() error {
-			return url.Pull(sess.Context(), url.Config{
-				URL: info.Url, Client: s.pulls.client, Sink: ps,
+		defer n.pulls.wg.Done()
+		err := guard.Call(r.Logger(), "URL input", func() error {
+			return url.Pull(r.Context(), url.Config{
+				URL: info.Url, Client: n.pulls.client, Sink: ps,
 				OnSplice:     func(sp url.Splice) error { return ps.Splice(fromTS(sp)) },
-				OnFormat:     func(f url.Format) { sess.Logger().Infow("pulling", "format", string(f)) },
-				OnHLSVariant: logHLSVariant(sess.Logger()),
+				OnFormat:     func(f url.Format) { r.Logger().Infow("pulling", "format", string(f)) },
+				OnHLSVariant: logHLSVariant(r.Logger()),
 			})
 		})
 		ps.Close(err)
@@ -107,52 +100,4 @@ func logHLSVariant(log logger.Logger) func(hls.Variant) {
 
 func fromTS(sp ts.SpliceInsert) session.Splice {
 	return session.Splice{EventID: sp.EventID, Cancel: sp.Cancel, OutOfNetwork: sp.OutOfNetwork, Immediate: sp.Immediate, PTS: sp.PTS}
-}
-
-// AuthorizeSRT starts the session of an SRT push. The Ingress API has no
-// SRT input type, so an SRT push publishes to an RTMP ingress with its
-// stream key as streamid: the same ingress takes either protocol.
-func (s *Server) AuthorizeSRT(streamKey string, _ net.Addr) (srt.Publisher, error) {
-	sess, err := s.manager.StartSession(streamKey, livekit.IngressInput_RTMP_INPUT)
-	if err != nil {
-		return nil, authError(err)
-	}
-	return srtPublisher{ps: s.startPush(sess), log: sess.Logger()}, nil
-}
-
-type srtPublisher struct {
-	ps  *session.Session
-	log logger.Logger
-}
-
-// Serve demuxes the pushed MPEG-TS into the session until either ends.
-func (p srtPublisher) Serve(r io.Reader) error {
-	d := &ts.Demuxer{OnTrack: p.ps.Track, OnFrame: p.ps.Frame, SkipUnsupported: true,
-		OnSCTE35: func(sp ts.SpliceInsert) error { return p.ps.Splice(fromTS(sp)) }}
-	if err := d.Initialize(); err != nil {
-		p.ps.Close(err)
-		p.ps.Wait()
-		return err
-	}
-	errc := make(chan error, 1)
-	go func() {
-		errc <- guard.Call(p.log, "MPEG-TS demuxer", func() error { return d.Run(context.Background(), r) })
-	}()
-	var err error
-	select {
-	case err = <-errc:
-	case <-p.ps.Done():
-		// The session ended (API, newer publisher): closing the listener
-		// side is up to the caller; stop reading.
-		if c, ok := r.(io.Closer); ok {
-			_ = c.Close()
-		}
-		err = <-errc
-	}
-	p.ps.Close(err)
-	p.ps.Wait()
-	if err != nil {
-		return fmt.Errorf("SRT push: %w", err)
-	}
-	return nil
 }

@@ -152,12 +152,12 @@ func TestAPIValidation(t *testing.T) {
 	// Every scheme the URL input pulls is accepted, rtsps:// (RTSP over
 	// TLS, which the README documents) included.
 	for _, u := range []string{"https://x/a.mp4", "http://x/a.m3u8", "srt://x:9000", "rtsp://x/cam", "rtsps://x/cam"} {
-		require.NoError(t, validateInfo(&livekit.IngressInfo{InputType: livekit.IngressInput_URL_INPUT, Url: u, RoomName: "r", ParticipantIdentity: "p"}, false), u)
+		require.NoError(t, validateInfo(&livekit.IngressInfo{InputType: livekit.IngressInput_URL_INPUT, Url: u, RoomName: "r", ParticipantIdentity: "p"}, validation{}), u)
 	}
 	// udp:// only with enable_udp_url_pull, as livekit-server has it.
 	udp := &livekit.IngressInfo{InputType: livekit.IngressInput_URL_INPUT, Url: "udp://239.1.2.3:5000", RoomName: "r", ParticipantIdentity: "p"}
-	require.ErrorContains(t, validateInfo(udp, false), "url: udp:// URL pulls are off on this server (enable_udp_url_pull)")
-	require.NoError(t, validateInfo(udp, true))
+	require.ErrorContains(t, validateInfo(udp, validation{}), "url: udp:// URL pulls are off on this server (enable_udp_url_pull)")
+	require.NoError(t, validateInfo(udp, validation{AllowUDP: true}))
 }
 
 func TestAPIRoundTrip(t *testing.T) {

@@ -45,13 +45,13 @@ func (m *Manager) Create(req *livekit.CreateIngressRequest) (*livekit.IngressInf
 	case livekit.IngressInput_URL_INPUT:
 		info.Url = req.Url
 	}
-	if err := validateInfo(info, m.conf.EnableUDPURLPull); err != nil {
+	if err := validateInfo(info, validation{AllowUDP: m.conf.EnableUDPURLPull}); err != nil {
 		return nil, err
 	}
 	if info.InputType != livekit.IngressInput_URL_INPUT && info.Url == "" {
 		return nil, ErrInputDisabled
 	}
-	if info.InputType == livekit.IngressInput_URL_INPUT && m.launcher == nil {
+	if info.InputType == livekit.IngressInput_URL_INPUT && m.launchURL == nil {
 		return nil, ErrURLInputUnavailable
 	}
 	settleTranscoding(info)
@@ -70,7 +70,7 @@ func (m *Manager) Create(req *livekit.CreateIngressRequest) (*livekit.IngressInf
 		if err != nil {
 			return nil, err
 		}
-		m.launcher.LaunchURL(s)
+		m.launchURL(s)
 		return m.conf.Store.Get(info.IngressId)
 	}
 	return info, nil
@@ -88,7 +88,7 @@ func (m *Manager) Update(req *livekit.UpdateIngressRequest) (*livekit.IngressInf
 		}
 		next := proto.Clone(info).(*livekit.IngressInfo)
 		applyUpdate(req, next)
-		if err := validateInfo(next, m.conf.EnableUDPURLPull); err != nil {
+		if err := validateInfo(next, validation{AllowUDP: m.conf.EnableUDPURLPull}); err != nil {
 			return err
 		}
 		settleTranscoding(next)

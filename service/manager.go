@@ -12,12 +12,6 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// URLLauncher starts the pull session of a URL ingress. It is nil until
-// the URL input exists; the API then refuses URL ingresses clearly.
-type URLLauncher interface {
-	LaunchURL(s *Session)
-}
-
 // ManagerConfig configures a Manager.
 type ManagerConfig struct {
 	Store *Store
@@ -55,9 +49,11 @@ type Admission interface {
 // changes records through it, and media sessions report their state
 // through the Session it hands out.
 type Manager struct {
-	conf     ManagerConfig
-	log      logger.Logger
-	launcher URLLauncher
+	conf ManagerConfig
+	log  logger.Logger
+	// launchURL starts the pull session of a URL ingress. It is nil until
+	// the URL input exists; the API then refuses URL ingresses clearly.
+	launchURL func(s *Session)
 
 	mu       sync.Mutex
 	active   map[string]*Session // by ingress ID
@@ -76,8 +72,9 @@ func NewManager(conf ManagerConfig) *Manager {
 	return &Manager{conf: conf, log: conf.Logger, active: map[string]*Session{}}
 }
 
-// SetURLLauncher installs the URL input. Call before serving the API.
-func (m *Manager) SetURLLauncher(l URLLauncher) { m.launcher = l }
+// SetURLLauncher installs the URL input: launch starts the pull session
+// of a URL ingress. Call before serving the API.
+func (m *Manager) SetURLLauncher(launch func(s *Session)) { m.launchURL = launch }
 
 // Store returns the record store.
 func (m *Manager) Store() *Store { return m.conf.Store }
@@ -271,8 +268,7 @@ func (s *Session) Context() context.Context { return s.ctx }
 // COMPLETE for URL input, unless it failed (ERROR stays). Calling End more
 // than once is harmless.
 func (s *Session) End() error {
-	complete := s.info.InputType == livekit.IngressInput_URL_INPUT && context.Cause(s.ctx) == nil
-	status, first, err := s.Finish(complete, s.m.conf.Now().UnixNano())
+	status, first, err := s.Finish(EndStatus(s.info.InputType, context.Cause(s.ctx)), s.m.conf.Now().UnixNano())
 	if !first {
 		return nil
 	}

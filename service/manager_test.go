@@ -285,7 +285,7 @@ func TestURLIngress(t *testing.T) {
 	require.ErrorIs(t, err, ErrURLInputUnavailable)
 
 	l := &fakeLauncher{started: make(chan *Session, 1)}
-	m.SetURLLauncher(l)
+	m.SetURLLauncher(l.LaunchURL)
 	info, err := m.Create(req)
 	require.NoError(t, err)
 	require.Empty(t, info.StreamKey)
@@ -378,7 +378,7 @@ func TestAdmissionRefuses(t *testing.T) {
 	m := newTestManager(t)
 	m.conf.Admission = &oneSlot{}
 	l := &fakeLauncher{started: make(chan *Session, 1)}
-	m.SetURLLauncher(l)
+	m.SetURLLauncher(l.LaunchURL)
 	a, b := createRTMP(t, m), createRTMP(t, m)
 
 	s, err := m.StartSession(a.StreamKey, livekit.IngressInput_RTMP_INPUT)

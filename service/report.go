@@ -131,10 +131,21 @@ func (r *Report) Fail(err error) error {
 	return werr
 }
 
-// Finish reports the end: COMPLETE when complete, else INACTIVE, unless
-// the session failed (ERROR stays), with ended_at. first is false when the
-// session had already finished (nothing is sent again).
-func (r *Report) Finish(complete bool, endedAt int64) (status livekit.IngressState_Status, first bool, err error) {
+// EndStatus is the status a session of input ends with when it did not
+// fail: COMPLETE for a URL input that reached the end of its media (its
+// context was not cancelled: cause is nil), INACTIVE otherwise (RTMP and
+// WHIP ingresses are reusable).
+func EndStatus(input livekit.IngressInput, cause error) livekit.IngressState_Status {
+	if input == livekit.IngressInput_URL_INPUT && cause == nil {
+		return livekit.IngressState_ENDPOINT_COMPLETE
+	}
+	return livekit.IngressState_ENDPOINT_INACTIVE
+}
+
+// Finish reports the end: status (EndStatus's), unless the session failed
+// (ERROR stays), with ended_at. first is false when the session had
+// already finished (nothing is sent again).
+func (r *Report) Finish(status livekit.IngressState_Status, endedAt int64) (_ livekit.IngressState_Status, first bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ended {
@@ -142,11 +153,7 @@ func (r *Report) Finish(complete bool, endedAt int64) (status livekit.IngressSta
 	}
 	r.ended = true
 	if !r.failed {
-		if complete {
-			r.state.Status = livekit.IngressState_ENDPOINT_COMPLETE
-		} else {
-			r.state.Status = livekit.IngressState_ENDPOINT_INACTIVE
-		}
+		r.state.Status = status
 	}
 	r.state.EndedAt = endedAt
 	err = r.write(r.state)

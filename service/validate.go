@@ -27,11 +27,17 @@ func argErr(field, format string, args ...any) *ArgumentError {
 // rtsp and rtsps (RTSP over TLS) are Tributary's extension.
 var urlSchemes = map[string]bool{"http": true, "https": true, "srt": true, "rtsp": true, "rtsps": true}
 
+// validation holds the rules of validateInfo that depend on the config.
+type validation struct {
+	// AllowUDP allows udp:// URL pulls (enable_udp_url_pull).
+	AllowUDP bool
+}
+
 // validateInfo checks a record about to be stored, as LiveKit's
 // ValidateForSerialization does, with Tributary's own rule on transcoding:
 // enable_transcoding=false is allowed for every input (passthrough of a
 // WebRTC-ready source), while LiveKit allows it for WHIP only.
-func validateInfo(info *livekit.IngressInfo, allowUDP bool) error {
+func validateInfo(info *livekit.IngressInfo, rules validation) error {
 	switch info.InputType {
 	case livekit.IngressInput_RTMP_INPUT, livekit.IngressInput_WHIP_INPUT:
 	case livekit.IngressInput_URL_INPUT:
@@ -49,7 +55,7 @@ func validateInfo(info *livekit.IngressInfo, allowUDP bool) error {
 			return argErr("url", "not a URL: %v", err)
 		}
 		switch {
-		case u.Scheme == "udp" && !allowUDP:
+		case u.Scheme == "udp" && !rules.AllowUDP:
 			// As livekit-server's ingress.enable_udp_url_pull: the
 			// ingress binds a port the creator chooses and takes media
 			// from whoever sends to it.

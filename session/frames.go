@@ -23,7 +23,7 @@ type frameIn struct {
 // Track announces a track (or a new configuration of one) to a frame
 // session (Start).
 func (s *Session) Track(t *media.Track) error {
-	return s.post(event{in: t}, true)
+	return s.post(event{in: t}, waitWhenFull)
 }
 
 // Frame hands over one frame to a frame session (Start). A live input
@@ -35,14 +35,18 @@ func (s *Session) Frame(f *media.Frame) error {
 	if f.Wall.IsZero() {
 		f.Wall = now
 	}
-	return s.post(event{in: frameIn{f: f, at: now}}, !s.conf.Live)
+	full := waitWhenFull
+	if s.conf.Live {
+		full = dropWhenFull
+	}
+	return s.post(event{in: frameIn{f: f, at: now}}, full)
 }
 
 // Splice announces an ad-break command (SCTE-35 splice_insert) at a time
 // on the frames' timeline to a frame session (Start); the participant
 // attribute follows it when the published media reaches that time.
 func (s *Session) Splice(sp Splice) error {
-	return s.post(event{in: sp}, true)
+	return s.post(event{in: sp}, waitWhenFull)
 }
 
 // frames is the strategy of a session fed with demuxed frames: it collects

@@ -130,7 +130,7 @@ func (s *Session) Wait() { <-s.done }
 // The inputs posted before are handled first.
 func (s *Session) Close(err error) {
 	s.closeOnce.Do(func() {
-		_ = s.post(event{end: true, err: err}, true)
+		_ = s.post(event{end: true, err: err}, waitWhenFull)
 	})
 }
 
@@ -138,18 +138,28 @@ func (s *Session) Close(err error) {
 // order with the other inputs and Close; it waits while the queue is full.
 // Strategies' input methods use it.
 func (s *Session) Post(in any) error {
-	return s.post(event{in: in}, true)
+	return s.post(event{in: in}, waitWhenFull)
 }
 
-// post queues e. Without block, an input that finds the queue full is
-// dropped and counted.
-func (s *Session) post(e event, block bool) error {
+// whenFull says what post does when the event queue is full.
+type whenFull int
+
+const (
+	// waitWhenFull waits for room (or the end of the session).
+	waitWhenFull whenFull = iota
+	// dropWhenFull drops the input and counts it: a live source cannot
+	// be slowed down.
+	dropWhenFull
+)
+
+// post queues e, waiting or dropping when the queue is full.
+func (s *Session) post(e event, full whenFull) error {
 	select {
 	case <-s.done:
 		return ErrSessionEnded
 	default:
 	}
-	if !block {
+	if full == dropWhenFull {
 		select {
 		case s.events <- e:
 		default:

@@ -82,12 +82,9 @@ func run(args []string) error {
 		log.Warnw("development: true accepts this short api_secret; do not expose this server", nil, "secretLength", len(conf.APISecret))
 	}
 
-	var srv node
-	if conf.ClusterMode() {
-		srv = &server.Cluster{Config: conf, Logger: log}
-	} else {
-		srv = &server.Server{Config: conf, Logger: log}
-	}
+	// One node type runs either mode: the config's redis section makes it
+	// a worker of livekit-server.
+	srv := &server.Node{Config: conf, Logger: log}
 	if err := srv.Initialize(); err != nil {
 		return err
 	}

@@ -90,8 +90,7 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 // input that reached its end, ERROR when it failed. Calling End more than
 // once is harmless.
 func (s *Session) End() error {
-	complete := s.info.InputType == livekit.IngressInput_URL_INPUT && context.Cause(s.ctx) == nil
-	status, first, err := s.Finish(complete, s.w.now().UnixNano())
+	status, first, err := s.Finish(service.EndStatus(s.info.InputType, context.Cause(s.ctx)), s.w.now().UnixNano())
 	if !first {
 		return nil
 	}

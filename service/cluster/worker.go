@@ -38,13 +38,6 @@ type Admission interface {
 	Admit(input livekit.IngressInput, transcoding bool) error
 }
 
-// URLLauncher starts the pull session of a URL ingress. The worker has
-// already reported BUFFERING; the launcher runs the media and ends the
-// session (s.End) when it stops.
-type URLLauncher interface {
-	LaunchURL(s *Session) error
-}
-
 // ErrURLInputUnavailable answers StartIngress while this build has no URL
 // input.
 var ErrURLInputUnavailable = psrpc.NewErrorf(psrpc.Unimplemented, "URL input is not available on this Tributary worker")
@@ -60,11 +53,13 @@ const rpcTimeout = 5 * time.Second
 type Config struct {
 	Bus       psrpc.MessageBus
 	Admission Admission
-	// URL starts URL ingresses; nil means URL input is not available and
-	// StartIngress answers ErrURLInputUnavailable (with a low affinity, so
-	// that a worker that has it wins).
-	URL    URLLauncher
-	Logger logger.Logger
+	// LaunchURL starts the pull session of a URL ingress. The worker has
+	// already reported BUFFERING; the launcher runs the media and ends the
+	// session (s.End) when it stops. Nil means URL input is not available
+	// and StartIngress answers ErrURLInputUnavailable (with a low
+	// affinity, so that a worker that has it wins).
+	LaunchURL func(s *Session) error
+	Logger    logger.Logger
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 }
@@ -319,7 +314,7 @@ func (w *Worker) StartIngress(ctx context.Context, req *rpc.StartIngressRequest)
 	if info == nil {
 		return nil, psrpc.NewErrorf(psrpc.InvalidArgument, "StartIngress without ingress info")
 	}
-	if w.conf.URL == nil {
+	if w.conf.LaunchURL == nil {
 		return nil, ErrURLInputUnavailable
 	}
 	if w.isDraining() {
@@ -342,7 +337,7 @@ func (w *Worker) StartIngress(ctx context.Context, req *rpc.StartIngressRequest)
 	if err != nil {
 		return nil, err
 	}
-	if err := w.conf.URL.LaunchURL(s); err != nil {
+	if err := w.conf.LaunchURL(s); err != nil {
 		_ = s.Fail(err)
 		_ = s.End()
 	}
@@ -367,7 +362,7 @@ func (w *Worker) StartIngressAffinity(_ context.Context, req *rpc.StartIngressRe
 	if !w.conf.Admission.CanAcceptIngress(livekit.IngressInput_URL_INPUT, tr) {
 		return -1
 	}
-	if w.conf.URL == nil {
+	if w.conf.LaunchURL == nil {
 		return 0.1
 	}
 	return 1

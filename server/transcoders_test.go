@@ -30,8 +30,9 @@ func TestTranscodersReuseTopLayer(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			conf := &config.Config{TranscodingReuseTopLayer: c.reuse, IsolateTranscoding: &c.isolate}
-			switch tc := isolatedTranscoders(conf, rep, transcoderOpts{}, logger.GetLogger()).(type) {
-			case transcoders:
+			n := &Node{Config: conf, Logger: logger.GetLogger(), auth: &standalone{}}
+			switch tc := n.transcoders(rep, transcoderOpts{}).(type) {
+			case inProcess:
 				require.False(t, c.isolate)
 				require.Equal(t, c.want, tc.reuseTop)
 			case *isolate.Transcoders:

@@ -18,7 +18,7 @@ import (
 )
 
 // TestRTMPRejoinsAfterFinalDisconnect proves the session's own rejoin
-// (session.Session.rejoin) for a frame session (RTMP passthrough): the
+// (pipeline.Session.rejoin) for a frame session (RTMP passthrough): the
 // LiveKit connection is ended for good by a LeaveRequest with action
 // DISCONNECT and the retryable reason SERVER_SHUTDOWN, injected by a
 // signal proxy between Tributary and livekit-server — server-sdk-go

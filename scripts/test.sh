@@ -3,7 +3,7 @@
 # runs the whole suite with the race detector. `.ci/run` calls this.
 #
 #   ./scripts/test.sh              # everything
-#   ./scripts/test.sh ./service/   # only some packages (set-up still runs)
+#   ./scripts/test.sh ./ingress/   # only some packages (set-up still runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"

@@ -14,9 +14,9 @@ import (
 
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/ingest/whip"
+	"github.com/tributary-ingress/tributary/ingress"
+	"github.com/tributary-ingress/tributary/ingress/worker"
 	"github.com/tributary-ingress/tributary/internal/monitor"
-	"github.com/tributary-ingress/tributary/service"
-	"github.com/tributary-ingress/tributary/service/cluster"
 )
 
 // clusterWorker is the authority of a node in cluster mode: a worker of a
@@ -27,7 +27,7 @@ import (
 // admitted against the CPU budget, and WHIP sessions without transcoding
 // may be proxied to livekit-server's own WHIP endpoint.
 type clusterWorker struct {
-	worker *cluster.Worker
+	worker *worker.Worker
 	redis  interface{ Close() error }
 }
 
@@ -42,10 +42,10 @@ func (a *clusterWorker) open(n *Node) (http.Handler, error) {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
 	a.redis = rc
-	a.worker, err = cluster.New(cluster.Config{
+	a.worker, err = worker.New(worker.Config{
 		Bus:       redisbus.New(rc),
 		Admission: n.mon,
-		LaunchURL: func(s *cluster.Session) error { n.launchURL(s); return nil },
+		LaunchURL: func(s *worker.Job) error { n.launchURL(s); return nil },
 		Logger:    n.Logger,
 	})
 	if err != nil {
@@ -64,7 +64,7 @@ func (a *clusterWorker) authorize(streamKey string, input livekit.IngressInput) 
 // resource RPCs (a DELETE or PATCH that reached another worker) to this
 // node's WHIP endpoint and lets the node run it.
 func (a *clusterWorker) whip(n *Node, r ingressRun, streamKey string) whip.Publisher {
-	s := r.(*cluster.Session)
+	s := r.(*worker.Job)
 	if n.Config.WHIPProxyEnabled && !s.Info().GetEnableTranscoding() {
 		s.OnEnd(n.mon.Track(s.Info(), s.ResourceID(), nil))
 		return newWHIPProxy(s, n.roomConfig())
@@ -76,7 +76,7 @@ func (a *clusterWorker) whip(n *Node, r ingressRun, streamKey string) whip.Publi
 func (a *clusterWorker) activeCount() int                { return a.worker.Active() }
 func (a *clusterWorker) drain(ctx context.Context) error { return a.worker.Drain(ctx) }
 func (a *clusterWorker) stop(ctx context.Context) error {
-	return a.worker.Stop(ctx, service.ErrShutdown)
+	return a.worker.Stop(ctx, ingress.ErrShutdown)
 }
 
 func (a *clusterWorker) close(context.Context) {
@@ -146,7 +146,7 @@ func psrpcError(err error) error {
 // resources this worker does not hold to the worker that does, over
 // psrpc (IngressHandler.DeleteWHIPResource and ICERestartWHIPResource on
 // the resource ID), as the official worker's WHIP server does.
-type whipRemote struct{ w *cluster.Worker }
+type whipRemote struct{ w *worker.Worker }
 
 func (r whipRemote) DeleteResource(ctx context.Context, streamKey, resourceID string) error {
 	return httpStatusError(r.w.DeleteWHIPResource(ctx, streamKey, resourceID))

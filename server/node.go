@@ -22,10 +22,10 @@ import (
 
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/ingest/whip"
+	"github.com/tributary-ingress/tributary/ingress"
 	"github.com/tributary-ingress/tributary/internal/monitor"
+	"github.com/tributary-ingress/tributary/pipeline"
 	"github.com/tributary-ingress/tributary/room"
-	"github.com/tributary-ingress/tributary/service"
-	"github.com/tributary-ingress/tributary/session"
 )
 
 // Node is a running Tributary, standalone or a worker of a livekit-server
@@ -81,7 +81,7 @@ type authority interface {
 // ingressRun is one run of an ingress, as either authority hands it out:
 // what a media session reports to, plus the end hook of the metrics.
 type ingressRun interface {
-	session.Reporter
+	pipeline.Reporter
 	OnEnd(func())
 }
 
@@ -176,15 +176,15 @@ func (n *Node) Close(ctx context.Context) {
 // and the encoder.
 func (n *Node) authorize(streamKey string, input livekit.IngressInput) (ingressRun, error) {
 	r, err := n.auth.authorize(streamKey, input)
-	if errors.Is(err, service.ErrNotFound) {
+	if errors.Is(err, ingress.ErrNotFound) {
 		return nil, errors.New("stream key not found")
 	}
 	return r, err
 }
 
 // track exports a session's counters in the metrics until it ends.
-func (n *Node) track(r ingressRun) *session.Stats {
-	st := &session.Stats{}
+func (n *Node) track(r ingressRun) *pipeline.Stats {
+	st := &pipeline.Stats{}
 	r.OnEnd(n.mon.Track(r.Info(), r.ResourceID(), st))
 	return st
 }

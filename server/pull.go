@@ -11,7 +11,7 @@ import (
 	"github.com/tributary-ingress/tributary/demux/ts"
 	"github.com/tributary-ingress/tributary/ingest/url"
 	"github.com/tributary-ingress/tributary/internal/guard"
-	"github.com/tributary-ingress/tributary/session"
+	"github.com/tributary-ingress/tributary/pipeline"
 )
 
 // pulls runs URL ingresses, and joins their goroutines.
@@ -62,7 +62,7 @@ const urlNoMediaTimeout = url.IdleTimeout + 5*time.Second
 func (n *Node) launchURL(r ingressRun) {
 	info := r.Info()
 	live := url.Live(info.Url)
-	ps := session.Start(session.Config{
+	ps := pipeline.Start(pipeline.Config{
 		Reporter:       r,
 		Transcoders:    n.transcoders(r, transcoderOpts{Blocking: !live}),
 		Room:           n.roomConfig(),
@@ -98,6 +98,6 @@ func logHLSVariant(log logger.Logger) func(hls.Variant) {
 	}
 }
 
-func fromTS(sp ts.SpliceInsert) session.Splice {
-	return session.Splice{EventID: sp.EventID, Cancel: sp.Cancel, OutOfNetwork: sp.OutOfNetwork, Immediate: sp.Immediate, PTS: sp.PTS}
+func fromTS(sp ts.SpliceInsert) pipeline.Splice {
+	return pipeline.Splice{EventID: sp.EventID, Cancel: sp.Cancel, OutOfNetwork: sp.OutOfNetwork, Immediate: sp.Immediate, PTS: sp.PTS}
 }

@@ -14,11 +14,11 @@ import (
 	"github.com/tributary-ingress/tributary/ingest/rtmp"
 	"github.com/tributary-ingress/tributary/ingest/srt"
 	"github.com/tributary-ingress/tributary/ingest/whip"
+	"github.com/tributary-ingress/tributary/ingress"
 	"github.com/tributary-ingress/tributary/internal/guard"
 	"github.com/tributary-ingress/tributary/internal/monitor"
-	"github.com/tributary-ingress/tributary/service"
-	"github.com/tributary-ingress/tributary/session"
-	"github.com/tributary-ingress/tributary/session/forward"
+	"github.com/tributary-ingress/tributary/pipeline"
+	"github.com/tributary-ingress/tributary/pipeline/forward"
 )
 
 // AuthorizeRTMP authorizes an RTMP publish and starts its session.
@@ -42,8 +42,8 @@ func (n *Node) AuthorizeSRT(streamKey string, _ net.Addr) (srt.Publisher, error)
 }
 
 // startPush starts the media side of a live push (RTMP, SRT).
-func (n *Node) startPush(r ingressRun) *session.Session {
-	return session.Start(session.Config{
+func (n *Node) startPush(r ingressRun) *pipeline.Session {
+	return pipeline.Start(pipeline.Config{
 		Reporter:       r,
 		Transcoders:    n.transcoders(r, transcoderOpts{}),
 		Room:           n.roomConfig(),
@@ -60,11 +60,11 @@ func (n *Node) AuthorizeWHIP(streamKey string, remote string) (whip.Publisher, e
 	r, err := n.auth.authorize(streamKey, livekit.IngressInput_WHIP_INPUT)
 	switch {
 	case err == nil:
-	case errors.Is(err, service.ErrNotFound):
+	case errors.Is(err, ingress.ErrNotFound):
 		return nil, whip.ErrStreamKeyNotFound
-	case errors.Is(err, service.ErrDisabled), errors.Is(err, service.ErrWrongInput):
+	case errors.Is(err, ingress.ErrDisabled), errors.Is(err, ingress.ErrWrongInput):
 		return nil, fmt.Errorf("%w: %w", whip.ErrForbidden, err)
-	case errors.Is(err, service.ErrShutdown), errors.Is(err, monitor.ErrNoCapacity):
+	case errors.Is(err, ingress.ErrShutdown), errors.Is(err, monitor.ErrNoCapacity):
 		return nil, fmt.Errorf("%w: %w", whip.ErrUnavailable, err)
 	default:
 		return nil, err
@@ -82,7 +82,7 @@ func (n *Node) AuthorizeWHIP(streamKey string, remote string) (whip.Publisher, e
 func (n *Node) whipPublisher(r ingressRun) whip.Publisher {
 	rc, stats := n.roomConfig(), n.track(r)
 	if r.Info().GetEnableTranscoding() {
-		fs := session.Start(session.Config{
+		fs := pipeline.Start(pipeline.Config{
 			Reporter:       r,
 			Transcoders:    n.transcoders(r, transcoderOpts{}),
 			Room:           rc,
@@ -93,12 +93,12 @@ func (n *Node) whipPublisher(r ingressRun) whip.Publisher {
 		return &whip.Depacketizer{ID: r.ResourceID(), Publisher: fs, Logger: r.Logger()}
 	}
 	// A forwarding session decodes nothing but G.711 audio, which it
-	// transcodes to Opus (the Forwarder is then a whip.AudioTranscoder):
+	// transcodes to Opus (the Forwarder is then a whip.AudioTranscodingPublisher):
 	// that runs in process, isolation or not. A G.711 decoder cannot fail
 	// on any input (every byte is a sample), and the Opus encoder gets
 	// only PCM, so a child process would buy no safety against hostile
 	// input, and would cost a process and a pipe hop per WHIP session.
-	return &whipForward{Forwarder: forward.Start(session.Config{Reporter: r, Room: rc, Stats: stats, Transcoders: inProcess{}}),
+	return &whipForward{Forwarder: forward.Start(pipeline.Config{Reporter: r, Room: rc, Stats: stats, Transcoders: inProcess{}}),
 		id: r.ResourceID(), log: r.Logger()}
 }
 
@@ -117,7 +117,7 @@ func (f *whipForward) SessionLogger() logger.Logger { return f.log }
 func (f *whipForward) Start(neg whip.Negotiated) error {
 	m := forward.Media{RequestKeyframe: neg.RequestKeyframe, AudioLevelExtID: neg.AudioLevelExtID}
 	if neg.Video != nil {
-		m.Video = &forward.Video{Codec: neg.Video.RTPCodecCapability, Layers: neg.VideoLayers()}
+		m.Video = &forward.NegotiatedVideo{Codec: neg.Video.RTPCodecCapability, Layers: neg.VideoLayers()}
 	}
 	if neg.Audio != nil {
 		a := neg.Audio.RTPCodecCapability
@@ -128,7 +128,7 @@ func (f *whipForward) Start(neg whip.Negotiated) error {
 
 // srtPublisher runs an SRT push: MPEG-TS demuxed into a live session.
 type srtPublisher struct {
-	ps  *session.Session
+	ps  *pipeline.Session
 	log logger.Logger
 }
 

@@ -11,17 +11,17 @@ import (
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/console"
 	"github.com/tributary-ingress/tributary/ingest/whip"
+	"github.com/tributary-ingress/tributary/ingress"
 	"github.com/tributary-ingress/tributary/internal/monitor"
-	"github.com/tributary-ingress/tributary/service"
 )
 
 // standalone is the authority of a node on its own: the store and the
 // session manager own the ingress records, the Twirp Ingress API and the
 // console are served on api_port, and ingress webhooks go out from here.
 type standalone struct {
-	store   *service.Store
-	manager *service.Manager
-	hooks   *service.Webhooks // ingress_started/ingress_ended (webhook section); nil without URLs
+	store   *ingress.Store
+	manager *ingress.Manager
+	hooks   *ingress.Webhooks // ingress_started/ingress_ended (webhook section); nil without URLs
 }
 
 // Standalone admission charges the costs of the running sessions against
@@ -35,19 +35,19 @@ func (*standalone) isolateByDefault() bool { return false }
 func (a *standalone) open(n *Node) (http.Handler, error) {
 	c := n.Config
 	var err error
-	if a.store, err = service.OpenStore(c.StorePath); err != nil {
+	if a.store, err = ingress.OpenStore(c.StorePath); err != nil {
 		return nil, err
 	}
-	a.hooks, err = service.NewWebhooks(c.Webhook, c.APIKey, c.APISecret, nodeID(c), n.Logger.WithValues("component", "webhook"))
+	a.hooks, err = ingress.NewWebhooks(c.Webhook, c.APIKey, c.APISecret, nodeID(c), n.Logger.WithValues("component", "webhook"))
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	mc := service.ManagerConfig{Store: a.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, EnableUDPURLPull: c.EnableUDPURLPull, Logger: n.Logger,
+	mc := ingress.ManagerConfig{Store: a.store, RTMPBaseURL: c.RTMPBaseURL, WHIPBaseURL: c.WHIPBaseURL, EnableUDPURLPull: c.EnableUDPURLPull, Logger: n.Logger,
 		Admission: n.mon}
 	if a.hooks != nil {
 		mc.OnStatusChange = a.hooks.StatusChanged
 	}
-	a.manager = service.NewManager(mc)
+	a.manager = ingress.NewManager(mc)
 	// Sessions a killed or crashed run left "running" in the store end
 	// now, before anything is served. A store that cannot be written (a
 	// full disk) does not keep the server down: reads still work, and the
@@ -55,8 +55,8 @@ func (a *standalone) open(n *Node) (http.Handler, error) {
 	if _, ierr := a.manager.EndInterrupted(); ierr != nil {
 		n.Logger.Warnw("could not end the sessions interrupted by the restart", ierr)
 	}
-	a.manager.SetURLLauncher(func(s *service.Session) { n.launchURL(s) })
-	api := service.NewAPI(a.manager, auth.NewSimpleKeyProvider(c.APIKey, c.APISecret))
+	a.manager.SetURLLauncher(func(s *ingress.Run) { n.launchURL(s) })
+	api := ingress.NewAPI(a.manager, auth.NewSimpleKeyProvider(c.APIKey, c.APISecret))
 	mux := http.NewServeMux()
 	mux.Handle(api.PathPrefix(), api.Handler())
 	web := &console.Console{APIKey: c.APIKey, APISecret: c.APISecret, WsURL: c.WsURL, SecureCookies: c.SecureCookies, Logger: n.Logger.WithValues("component", "console")}

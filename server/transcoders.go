@@ -4,7 +4,7 @@ import (
 	"os"
 
 	"github.com/tributary-ingress/tributary/internal/isolate"
-	"github.com/tributary-ingress/tributary/session"
+	"github.com/tributary-ingress/tributary/pipeline"
 	"github.com/tributary-ingress/tributary/transcode"
 )
 
@@ -19,7 +19,7 @@ type transcoderOpts struct {
 // of this binary (crash isolation), or in process when
 // isolate_transcoding says so (default: the authority's) or the
 // executable cannot be found.
-func (n *Node) transcoders(info session.Reporter, opts transcoderOpts) session.Transcoders {
+func (n *Node) transcoders(info pipeline.Reporter, opts transcoderOpts) pipeline.Transcoders {
 	blocking := opts.Blocking
 	reuse := n.Config.TranscodingReuseTopLayer == nil || *n.Config.TranscodingReuseTopLayer
 	on := n.auth.isolateByDefault()
@@ -34,7 +34,7 @@ func (n *Node) transcoders(info session.Reporter, opts transcoderOpts) session.T
 		n.Logger.Warnw("cannot find this executable: transcoding runs in process, without crash isolation", err)
 		return inProcess{blocking: blocking, reuseTop: reuse}
 	}
-	return &isolate.Transcoders{
+	return &isolate.ChildTranscoders{
 		Bin: bin,
 		Args: []string{"--ingress", info.Info().GetIngressId(), "--resource", info.ResourceID(),
 			"--room", info.Info().GetRoomName(), "--participant", info.Info().GetParticipantIdentity()},
@@ -51,7 +51,7 @@ type inProcess struct {
 	reuseTop bool // see config.Config.TranscodingReuseTopLayer
 }
 
-func (t inProcess) NewVideo(c session.VideoTranscodeConfig) (session.VideoTranscoder, error) {
+func (t inProcess) NewVideo(c pipeline.VideoTranscodeConfig) (pipeline.VideoTranscoder, error) {
 	layers := make([]transcode.Layer, len(c.Layers))
 	for i, l := range c.Layers {
 		layers[i] = transcode.Layer{Width: int(l.Width), Height: int(l.Height), Bitrate: int(l.Bitrate)}
@@ -63,7 +63,7 @@ func (t inProcess) NewVideo(c session.VideoTranscodeConfig) (session.VideoTransc
 	})
 }
 
-func (t inProcess) NewAudio(c session.AudioTranscodeConfig) (session.AudioTranscoder, error) {
+func (t inProcess) NewAudio(c pipeline.AudioTranscodeConfig) (pipeline.AudioTranscoder, error) {
 	return transcode.NewAudio(transcode.AudioConfig{
 		Source: c.Source, Channels: c.Channels, Bitrate: c.Bitrate, DTX: c.DTX,
 		Output: c.Output, Logger: c.Logger,

@@ -9,14 +9,14 @@ import (
 
 	"github.com/tributary-ingress/tributary/config"
 	"github.com/tributary-ingress/tributary/internal/isolate"
-	"github.com/tributary-ingress/tributary/session/sessiontest"
+	"github.com/tributary-ingress/tributary/pipeline/pipelinetest"
 )
 
 // TestTranscodersReuseTopLayer: transcoding_reuse_top_layer reaches the
 // transcoders, in process and isolated: on when unset, off when false.
 func TestTranscodersReuseTopLayer(t *testing.T) {
 	off := false
-	rep := sessiontest.NewReporter(&livekit.IngressInfo{IngressId: "IN_x"})
+	rep := pipelinetest.NewReporter(&livekit.IngressInfo{IngressId: "IN_x"})
 	for _, c := range []struct {
 		name    string
 		reuse   *bool
@@ -35,7 +35,7 @@ func TestTranscodersReuseTopLayer(t *testing.T) {
 			case inProcess:
 				require.False(t, c.isolate)
 				require.Equal(t, c.want, tc.reuseTop)
-			case *isolate.Transcoders:
+			case *isolate.ChildTranscoders:
 				require.True(t, c.isolate)
 				require.Equal(t, c.want, tc.ReuseTop)
 			default:

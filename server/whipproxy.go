@@ -18,8 +18,8 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/tributary-ingress/tributary/ingest/whip"
+	"github.com/tributary-ingress/tributary/ingress/worker"
 	"github.com/tributary-ingress/tributary/room"
-	"github.com/tributary-ingress/tributary/service/cluster"
 )
 
 // Bounds of the WHIP proxy mode.
@@ -45,7 +45,7 @@ const (
 // livekit-server), when the ingress is updated or deleted, or after
 // proxyNotifyTimeout without a report.
 type whipProxy struct {
-	s      *cluster.Session
+	s      *worker.Job
 	rc     room.Config
 	client *http.Client
 	log    logger.Logger
@@ -73,7 +73,7 @@ type proxyEnd struct {
 	sfuClosed bool
 }
 
-func newWHIPProxy(s *cluster.Session, rc room.Config) *whipProxy {
+func newWHIPProxy(s *worker.Job, rc room.Config) *whipProxy {
 	info := s.Info()
 	rc.RoomName = info.RoomName
 	rc.ParticipantIdentity = info.ParticipantIdentity
@@ -286,7 +286,7 @@ func (p *whipProxy) deleteUpstream() {
 	}
 }
 
-// Delete ends the session as the client's DELETE (cluster.WHIPResource).
+// Delete ends the session as the client's DELETE (worker.WHIPResource).
 func (p *whipProxy) Delete() error {
 	p.log.Infow("WHIP client deleted the resource")
 	p.stop(proxyEnd{})
@@ -294,7 +294,7 @@ func (p *whipProxy) Delete() error {
 }
 
 // Patch sends the client's PATCH (trickle, or ICE restart with If-Match
-// "*") on to livekit-server and returns its answer (cluster.WHIPResource).
+// "*") on to livekit-server and returns its answer (worker.WHIPResource).
 func (p *whipProxy) Patch(ctx context.Context, ifMatch, fragment string) (string, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, p.location.String(), strings.NewReader(fragment))
 	if err != nil {

@@ -19,8 +19,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/tributary-ingress/tributary/ingress/worker"
 	"github.com/tributary-ingress/tributary/room"
-	"github.com/tributary-ingress/tributary/service/cluster"
 )
 
 const proxySecret = "0123456789abcdef0123456789abcdef"
@@ -115,7 +115,7 @@ func nextState(t *testing.T, states chan *livekit.IngressState, want livekit.Ing
 type proxyEnv struct {
 	io     *fakeIOInfo
 	sfu    *fakeSFU
-	worker *cluster.Worker
+	worker *worker.Worker
 	client rpc.IngressHandlerClient
 	rc     room.Config
 }
@@ -127,7 +127,7 @@ func startProxyEnv(t *testing.T) *proxyEnv {
 	ioSrv, err := rpc.NewIOInfoServer(e.io, bus)
 	require.NoError(t, err)
 	t.Cleanup(ioSrv.Kill)
-	e.worker, err = cluster.New(cluster.Config{Bus: bus, Admission: admitAll{}, Logger: logger.GetLogger()})
+	e.worker, err = worker.New(worker.Config{Bus: bus, Admission: admitAll{}, Logger: logger.GetLogger()})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -144,7 +144,7 @@ func startProxyEnv(t *testing.T) *proxyEnv {
 
 // start authorizes a publish and returns its proxy, with the watchdog
 // at timeout.
-func (e *proxyEnv) start(t *testing.T, timeout time.Duration) (*cluster.Session, *whipProxy) {
+func (e *proxyEnv) start(t *testing.T, timeout time.Duration) (*worker.Job, *whipProxy) {
 	t.Helper()
 	s, err := e.worker.Authorize("key", livekit.IngressInput_WHIP_INPUT)
 	require.NoError(t, err)

@@ -37,7 +37,7 @@ func checkPCMParams(rate, channels int) error {
 	return nil
 }
 
-func (t *Track) initAudio() error {
+func (t *TrackDepacketizer) initAudio() error {
 	a := &audioState{}
 	t.kind, t.audio = media.KindAudio, a
 	switch f := t.conf.Format.(type) {
@@ -125,7 +125,7 @@ func (t *Track) initAudio() error {
 
 // audioUnits hands over the audio frames of one packet; the first one
 // announces the track.
-func (t *Track) audioUnits(frames [][]byte, pts int64, sink Sink) error {
+func (t *TrackDepacketizer) audioUnits(frames [][]byte, pts int64, sink Sink) error {
 	a := t.audio
 	if a.cur == nil || len(frames) == 0 {
 		return nil // LATM before its in-band configuration

@@ -5,7 +5,7 @@
 // by ParseFormat or by gortsplib's RTSP client) and so are their decoders
 // (rtph264, rtph265, rtpvp8, rtpvp9, rtpav1, rtpmpeg4audio, rtpfragmented
 // for LATM, rtplpcm for G.711 and L8/L16/L24, rtpsimpleaudio for Opus);
-// the timeline is gortsplib's rtptime.GlobalDecoder2 (Clock). Our own code
+// the timeline is gortsplib's rtptime.GlobalDecoder2 (Timeline). Our own code
 // is what these lack:
 //
 //   - loss: the decoders see only the packets they are given, and most of
@@ -63,23 +63,23 @@ import (
 var ErrUnsupported = errors.New("unsupported RTP payload format")
 
 // Sink receives the track and frames of a depacketized stream, on the
-// goroutine that calls Track.Write.
+// goroutine that calls TrackDepacketizer.Write.
 type Sink interface {
 	Track(t *media.Track) error
 	Frame(f *media.Frame) error
 }
 
-// Clock puts the RTP timestamps of the tracks of one session on one
+// Timeline puts the RTP timestamps of the tracks of one session on one
 // timeline: each track's timestamps unwrapped (32-bit wrap-around) in its
 // own clock rate, starting where the first track is when its first
 // packet arrives. It is safe for concurrent use by the session's tracks.
-type Clock struct {
+type Timeline struct {
 	d rtptime.GlobalDecoder2
 }
 
-// NewClock returns a Clock for one session.
-func NewClock() *Clock {
-	c := &Clock{}
+// NewClock returns a Timeline for one session.
+func NewClock() *Timeline {
+	c := &Timeline{}
 	c.d.Initialize()
 	return c
 }
@@ -90,9 +90,9 @@ type Config struct {
 	Format format.Format
 	// ID is media.Track.ID of the announced tracks.
 	ID int
-	// Clock is shared by the tracks of a session; nil gives the track
+	// Timeline is shared by the tracks of a session; nil gives the track
 	// its own.
-	Clock *Clock
+	Clock *Timeline
 	// RequestKeyframe asks the sender for a keyframe (a WebRTC PLI) after
 	// a loss or before the first keyframe; it must not block and may be
 	// called often (the caller paces the requests). Nil when the
@@ -107,8 +107,8 @@ type decoder interface {
 	Decode(pkt *rtp.Packet) ([][]byte, error)
 }
 
-// Track depacketizes one track. Write runs on one goroutine at a time.
-type Track struct {
+// TrackDepacketizer depacketizes one track. Write runs on one goroutine at a time.
+type TrackDepacketizer struct {
 	conf  Config
 	kind  media.Kind
 	codec media.CodecID
@@ -147,11 +147,11 @@ const maxReorder = 64
 // New returns the depacketizer of a format, or an error wrapping
 // ErrUnsupported (a codec no frame is made of) or naming the invalid
 // parameter.
-func New(c Config) (*Track, error) {
+func New(c Config) (*TrackDepacketizer, error) {
 	if c.Clock == nil {
 		c.Clock = NewClock()
 	}
-	t := &Track{conf: c}
+	t := &TrackDepacketizer{conf: c}
 	var err error
 	switch c.Format.(type) {
 	case *format.H264, *format.H265, *format.VP8, *format.VP9, *format.AV1:
@@ -169,19 +169,19 @@ func New(c Config) (*Track, error) {
 }
 
 // Kind returns the kind of the track.
-func (t *Track) Kind() media.Kind { return t.kind }
+func (t *TrackDepacketizer) Kind() media.Kind { return t.kind }
 
 // Codec returns the codec of the frames.
-func (t *Track) Codec() media.CodecID { return t.codec }
+func (t *TrackDepacketizer) Codec() media.CodecID { return t.codec }
 
 // Format returns the payload format.
-func (t *Track) Format() format.Format { return t.conf.Format }
+func (t *TrackDepacketizer) Format() format.Format { return t.conf.Format }
 
 // Write depacketizes one packet and hands what it completes to sink. It
 // returns the errors of the sink, and of a track that cannot be
 // described (a parameter set that does not parse); a lost, late, damaged
 // or oversized packet is dropped, as RTP must expect.
-func (t *Track) Write(pkt *rtp.Packet, sink Sink) error {
+func (t *TrackDepacketizer) Write(pkt *rtp.Packet, sink Sink) error {
 	if !t.started {
 		t.started = true
 		t.lastSeq = pkt.SequenceNumber - 1
@@ -239,7 +239,7 @@ func (t *Track) Write(pkt *rtp.Packet, sink Sink) error {
 
 // lost resets the decoder after a gap in the sequence numbers: the frame
 // being assembled misses a packet.
-func (t *Track) lost() {
+func (t *TrackDepacketizer) lost() {
 	if dec, err := t.newDec(); err == nil {
 		t.dec = dec
 	}
@@ -249,7 +249,7 @@ func (t *Track) lost() {
 
 // damaged notes that a video frame was lost: the sender is asked for a
 // keyframe, and waited for when it can be asked.
-func (t *Track) damaged() {
+func (t *TrackDepacketizer) damaged() {
 	if t.kind == media.KindVideo && t.conf.RequestKeyframe != nil {
 		t.waitKey = true
 	}
@@ -257,7 +257,7 @@ func (t *Track) damaged() {
 }
 
 // wantKeyframe asks a video sender for a keyframe.
-func (t *Track) wantKeyframe() {
+func (t *TrackDepacketizer) wantKeyframe() {
 	if t.kind == media.KindVideo && t.conf.RequestKeyframe != nil {
 		t.conf.RequestKeyframe()
 	}

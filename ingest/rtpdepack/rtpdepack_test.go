@@ -301,7 +301,7 @@ func stream(t testing.TB, c tableCase, seq uint16, ts uint32) [][]*rtp.Packet {
 // depack is a track of a case with a recorder and a count of keyframe
 // requests.
 type depack struct {
-	*Track
+	*TrackDepacketizer
 	rec      *recorder
 	requests int
 }
@@ -310,7 +310,7 @@ func newDepack(t testing.TB, f format.Format) *depack {
 	d := &depack{rec: &recorder{}}
 	tr, err := New(Config{Format: f, ID: 3, RequestKeyframe: func() { d.requests++ }})
 	require.NoError(t, err)
-	d.Track = tr
+	d.TrackDepacketizer = tr
 	return d
 }
 

@@ -42,7 +42,7 @@ type videoState struct {
 	cur *media.Track
 }
 
-func (t *Track) initVideo() error {
+func (t *TrackDepacketizer) initVideo() error {
 	v := &videoState{}
 	t.kind, t.video = media.KindVideo, v
 	switch f := t.conf.Format.(type) {
@@ -77,7 +77,7 @@ func (t *Track) initVideo() error {
 
 // videoUnit hands over one unit: it announces a track when the unit
 // describes a new one, and waits for a keyframe before the first frame.
-func (t *Track) videoUnit(units [][]byte, pts int64, sink Sink) error {
+func (t *TrackDepacketizer) videoUnit(units [][]byte, pts int64, sink Sink) error {
 	switch t.codec {
 	case media.CodecH264, media.CodecH265:
 		return t.accessUnit(units, pts, sink)
@@ -156,7 +156,7 @@ func av1Size(obus [][]byte) (w, h int, err error) {
 // accessUnit hands over an H.264 or H.265 access unit: it announces a
 // track when the parameter sets are first known or change, and waits for
 // a random-access unit before the first frame.
-func (t *Track) accessUnit(au [][]byte, pts int64, sink Sink) error {
+func (t *TrackDepacketizer) accessUnit(au [][]byte, pts int64, sink Sink) error {
 	v := t.video
 	key := false
 	var vps, sps, pps []byte
@@ -232,7 +232,7 @@ func (t *Track) accessUnit(au [][]byte, pts int64, sink Sink) error {
 
 // announceParams announces the H.264 or H.265 track when its parameter
 // sets are complete and differ from the announced ones.
-func (t *Track) announceParams(sink Sink) error {
+func (t *TrackDepacketizer) announceParams(sink Sink) error {
 	v := t.video
 	if v.sps == nil || v.pps == nil || (t.codec == media.CodecH265 && v.vps == nil) {
 		return nil

@@ -203,7 +203,7 @@ func (p *puller) peerError() error {
 type track struct {
 	medi  *description.Media
 	forma format.Format
-	dep   *rtpdepack.Track
+	dep   *rtpdepack.TrackDepacketizer
 }
 
 // start describes the stream, sets up the medias it can play and starts

@@ -35,7 +35,7 @@ func registerCodecs(m *webrtc.MediaEngine) error {
 		kind webrtc.RTPCodecType
 	}{
 		{webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, 111, webrtc.RTPCodecTypeAudio},
-		// G.711, for sessions that can transcode audio (see AudioTranscoder).
+		// G.711, for sessions that can transcode audio (see AudioTranscodingPublisher).
 		{webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, 8, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, 0, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback}, 96, webrtc.RTPCodecTypeVideo},

@@ -54,7 +54,7 @@ type conn struct {
 	endOnce sync.Once
 
 	// g711 is true when the Publisher transcodes audio (see
-	// AudioTranscoder), so G.711 may be negotiated.
+	// AudioTranscodingPublisher), so G.711 may be negotiated.
 	g711 bool
 }
 

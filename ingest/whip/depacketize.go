@@ -32,7 +32,7 @@ type Depacketizer struct {
 	Publisher FramePublisher
 	Logger    logger.Logger
 
-	video, audio *rtpdepack.Track
+	video, audio *rtpdepack.TrackDepacketizer
 }
 
 // SessionLogger makes the WHIP lines of the session carry its fields.
@@ -74,7 +74,7 @@ func (d *Depacketizer) Start(n Negotiated) error {
 }
 
 // newTrack returns the depacketizer of a negotiated codec.
-func newTrack(kind string, c *webrtc.RTPCodecParameters, id int, clock *rtpdepack.Clock, request func()) (*rtpdepack.Track, error) {
+func newTrack(kind string, c *webrtc.RTPCodecParameters, id int, clock *rtpdepack.Timeline, request func()) (*rtpdepack.TrackDepacketizer, error) {
 	_, encoding, _ := strings.Cut(c.MimeType, "/")
 	f, err := rtpdepack.ParseFormat(kind, uint8(c.PayloadType), encoding, int(c.ClockRate), int(c.Channels), c.SDPFmtpLine)
 	if err != nil {
@@ -83,7 +83,7 @@ func newTrack(kind string, c *webrtc.RTPCodecParameters, id int, clock *rtpdepac
 	return rtpdepack.New(rtpdepack.Config{Format: f, ID: id, Clock: clock, RequestKeyframe: request})
 }
 
-// TranscodesAudio implements AudioTranscoder: the frames go to a session
+// TranscodesAudio implements AudioTranscodingPublisher: the frames go to a session
 // that transcodes, which takes G.711 as well as Opus.
 func (d *Depacketizer) TranscodesAudio() bool { return true }
 
@@ -103,7 +103,7 @@ func (d *Depacketizer) WriteAudioRTP(p *rtp.Packet) {
 
 // write depacketizes a packet; the session reports its own errors (it
 // ends), so they are only logged here.
-func (d *Depacketizer) write(t *rtpdepack.Track, p *rtp.Packet) {
+func (d *Depacketizer) write(t *rtpdepack.TrackDepacketizer, p *rtp.Packet) {
 	if err := t.Write(p, d.Publisher); err != nil {
 		d.Logger.Debugw("WHIP frame", "error", err.Error())
 	}

@@ -216,7 +216,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, parts []string) {
 		s: s, id: pub.ResourceID(), streamKey: key, pub: pub, etag: newETag(), end: make(chan error, 1),
 		log: sessionLogger(s.Logger, pub).WithValues("remote", r.RemoteAddr),
 	}
-	if at, ok := pub.(AudioTranscoder); ok {
+	if at, ok := pub.(AudioTranscodingPublisher); ok {
 		c.g711 = at.TranscodesAudio()
 	}
 	err = o.check(c.g711)

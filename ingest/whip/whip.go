@@ -79,7 +79,7 @@ type Negotiated struct {
 	// VideoRIDs are the simulcast RIDs in offer order (layer 0 first);
 	// empty when the video is not simulcast (one layer).
 	VideoRIDs []string
-	// Audio is the audio codec (Opus, or G.711 for an AudioTranscoder),
+	// Audio is the audio codec (Opus, or G.711 for an AudioTranscodingPublisher),
 	// nil without audio.
 	Audio *webrtc.RTPCodecParameters
 	// AudioLevelExtID is the ID of the client's audio-level header
@@ -140,13 +140,13 @@ func sessionLogger(server logger.Logger, pub Publisher) logger.Logger {
 	return server.WithValues("resourceID", pub.ResourceID())
 }
 
-// AudioTranscoder is implemented by a Publisher that can transcode the
+// AudioTranscodingPublisher is implemented by a Publisher that can transcode the
 // audio to Opus (the Depacketizer feeding a transcoding session, and a
 // forwarding session, which transcodes G.711 audio only): when
 // TranscodesAudio is true G.711 (PCMA, PCMU) is negotiated too, as the
 // official worker does, though Opus is preferred when offered; otherwise
 // (the passthrough build) the Publisher takes Opus only.
-type AudioTranscoder interface {
+type AudioTranscodingPublisher interface {
 	TranscodesAudio() bool
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/internal/flvtest"
 	"github.com/tributary-ingress/tributary/media"
-	"github.com/tributary-ingress/tributary/session"
+	"github.com/tributary-ingress/tributary/pipeline"
 	"github.com/tributary-ingress/tributary/simulcast"
 
 	"github.com/tributary-ingress/tributary/internal/testutil"
@@ -72,10 +72,10 @@ func childSource(t *testing.T, args ...string) (*media.Track, []*media.Frame) {
 // childLayers starts a video transcoder of track in a child process of
 // tcs with two layers, 160x90 and the source's 320x180; the frames each
 // layer outputs are in the returned map, under mu.
-func childLayers(t *testing.T, tcs *Transcoders, track *media.Track, mu *sync.Mutex) (session.VideoTranscoder, map[int][]*media.Frame) {
+func childLayers(t *testing.T, tcs *ChildTranscoders, track *media.Track, mu *sync.Mutex) (pipeline.VideoTranscoder, map[int][]*media.Frame) {
 	t.Helper()
 	got := map[int][]*media.Frame{}
-	v, err := tcs.NewVideo(session.VideoTranscodeConfig{
+	v, err := tcs.NewVideo(pipeline.VideoTranscodeConfig{
 		Source: track, Codec: media.CodecH264, FrameRate: 30,
 		Layers: []simulcast.Layer{
 			{Quality: livekit.VideoQuality_LOW, Width: 160, Height: 90, Bitrate: 100_000},
@@ -98,7 +98,7 @@ func childLayers(t *testing.T, tcs *Transcoders, track *media.Track, mu *sync.Mu
 func TestChildLayerPause(t *testing.T) {
 	track, frames := childSource(t, "-t", "1", "-c:v", "libx264", "-bf", "0")
 	var mu sync.Mutex
-	v, got := childLayers(t, &Transcoders{Bin: os.Args[0], Blocking: true}, track, &mu)
+	v, got := childLayers(t, &ChildTranscoders{Bin: os.Args[0], Blocking: true}, track, &mu)
 	v.SetLayerActive(1, false)
 	for _, fr := range frames {
 		require.NoError(t, v.Write(fr))
@@ -118,7 +118,7 @@ func TestChildReuseTop(t *testing.T) {
 	track, frames := childSource(t, "-t", "3", "-c:v", "libx264", "-preset", "ultrafast",
 		"-profile:v", "baseline", "-bf", "0", "-g", "30", "-keyint_min", "30", "-b:v", "300k")
 	var mu sync.Mutex
-	v, got := childLayers(t, &Transcoders{Bin: os.Args[0], Blocking: true, ReuseTop: true}, track, &mu)
+	v, got := childLayers(t, &ChildTranscoders{Bin: os.Args[0], Blocking: true, ReuseTop: true}, track, &mu)
 	for _, fr := range frames {
 		require.NoError(t, v.Write(fr))
 	}

@@ -8,15 +8,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/media"
-	"github.com/tributary-ingress/tributary/session"
+	"github.com/tributary-ingress/tributary/pipeline"
 )
 
 // TestChildDeath: a child that dies makes the transcoder's writes fail
 // with ErrCrashed and the exit status, instead of blocking or panicking.
 func TestChildDeath(t *testing.T) {
-	tc := &Transcoders{Bin: "/bin/sh"} // "sh transcode-child" exits at once (no such script)
+	tc := &ChildTranscoders{Bin: "/bin/sh"} // "sh transcode-child" exits at once (no such script)
 	src := &media.Track{Kind: media.KindAudio, Codec: media.CodecAAC, ClockRate: 48000, SampleRate: 48000, Channels: 2}
-	a, err := tc.NewAudio(session.AudioTranscodeConfig{Source: src, Channels: 2, Bitrate: 64000, Output: func(*media.Frame) {}})
+	a, err := tc.NewAudio(pipeline.AudioTranscodeConfig{Source: src, Channels: 2, Bitrate: 64000, Output: func(*media.Frame) {}})
 	if err != nil {
 		require.ErrorIs(t, err, ErrCrashed)
 		return

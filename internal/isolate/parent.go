@@ -14,7 +14,7 @@ import (
 	"github.com/livekit/protocol/logger"
 
 	"github.com/tributary-ingress/tributary/media"
-	"github.com/tributary-ingress/tributary/session"
+	"github.com/tributary-ingress/tributary/pipeline"
 	"github.com/tributary-ingress/tributary/transcode"
 )
 
@@ -36,10 +36,10 @@ const (
 // ErrCrashed wraps the reason a transcoding child process went away.
 var ErrCrashed = errors.New("the transcoding process crashed")
 
-// Transcoders implements session.Transcoders for one session: every
+// ChildTranscoders implements pipeline.Transcoders for one session: every
 // transcoder it makes runs in one child process, started at the first and
-// stopped when the last is closed. Use one Transcoders per session.
-type Transcoders struct {
+// stopped when the last is closed. Use one ChildTranscoders per session.
+type ChildTranscoders struct {
 	// Bin is the executable to run (os.Executable() of the parent).
 	Bin string
 	// Args follow ChildCommand on the child's command line (for ps: the
@@ -79,8 +79,8 @@ type stream struct {
 	id      int
 	video   func(layer int, f *media.Frame)
 	audio   func(f *media.Frame)
-	onDrop  func()        // see session.VideoTranscodeConfig.OnDrop
-	onStale func()        // see session.VideoTranscodeConfig.OnStale
+	onDrop  func()        // see pipeline.VideoTranscodeConfig.OnDrop
+	onStale func()        // see pipeline.VideoTranscodeConfig.OnStale
 	closed  chan struct{} // opClosed received (or the child died)
 
 	mu     sync.Mutex
@@ -92,7 +92,7 @@ type stream struct {
 }
 
 // NewVideo starts a video transcoder in the session's child process.
-func (t *Transcoders) NewVideo(c session.VideoTranscodeConfig) (session.VideoTranscoder, error) {
+func (t *ChildTranscoders) NewVideo(c pipeline.VideoTranscodeConfig) (pipeline.VideoTranscoder, error) {
 	init := &videoInit{Source: c.Source, Codec: c.Codec, FrameRate: c.FrameRate, Blocking: t.Blocking, ReuseTop: t.ReuseTop}
 	for _, l := range c.Layers {
 		init.Layers = append(init.Layers, layer{Width: int(l.Width), Height: int(l.Height), Bitrate: int(l.Bitrate)})
@@ -106,10 +106,10 @@ func (t *Transcoders) NewVideo(c session.VideoTranscodeConfig) (session.VideoTra
 
 // Unavailable is transcode.ErrUnavailable when this binary, which the
 // child process runs too, is the passthrough build.
-func (t *Transcoders) Unavailable() error { return transcode.Unavailable() }
+func (t *ChildTranscoders) Unavailable() error { return transcode.Unavailable() }
 
 // NewAudio starts an audio transcoder in the session's child process.
-func (t *Transcoders) NewAudio(c session.AudioTranscodeConfig) (session.AudioTranscoder, error) {
+func (t *ChildTranscoders) NewAudio(c pipeline.AudioTranscodeConfig) (pipeline.AudioTranscoder, error) {
 	init := &audioInit{Source: c.Source, Channels: c.Channels, Bitrate: c.Bitrate, DTX: c.DTX}
 	s, err := t.open(&message{Op: opAudio, Audio: init}, nil, c.Output, nil, nil)
 	if err != nil {
@@ -118,7 +118,7 @@ func (t *Transcoders) NewAudio(c session.AudioTranscodeConfig) (session.AudioTra
 	return s, nil
 }
 
-func (t *Transcoders) open(m *message, video func(int, *media.Frame), audio func(*media.Frame), onDrop, onStale func()) (*stream, error) {
+func (t *ChildTranscoders) open(m *message, video func(int, *media.Frame), audio func(*media.Frame), onDrop, onStale func()) (*stream, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var c *child
@@ -155,7 +155,7 @@ func (t *Transcoders) open(m *message, video func(int, *media.Frame), audio func
 }
 
 // start runs the child process and its reader.
-func (t *Transcoders) start() (*child, error) {
+func (t *ChildTranscoders) start() (*child, error) {
 	log := t.Logger
 	if log == nil {
 		log = logger.GetLogger()

@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"simulcast": {},
 	"room":      {"media", "simulcast"},
 	"transcode": {"media", "codec", "ffi", "simulcast", "internal/guard"},
-	"session":   {"media", "codec", "room", "simulcast", "session", "internal/guard"},
+	"pipeline":  {"media", "codec", "room", "simulcast", "pipeline", "internal/guard"},
 	"config":    {},
 	"console":   {},
 

@@ -12,7 +12,7 @@ import (
 
 // Sheddable is what the SessionStats of a session may also implement so
 // that the overload controller can pause its top video layers
-// (session.Stats does).
+// (pipeline.Stats does).
 type Sheddable interface {
 	// SheddableLayers returns how many of the session's top video layers
 	// may be paused: its transcoded layers but the lowest, 0 when it

@@ -10,7 +10,7 @@ import (
 )
 
 // SessionStats is what a running session exposes to the metrics: counters
-// the media pipeline increments (session.Stats implements it).
+// the media pipeline increments (pipeline.Stats implements it).
 type SessionStats interface {
 	// InputBytes returns the bytes received from the source per kind
 	// ("video", "audio").
@@ -19,7 +19,7 @@ type SessionStats interface {
 	// 0 is the lowest quality, as in the published layers) and for audio.
 	OutputBytes() (video []int64, audio int64)
 	// DroppedFrames returns how many frames were dropped because the
-	// session could not keep up (see session.Stats.DroppedFrames).
+	// session could not keep up (see pipeline.Stats.DroppedFrames).
 	DroppedFrames() int64
 	// AddedLatency returns the latest measured time between a frame's
 	// arrival and its release to the room (0 when not measured yet).

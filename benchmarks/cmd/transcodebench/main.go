@@ -47,7 +47,7 @@ import (
 	"github.com/tributary-ingress/tributary/demux/flv"
 	"github.com/tributary-ingress/tributary/internal/isolate"
 	"github.com/tributary-ingress/tributary/media"
-	"github.com/tributary-ingress/tributary/session"
+	"github.com/tributary-ingress/tributary/pipeline"
 	"github.com/tributary-ingress/tributary/simulcast"
 	"github.com/tributary-ingress/tributary/transcode"
 )
@@ -134,9 +134,9 @@ func run(path string, audioBitrate int, noAudio bool, pause []int, isolateBin st
 		lastPTS    int64
 		frameDur   int64 = 3000
 	)
-	var isolated *isolate.Transcoders
+	var isolated *isolate.ChildTranscoders
 	if isolateBin != "" {
-		isolated = &isolate.Transcoders{Bin: isolateBin, Blocking: true, ReuseTop: reuse, Logger: log}
+		isolated = &isolate.ChildTranscoders{Bin: isolateBin, Blocking: true, ReuseTop: reuse, Logger: log}
 	}
 	start := time.Now()
 
@@ -174,7 +174,7 @@ func run(path string, audioBitrate int, noAudio bool, pause []int, isolateBin st
 					}
 				}
 				if isolated != nil {
-					video, err = isolated.NewVideo(session.VideoTranscodeConfig{
+					video, err = isolated.NewVideo(pipeline.VideoTranscodeConfig{
 						Source: t, Codec: media.CodecH264, FrameRate: plan.FrameRate, Layers: layers, Output: output, Logger: log,
 					})
 				} else {
@@ -200,7 +200,7 @@ func run(path string, audioBitrate int, noAudio bool, pause []int, isolateBin st
 				var err error
 				output := func(*media.Frame) { opusFrames.Add(1) }
 				if isolated != nil {
-					audio, err = isolated.NewAudio(session.AudioTranscodeConfig{
+					audio, err = isolated.NewAudio(pipeline.AudioTranscodeConfig{
 						Source: t, Channels: 2, Bitrate: audioBitrate, Output: output, Logger: log,
 					})
 				} else {

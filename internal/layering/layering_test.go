@@ -24,8 +24,12 @@ var allowed = map[string][]string{
 	"room":      {"media", "simulcast"},
 	"transcode": {"media", "codec", "ffi", "simulcast", "internal/guard"},
 	"pipeline":  {"media", "codec", "room", "simulcast", "pipeline", "internal/guard"},
-	"config":    {},
-	"console":   {},
+	// The records side (the store, the API, the state rules, the cluster
+	// worker's psrpc side) knows no media and no pipeline: the node in
+	// server/ joins the two.
+	"ingress": {"ingress", "simulcast"},
+	"config":  {},
+	"console": {},
 
 	"internal/guard":    {},
 	"internal/netlimit": {},

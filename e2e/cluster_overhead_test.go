@@ -15,7 +15,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/internal/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 )
 
 // procUsage sums CPU time (user+system, in clock ticks of 10 ms) and RSS

@@ -23,7 +23,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/internal/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 )
 
 // balancer is a TCP proxy in front of several workers' WHIP ports: the

@@ -14,7 +14,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/internal/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 )
 
 // densityConfig is what TestDensity runs: TRIBUTARY_DENSITY="max=8,

@@ -12,8 +12,8 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/internal/e2e"
-	"github.com/tributary-ingress/tributary/internal/flvtest"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil/flvtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 

@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twitchtv/twirp"
 
-	"github.com/tributary-ingress/tributary/internal/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 )
 
 // Fault tests: what a user sees when a process under Tributary, or

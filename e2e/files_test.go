@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/internal/e2e"
-	"github.com/tributary-ingress/tributary/internal/flvtest"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil/flvtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 

@@ -24,8 +24,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/yutopp/go-rtmp/handshake"
 
-	"github.com/tributary-ingress/tributary/internal/e2e"
-	"github.com/tributary-ingress/tributary/internal/rtmptest"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil/rtmptest"
 )
 
 // hostileRSSBound is how much Tributary's resident memory may grow over

@@ -13,7 +13,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/internal/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 )
 
 // Sources that change resolution mid-stream, for every input that can

@@ -9,8 +9,8 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/internal/e2e"
-	"github.com/tributary-ingress/tributary/internal/rtsptest"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil/rtsptest"
 )
 
 // TestRTSPPull pulls an RTSP stream as a URL ingress (Tributary's

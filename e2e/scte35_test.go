@@ -14,8 +14,8 @@ import (
 
 	"github.com/tributary-ingress/tributary/demux/ts"
 	"github.com/tributary-ingress/tributary/ffi"
-	"github.com/tributary-ingress/tributary/internal/e2e"
-	"github.com/tributary-ingress/tributary/internal/tstest"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil/tstest"
 )
 
 // scte35Tolerance bounds how far the ad-break attribute may be from the

@@ -23,7 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/ffi"
-	"github.com/tributary-ingress/tributary/internal/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 )
 
 // whipSyncLead is how much earlier than the video of the same instant the

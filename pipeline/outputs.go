@@ -122,7 +122,7 @@ func (o *outputs) start(video, audio *media.Track, join func() (RoomConn, error)
 	}
 
 	delay, adaptive := s.releaseDelay(transcoding)
-	o.pacer = &room.Pacer{Delay: delay, Adaptive: adaptive, MaxLead: maxLead(s.conf.Live), Now: s.clock.Now,
+	o.pacer = &room.Pacer{Delay: delay, Adaptive: adaptive, MaxLead: liveMaxLead(s.conf), Now: s.clock.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error { return sleep(ctx, s.clock, d) }}
 
 	var vspec room.VideoSpec
@@ -297,8 +297,10 @@ func (s *Session) withoutTranscoding(transcoding bool, video, audio *media.Track
 	return nil, nil
 }
 
-func maxLead(live bool) time.Duration {
-	if live {
+// liveMaxLead is how far ahead of its release a live source's frame may
+// arrive and still be held (a file's frames are read on time instead).
+func liveMaxLead(c Config) time.Duration {
+	if c.Live {
 		return time.Second
 	}
 	return 0

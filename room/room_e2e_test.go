@@ -11,7 +11,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/internal/e2e"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 	"github.com/tributary-ingress/tributary/media"
 	"github.com/tributary-ingress/tributary/room"
 )

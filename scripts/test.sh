@@ -48,8 +48,8 @@ else
   # Unit and package tests in parallel, then the end-to-end packages one at
   # a time: they start real servers, encoders and browsers, and timing
   # checks (frame rates, layer switches, latency) want the cores.
-  e2e_pkgs=(./e2e/ ./internal/e2e/)
-  mapfile -t unit_pkgs < <(go list ./... | grep -v -e '/e2e$' -e '/internal/e2e$')
+  e2e_pkgs=(./e2e/ ./internal/testutil/e2e/)
+  mapfile -t unit_pkgs < <(go list ./... | grep -v -e '/e2e$' -e '/internal/testutil/e2e$')
   step "go test -race (packages)"
   go test -race -count=1 -timeout 30m "${unit_pkgs[@]}"
   step "go test -race (end to end)"

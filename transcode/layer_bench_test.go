@@ -8,7 +8,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/ffi"
-	"github.com/tributary-ingress/tributary/internal/flvtest"
+	"github.com/tributary-ingress/tributary/internal/testutil/flvtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/h265"
 	"github.com/tributary-ingress/tributary/codec/vp9"
-	"github.com/tributary-ingress/tributary/internal/demuxtest"
+	"github.com/tributary-ingress/tributary/internal/testutil/demuxtest"
 )
 
 // FFmpeg 5.1 cannot write Enhanced RTMP, so these helpers wrap elementary

@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/internal/demuxtest"
+	"github.com/tributary-ingress/tributary/internal/testutil/demuxtest"
 )
 
 // fuzzSeedSize bounds the seeds: the headers, the tracks and the first

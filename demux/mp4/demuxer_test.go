@@ -5,7 +5,7 @@ import (
 	"context"
 	"strings"
 
-	"github.com/tributary-ingress/tributary/internal/demuxtest"
+	"github.com/tributary-ingress/tributary/internal/testutil/demuxtest"
 )
 
 // demuxed is everything a Demuxer emitted for one input.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/codec/opus"
 	"github.com/tributary-ingress/tributary/demux"
-	"github.com/tributary-ingress/tributary/internal/demuxtest"
+	"github.com/tributary-ingress/tributary/internal/testutil/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 

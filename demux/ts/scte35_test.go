@@ -5,8 +5,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/internal/demuxtest"
-	"github.com/tributary-ingress/tributary/internal/tstest"
+	"github.com/tributary-ingress/tributary/internal/testutil/demuxtest"
+	"github.com/tributary-ingress/tributary/internal/testutil/tstest"
 	"github.com/tributary-ingress/tributary/media"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/tributary-ingress/tributary/codec/h265"
 	"github.com/tributary-ingress/tributary/codec/mpeg2"
 	"github.com/tributary-ingress/tributary/demux"
-	"github.com/tributary-ingress/tributary/internal/demuxtest"
+	"github.com/tributary-ingress/tributary/internal/testutil/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/demux"
-	"github.com/tributary-ingress/tributary/internal/demuxtest"
+	"github.com/tributary-ingress/tributary/internal/testutil/demuxtest"
 	"github.com/tributary-ingress/tributary/media"
 )
 

@@ -20,7 +20,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/internal/testutil"
 
-	"github.com/tributary-ingress/tributary/internal/rtmptest"
+	"github.com/tributary-ingress/tributary/internal/testutil/rtmptest"
 )
 
 func heapInUse() uint64 {

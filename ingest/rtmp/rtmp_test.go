@@ -18,7 +18,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/internal/testutil"
 
-	"github.com/tributary-ingress/tributary/internal/rtmptest"
+	"github.com/tributary-ingress/tributary/internal/testutil/rtmptest"
 )
 
 func TestStreamKey(t *testing.T) {

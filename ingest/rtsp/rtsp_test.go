@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/internal/rtsptest"
+	"github.com/tributary-ingress/tributary/internal/testutil/rtsptest"
 	"github.com/tributary-ingress/tributary/media"
 )
 

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/internal/flvtest"
+	"github.com/tributary-ingress/tributary/internal/testutil/flvtest"
 	"github.com/tributary-ingress/tributary/media"
 	"github.com/tributary-ingress/tributary/pipeline"
 	"github.com/tributary-ingress/tributary/simulcast"

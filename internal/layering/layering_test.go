@@ -39,11 +39,12 @@ var allowed = map[string][]string{
 // ffiImporters are the only areas that may call libavcodec directly: the
 // transcoder, the binary (logging, version) and the test harness and
 // benchmarks (decoding what viewers receive).
-var ffiImporters = []string{"transcode", "cmd", "internal/e2e", "benchmarks"}
+var ffiImporters = []string{"transcode", "cmd", "internal/testutil/e2e", "benchmarks"}
 
 // testHelpers are packages for tests only.
-var testHelpers = []string{"internal/e2e", "internal/testutil", "session/sessiontest", "internal/demuxtest", "internal/flvtest",
-	"internal/tstest", "internal/rtsptest", "internal/rtmptest", "e2e"}
+// Everything under internal/testutil (the e2e harness, the file and
+// stream builders of the demuxer and input tests) and the pipeline's fakes.
+var testHelpers = []string{"internal/testutil", "pipeline/pipelinetest", "e2e"}
 
 // area returns the entry of allowed (or ffiImporters) a package belongs to:
 // its first two path elements when they are listed, else its first.

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/demux/ts"
-	"github.com/tributary-ingress/tributary/internal/tstest"
+	"github.com/tributary-ingress/tributary/internal/testutil/tstest"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -19,7 +19,7 @@ import (
 // TS and carries a section on it: the PMT lists the new stream, and the
 // section's packets come back out with a valid CRC_32.
 func TestInsertSection(t *testing.T) {
-	in, err := os.ReadFile("../../demux/ts/testdata/h264_bf2_aac.ts")
+	in, err := os.ReadFile("../../../demux/ts/testdata/h264_bf2_aac.ts")
 	require.NoError(t, err)
 	pkts, err := tstest.SplitPackets(in)
 	require.NoError(t, err)

@@ -14,8 +14,8 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 	"github.com/tributary-ingress/tributary/internal/testutil"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 )
 
 // source720p is 30 s of 720p30 H.264 (high profile, no B-frames) at 2.5

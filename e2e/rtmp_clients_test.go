@@ -19,8 +19,8 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 	"github.com/tributary-ingress/tributary/internal/testutil"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 )
 
 // TestRTMPGStreamer publishes with GStreamer's rtmp2sink, a second real

@@ -11,8 +11,8 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 	"github.com/tributary-ingress/tributary/internal/testutil"
+	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
 )
 
 // answerCandidates returns the candidates of an SDP answer, which has

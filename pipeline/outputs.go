@@ -139,7 +139,7 @@ func (o *outputs) start(video, audio *media.Track, join func() (RoomConn, error)
 			// Every layer of the plan is published, at the size the source
 			// gives it now; the transcoder gets the boxes and makes the
 			// layers the source's size allows, planning again when it
-			// changes (see transcode.Layer), so the track never has to be
+			// changes (see transcode.LayerTarget), so the track never has to be
 			// published again.
 			vspec.Codec = media.CodecH264
 			if vplan.Codec == livekit.VideoCodec_VP8 {

@@ -77,7 +77,7 @@ func (n *Node) launchURL(r ingressRun) {
 		err := guard.Call(r.Logger(), "URL input", func() error {
 			return url.Pull(r.Context(), url.Config{
 				URL: info.Url, Client: n.pulls.client, Sink: ps,
-				OnSplice:     func(sp url.Splice) error { return ps.Splice(fromTS(sp)) },
+				OnSplice:     func(sp ts.SpliceInsert) error { return ps.Splice(fromTS(sp)) },
 				OnFormat:     func(f url.Format) { r.Logger().Infow("pulling", "format", string(f)) },
 				OnHLSVariant: logHLSVariant(r.Logger()),
 			})

@@ -52,9 +52,9 @@ type inProcess struct {
 }
 
 func (t inProcess) NewVideo(c pipeline.VideoTranscodeConfig) (pipeline.VideoTranscoder, error) {
-	layers := make([]transcode.Layer, len(c.Layers))
+	layers := make([]transcode.LayerTarget, len(c.Layers))
 	for i, l := range c.Layers {
-		layers[i] = transcode.Layer{Width: int(l.Width), Height: int(l.Height), Bitrate: int(l.Bitrate)}
+		layers[i] = transcode.LayerTarget{Width: int(l.Width), Height: int(l.Height), Bitrate: int(l.Bitrate)}
 	}
 	return transcode.NewVideo(transcode.VideoConfig{
 		Source: c.Source, Codec: c.Codec, MaxFrameRate: c.FrameRate, Layers: layers,

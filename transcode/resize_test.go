@@ -56,7 +56,7 @@ func TestVideoResolutionChange(t *testing.T) {
 		offset = last + 3000
 	}
 
-	layers := []Layer{{320, 180, 200_000}, {640, 360, 500_000}, {1280, 720, 1_500_000}}
+	layers := []LayerTarget{{320, 180, 200_000}, {640, 360, 500_000}, {1280, 720, 1_500_000}}
 	out := &layerOut{frames: map[int][]*media.Frame{}}
 	v, err := NewVideo(VideoConfig{Source: first, Codec: media.CodecH264, MaxFrameRate: 30, Layers: layers, Output: out.add, Blocking: true})
 	require.NoError(t, err)
@@ -119,7 +119,7 @@ func TestVideoLiveBurst(t *testing.T) {
 	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "4",
 		"-c:v", "libx264", "-bf", "0", "-g", "60", "-pix_fmt", "yuv420p")
 	vtrack, _, frames := readFLV(t, path)
-	layers := []Layer{{160, 90, 100_000}, {320, 180, 200_000}, {640, 360, 500_000}}
+	layers := []LayerTarget{{160, 90, 100_000}, {320, 180, 200_000}, {640, 360, 500_000}}
 	out := &layerOut{frames: map[int][]*media.Frame{}}
 	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, MaxFrameRate: 30, Layers: layers, Output: out.add})
 	require.NoError(t, err)
@@ -148,7 +148,7 @@ func TestVideoLiveBurst(t *testing.T) {
 func TestVideoTooLarge(t *testing.T) {
 	_, err := NewVideo(VideoConfig{
 		Source: &media.Track{Kind: media.KindVideo, Codec: media.CodecH264, ClockRate: 90000, Width: 8192, Height: 4320},
-		Codec:  media.CodecH264, Layers: []Layer{{1280, 720, 1_000_000}}, Output: func(int, *media.Frame) {},
+		Codec:  media.CodecH264, Layers: []LayerTarget{{1280, 720, 1_000_000}}, Output: func(int, *media.Frame) {},
 	})
 	require.ErrorContains(t, err, "the source is 8192x4320, larger than the largest picture Tributary decodes")
 }

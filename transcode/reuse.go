@@ -90,7 +90,7 @@ type reuseGate struct {
 // newReuseGate returns the gate of a transcoder to codec whose top layer is
 // top, capped at maxRate pictures per second; nil when reuse cannot apply
 // (another source codec).
-func newReuseGate(src *media.Track, codec media.CodecID, top Layer, maxRate float64) *reuseGate {
+func newReuseGate(src *media.Track, codec media.CodecID, top LayerTarget, maxRate float64) *reuseGate {
 	if src.Codec != codec || (codec != media.CodecH264 && codec != media.CodecVP8) || src.ClockRate <= 0 {
 		return nil
 	}

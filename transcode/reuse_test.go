@@ -14,7 +14,7 @@ import (
 
 // reuseLayers are the boxes of the reuse tests: the top one is the
 // 320x180 sources' size.
-var reuseLayers = []Layer{{160, 90, 150_000}, {320, 180, 600_000}}
+var reuseLayers = []LayerTarget{{160, 90, 150_000}, {320, 180, 600_000}}
 
 // reuseSource encodes seconds of a 320x180 (or size) 30 fps source with a
 // keyframe every second and returns its video frames, parameter sets in
@@ -255,7 +255,7 @@ func vp8Frame(tr *media.Track, pts int64, key bool, w, h, n int) *media.Frame {
 // of another size or above twice the layer's bitrate never starts.
 func TestReuseGateVP8(t *testing.T) {
 	tr := &media.Track{Kind: media.KindVideo, Codec: media.CodecVP8, ClockRate: 90000, Width: 320, Height: 180}
-	top := Layer{320, 180, 600_000}
+	top := LayerTarget{320, 180, 600_000}
 	run := func(w, h, bytes int) (*reuseGate, []bool) {
 		g := newReuseGate(tr, media.CodecVP8, top, 30)
 		var fwd []bool

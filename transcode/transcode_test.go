@@ -17,8 +17,8 @@ import (
 
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/ffi"
-	"github.com/tributary-ingress/tributary/internal/testutil/flvtest"
 	"github.com/tributary-ingress/tributary/internal/guard"
+	"github.com/tributary-ingress/tributary/internal/testutil/flvtest"
 	"github.com/tributary-ingress/tributary/media"
 
 	"github.com/tributary-ingress/tributary/internal/testutil"
@@ -79,7 +79,7 @@ func TestVideoLayers(t *testing.T) {
 	vtrack, _, frames := readFLV(t, path)
 	require.NotNil(t, vtrack)
 
-	layers := []Layer{{160, 90, 150_000}, {320, 180, 400_000}, {640, 360, 1_000_000}}
+	layers := []LayerTarget{{160, 90, 150_000}, {320, 180, 400_000}, {640, 360, 1_000_000}}
 	out := &layerOut{frames: map[int][]*media.Frame{}}
 	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, MaxFrameRate: 30, Layers: layers, Output: out.add, Blocking: true})
 	require.NoError(t, err)
@@ -146,7 +146,7 @@ func TestVideoKeyframeRequest(t *testing.T) {
 	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "2", "-c:v", "libx264", "-bf", "0", "-g", "300")
 	vtrack, _, frames := readFLV(t, path)
 	out := &layerOut{frames: map[int][]*media.Frame{}}
-	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: []Layer{{160, 90, 100_000}, {320, 180, 300_000}}, Output: out.add, Blocking: true})
+	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: []LayerTarget{{160, 90, 100_000}, {320, 180, 300_000}}, Output: out.add, Blocking: true})
 	require.NoError(t, err)
 	n := 0
 	for _, f := range frames {
@@ -194,7 +194,7 @@ func TestVideoKeyframeRequest(t *testing.T) {
 func TestVideoLayerPause(t *testing.T) {
 	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "6", "-c:v", "libx264", "-bf", "0", "-g", "300")
 	vtrack, _, frames := readFLV(t, path)
-	layers := []Layer{{160, 90, 100_000}, {320, 180, 300_000}, {640, 360, 800_000}}
+	layers := []LayerTarget{{160, 90, 100_000}, {320, 180, 300_000}, {640, 360, 800_000}}
 	out := &layerOut{frames: map[int][]*media.Frame{}}
 	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: layers, Output: out.add, Blocking: true})
 	require.NoError(t, err)
@@ -347,7 +347,7 @@ func TestVideoLayersPicture(t *testing.T) {
 	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-t", "2",
 		"-c:v", "libx264", "-profile:v", "high", "-bf", "2", "-crf", "12", "-pix_fmt", "yuv420p")
 	vtrack, _, frames := readFLV(t, path)
-	layers := []Layer{{320, 180, 600_000}, {640, 360, 1_500_000}, {1280, 720, 4_000_000}}
+	layers := []LayerTarget{{320, 180, 600_000}, {640, 360, 1_500_000}, {1280, 720, 4_000_000}}
 
 	// The reference pictures, one raw yuv420p file per layer size.
 	ref := make([][]byte, len(layers))
@@ -527,7 +527,7 @@ func TestVideoPanicEndsTranscoder(t *testing.T) {
 	for _, where := range []string{"decode", "scale", "encode"} {
 		t.Run(where, func(t *testing.T) {
 			out := &layerOut{frames: map[int][]*media.Frame{}}
-			v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: []Layer{{160, 90, 100_000}, {320, 180, 300_000}}, Output: out.add, Blocking: true})
+			v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: []LayerTarget{{160, 90, 100_000}, {320, 180, 300_000}}, Output: out.add, Blocking: true})
 			require.NoError(t, err)
 			var calls atomic.Int32
 			hook := func() {
@@ -582,7 +582,7 @@ func TestVideoRestsUnwatched(t *testing.T) {
 	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "6", "-c:v", "libx264", "-bf", "0",
 		"-g", "30", "-keyint_min", "30", "-sc_threshold", "0")
 	vtrack, _, frames := readFLV(t, path)
-	layers := []Layer{{160, 90, 100_000}, {320, 180, 300_000}, {640, 360, 800_000}}
+	layers := []LayerTarget{{160, 90, 100_000}, {320, 180, 300_000}, {640, 360, 800_000}}
 	out := &layerOut{frames: map[int][]*media.Frame{}}
 	v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: layers, Output: out.add, Blocking: true})
 	require.NoError(t, err)

@@ -21,7 +21,7 @@ func TestUnavailable(t *testing.T) {
 	require.Contains(t, Unavailable().Error(), "run the tributary-linux-amd64 build to transcode")
 	require.False(t, Build().Transcoding)
 	src := &media.Track{Kind: media.KindVideo, Codec: media.CodecH264, ClockRate: 90000, Width: 640, Height: 360}
-	_, err := NewVideo(VideoConfig{Source: src, Codec: media.CodecH264, Layers: []Layer{{Width: 640, Height: 360, Bitrate: 500000}}})
+	_, err := NewVideo(VideoConfig{Source: src, Codec: media.CodecH264, Layers: []LayerTarget{{Width: 640, Height: 360, Bitrate: 500000}}})
 	require.ErrorIs(t, err, ErrUnavailable)
 	aac := &media.Track{Kind: media.KindAudio, Codec: media.CodecAAC, ClockRate: 48000, SampleRate: 48000, Channels: 2}
 	_, err = NewAudio(AudioConfig{Source: aac, Channels: 2, Bitrate: 64000})

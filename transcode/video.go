@@ -41,7 +41,7 @@ const (
 // leave at least a quarter second late.
 const DefaultMaxAge = 500 * time.Millisecond
 
-// Layer is one output layer: its nominal box. The pictures it gets are
+// LayerTarget is one output layer: its nominal box. The pictures it gets are
 // the source scaled to fit the box with the source's aspect ratio, never
 // upscaled (simulcast.FitLayer); a layer above the first one that covers
 // the source is idle (it would duplicate that one) until the source grows.
@@ -50,7 +50,7 @@ const DefaultMaxAge = 500 * time.Millisecond
 // encoder changing its canvas, an HLS variant switch) keeps the layers its
 // new size allows; a layer whose size changes restarts its encoder, which
 // begins with a keyframe.
-type Layer struct {
+type LayerTarget struct {
 	Width, Height int
 	Bitrate       int
 }
@@ -65,8 +65,8 @@ type VideoConfig struct {
 	// pictures evenly spread (30 fps capped at 25 keeps five in six; see
 	// frameRateCap); 0 keeps every picture.
 	MaxFrameRate float64
-	// Layers, low to high (see Layer).
-	Layers []Layer
+	// Layers, low to high (see LayerTarget).
+	Layers []LayerTarget
 	// Output receives encoded frames of layer i, in order, from that
 	// layer's goroutine. It may block (pacing); the layer then falls behind
 	// and drops pictures rather than queueing them.
@@ -148,7 +148,7 @@ type Video struct {
 
 type layer struct {
 	idx  int
-	conf Layer
+	conf LayerTarget
 	// enc encodes pictures of encW×encH; only the layer goroutine uses it
 	// (it reopens it when the pictures change size).
 	enc        *ffi.VideoEncoder
@@ -159,7 +159,7 @@ type layer struct {
 	in       chan picture
 	track    *media.Track
 	// w and h are the size this layer's pictures are made at, and fits
-	// whether the source needs this layer (see Layer); decode goroutine.
+	// whether the source needs this layer (see LayerTarget); decode goroutine.
 	w, h int
 	fits bool
 	// scaler makes this layer's pictures; only the decode goroutine uses it.

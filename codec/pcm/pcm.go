@@ -11,8 +11,8 @@ import (
 	"math"
 )
 
-// Format is a sample layout.
-type Format struct {
+// Layout is a sample layout.
+type Layout struct {
 	// Bits per sample: 8, 16, 24, 32 or 64 (64 float only).
 	Bits int
 	// Float is IEEE 754 (32 or 64 bits).
@@ -28,7 +28,7 @@ type Format struct {
 const MaxChannels = 8
 
 // Valid reports whether the layout is one Convert takes.
-func (f Format) Valid() error {
+func (f Layout) Valid() error {
 	switch {
 	case f.Float && (f.Bits == 32 || f.Bits == 64) && !f.Unsigned:
 	case !f.Float && (f.Bits == 8 || f.Bits == 16 || f.Bits == 24 || f.Bits == 32):
@@ -38,7 +38,7 @@ func (f Format) Valid() error {
 	return nil
 }
 
-func (f Format) String() string {
+func (f Layout) String() string {
 	kind := "signed"
 	if f.Float {
 		kind = "float"
@@ -56,15 +56,15 @@ func (f Format) String() string {
 }
 
 // S16LE is the layout of media.CodecPCM.
-var S16LE = Format{Bits: 16}
+var S16LE = Layout{Bits: 16}
 
 // BytesPerSample is the size of one sample of one channel.
-func (f Format) BytesPerSample() int { return f.Bits / 8 }
+func (f Layout) BytesPerSample() int { return f.Bits / 8 }
 
 // Convert appends the samples of src, in layout f, to dst as signed 16-bit
 // little-endian and returns it. A partial sample at the end of src is
 // dropped. The output is never larger than twice the input.
-func Convert(dst, src []byte, f Format) []byte {
+func Convert(dst, src []byte, f Layout) []byte {
 	n := f.BytesPerSample()
 	if n == 0 {
 		return dst
@@ -82,7 +82,7 @@ func Convert(dst, src []byte, f Format) []byte {
 }
 
 // sample converts one sample to signed 16 bits.
-func sample(b []byte, f Format) int16 {
+func sample(b []byte, f Layout) int16 {
 	if f.Float {
 		var v float64
 		if f.Bits == 32 {

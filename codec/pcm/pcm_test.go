@@ -31,21 +31,21 @@ func TestConvert(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		f    Format
+		f    Layout
 		in   []byte
 		want []int16
 	}{
-		{"u8", Format{Bits: 8, Unsigned: true}, []byte{0x80, 0xff, 0x00, 0x81}, []int16{0, 0x7f00, -0x8000, 0x100}},
-		{"s8", Format{Bits: 8}, []byte{0x00, 0x7f, 0x80}, []int16{0, 0x7f00, -0x8000}},
+		{"u8", Layout{Bits: 8, Unsigned: true}, []byte{0x80, 0xff, 0x00, 0x81}, []int16{0, 0x7f00, -0x8000, 0x100}},
+		{"s8", Layout{Bits: 8}, []byte{0x00, 0x7f, 0x80}, []int16{0, 0x7f00, -0x8000}},
 		{"s16le", S16LE, []byte{0x34, 0x12, 0xff, 0xff, 0x01}, []int16{0x1234, -1}},
-		{"s16be", Format{Bits: 16, BigEndian: true}, []byte{0x12, 0x34, 0x80, 0x00}, []int16{0x1234, -0x8000}},
-		{"s24le", Format{Bits: 24}, []byte{0xff, 0x34, 0x12, 0x00, 0x00, 0x80}, []int16{0x1234, -0x8000}},
-		{"s24be", Format{Bits: 24, BigEndian: true}, []byte{0x12, 0x34, 0xff}, []int16{0x1234}},
-		{"s32le", Format{Bits: 32}, []byte{0, 0, 0x34, 0x12, 0xff, 0xff, 0xff, 0xff}, []int16{0x1234, -1}},
-		{"s32be", Format{Bits: 32, BigEndian: true}, []byte{0x12, 0x34, 0, 0}, []int16{0x1234}},
-		{"f32le", Format{Bits: 32, Float: true}, cat(f32(0.5, false), f32(-1, false), f32(2, false)), []int16{16384, -32768, 32767}},
-		{"f32be", Format{Bits: 32, Float: true, BigEndian: true}, f32(-0.25, true), []int16{-8192}},
-		{"f64le", Format{Bits: 64, Float: true}, cat(f64(0.5), f64(math.NaN())), []int16{16384, 0}},
+		{"s16be", Layout{Bits: 16, BigEndian: true}, []byte{0x12, 0x34, 0x80, 0x00}, []int16{0x1234, -0x8000}},
+		{"s24le", Layout{Bits: 24}, []byte{0xff, 0x34, 0x12, 0x00, 0x00, 0x80}, []int16{0x1234, -0x8000}},
+		{"s24be", Layout{Bits: 24, BigEndian: true}, []byte{0x12, 0x34, 0xff}, []int16{0x1234}},
+		{"s32le", Layout{Bits: 32}, []byte{0, 0, 0x34, 0x12, 0xff, 0xff, 0xff, 0xff}, []int16{0x1234, -1}},
+		{"s32be", Layout{Bits: 32, BigEndian: true}, []byte{0x12, 0x34, 0, 0}, []int16{0x1234}},
+		{"f32le", Layout{Bits: 32, Float: true}, cat(f32(0.5, false), f32(-1, false), f32(2, false)), []int16{16384, -32768, 32767}},
+		{"f32be", Layout{Bits: 32, Float: true, BigEndian: true}, f32(-0.25, true), []int16{-8192}},
+		{"f64le", Layout{Bits: 64, Float: true}, cat(f64(0.5), f64(math.NaN())), []int16{16384, 0}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			require.NoError(t, c.f.Valid())
@@ -58,7 +58,7 @@ func TestConvert(t *testing.T) {
 			}
 		})
 	}
-	require.Error(t, Format{Bits: 12}.Valid())
-	require.Error(t, Format{Bits: 16, Float: true}.Valid())
-	require.Empty(t, Convert(nil, []byte{1, 2}, Format{}))
+	require.Error(t, Layout{Bits: 12}.Valid())
+	require.Error(t, Layout{Bits: 16, Float: true}.Valid())
+	require.Empty(t, Convert(nil, []byte{1, 2}, Layout{}))
 }

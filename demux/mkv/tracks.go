@@ -39,7 +39,7 @@ type trackState struct {
 	encodings bool
 	// pcm is the sample layout of an A_PCM track, converted to 16-bit
 	// little-endian frame by frame.
-	pcm *pcm.Format
+	pcm *pcm.Layout
 
 	track *media.Track
 	skip  bool
@@ -289,7 +289,7 @@ func (t *trackState) setupAudio(tr *media.Track) error {
 		// Matroska codec mappings: A_PCM/INT/LIT is little-endian and
 		// unsigned at 8 bits, A_PCM/INT/BIG big-endian and signed,
 		// A_PCM/FLOAT/IEEE little-endian; BitDepth says the size.
-		f := pcm.Format{Bits: int(min(t.bitDepth, 64))}
+		f := pcm.Layout{Bits: int(min(t.bitDepth, 64))}
 		switch t.codecID {
 		case "A_PCM/INT/LIT":
 			f.Unsigned = f.Bits == 8

@@ -42,7 +42,7 @@ type track struct {
 	// Uncompressed audio (PCM, G.711): QuickTime makes every sample of
 	// all channels a sample of the tables, so consecutive ones are joined
 	// into frames of pcmFrameDuration (see Demuxer.emitPCM).
-	pcm        *pcm.Format
+	pcm        *pcm.Layout
 	blockAlign int
 	pend       *media.Frame
 	pendCount  int // samples in pend

@@ -75,7 +75,7 @@ type entryInfo struct {
 	// pcm is the layout of uncompressed samples (media.CodecPCM tracks),
 	// converted to 16-bit little-endian; blockAlign is the size of one
 	// sample of all channels (uncompressed tracks, G.711 included).
-	pcm        *pcm.Format
+	pcm        *pcm.Layout
 	blockAlign int
 }
 
@@ -361,29 +361,29 @@ const (
 //
 // Specification: QuickTime File Format, "Sound Sample Description
 // (Version 2)" and "Endian Atom ('enda')".
-func pcmFormat(typ string, bits int, flags uint32, children []byte) (pcm.Format, error) {
+func pcmFormat(typ string, bits int, flags uint32, children []byte) (pcm.Layout, error) {
 	little := false
 	if enda := findChild(children, "enda"); len(enda) >= 2 {
 		little = binary.BigEndian.Uint16(enda) != 0
 	}
-	var f pcm.Format
+	var f pcm.Layout
 	switch typ {
 	case "sowt":
-		f = pcm.Format{Bits: bits, Unsigned: bits == 8}
+		f = pcm.Layout{Bits: bits, Unsigned: bits == 8}
 	case "twos":
-		f = pcm.Format{Bits: bits, BigEndian: true}
+		f = pcm.Layout{Bits: bits, BigEndian: true}
 	case "raw ", "NONE":
-		f = pcm.Format{Bits: 8, Unsigned: true}
+		f = pcm.Layout{Bits: 8, Unsigned: true}
 	case "in24":
-		f = pcm.Format{Bits: 24, BigEndian: !little}
+		f = pcm.Layout{Bits: 24, BigEndian: !little}
 	case "in32":
-		f = pcm.Format{Bits: 32, BigEndian: !little}
+		f = pcm.Layout{Bits: 32, BigEndian: !little}
 	case "fl32":
-		f = pcm.Format{Bits: 32, Float: true, BigEndian: !little}
+		f = pcm.Layout{Bits: 32, Float: true, BigEndian: !little}
 	case "fl64":
-		f = pcm.Format{Bits: 64, Float: true, BigEndian: !little}
+		f = pcm.Layout{Bits: 64, Float: true, BigEndian: !little}
 	case "lpcm":
-		f = pcm.Format{Bits: bits, Float: flags&lpcmFloat != 0, BigEndian: flags&lpcmBigEndian != 0,
+		f = pcm.Layout{Bits: bits, Float: flags&lpcmFloat != 0, BigEndian: flags&lpcmBigEndian != 0,
 			Unsigned: flags&(lpcmFloat|lpcmSigned) == 0}
 	}
 	return f, f.Valid()

@@ -85,7 +85,7 @@ func (d *Demuxer) Initialize() error {
 // format is what the fmt chunk says.
 type format struct {
 	codec      media.CodecID
-	pcm        pcm.Format // for CodecPCM
+	pcm        pcm.Layout // for CodecPCM
 	rate       int
 	channels   int
 	blockAlign int
@@ -170,9 +170,9 @@ func parseFmt(b []byte) (*format, error) {
 	}
 	switch tag {
 	case formatPCM:
-		f.codec, f.pcm = media.CodecPCM, pcm.Format{Bits: bits, Unsigned: bits == 8}
+		f.codec, f.pcm = media.CodecPCM, pcm.Layout{Bits: bits, Unsigned: bits == 8}
 	case formatFloat:
-		f.codec, f.pcm = media.CodecPCM, pcm.Format{Bits: bits, Float: true}
+		f.codec, f.pcm = media.CodecPCM, pcm.Layout{Bits: bits, Float: true}
 	case formatALaw, formatMULaw:
 		if bits != 8 {
 			return nil, errs.Malformed("G.711 of %d bits per sample", bits)

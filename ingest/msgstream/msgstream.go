@@ -4,7 +4,7 @@
 //
 // Both transports deliver whole messages: a read into a buffer smaller
 // than the message loses the rest of it (UDP truncates, SRT drops), so a
-// Reader reads each message whole into its own buffer and hands it out
+// Stream reads each message whole into its own buffer and hands it out
 // from there. MPEG-TS packets never cross messages, so the stream is the
 // messages one after another.
 package msgstream
@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Conn is what a Reader reads from: ReadMessage reads one whole message
+// Conn is what a Stream reads from: ReadMessage reads one whole message
 // into p (which has room for the largest one the transport delivers);
 // SetReadDeadline bounds the wait.
 type Conn interface {
@@ -23,8 +23,8 @@ type Conn interface {
 	SetReadDeadline(t time.Time) error
 }
 
-// Reader is a byte stream over a Conn. Not safe for concurrent use.
-type Reader struct {
+// Stream is a byte stream over a Conn. Not safe for concurrent use.
+type Stream struct {
 	conn    Conn
 	timeout time.Duration
 	onIdle  func(time.Duration) error
@@ -32,17 +32,17 @@ type Reader struct {
 	pending []byte
 }
 
-// New returns a Reader of conn's messages of at most maxMessage bytes. A
+// New returns a Stream of conn's messages of at most maxMessage bytes. A
 // read that waits more than timeout for a message fails with onIdle's
 // error, which should say what was not received.
-func New(conn Conn, maxMessage int, timeout time.Duration, onIdle func(time.Duration) error) *Reader {
-	return &Reader{conn: conn, timeout: timeout, onIdle: onIdle, buf: make([]byte, maxMessage)}
+func New(conn Conn, maxMessage int, timeout time.Duration, onIdle func(time.Duration) error) *Stream {
+	return &Stream{conn: conn, timeout: timeout, onIdle: onIdle, buf: make([]byte, maxMessage)}
 }
 
 // Read reads the rest of the current message, or the next one. Data that
 // came with an error is returned and the error left to the next message
 // read, which a closed or failed connection reports again.
-func (r *Reader) Read(p []byte) (int, error) {
+func (r *Stream) Read(p []byte) (int, error) {
 	for len(r.pending) == 0 {
 		if err := r.conn.SetReadDeadline(time.Now().Add(r.timeout)); err != nil {
 			return 0, err

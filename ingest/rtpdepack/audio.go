@@ -94,7 +94,7 @@ func (t *TrackDepacketizer) initAudio() error {
 		}
 		// RTP carries L8 unsigned, L16 and L24 big-endian (RFC 3551
 		// section 4.5.10, RFC 3190); frames are 16-bit little-endian.
-		pf := pcm.Format{Bits: f.BitDepth, BigEndian: true, Unsigned: f.BitDepth == 8}
+		pf := pcm.Layout{Bits: f.BitDepth, BigEndian: true, Unsigned: f.BitDepth == 8}
 		if err := pf.Valid(); err != nil {
 			return err
 		}
@@ -153,7 +153,7 @@ type oneFrame struct {
 	d interface {
 		Decode(pkt *rtp.Packet) ([]byte, error)
 	}
-	convert *pcm.Format
+	convert *pcm.Layout
 }
 
 func (o oneFrame) Decode(pkt *rtp.Packet) ([][]byte, error) {

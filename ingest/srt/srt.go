@@ -210,7 +210,7 @@ const maxMessage = 1500
 // based: a Read with a buffer smaller than the message loses the rest of
 // it, so msgstream reads whole messages and hands them out.
 type connReader struct {
-	*msgstream.Reader
+	*msgstream.Stream
 	c msgConn
 }
 
@@ -220,7 +220,7 @@ type srtMessages struct{ msgConn }
 func (m srtMessages) ReadMessage(p []byte) (int, error) { return m.Read(p) }
 
 func newConnReader(c msgConn) *connReader {
-	return &connReader{c: c, Reader: msgstream.New(srtMessages{c}, maxMessage, DefaultReadTimeout, func(d time.Duration) error {
+	return &connReader{c: c, Stream: msgstream.New(srtMessages{c}, maxMessage, DefaultReadTimeout, func(d time.Duration) error {
 		return fmt.Errorf("%w: nothing received for %v", ErrTimeout, d)
 	})}
 }

@@ -28,10 +28,6 @@ type Sink interface {
 	Frame(f *media.Frame) error
 }
 
-// Splice is an SCTE-35 splice_insert of an MPEG-TS input, on the timeline
-// of the frames.
-type Splice = ts.SpliceInsert
-
 // Config configures a pull.
 type Config struct {
 	// URL is http(s)://, srt://, rtsp(s):// or udp://.
@@ -42,7 +38,7 @@ type Config struct {
 	Sink   Sink
 	// OnSplice receives SCTE-35 splice_insert commands (TS inputs:
 	// HTTP, HLS with TS segments, SRT). Optional.
-	OnSplice func(Splice) error
+	OnSplice func(ts.SpliceInsert) error
 	// OnFormat is told the recognized container. Optional.
 	OnFormat func(Format)
 	// OnHLSVariant is told the variant an HLS master playlist led to.

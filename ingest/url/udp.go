@@ -85,7 +85,7 @@ func (d datagrams) ReadMessage(p []byte) (int, error) {
 // newDatagramReader returns pc's datagrams as a byte stream (MPEG-TS
 // packets do not cross datagrams) whose reads end after timeout of
 // silence.
-func newDatagramReader(pc net.PacketConn, timeout time.Duration) *msgstream.Reader {
+func newDatagramReader(pc net.PacketConn, timeout time.Duration) *msgstream.Stream {
 	return msgstream.New(datagrams{pc}, maxDatagram, timeout, func(d time.Duration) error {
 		return fmt.Errorf("nothing received on udp for %v", d)
 	})

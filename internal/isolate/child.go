@@ -52,9 +52,9 @@ func RunChild(r io.Reader, w io.Writer, log logger.Logger) error {
 		switch m.Op {
 		case opVideo:
 			v := m.Video
-			layers := make([]transcode.Layer, len(v.Layers))
+			layers := make([]transcode.LayerTarget, len(v.Layers))
 			for i, l := range v.Layers {
-				layers[i] = transcode.Layer{Width: l.Width, Height: l.Height, Bitrate: l.Bitrate}
+				layers[i] = transcode.LayerTarget{Width: l.Width, Height: l.Height, Bitrate: l.Bitrate}
 			}
 			tc, err := transcode.NewVideo(transcode.VideoConfig{
 				Source: v.Source, Codec: v.Codec, MaxFrameRate: v.FrameRate, Layers: layers, Blocking: v.Blocking,

@@ -160,9 +160,9 @@ func run(path string, audioBitrate int, noAudio bool, pause []int, isolateBin st
 					return err
 				}
 				layers = plan.Fit(uint32(t.Width), uint32(t.Height))
-				tl := make([]transcode.Layer, len(layers))
+				tl := make([]transcode.LayerTarget, len(layers))
 				for i, l := range layers {
-					tl[i] = transcode.Layer{Width: int(l.Width), Height: int(l.Height), Bitrate: int(l.Bitrate)}
+					tl[i] = transcode.LayerTarget{Width: int(l.Width), Height: int(l.Height), Bitrate: int(l.Bitrate)}
 					res.Layers = append(res.Layers, fmt.Sprintf("%dx%d@%d", l.Width, l.Height, l.Bitrate))
 				}
 				frames = make([]atomic.Int64, len(tl))

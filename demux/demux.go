@@ -40,6 +40,21 @@ var (
 	ErrUnsupportedCodec = errors.New("unsupported codec")
 )
 
+// Reason returns a sentinel error with its own text that matches base
+// (one of the reasons above) with errors.Is: for an input that is not a
+// container but refuses media for the same reasons — an RTP payload format
+// no frame can be made of is an unsupported codec, an RTSP stream without
+// a playable track has no tracks — so that callers need one vocabulary.
+func Reason(text string, base error) error { return &reasonError{text, base} }
+
+type reasonError struct {
+	text string
+	base error
+}
+
+func (e *reasonError) Error() string { return e.text }
+func (e *reasonError) Unwrap() error { return e.base }
+
 // Error is the error of a demuxer about its input.
 type Error struct {
 	// Reason is ErrMalformed, ErrTruncated, ErrOverLimit, ErrNoTracks or

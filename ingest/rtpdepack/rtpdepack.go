@@ -55,12 +55,14 @@ import (
 	"github.com/pion/rtp"
 	psdp "github.com/pion/sdp/v3"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/media"
 )
 
 // ErrUnsupported is wrapped by the error of New for a payload format that
-// no frame can be made of (and by ParseFormat for one it cannot read).
-var ErrUnsupported = errors.New("unsupported RTP payload format")
+// no frame can be made of (and by ParseFormat for one it cannot read). It
+// matches demux.ErrUnsupportedCodec.
+var ErrUnsupported = demux.Reason("unsupported RTP payload format", demux.ErrUnsupportedCodec)
 
 // Sink receives the track and frames of a depacketized stream, on the
 // goroutine that calls TrackDepacketizer.Write.

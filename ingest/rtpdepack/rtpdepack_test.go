@@ -19,6 +19,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/codec/aac"
 	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/media"
 )
 
@@ -524,6 +525,7 @@ func TestSharedClock(t *testing.T) {
 func TestRefused(t *testing.T) {
 	_, err := New(Config{Format: &format.MJPEG{}})
 	require.ErrorIs(t, err, ErrUnsupported)
+	require.ErrorIs(t, err, demux.ErrUnsupportedCodec, "one vocabulary with the demuxers")
 	require.ErrorContains(t, err, "JPEG")
 	_, err = New(Config{Format: &format.MPEG4Audio{PayloadTyp: 96}})
 	require.ErrorIs(t, err, ErrUnsupported, "MPEG-4 audio without its configuration")

@@ -43,6 +43,7 @@ import (
 	"github.com/livekit/protocol/logger"
 	"github.com/pion/rtp"
 
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/ingest/rtpdepack"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -52,8 +53,8 @@ import (
 const ReadTimeout = 10 * time.Second
 
 // ErrNoSupportedMedia is returned when the server's stream has no track
-// this input can play.
-var ErrNoSupportedMedia = errors.New("no supported media in the RTSP stream")
+// this input can play. It matches demux.ErrNoTracks.
+var ErrNoSupportedMedia = demux.Reason("no supported media in the RTSP stream", demux.ErrNoTracks)
 
 // Sink receives the tracks and frames of the stream. It is called from
 // gortsplib's reader goroutines, one track at a time per media; it must

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/internal/testutil/rtsptest"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -210,6 +211,7 @@ func TestPullErrors(t *testing.T) {
 		defer unpublish()
 		err = Pull(ctx, Config{URL: srv.URL("g722"), Sink: newRecordSink(1)})
 		require.ErrorIs(t, err, ErrNoSupportedMedia)
+		require.ErrorIs(t, err, demux.ErrNoTracks, "one vocabulary with the demuxers")
 		require.ErrorContains(t, err, "G722")
 	})
 

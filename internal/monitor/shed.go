@@ -150,6 +150,7 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var dropped int64
+	behind := 0 // sessions that dropped or skipped a frame in this sample
 	drops := make(map[*tracked]int64, len(sessions))
 	var cands []*tracked
 	capacity := 0
@@ -159,8 +160,9 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 		if sheddable {
 			d += sh.LatePictures()
 		}
-		if prev, ok := s.drops[t]; ok && d >= prev {
+		if prev, ok := s.drops[t]; ok && d > prev {
 			dropped += d - prev
+			behind++
 		}
 		drops[t] = d
 		if sheddable {
@@ -175,7 +177,11 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 		return
 	}
 
-	late := dropped >= s.conf.LateDrops
+	// A machine that cannot keep up makes every transcoding session late;
+	// one session alone behind is its own source's doing (a publisher
+	// bursting faster than real time, a picture size it cannot decode in
+	// time) and must not cost the other sessions their top layers.
+	late := dropped >= s.conf.LateDrops && behind >= 2
 	if late {
 		s.lateRun++
 		s.calmSince = now

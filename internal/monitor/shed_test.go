@@ -165,6 +165,26 @@ func TestShedNewestTopLayerFirst(t *testing.T) {
 	require.Contains(t, out, `livekit_ingress_video_layer_sheds_total{node_id="n1",reason="frames_dropped"} 6`)
 }
 
+// TestShedNotForOneSession: a session that alone drops frames — a
+// publisher bursting faster than real time — sheds nobody's layers, its
+// own included: only the machine falling behind (sessions late
+// together) does.
+func TestShedNotForOneSession(t *testing.T) {
+	r := newShedRig(t, 3)
+	r.tick(0)
+	for range 20 {
+		r.sessions[2].dropped.Add(50)
+		r.tick(0)
+	}
+	require.Equal(t, []int64{0, 0, 0}, r.shed(), "one session's drops")
+	for range 4 {
+		r.sessions[0].dropped.Add(5)
+		r.sessions[1].late.Add(5)
+		r.tick(0)
+	}
+	require.Equal(t, []int64{0, 0, 1}, r.shed(), "two sessions behind together: the machine")
+}
+
 // TestShedRestore: layers come back one at a time after 20 s without a
 // late sample; a shed soon after a resume doubles that wait.
 func TestShedRestore(t *testing.T) {

@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,18 +47,35 @@ type tributaryOpts struct {
 	Launch func(t *testing.T, confPath string) *e2e.Process
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
+// freePort returns a port for a server under test (TCP or UDP) that is
+// free, below the ephemeral range, and not given to another test.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return e2e.MustFreePort(t)
 }
 
 // startTributary writes a config file and starts the binary, returning once
-// its health endpoint answers.
+// its health endpoint answers. A start that lost a port to another process
+// between the harness choosing it and Tributary binding it ("address
+// already in use") is retried on new ports.
 func startTributary(t *testing.T, o tributaryOpts) *tributary {
+	t.Helper()
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		tr, err := startTributaryOnce(t, o)
+		if err == nil {
+			return tr
+		}
+		if attempt == attempts || !strings.Contains(tr.Tail(1<<16), "address already in use") {
+			t.Fatalf("tributary did not become healthy: %v", err)
+		}
+		t.Logf("tributary attempt %d lost a port race, retrying on new ports: %v", attempt, err)
+	}
+}
+
+// startTributaryOnce is one attempt of startTributary; on error the
+// returned tributary's process has exited or is killed at cleanup.
+func startTributaryOnce(t *testing.T, o tributaryOpts) (*tributary, error) {
 	t.Helper()
 	dir := t.TempDir()
 	if o.StorePath == "" {
@@ -130,12 +146,12 @@ logging:
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return tr
+				return tr, nil
 			}
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("tributary did not become healthy: %v", context.Cause(ctx))
+			return tr, context.Cause(ctx)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

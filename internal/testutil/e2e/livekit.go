@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -172,32 +170,17 @@ func waitHTTP(url string, exited <-chan struct{}, timeout time.Duration) error {
 	}
 }
 
-// freePorts returns three distinct ports that were free on 127.0.0.1 a
-// moment ago: two for TCP (signalling, ICE/TCP) and one for UDP (ICE/UDP).
-// All listeners are held until the three are chosen so that the kernel
-// cannot hand out the same port twice; another process can still take one
-// before the server binds it, which StartLiveKit retries.
+// freePorts returns three distinct ports from FreePort: two for TCP
+// (signalling, ICE/TCP) and one for UDP (ICE/UDP). Another process can
+// still take one before the server binds it, which StartLiveKit retries.
 func freePorts() ([3]int, error) {
 	var ports [3]int
-	var closers []io.Closer
-	defer func() {
-		for _, c := range closers {
-			_ = c.Close()
-		}
-	}()
-	for i := range 2 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for i := range ports {
+		p, err := FreePort()
 		if err != nil {
-			return ports, fmt.Errorf("find free TCP port: %w", err)
+			return ports, err
 		}
-		closers = append(closers, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
+		ports[i] = p
 	}
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return ports, fmt.Errorf("find free UDP port: %w", err)
-	}
-	closers = append(closers, c)
-	ports[2] = c.LocalAddr().(*net.UDPAddr).Port
 	return ports, nil
 }

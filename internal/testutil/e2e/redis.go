@@ -42,12 +42,7 @@ func StartRedis(t testing.TB) *Redis {
 	bin := RedisServerBin(t)
 	var lastErr error
 	for attempt := 1; attempt <= liveKitStartAttempts; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("find a free port: %v", err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
+		port := MustFreePort(t)
 		args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", t.TempDir()}
 		p := StartProcess(t, "redis-server", bin, args...)

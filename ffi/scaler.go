@@ -3,11 +3,16 @@
 package ffi
 
 /*
+#include <stdlib.h>
 #include "ffi.h"
+#include "resize.h"
 */
 import "C"
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 var swsFlags = map[ScaleFlags]C.int{
 	ScaleBilinear:     C.SWS_BILINEAR,
@@ -23,11 +28,21 @@ var swsFlags = map[ScaleFlags]C.int{
 // The source size and pixel format are taken from each source frame: the
 // context is rebuilt (sws_getCachedContext) only when they change, so a
 // mid-stream resolution change or a "yuvj420p"/10-bit source just works.
+//
+// With ScaleArea, a YUV420P source exactly twice or 3/2 the destination
+// size (the default simulcast ladder's ratios) is resized by Tributary's
+// own area kernels (resize.h), which give the same pictures as libswscale
+// within its rounding at a fraction of its cost.
 type Scaler struct {
 	ctx        *C.struct_SwsContext
 	dstW, dstH int
 	flags      C.int
 	closed     bool
+	// tmp is the two-thirds kernel's row buffer (tmpN uint16_t).
+	tmp  *C.uint16_t
+	tmpN int
+	// swscaleOnly turns the kernels off (tests compare the two).
+	swscaleOnly bool
 }
 
 // NewScaler prepares a scaler from srcW×srcH YUV420P to dstW×dstH YUV420P.
@@ -82,14 +97,31 @@ func (s *Scaler) Scale(src, dst *VideoFrame) error {
 		return fmt.Errorf("scaler: destination is %dx%d %s, want %dx%d yuv420p",
 			dst.f.width, dst.f.height, dst.Format(), s.dstW, s.dstH)
 	}
-	if err := s.prepare(int(src.f.width), int(src.f.height), src.f.format); err != nil {
-		return err
-	}
 	if err := dst.MakeWritable(); err != nil {
 		return err
 	}
-	if ret := C.ffi_scale(s.ctx, src.f, dst.f); ret < 0 {
-		return avErr("scaler", "scale", ret)
+	kind := C.int(0)
+	if s.flags == C.SWS_AREA && !s.swscaleOnly {
+		kind = C.ffi_resize_kind(src.f.format, src.f.width, src.f.height, dst.f.width, dst.f.height)
+	}
+	if kind != 0 {
+		if n := 2*int(src.f.width) + 8; kind == 3 && s.tmpN < n {
+			C.free(unsafe.Pointer(s.tmp))
+			s.tmp = (*C.uint16_t)(C.malloc(C.size_t(n * 2)))
+			if s.tmp == nil {
+				s.tmpN = 0
+				return fmt.Errorf("scaler: out of memory")
+			}
+			s.tmpN = n
+		}
+		C.ffi_resize(kind, src.f, dst.f, s.tmp)
+	} else {
+		if err := s.prepare(int(src.f.width), int(src.f.height), src.f.format); err != nil {
+			return err
+		}
+		if ret := C.ffi_scale(s.ctx, src.f, dst.f); ret < 0 {
+			return avErr("scaler", "scale", ret)
+		}
 	}
 	dst.PTS = src.PTS
 	dst.Key = src.Key
@@ -99,8 +131,16 @@ func (s *Scaler) Scale(src, dst *VideoFrame) error {
 // Close frees the scaler. It is idempotent.
 func (s *Scaler) Close() {
 	s.closed = true
+	C.free(unsafe.Pointer(s.tmp))
+	s.tmp, s.tmpN = nil, 0
 	if s.ctx != nil {
 		C.sws_freeContext(s.ctx)
 		s.ctx = nil
 	}
+}
+
+// resizeKind is the kernel Scale uses from src to dst with ScaleArea (0:
+// libswscale); for tests.
+func resizeKind(src, dst *VideoFrame) int {
+	return int(C.ffi_resize_kind(src.f.format, src.f.width, src.f.height, dst.f.width, dst.f.height))
 }

@@ -50,6 +50,11 @@ const (
 	maxChunkStreams = 64
 	// maxMessageStreams bounds message streams per connection.
 	maxMessageStreams = 16
+	// readBufferSize is each connection's read buffer. go-rtmp's default
+	// (4 KiB) is one chunk of most encoders, which made every chunk two
+	// read system calls (header, payload); 64 KiB takes what the socket
+	// holds in one (benchmarks/idle.sh).
+	readBufferSize = 64 << 10
 )
 
 // Publisher receives the media of one authorized publish.
@@ -137,7 +142,8 @@ func (s *Server) Initialize() error {
 			h := &handler{s: s, conn: tc, log: s.Logger.WithValues("remote", c.RemoteAddr().String())}
 			tc.h = h
 			return tc, &gortmp.ConnConfig{
-				Handler: h,
+				Handler:          h,
+				ReaderBufferSize: readBufferSize,
 				ControlState: gortmp.StreamControlStateConfig{
 					MaxMessageSize:    maxMessageSize,
 					MaxChunkStreams:   maxChunkStreams,

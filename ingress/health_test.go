@@ -37,3 +37,29 @@ func TestHealthHandler(t *testing.T) {
 	require.Equal(t, 503, code)
 	require.Contains(t, body, "No availability")
 }
+
+// TestHealthAvailabilityFollowsAdmission: while admission would refuse a
+// session, /availability answers 503 with the reason, and 200 again once
+// a session ended.
+func TestHealthAvailabilityFollowsAdmission(t *testing.T) {
+	a := &oneSlot{}
+	m := newTestManager(t)
+	m.conf.Admission = a
+	h := m.HealthHandler()
+	get := func() (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/availability", nil))
+		b, _ := io.ReadAll(rec.Body)
+		return rec.Code, string(b)
+	}
+	code, _ := get()
+	require.Equal(t, 200, code)
+	release, err := a.Reserve(0, true)
+	require.NoError(t, err)
+	code, body := get()
+	require.Equal(t, 503, code)
+	require.Contains(t, body, "no CPU capacity")
+	release()
+	code, _ = get()
+	require.Equal(t, 200, code)
+}

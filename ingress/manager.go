@@ -43,6 +43,9 @@ type Admission interface {
 	// Reserve charges a session's cost until release is called, or
 	// declines it with the reason.
 	Reserve(input livekit.IngressInput, transcoding bool) (release func(), err error)
+	// CanAccept reports whether the most expensive session would be
+	// admitted now (/availability).
+	CanAccept() bool
 }
 
 // Manager owns the ingress records and the running sessions. The API

@@ -355,7 +355,13 @@ type oneSlot struct {
 	used bool
 }
 
-var errFull = errors.New("this worker has no CPU capacity for the session: it runs one at a time")
+var errFull = errors.New("no CPU capacity for the session: it runs one at a time")
+
+func (a *oneSlot) CanAccept() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !a.used
+}
 
 func (a *oneSlot) Reserve(livekit.IngressInput, bool) (func(), error) {
 	a.mu.Lock()

@@ -65,7 +65,7 @@ func (c Costs) withDefaults(d Costs) Costs {
 func (c Costs) max() float64 { return max(c.RTMP, c.WHIP, c.WHIPBypass, c.URL) }
 
 // ErrNoCapacity is the reason a worker declines a session.
-var ErrNoCapacity = errors.New("this worker has no CPU capacity for the session")
+var ErrNoCapacity = errors.New("no CPU capacity for the session")
 
 // Config configures a Monitor.
 type Config struct {

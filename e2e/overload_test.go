@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -82,6 +83,9 @@ func TestStandaloneAdmission(t *testing.T) {
 
 	ff := small("first", first.StreamKey, 60*time.Second)
 	waitState(ctx, t, c, first.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
+	// Readiness follows admission: a load balancer stops sending here.
+	code, body := httpGet(ctx, tr.HealthURL+"/availability", nil)
+	require.Equal(t, http.StatusServiceUnavailable, code, "/availability with no room for a transcode: %s", body)
 
 	small("second", second.StreamKey, 5*time.Second)
 	refused := waitState(ctx, t, c, second.IngressId, livekit.IngressState_ENDPOINT_ERROR)
@@ -96,6 +100,8 @@ func TestStandaloneAdmission(t *testing.T) {
 	// The first session ends: its share is free again.
 	require.NoError(t, syscall.Kill(ff.PID(), syscall.SIGKILL))
 	waitState(ctx, t, c, first.IngressId, livekit.IngressState_ENDPOINT_INACTIVE)
+	code, body = httpGet(ctx, tr.HealthURL+"/availability", nil)
+	require.Equal(t, http.StatusOK, code, "/availability once the share is free: %s", body)
 	small("second-again", second.StreamKey, 60*time.Second)
 	waitState(ctx, t, c, second.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
 }

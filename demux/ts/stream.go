@@ -11,6 +11,7 @@ import (
 	"github.com/tributary-ingress/tributary/codec/ac3"
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/h265"
+	"github.com/tributary-ingress/tributary/codec/paramsets"
 	"github.com/tributary-ingress/tributary/codec/mp3"
 	"github.com/tributary-ingress/tributary/codec/mpeg2"
 	"github.com/tributary-ingress/tributary/media"
@@ -27,8 +28,8 @@ type stream struct {
 	latm *aac.LATM
 
 	track *media.Track
-	// vps, sps and pps are the parameter sets the track was built from.
-	vps, sps, pps []byte
+	// params are the parameter sets the track was built from.
+	params paramsets.Sets
 	// seen is set when the stream pushed a frame since the last anchoring.
 	seen bool
 
@@ -175,63 +176,19 @@ func (d *Demuxer) handleMPEG2(s *stream, pes *astits.PESData) error {
 // updateVideoTrack takes the parameter sets of an access unit and sets up
 // a new track when they are complete and differ from the current ones.
 func (d *Demuxer) updateVideoTrack(s *stream, au [][]byte) error {
-	vps, sps, pps := s.vps, s.sps, s.pps
-	for _, u := range au {
-		if s.codec == media.CodecH264 {
-			switch h264.Type(u) {
-			case h264.NALUTypeSPS:
-				sps = u
-			case h264.NALUTypePPS:
-				pps = u
-			}
-			continue
-		}
-		switch h265.Type(u) {
-		case h265.NALUTypeVPS:
-			vps = u
-		case h265.NALUTypeSPS:
-			sps = u
-		case h265.NALUTypePPS:
-			pps = u
-		}
-	}
-	if sps == nil || pps == nil || (s.codec == media.CodecH265 && vps == nil) {
-		return nil
-	}
-	if s.track != nil && bytes.Equal(vps, s.vps) && bytes.Equal(sps, s.sps) && bytes.Equal(pps, s.pps) {
+	params, _ := paramsets.Scan(s.codec, au, s.params)
+	if !params.Complete(s.codec) || (s.track != nil && params.Equal(s.params)) {
 		return nil
 	}
 	t := &media.Track{ID: int(s.pid), Kind: media.KindVideo, Codec: s.codec, ClockRate: VideoClockRate}
-	if s.codec == media.CodecH264 {
-		info, err := h264.ParseSPS(sps)
-		if err != nil || len(sps) < 4 {
-			d.stats.DecodeErrors++
-			return nil
-		}
-		t.Width, t.Height = info.Width, info.Height
-		cfg := h264.DecoderConfig{
-			ProfileIndication: sps[1], ProfileCompatibility: sps[2], LevelIndication: sps[3],
-			LengthSize: 4, SPS: [][]byte{sps}, PPS: [][]byte{pps},
-		}
-		if t.Config, err = cfg.Marshal(); err != nil {
-			d.stats.DecodeErrors++
-			return nil
-		}
-	} else {
-		info, err := h265.ParseSPS(sps)
-		if err != nil {
-			d.stats.DecodeErrors++
-			return nil
-		}
-		t.Width, t.Height = info.Width, info.Height
-		if t.Config, err = marshalHVCC(info, vps, sps, pps); err != nil {
-			d.stats.DecodeErrors++
-			return nil
-		}
+	var err error
+	if t.Width, t.Height, t.Config, err = paramsets.Config(s.codec, params); err != nil {
+		d.stats.DecodeErrors++
+		return nil
 	}
 	// The parameter sets alias a PES payload that also backs frames: keep
 	// copies so nothing retains more than it needs.
-	s.vps, s.sps, s.pps = bytes.Clone(vps), bytes.Clone(sps), bytes.Clone(pps)
+	s.params = params.Clone()
 	s.track = t
 	return d.OnTrack(t)
 }

@@ -11,8 +11,7 @@ import (
 	mch265 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
 	"github.com/tributary-ingress/tributary/codec/av1"
-	"github.com/tributary-ingress/tributary/codec/h264"
-	"github.com/tributary-ingress/tributary/codec/h265"
+	"github.com/tributary-ingress/tributary/codec/paramsets"
 	"github.com/tributary-ingress/tributary/codec/vp8"
 	"github.com/tributary-ingress/tributary/codec/vp9"
 	"github.com/tributary-ingress/tributary/media"
@@ -33,10 +32,10 @@ type videoState struct {
 	// H.264 and H.265: the parameter sets of the current track (from the
 	// SDP, then in band) and the DTS extractor, nil until a random-access
 	// unit.
-	vps, sps, pps []byte
-	newDTS        func() dtsExtractor
-	dts           dtsExtractor
-	ann           [3][]byte // SPS, PPS, VPS of cur
+	params paramsets.Sets
+	newDTS func() dtsExtractor
+	dts    dtsExtractor
+	ann    paramsets.Sets // the sets of cur
 
 	// cur is the announced track, nil before the first description.
 	cur *media.Track
@@ -48,12 +47,12 @@ func (t *TrackDepacketizer) initVideo() error {
 	switch f := t.conf.Format.(type) {
 	case *format.H264:
 		t.codec, t.flushesOnTS = media.CodecH264, true
-		v.sps, v.pps = f.SPS, f.PPS
+		v.params = paramsets.Sets{SPS: f.SPS, PPS: f.PPS}
 		v.newDTS = func() dtsExtractor { e := &mch264.DTSExtractor{}; e.Initialize(); return e }
 		t.newDec = func() (decoder, error) { return f.CreateDecoder() }
 	case *format.H265:
 		t.codec, t.flushesOnTS = media.CodecH265, true
-		v.vps, v.sps, v.pps = f.VPS, f.SPS, f.PPS
+		v.params = paramsets.Sets{VPS: f.VPS, SPS: f.SPS, PPS: f.PPS}
 		v.newDTS = func() dtsExtractor { e := &mch265.DTSExtractor{}; e.Initialize(); return e }
 		t.newDec = func() (decoder, error) { return f.CreateDecoder() }
 	case *format.VP8:
@@ -158,39 +157,15 @@ func av1Size(obus [][]byte) (w, h int, err error) {
 // a random-access unit before the first frame.
 func (t *TrackDepacketizer) accessUnit(au [][]byte, pts int64, sink Sink) error {
 	v := t.video
-	key := false
-	var vps, sps, pps []byte
-	for _, n := range au {
-		if t.codec == media.CodecH264 {
-			switch h264.Type(n) {
-			case h264.NALUTypeSPS:
-				sps = n
-			case h264.NALUTypePPS:
-				pps = n
-			case h264.NALUTypeIDR:
-				key = true
-			}
-			continue
-		}
-		switch typ := h265.Type(n); {
-		case typ == h265.NALUTypeVPS:
-			vps = n
-		case typ == h265.NALUTypeSPS:
-			sps = n
-		case typ == h265.NALUTypePPS:
-			pps = n
-		case h265.IsIRAP(typ):
-			key = true
-		}
+	found, key := paramsets.Scan(t.codec, au, paramsets.Sets{})
+	if found.SPS != nil && !bytes.Equal(found.SPS, v.params.SPS) {
+		v.params.SPS = bytes.Clone(found.SPS)
 	}
-	if sps != nil && !bytes.Equal(sps, v.sps) {
-		v.sps = bytes.Clone(sps)
+	if found.PPS != nil && !bytes.Equal(found.PPS, v.params.PPS) {
+		v.params.PPS = bytes.Clone(found.PPS)
 	}
-	if pps != nil && !bytes.Equal(pps, v.pps) {
-		v.pps = bytes.Clone(pps)
-	}
-	if vps != nil && !bytes.Equal(vps, v.vps) {
-		v.vps = bytes.Clone(vps)
+	if found.VPS != nil && !bytes.Equal(found.VPS, v.params.VPS) {
+		v.params.VPS = bytes.Clone(found.VPS)
 	}
 	if err := t.announceParams(sink); err != nil {
 		return err
@@ -209,15 +184,11 @@ func (t *TrackDepacketizer) accessUnit(au [][]byte, pts int64, sink Sink) error 
 		}
 		t.waitKey = false
 	}
-	if key && sps == nil {
+	if key && found.SPS == nil {
 		// Parameter sets only in the SDP: put them in front of every
 		// random-access unit, where the DTS extractor and decoders
 		// joining mid-stream look for them.
-		params := [][]byte{v.sps, v.pps}
-		if t.codec == media.CodecH265 {
-			params = [][]byte{v.vps, v.sps, v.pps}
-		}
-		au = append(params, au...)
+		au = append(v.params.List(t.codec), au...)
 	}
 	dts, err := v.dts.Extract(au, pts)
 	if err != nil {
@@ -234,44 +205,19 @@ func (t *TrackDepacketizer) accessUnit(au [][]byte, pts int64, sink Sink) error 
 // sets are complete and differ from the announced ones.
 func (t *TrackDepacketizer) announceParams(sink Sink) error {
 	v := t.video
-	if v.sps == nil || v.pps == nil || (t.codec == media.CodecH265 && v.vps == nil) {
+	if !v.params.Complete(t.codec) {
 		return nil
 	}
-	if v.cur != nil && bytes.Equal(v.sps, v.ann[0]) && bytes.Equal(v.pps, v.ann[1]) && bytes.Equal(v.vps, v.ann[2]) {
+	if v.cur != nil && v.params.Equal(v.ann) {
 		return nil
 	}
 	nt := &media.Track{ID: t.conf.ID, Kind: media.KindVideo, Codec: t.codec, ClockRate: videoClockRate}
-	if t.codec == media.CodecH264 {
-		info, err := h264.ParseSPS(v.sps)
-		if err != nil || len(v.sps) < 4 {
-			return fmt.Errorf("H.264 SPS of the RTP stream: %w", errOr(err, "too short"))
-		}
-		nt.Width, nt.Height = info.Width, info.Height
-		cfg := h264.DecoderConfig{
-			ProfileIndication: v.sps[1], ProfileCompatibility: v.sps[2], LevelIndication: v.sps[3],
-			LengthSize: 4, SPS: [][]byte{v.sps}, PPS: [][]byte{v.pps},
-		}
-		if nt.Config, err = cfg.Marshal(); err != nil {
-			return fmt.Errorf("H.264 decoder configuration: %w", err)
-		}
-	} else {
-		info, err := h265.ParseSPS(v.sps)
-		if err != nil {
-			return fmt.Errorf("H.265 SPS of the RTP stream: %w", err)
-		}
-		nt.Width, nt.Height = info.Width, info.Height
-		if nt.Config, err = h265.MarshalDecoderConfig(info, v.vps, v.sps, v.pps); err != nil {
-			return fmt.Errorf("H.265 decoder configuration: %w", err)
-		}
+	var err error
+	if nt.Width, nt.Height, nt.Config, err = paramsets.Config(t.codec, v.params); err != nil {
+		return fmt.Errorf("the RTP stream's %w", err)
 	}
-	v.cur, v.ann = nt, [3][]byte{v.sps, v.pps, v.vps}
+	v.cur, v.ann = nt, v.params
 	v.dts = nil // a new sequence starts at a random-access unit
 	return sink.Track(nt)
 }
 
-func errOr(err error, msg string) error {
-	if err != nil {
-		return err
-	}
-	return errors.New(msg)
-}

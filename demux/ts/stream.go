@@ -11,9 +11,9 @@ import (
 	"github.com/tributary-ingress/tributary/codec/ac3"
 	"github.com/tributary-ingress/tributary/codec/h264"
 	"github.com/tributary-ingress/tributary/codec/h265"
-	"github.com/tributary-ingress/tributary/codec/paramsets"
 	"github.com/tributary-ingress/tributary/codec/mp3"
 	"github.com/tributary-ingress/tributary/codec/mpeg2"
+	"github.com/tributary-ingress/tributary/codec/paramsets"
 	"github.com/tributary-ingress/tributary/media"
 )
 

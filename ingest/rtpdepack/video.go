@@ -220,4 +220,3 @@ func (t *TrackDepacketizer) announceParams(sink Sink) error {
 	v.dts = nil // a new sequence starts at a random-access unit
 	return sink.Track(nt)
 }
-

@@ -248,3 +248,62 @@ func frameBytes(f *media.Frame) int {
 	}
 	return n
 }
+
+// reuseTop runs the top-layer reuse decision on source frame f and, when
+// the top layer is the source, queues f for it (decode goroutine). The
+// layer's queue is waited for even for a live source: the layer goroutine
+// does nothing but hand the frame on, and a forwarded frame dropped would
+// break the pictures after it until the source's next keyframe.
+func (v *Video) reuseTop(f *media.Frame) {
+	top := v.layers[len(v.layers)-1]
+	fwd, changed := v.reuse.observe(f, !v.resting)
+	if changed {
+		switch {
+		case fwd && v.reuse.state == reuseForwarding:
+			v.log.Infow("video top layer forwarded from the source, only the lower layers are encoded",
+				"reason", v.reuse.reason, "layer", fmt.Sprintf("%dx%d", top.conf.Width, top.conf.Height))
+		case fwd:
+			v.log.Infow("video top layer encoded again from the source's next keyframe", "reason", v.reuse.reason)
+		default:
+			v.log.Infow("video top layer encoded", "reason", v.reuse.reason)
+			top.forceKey.Store(true) // the encoder resumes with a keyframe
+		}
+	}
+	if !fwd {
+		return
+	}
+	v.lastFwd, v.fwdSeen = f.PTS, true
+	v.forwarded++
+	top.in <- picture{src: f, wall: f.Wall}
+}
+
+// isForwarded reports whether layer l is the source's frames (decode
+// goroutine).
+func (v *Video) isForwarded(l *layer) bool {
+	return l.idx == len(v.layers)-1 && v.reuse.forwarding()
+}
+
+// forwardedAlready reports whether the picture at pts of layer l was sent
+// as the source's frame before the layer went back to being encoded: a
+// decoder that reorders (B-frames appeared) gives out pictures at or
+// before the last frame forwarded (decode goroutine).
+func (v *Video) forwardedAlready(l *layer, pts int64) bool {
+	if !v.fwdSeen || l.idx != len(v.layers)-1 {
+		return false
+	}
+	if pts <= v.lastFwd {
+		return true
+	}
+	v.fwdSeen = false // past it: every later picture is encoded
+	return false
+}
+
+// emitSource sends source frame f as layer l's (layer goroutine).
+func (v *Video) emitSource(l *layer, f *media.Frame) {
+	if t := l.srcTrack; t == nil || t.Width != f.Track.Width || t.Height != f.Track.Height || t.ClockRate != f.Track.ClockRate {
+		nt := *f.Track
+		nt.ID, nt.Config = l.idx, nil
+		l.srcTrack = &nt
+	}
+	v.conf.Output(l.idx, &media.Frame{Track: l.srcTrack, PTS: f.PTS, DTS: f.DTS, Key: f.Key, Wall: f.Wall, Data: f.Data})
+}

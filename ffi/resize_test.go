@@ -146,3 +146,35 @@ func TestResizeFallsBackToSwscale(t *testing.T) {
 		dst.Release()
 	}
 }
+
+// BenchmarkResize compares the ladder's kernels with libswscale's area
+// filter doing the same resize.
+func BenchmarkResize(b *testing.B) {
+	for _, c := range []struct{ sw, sh, dw, dh int }{{1920, 1080, 1280, 720}, {1280, 720, 640, 360}, {640, 360, 320, 180}} {
+		for _, swscale := range []bool{false, true} {
+			name := "kernel"
+			if swscale {
+				name = "swscale_area"
+			}
+			b.Run(fmt.Sprintf("%dp-%dp/%s", c.sh, c.dh, name), func(b *testing.B) {
+				s, err := NewScaler(c.sw, c.sh, c.dw, c.dh, ScaleArea)
+				require.NoError(b, err)
+				defer s.Close()
+				s.swscaleOnly = swscale
+				src, err := NewVideoFrame(c.sw, c.sh)
+				require.NoError(b, err)
+				defer src.Release()
+				fillPattern(b, src, 0)
+				dst, err := s.NewFrame()
+				require.NoError(b, err)
+				defer dst.Release()
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := s.Scale(src, dst); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -5,6 +5,7 @@
 #   benchmarks/transcode.sh              # 1080p and 720p, one run each
 #   RUNS=3 benchmarks/transcode.sh       # best of 3 per tool (less noise)
 #   INPUTS=1080p benchmarks/transcode.sh # only one input
+#   PREV_REV=cb78a48 benchmarks/transcode.sh # and a row for that revision's build
 #
 # The work, for each input (30 s of 30 fps H.264 High with B-frames + AAC
 # 48 kHz stereo, generated once into ~/.cache/tributary/bench/):
@@ -61,6 +62,12 @@ LINKING="${LINKING:-0}"
 
 bench_init
 (cd "$ROOT" && go build -o "$BIN/transcodebench" ./benchmarks/cmd/transcodebench)
+if [ -n "${PREV_REV:-}" ]; then
+  prev=$(mktemp -d)
+  git -C "$ROOT" archive "$PREV_REV" | tar -x -C "$prev"
+  (cd "$prev" && go build -o "$BIN/transcodebench-prev" ./benchmarks/cmd/transcodebench)
+  rm -rf "$prev"
+fi
 if [ "$LINKING" = 1 ]; then
   (cd "$ROOT" && go build -trimpath -tags netgo,osusergo -ldflags "-s -w" -o "$BIN/tributary-dynamic" ./cmd/tributary)
   RELEASE_BIN="${RELEASE_BIN:-$ROOT/dist/tributary-linux-amd64}"
@@ -92,6 +99,11 @@ measure() {
 
 run_tributary() {
   measure "$BIN/transcodebench" -i "$1"
+}
+
+# The same work with PREV_REV's build (PREV_REV set).
+run_tributary_prev() {
+  measure "$BIN/transcodebench-prev" -i "$1"
 }
 
 # Not the same work, shown for what it saves: Tributary when LiveKit's
@@ -171,18 +183,6 @@ run_floor() {
   echo "$total $rss $wall"
 }
 
-# best CMD...: the run with the least CPU out of RUNS.
-best() {
-  local out="" line
-  for _ in $(seq "$RUNS"); do
-    line=$("$@")
-    if [ -z "$out" ] || awk -v a="$line" -v b="$out" 'BEGIN{split(a,x," ");split(b,y," ");exit !(x[1]<y[1])}'; then
-      out=$line
-    fi
-  done
-  echo "$out"
-}
-
 echo
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "tools:   $(ffmpeg -version | head -1 | cut -d' ' -f1-3), $(gst-launch-1.0 --version | sed -n 2p), $(go version | cut -d' ' -f3)"
@@ -198,13 +198,31 @@ for inp in $INPUTS; do
     720p) src="$BENCH_CACHE/src-720p30-high.flv"; gen_source "$src" 1280 720 3500k high 3 ;;
     *) echo "unknown input $inp (1080p or 720p)" >&2; exit 2 ;;
   esac
-  declare -A cpu=() rss=()
-  for tool in tributary gstreamer ffmpeg floor tributary_low_only tributary_nobody; do
-    read -r c m w < <(best "run_$tool" "$src")
+  declare -A cpu=() rss=() bestline=()
+  tools=(tributary gstreamer ffmpeg floor tributary_low_only tributary_nobody)
+  [ -n "${PREV_REV:-}" ] && tools+=(tributary_prev)
+  # Rounds: every tool once per round, RUNS rounds, the least CPU of each
+  # tool kept — so that a noisy minute on a shared machine hits every tool
+  # alike instead of the one that happened to run then.
+  for _ in $(seq "$RUNS"); do
+    for tool in "${tools[@]}"; do
+      line=$("run_$tool" "$src")
+      prev=${bestline[$tool]:-}
+      if [ -z "$prev" ] || awk -v a="$line" -v b="$prev" 'BEGIN{split(a,x," ");split(b,y," ");exit !(x[1]<y[1])}'; then
+        bestline[$tool]=$line
+      fi
+    done
+  done
+  for tool in "${tools[@]}"; do
+    read -r c m w <<<"${bestline[$tool]}"
     cpu[$tool]=$(awk -v c="$c" -v s="$BENCH_SECONDS" 'BEGIN{printf "%.3f", c/s}')
     rss[$tool]=$(awk -v m="$m" 'BEGIN{printf "%.1f", m/1024}')
     printf "%-6s %-18s %12s %10s %10s %10s\n" "$inp" "$tool" "${cpu[$tool]}" "${rss[$tool]}" "$w" "$c"
   done
+  if [ -n "${PREV_REV:-}" ]; then
+    awk -v t="${cpu[tributary]}" -v p="${cpu[tributary_prev]}" -v inp="$inp" -v rev="$PREV_REV" 'BEGIN{
+      printf "%-6s previous   cpu this tree / %s %.3f\n", inp, rev, t/p }'
+  fi
   if [ "$LINKING" = 1 ]; then
     # Alternating rounds: dynamic, static, dynamic, static, ...
     best_d="" best_s=""

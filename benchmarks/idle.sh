@@ -4,7 +4,9 @@
 # dynacast: Tributary then does not even decode the source; the audio is
 # still transcoded), in CPU-s per media second. With PREV_REV set (a git
 # revision), the same run is made with that revision's build first, so the
-# saving is measured against it in one run.
+# saving is measured against it in one run. Two reference rows follow:
+# the FFmpeg CLI receiving the same pushed stream as an RTMP server and
+# transcoding its audio to Opus, and receiving it alone.
 #
 #   benchmarks/idle.sh
 #   PREV_REV=54fd66b benchmarks/idle.sh
@@ -100,6 +102,34 @@ YAML
   cp "$WORK/tributary-$n.log" "$BENCH_CACHE/idle-tributary-$n.log"
 done
 
+# References, measured the same way on the same pushed stream: what the
+# FFmpeg CLI spends receiving it as an RTMP server and transcoding only
+# its audio to Opus (video copied to nowhere), and receiving it alone.
+# They are the cost of the work an idle session cannot skip, in C.
+ffmpeg_ref() {
+  local port=$1; shift
+  ffmpeg -hide_banner -loglevel error -nostdin -listen 1 -i "rtmp://127.0.0.1:$port/live/ref" "$@" >"$WORK/ffmpeg-ref.log" 2>&1 &
+  local rp=$!
+  PIDS+=($rp)
+  sleep 1
+  ffmpeg -hide_banner -loglevel error -nostdin -re -stream_loop -1 -i "$SRC" -t 34 -c copy -f flv "rtmp://127.0.0.1:$port/live/ref" &
+  local pp=$!
+  PIDS+=($pp)
+  sleep 12
+  local t0 t1 s0 s1
+  t0=$(ticks "$rp"); s0=$(date +%s.%N)
+  sleep 18
+  t1=$(ticks "$rp"); s1=$(date +%s.%N)
+  wait "$pp" 2>/dev/null || true
+  kill "$rp" 2>/dev/null || true
+  wait "$rp" 2>/dev/null || true
+  awk -v a="$t0" -v b="$t1" -v hz="$HZ" -v s0="$s0" -v s1="$s1" 'BEGIN{printf "%.3f", (b-a)/hz/(s1-s0)}'
+}
+read -r REF_PORT < <(free_ports 1)
+ref_audio=$(ffmpeg_ref "$REF_PORT" -map 0:v -c:v copy -f null - -map 0:a -c:a libopus -b:a 96k -ar 48000 -ac 2 -f null -)
+read -r REF_PORT < <(free_ports 1)
+ref_recv=$(ffmpeg_ref "$REF_PORT" -map 0:a -c:a copy -f null -)
+
 echo
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "input:   $SRC (1080p30 high, B-frames, pushed with ffmpeg -re -c copy), nobody in the room, 18 s measured"
@@ -109,4 +139,6 @@ for n in "${!BINS[@]}"; do
   read -r cpu paused after <<<"${results[$n]}"
   printf "%-28s %14s %16s %22s\n" "${NAMES[$n]}" "$cpu" "$paused" "$after"
 done
+printf "%-28s %14s\n" "ffmpeg: receive + AAC->Opus" "$ref_audio"
+printf "%-28s %14s\n" "ffmpeg: receive only" "$ref_recv"
 echo "target: <= 0.03 cpu/media-s with nobody watching video"

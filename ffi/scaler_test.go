@@ -61,26 +61,3 @@ func TestScaler(t *testing.T) {
 	s.Close()
 	require.ErrorContains(t, s.Scale(src, dst), "scaler: already closed")
 }
-
-func BenchmarkScaler(b *testing.B) {
-	for _, size := range [][2]int{{1280, 720}, {640, 360}, {320, 180}} {
-		b.Run(sizeName(size), func(b *testing.B) {
-			s, err := NewScaler(1920, 1080, size[0], size[1], ScaleBilinear)
-			require.NoError(b, err)
-			defer s.Close()
-			src, err := NewVideoFrame(1920, 1080)
-			require.NoError(b, err)
-			defer src.Release()
-			fillPattern(b, src, 0)
-			dst, err := s.NewFrame()
-			require.NoError(b, err)
-			defer dst.Release()
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := s.Scale(src, dst); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}

@@ -150,7 +150,15 @@ func TestFaultSilentPublisher(t *testing.T) {
 			// left ffmpeg just before SIGSTOP (a stall of ffmpeg on a
 			// loaded machine makes it earlier: hence 8 s, not 10).
 			require.GreaterOrEqual(t, after, 8*time.Second, "not before the timeout")
-			require.NotZero(t, end.State.EndedAt)
+			// ERROR is written when the session fails, ended_at once it
+			// has left the room (a moment later): wait for it.
+			for end.State.EndedAt == 0 && time.Since(frozen) < after+15*time.Second {
+				time.Sleep(100 * time.Millisecond)
+				res, err := c.ListIngress(ctx, &livekit.ListIngressRequest{IngressId: info.IngressId})
+				require.NoError(t, err)
+				end = res.Items[0]
+			}
+			require.NotZero(t, end.State.EndedAt, "ended_at is set once the session ended")
 			_, err = sub.WaitParticipant(ctx, func(p e2e.Participant) bool { return p.Identity == identity && !p.Connected })
 			require.NoError(t, err, "the participant leaves the room")
 

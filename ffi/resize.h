@@ -4,7 +4,7 @@
 // through its generic filter path: on a 1080p source it costs 2.45 ms per
 // picture for the three layers, a tenth of a transcoding session's CPU;
 // these fixed kernels read each source sample once and cost a fraction of
-// that (BenchmarkScale). Any other ratio or pixel format goes to libswscale.
+// that (BenchmarkResize). Any other ratio or pixel format goes to libswscale.
 #ifndef TRIBUTARY_RESIZE_H
 #define TRIBUTARY_RESIZE_H
 
@@ -114,13 +114,14 @@ static void ffi_two_thirds_plane(const uint8_t *src, int sstride, uint8_t *dst, 
 }
 
 // ffi_resize_kind says which kernel resizes an sw × sh YUV420P picture to
-// dw × dh: 2 (halve), 3 (two thirds) or 0 (none: use libswscale). Both
-// sizes must be even so that the chroma planes have the same ratio.
+// dw × dh: 2 (halve), 3 (two thirds) or 0 (none: use libswscale). The
+// destination must be even (2:1) or a multiple of 4 (3:2), so that the
+// chroma planes have the same ratio and the 3:2 kernel whole pairs.
 static inline int ffi_resize_kind(int fmt, int sw, int sh, int dw, int dh) {
-	if (fmt != AV_PIX_FMT_YUV420P || sw % 2 || sh % 2 || dw % 2 || dh % 2) {
+	if (fmt != AV_PIX_FMT_YUV420P) {
 		return 0;
 	}
-	if (sw == 2 * dw && sh == 2 * dh) {
+	if (sw == 2 * dw && sh == 2 * dh && dw % 2 == 0 && dh % 2 == 0) {
 		return 2; // chroma: sw/2 × sh/2 → dw/2 × dh/2, 2:1 as well
 	}
 	if (2 * sw == 3 * dw && 2 * sh == 3 * dh && dw % 4 == 0 && dh % 4 == 0) {

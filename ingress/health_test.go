@@ -14,13 +14,7 @@ import (
 // (as the official worker's), /availability turns 503.
 func TestHealthHandler(t *testing.T) {
 	m := newTestManager(t)
-	h := m.HealthHandler()
-	get := func(path string) (int, string) {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-		b, _ := io.ReadAll(rec.Body)
-		return rec.Code, string(b)
-	}
+	get := healthGet(m.HealthHandler())
 	code, body := get("/")
 	require.Equal(t, 200, code)
 	require.Equal(t, "Healthy\n", body)
@@ -45,21 +39,25 @@ func TestHealthAvailabilityFollowsAdmission(t *testing.T) {
 	a := &oneSlot{}
 	m := newTestManager(t)
 	m.conf.Admission = a
-	h := m.HealthHandler()
-	get := func() (int, string) {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/availability", nil))
-		b, _ := io.ReadAll(rec.Body)
-		return rec.Code, string(b)
-	}
-	code, _ := get()
+	get := healthGet(m.HealthHandler())
+	code, _ := get("/availability")
 	require.Equal(t, 200, code)
 	release, err := a.Reserve(0, true)
 	require.NoError(t, err)
-	code, body := get()
+	code, body := get("/availability")
 	require.Equal(t, 503, code)
 	require.Contains(t, body, "no CPU capacity")
 	release()
-	code, _ = get()
+	code, _ = get("/availability")
 	require.Equal(t, 200, code)
+}
+
+// healthGet makes GET requests to h, returning the status and the body.
+func healthGet(h http.Handler) func(path string) (int, string) {
+	return func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		b, _ := io.ReadAll(rec.Body)
+		return rec.Code, string(b)
+	}
 }

@@ -61,6 +61,19 @@ func (s Sets) Equal(o Sets) bool {
 	return bytes.Equal(s.VPS, o.VPS) && bytes.Equal(s.SPS, o.SPS) && bytes.Equal(s.PPS, o.PPS)
 }
 
+// With returns s with each set of found that differs from its own in its
+// place, copied out of the buffer it aliases; the sets found does not
+// have are kept.
+func (s Sets) With(found Sets) Sets {
+	with := func(cur, f []byte) []byte {
+		if f == nil || bytes.Equal(cur, f) {
+			return cur
+		}
+		return bytes.Clone(f)
+	}
+	return Sets{VPS: with(s.VPS, found.VPS), SPS: with(s.SPS, found.SPS), PPS: with(s.PPS, found.PPS)}
+}
+
 // Clone copies the sets out of the buffers they alias.
 func (s Sets) Clone() Sets {
 	return Sets{VPS: bytes.Clone(s.VPS), SPS: bytes.Clone(s.SPS), PPS: bytes.Clone(s.PPS)}

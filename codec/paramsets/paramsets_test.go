@@ -45,6 +45,15 @@ func TestH264(t *testing.T) {
 	require.False(t, c.Equal(s))
 	require.Equal(t, byte(0xce), pps264[1])
 
+	// With takes what was found, copied, and keeps the rest.
+	newPPS := []byte{0x68, 0xcf, 0x3c, 0x80}
+	w2 := s.With(Sets{PPS: newPPS})
+	require.Equal(t, sps264, w2.SPS)
+	require.Equal(t, newPPS, w2.PPS)
+	newPPS[1] = 0
+	require.Equal(t, byte(0xcf), w2.PPS[1], "a copy, not the found buffer")
+	require.True(t, s.With(Sets{}).Equal(s))
+
 	_, _, _, err = Config(media.CodecH264, Sets{SPS: sps264[:3], PPS: pps264})
 	require.ErrorContains(t, err, "H.264 SPS")
 }

@@ -1,7 +1,6 @@
 package rtpdepack
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
@@ -158,15 +157,7 @@ func av1Size(obus [][]byte) (w, h int, err error) {
 func (t *TrackDepacketizer) accessUnit(au [][]byte, pts int64, sink Sink) error {
 	v := t.video
 	found, key := paramsets.Scan(t.codec, au, paramsets.Sets{})
-	if found.SPS != nil && !bytes.Equal(found.SPS, v.params.SPS) {
-		v.params.SPS = bytes.Clone(found.SPS)
-	}
-	if found.PPS != nil && !bytes.Equal(found.PPS, v.params.PPS) {
-		v.params.PPS = bytes.Clone(found.PPS)
-	}
-	if found.VPS != nil && !bytes.Equal(found.VPS, v.params.VPS) {
-		v.params.VPS = bytes.Clone(found.VPS)
-	}
+	v.params = v.params.With(found)
 	if err := t.announceParams(sink); err != nil {
 		return err
 	}

@@ -177,20 +177,23 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 		return
 	}
 
+	total := 0
+	for _, t := range cands {
+		total += s.assigned[t]
+	}
 	// A machine that cannot keep up makes every transcoding session late;
 	// one session alone behind is its own source's doing (a publisher
 	// bursting faster than real time, a picture size it cannot decode in
-	// time) and must not cost the other sessions their top layers.
-	late := dropped >= s.conf.LateDrops && behind >= 2
+	// time) and must not cost the other sessions their top layers. Once
+	// layers are shed, though, the machine was found overloaded, and the
+	// sheds relieve the newest sessions first: the oldest may then be the
+	// only one still behind, and it counts.
+	late := dropped >= s.conf.LateDrops && (behind >= 2 || total > 0 && behind >= 1)
 	if late {
 		s.lateRun++
 		s.calmSince = now
 	} else {
 		s.lateRun = 0
-	}
-	total := 0
-	for _, t := range cands {
-		total += s.assigned[t]
 	}
 	switch {
 	case len(cands) < s.conf.MinSessions:

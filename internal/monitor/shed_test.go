@@ -185,6 +185,39 @@ func TestShedNotForOneSession(t *testing.T) {
 	require.Equal(t, []int64{0, 0, 1}, r.shed(), "two sessions behind together: the machine")
 }
 
+// TestShedOldestAloneBehind: once the machine was found overloaded and
+// the newest sessions shed, they keep up; the oldest may still be
+// behind, alone, and that sheds the next layer.
+func TestShedOldestAloneBehind(t *testing.T) {
+	r := newShedRig(t, 3)
+	r.tick(0)
+	for range 3 {
+		r.tick(2)
+	}
+	require.Equal(t, []int64{0, 0, 1}, r.shed())
+	for range 3 {
+		r.tick(2)
+	}
+	require.Equal(t, []int64{0, 1, 1}, r.shed())
+	// The two newest keep up now; the oldest still drops frames.
+	for range 4 {
+		r.sessions[0].dropped.Add(4)
+		r.tick(0)
+	}
+	require.Equal(t, []int64{1, 1, 1}, r.shed(), "the oldest alone behind while layers are shed: the machine still cannot keep up")
+	// Calm, then every layer back, one at a time: with nothing shed, one
+	// session alone behind is again its own doing.
+	for range 120 {
+		r.tick(0)
+	}
+	require.Equal(t, []int64{0, 0, 0}, r.shed())
+	for range 20 {
+		r.sessions[0].dropped.Add(50)
+		r.tick(0)
+	}
+	require.Equal(t, []int64{0, 0, 0}, r.shed(), "nothing shed: one session's drops are its own")
+}
+
 // TestShedRestore: layers come back one at a time after 20 s without a
 // late sample; a shed soon after a resume doubles that wait.
 func TestShedRestore(t *testing.T) {

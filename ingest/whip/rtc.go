@@ -15,6 +15,7 @@ import (
 
 	"github.com/livekit/protocol/logger"
 	"github.com/livekit/protocol/logger/pionlogger"
+	"github.com/pion/dtls/v3/pkg/crypto/elliptic"
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
 	"github.com/pion/stun/v4"
@@ -106,12 +107,36 @@ func pionLoggers(log logger.Logger) logging.LoggerFactory {
 	return pionlogger.NewLoggerFactory(log, pionlogger.WithPrefixFilter(pionlogger.NewPrefixFilter(pionIgnored)))
 }
 
+// dtlsRetransmissionInterval is how soon a lost DTLS handshake flight is
+// first sent again.
+const dtlsRetransmissionInterval = 100 * time.Millisecond
+
+// mediaSettings sets what every WHIP session's media transport does
+// whatever rtc_config says, as the official worker's WHIP sessions do:
+//   - no SRTP/SRTCP replay protection: pion has no RTX stream, and a
+//     browser that probes bandwidth by resending old packets (Firefox
+//     does, on the media stream) would have them dropped as replays, the
+//     probe fail, and pion's read buffer fill up. A replayed packet is a
+//     duplicate the depacketizer already tolerates (it is authenticated
+//     all the same: only the session's peer can send one).
+//   - DTLS curves in the order X25519, P-384, P-256 (pion's own order
+//     prefers P-256 to P-384);
+//   - a lost DTLS flight is first resent after 100 ms (pion: 1 s, then
+//     doubling), so one lost packet does not hold the session's start.
+func mediaSettings(se *webrtc.SettingEngine) {
+	se.SetDTLSEllipticCurves(elliptic.X25519, elliptic.P384, elliptic.P256)
+	se.DisableSRTPReplayProtection(true)
+	se.DisableSRTCPReplayProtection(true)
+	se.SetDTLSRetransmissionInterval(dtlsRetransmissionInterval)
+}
+
 // buildTransport turns ICE into the settings every session starts from
 // (s.settings, s.iceServers) and opens the shared sockets.
 func (s *Server) buildTransport() error {
 	c := s.ICE
 	se := webrtc.SettingEngine{LoggerFactory: pionLoggers(s.Logger)}
 	se.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceKeepalive)
+	mediaSettings(&se)
 	if c.SCTPMinCwnd > 0 {
 		se.SetSCTPMinCwnd(uint32(c.SCTPMinCwnd))
 	}

@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"reflect"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
@@ -382,4 +384,57 @@ func TestSharedUDPPortInUse(t *testing.T) {
 	s := &Server{Address: "127.0.0.1:0", Authorizer: &dummyAuthorizer{}, ICE: ice}
 	err = s.Initialize()
 	require.ErrorContains(t, err, fmt.Sprintf("rtc_config.udp_port %d", ice.UDPPort))
+}
+
+// TestReplayedPacketsDelivered: a packet the client sends again with its
+// old sequence number (Firefox probes bandwidth so, on the media stream)
+// reaches the session instead of being dropped as an SRTP replay.
+func TestReplayedPacketsDelivered(t *testing.T) {
+	_, a, base := startServer(t)
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "s")
+	require.NoError(t, err)
+	c := newClientWith(t, track)
+	res, answer := do(t, "POST", base+"/w/good", map[string]string{"Content-Type": "application/sdp"}, c.offer(t))
+	require.Equal(t, http.StatusCreated, res.StatusCode, answer)
+	require.NoError(t, c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}))
+	pub := a.pubs[0]
+
+	key := []byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01, 0, 0, 0, 0}
+	seq := uint16(1000)
+	send := func(n uint16) {
+		require.NoError(t, track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true,
+			SequenceNumber: n, Timestamp: uint32(n) * 3000}, Payload: key}))
+	}
+	// Until the transport is up, packets are lost: send until one arrives.
+	sendUntil := func(what string, done func([]uint16) bool) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for !done(pub.videoSeqs()) {
+			select {
+			case <-tick.C:
+				send(seq)
+				seq++
+			case <-ctx.Done():
+				t.Fatalf("%s: received %v", what, pub.videoSeqs())
+			}
+		}
+	}
+	sendUntil("no video packet arrived", func(s []uint16) bool { return len(s) > 0 })
+	for range 5 {
+		send(seq)
+		seq++
+	}
+	old := seq - 3
+	send(old)
+	last := seq
+	sendUntil("the packets after the replayed one did not arrive", func(s []uint16) bool { return slices.Contains(s, last) })
+	count := 0
+	for _, n := range pub.videoSeqs() {
+		if n == old {
+			count++
+		}
+	}
+	require.Equal(t, 2, count, "packet %d sent twice reaches the session twice: %v", old, pub.videoSeqs())
 }

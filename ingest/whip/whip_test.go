@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,6 +27,9 @@ type dummyPublisher struct {
 	once    sync.Once
 	closed  chan error
 	done    chan struct{}
+
+	mu   sync.Mutex
+	seqs []uint16 // the video packets' sequence numbers, in order
 }
 
 func newDummyPublisher(id string) *dummyPublisher {
@@ -38,7 +42,19 @@ func (p *dummyPublisher) Start(n Negotiated) error {
 	p.started <- n
 	return nil
 }
-func (p *dummyPublisher) WriteVideoRTP(int, *rtp.Packet) { p.once.Do(func() { close(p.video) }) }
+func (p *dummyPublisher) WriteVideoRTP(_ int, pkt *rtp.Packet) {
+	p.mu.Lock()
+	p.seqs = append(p.seqs, pkt.SequenceNumber)
+	p.mu.Unlock()
+	p.once.Do(func() { close(p.video) })
+}
+
+// videoSeqs returns the video sequence numbers received so far.
+func (p *dummyPublisher) videoSeqs() []uint16 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.seqs)
+}
 func (p *dummyPublisher) WriteAudioRTP(*rtp.Packet)      {}
 func (p *dummyPublisher) Close(err error)                { p.closed <- err }
 func (p *dummyPublisher) Done() <-chan struct{}          { return p.done }
@@ -221,6 +237,16 @@ type client struct {
 
 func newClient(t *testing.T) *client {
 	t.Helper()
+	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "s")
+	require.NoError(t, err)
+	c := newClientWith(t, video)
+	c.video = video
+	return c
+}
+
+// newClientWith is a client publishing video from the given track.
+func newClientWith(t *testing.T, video webrtc.TrackLocal) *client {
+	t.Helper()
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
@@ -236,9 +262,7 @@ func newClient(t *testing.T) *client {
 			once.Do(func() { close(c.connected) })
 		}
 	})
-	c.video, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "s")
-	require.NoError(t, err)
-	_, err = pc.AddTransceiverFromTrack(c.video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	_, err = pc.AddTransceiverFromTrack(video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	require.NoError(t, err)
 	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "s")
 	require.NoError(t, err)

@@ -6,8 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,9 +55,9 @@ func (p *dummyPublisher) videoSeqs() []uint16 {
 	defer p.mu.Unlock()
 	return slices.Clone(p.seqs)
 }
-func (p *dummyPublisher) WriteAudioRTP(*rtp.Packet)      {}
-func (p *dummyPublisher) Close(err error)                { p.closed <- err }
-func (p *dummyPublisher) Done() <-chan struct{}          { return p.done }
+func (p *dummyPublisher) WriteAudioRTP(*rtp.Packet) {}
+func (p *dummyPublisher) Close(err error)           { p.closed <- err }
+func (p *dummyPublisher) Done() <-chan struct{}     { return p.done }
 
 // transcodingPublisher is a dummyPublisher of a session that transcodes
 // audio.

@@ -55,6 +55,7 @@ func (p *dummyPublisher) videoSeqs() []uint16 {
 	defer p.mu.Unlock()
 	return slices.Clone(p.seqs)
 }
+
 func (p *dummyPublisher) WriteAudioRTP(*rtp.Packet) {}
 func (p *dummyPublisher) Close(err error)           { p.closed <- err }
 func (p *dummyPublisher) Done() <-chan struct{}     { return p.done }

@@ -54,7 +54,11 @@ type Audio struct {
 	anchored bool
 	anchor   int64 // output PTS (48 kHz) of the first resampled sample
 	emitted  int64 // samples produced by the resampler since the anchor
-	errors   int
+	// errors counts the frames the decoder refused, for the log;
+	// errorRun those since the last one it took: a frame damaged by a
+	// lost packet is skipped however often that happens over a long
+	// session, and only maxAudioErrorRun in a row fail it.
+	errors, errorRun int
 
 	// The audio level of the latest 20 ms of PCM encoded (see level).
 	levelSum   float64 // squares of the samples of the window so far
@@ -102,6 +106,10 @@ func NewAudio(conf AudioConfig) (*Audio, error) {
 	}, nil
 }
 
+// maxAudioErrorRun is how many frames in a row the decoder may refuse
+// before the audio counts as undecodable (about 10 s of AAC or G.711).
+const maxAudioErrorRun = 500
+
 // Track is the output track.
 func (a *Audio) Track() *media.Track { return a.track }
 
@@ -112,14 +120,16 @@ func (a *Audio) Write(f *media.Frame) error {
 		frames, err := a.dec.Decode(d, f.PTS)
 		if err != nil {
 			a.errors++
+			a.errorRun++
 			if a.errors == 1 || a.errors%100 == 0 {
-				a.log.Infow("audio decode error (frame skipped)", "error", err.Error(), "count", a.errors)
+				a.log.Infow("audio decode error (frame skipped)", "error", err.Error(), "count", a.errors, "inARow", a.errorRun)
 			}
-			if a.errors > 500 {
-				return fmt.Errorf("the audio cannot be decoded: %w", err)
+			if a.errorRun >= maxAudioErrorRun {
+				return fmt.Errorf("the audio cannot be decoded (%d frames in a row refused): %w", a.errorRun, err)
 			}
 			continue
 		}
+		a.errorRun = 0
 		for _, fr := range frames {
 			err := a.resample(fr, f.Track.ClockRate)
 			fr.Release()

@@ -634,3 +634,132 @@ func TestVideoRestsUnwatched(t *testing.T) {
 	require.Len(t, out.frames[1], 30, "layer 1 stays paused")
 	require.Len(t, out.frames[2], 30, "layer 2 stays paused")
 }
+
+// TestVideoDecodeErrors: frames the decoder refuses (damaged by lost
+// packets) are skipped however many there are over a session, as long as
+// it decodes the frames between them; only a source it refuses for
+// maxDecodeErrorRun frames in a row fails the transcoder, with the
+// reason.
+func TestVideoDecodeErrors(t *testing.T) {
+	path := makeFLV(t, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "2", "-c:v", "libx264", "-bf", "0", "-g", "30")
+	vtrack, _, frames := readFLV(t, path)
+	var video []*media.Frame
+	for _, f := range frames {
+		if f.Track.Kind == media.KindVideo {
+			video = append(video, withParams(t, vtrack, f))
+		}
+	}
+	// A slice whose header libavcodec refuses ("decode_slice_header
+	// error"): one decode error, and the next frame decodes again.
+	damaged := func(f *media.Frame) *media.Frame {
+		g := *f
+		g.Key = false
+		g.Data = [][]byte{{0x41, 0xff, 0xff, 0xff}}
+		return &g
+	}
+	// loop is the source played n times over, on one timeline.
+	loop := func(n int, bad func(i int) bool) []*media.Frame {
+		var out []*media.Frame
+		span := video[len(video)-1].PTS - video[0].PTS + 3000
+		for k := range n {
+			for _, f := range video {
+				g := *f
+				g.PTS += int64(k) * span
+				g.DTS += int64(k) * span
+				if bad(len(out)) {
+					out = append(out, damaged(&g))
+				} else {
+					out = append(out, &g)
+				}
+			}
+		}
+		return out
+	}
+
+	t.Run("spread", func(t *testing.T) {
+		out := &layerOut{frames: map[int][]*media.Frame{}}
+		v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: []LayerTarget{{320, 180, 300_000}}, Output: out.add, Blocking: true})
+		require.NoError(t, err)
+		in := loop(16, func(i int) bool { return i%3 == 1 })
+		bad := 0
+		for _, f := range in {
+			if len(f.Data) == 1 && len(f.Data[0]) == 4 {
+				bad++
+			}
+			require.NoError(t, v.Write(f))
+		}
+		require.NoError(t, v.Close(), "frames damaged now and then over a long session do not end it")
+		require.Greater(t, bad, maxDecodeErrorRun, "more damaged frames in all than the limit in a row")
+		// A damaged frame leaves the pictures that refer to it damaged
+		// too: the decoder holds those back until the next keyframe.
+		require.GreaterOrEqual(t, len(out.frames[0]), 2*16, "pictures after every keyframe")
+	})
+
+	t.Run("in a row", func(t *testing.T) {
+		out := &layerOut{frames: map[int][]*media.Frame{}}
+		v, err := NewVideo(VideoConfig{Source: vtrack, Codec: media.CodecH264, Layers: []LayerTarget{{320, 180, 300_000}}, Output: out.add, Blocking: true})
+		require.NoError(t, err)
+		in := loop(16, func(i int) bool { return i >= 30 }) // keyframes too
+		var werr error
+		for _, f := range in {
+			if werr = v.Write(f); werr != nil {
+				break
+			}
+		}
+		err = v.Close()
+		if werr != nil {
+			err = werr
+		}
+		require.ErrorContains(t, err, "the video cannot be decoded")
+		require.ErrorContains(t, err, fmt.Sprintf("(%d frames in a row refused)", maxDecodeErrorRun))
+	})
+}
+
+// TestAudioDecodeErrors: AAC frames the decoder refuses are skipped
+// however many there are over a session, as long as it decodes those
+// between them; maxAudioErrorRun refused in a row fail the transcoder
+// with the reason.
+func TestAudioDecodeErrors(t *testing.T) {
+	path := makeFLV(t, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4", "-c:a", "aac", "-ar", "48000", "-ac", "2")
+	_, atrack, frames := readFLV(t, path)
+	require.NotNil(t, atrack)
+	// loop plays the source n times over on one timeline, frame i replaced
+	// by garbage when bad(i).
+	loop := func(n int, bad func(i int) bool) []*media.Frame {
+		var out []*media.Frame
+		span := frames[len(frames)-1].PTS - frames[0].PTS + 1024
+		for k := range n {
+			for _, f := range frames {
+				g := *f
+				g.PTS += int64(k) * span
+				g.DTS += int64(k) * span
+				if bad(len(out)) {
+					g.Data = [][]byte{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
+				}
+				out = append(out, &g)
+			}
+		}
+		return out
+	}
+	run := func(in []*media.Frame) (int, error) {
+		got := 0
+		a, err := NewAudio(AudioConfig{Source: atrack, Channels: 2, Bitrate: 64000, Output: func(*media.Frame) { got++ }})
+		require.NoError(t, err)
+		for _, f := range in {
+			if err := a.Write(f); err != nil {
+				_ = a.Close()
+				return got, err
+			}
+		}
+		return got, a.Close()
+	}
+
+	in := loop(10, func(i int) bool { return i%3 == 1 })
+	got, err := run(in)
+	require.NoError(t, err, "frames damaged now and then over a long session do not end it")
+	require.Greater(t, len(in)/3, maxAudioErrorRun, "more damaged frames in all than the limit in a row")
+	require.Greater(t, got, 10*4*50/2, "the frames between them are transcoded")
+
+	_, err = run(loop(6, func(i int) bool { return i >= 10 }))
+	require.ErrorContains(t, err, fmt.Sprintf("the audio cannot be decoded (%d frames in a row refused)", maxAudioErrorRun))
+}

@@ -358,7 +358,13 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 		dec.Close()
 	}()
 	var buf []byte
-	decodeErrors := 0
+	// decodeErrors counts the frames the decoder refused, for the log;
+	// failedRun those since the last one it took. A frame damaged by a
+	// lost packet is refused and the next keyframe repairs the picture,
+	// however often that happens over a long session: only a decoder that
+	// takes nothing for maxDecodeErrorRun frames in a row (10 s at 30 fps)
+	// fails the session.
+	decodeErrors, failedRun := 0, 0
 	walls := map[int64]time.Time{} // source PTS → arrival, until decoded
 	decode := func(f *media.Frame) error {
 		if len(walls) > maxPendingWalls {
@@ -377,14 +383,16 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 		pics, err := dec.Decode(buf, f.PTS)
 		if err != nil {
 			decodeErrors++
+			failedRun++
 			if decodeErrors == 1 || decodeErrors%100 == 0 {
-				v.log.Infow("video decode error (frame skipped)", "error", err.Error(), "count", decodeErrors)
+				v.log.Infow("video decode error (frame skipped)", "error", err.Error(), "count", decodeErrors, "inARow", failedRun)
 			}
-			if decodeErrors > 300 {
-				v.fail(fmt.Errorf("the video cannot be decoded: %w", err))
+			if failedRun >= maxDecodeErrorRun {
+				v.fail(fmt.Errorf("the video cannot be decoded (%d frames in a row refused): %w", failedRun, err))
 			}
 			return nil
 		}
+		failedRun = 0
 		v.fanOut(pics, walls)
 		return nil
 	}
@@ -453,6 +461,10 @@ func (v *Video) rest(f *media.Frame) bool {
 	}
 	return v.resting
 }
+
+// maxDecodeErrorRun is how many frames in a row the decoder may refuse
+// before the video counts as undecodable.
+const maxDecodeErrorRun = 300
 
 // maxPendingWalls bounds the arrival times kept for frames in the decoder
 // (a few frames of reordering delay in practice).

@@ -355,3 +355,66 @@ func TestWHIPTranscodeCodecs(t *testing.T) {
 		})
 	}
 }
+
+// TestWHIPTranscodeVP9SVC: a browser sending VP9 with spatial layers
+// (scalabilityMode L3T3_KEY: 320x180, 640x360 and 1280x720 in one
+// stream, each picture a frame per layer) to an ingress with
+// enable_transcoding: the transcoder decodes every layer of a picture
+// and encodes the full one — the source it plans its layers for reaches
+// the camera's 1280x720 (decoding the lowest layer alone, as before,
+// gave 320x180 pictures scaled up) — and the room gets the H.264 top
+// layer at 1280x720.
+func TestWHIPTranscodeVP9SVC(t *testing.T) {
+	lk := e2e.StartLiveKit(t)
+	tr := startTributary(t, tributaryOpts{WsURL: lk.URL, LogLevel: "info"})
+	c := lksdk.NewIngressClient(tr.APIURL, "devkey", "secret")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	info := createWHIP(ctx, t, c, "whip-vp9-svc", "browser-svc", true)
+	sub := e2e.NewSubscriber(t, lk, "whip-vp9-svc")
+	page := startWHIPPage(t, fmt.Sprintf("http://127.0.0.1:%d/w/%s", tr.WHIPPort, info.StreamKey),
+		url.Values{"codec": {"VP9"}, "svc": {"L3T3_KEY"}})
+	bctx, stop := page.browser.WithExit(ctx)
+	defer stop()
+	answer := page.wait(bctx, t, "answer")
+	require.Contains(t, answer, "VP9")
+	page.wait(bctx, t, "posted")
+	st := waitState(bctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
+	require.Equal(t, "video/VP9", st.State.Video.GetMimeType())
+
+	// The browser adds its upper layers as its bandwidth estimate grows.
+	for !strings.Contains(logOf(t, tr), `"source": "1280x720"`) {
+		require.NoError(t, bctx.Err(), "the transcoder never planned its layers for the full 1280x720 picture; log:\n%s", planLines(logOf(t, tr)))
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("planned:\n%s", planLines(logOf(t, tr)))
+
+	p, err := sub.WaitParticipant(bctx, func(p e2e.Participant) bool {
+		return p.Identity == "browser-svc" && p.Connected && len(p.Tracks) == 2
+	})
+	require.NoError(t, err)
+	vti := videoTrack(p)
+	require.NotNil(t, vti)
+	_, err = sub.WaitTrack(bctx, func(s e2e.TrackStats) bool { return s.TrackSID == vti.Sid })
+	require.NoError(t, err, "the video is subscribed")
+	require.NoError(t, sub.SetVideoQuality(vti.Sid, livekit.VideoQuality_HIGH))
+	vs, err := sub.WaitTrack(bctx, func(s e2e.TrackStats) bool {
+		return s.TrackSID == vti.Sid && s.Width == 1280 && s.Height == 720 && s.Window >= 2*time.Second && s.FPS >= 5
+	})
+	require.NoError(t, err, "the transcoded top layer")
+	t.Logf("video received: %v", vs)
+	require.Equal(t, "video/H264", vs.MimeType)
+	page.commands <- "delete"
+	require.Equal(t, "200", page.wait(bctx, t, "deleted"))
+}
+
+// planLines returns the transcoder's layer-planning lines of a log.
+func planLines(log string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "layers planned") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

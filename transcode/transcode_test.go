@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/codec/vp9"
 	"github.com/tributary-ingress/tributary/ffi"
 	"github.com/tributary-ingress/tributary/internal/guard"
 	"github.com/tributary-ingress/tributary/internal/testutil/flvtest"
@@ -762,4 +763,57 @@ func TestAudioDecodeErrors(t *testing.T) {
 
 	_, err = run(loop(6, func(i int) bool { return i >= 10 }))
 	require.ErrorContains(t, err, fmt.Sprintf("the audio cannot be decoded (%d frames in a row refused)", maxAudioErrorRun))
+}
+
+// makeIVF encodes a test source with the real ffmpeg CLI into IVF and
+// returns its frames.
+func makeIVF(t *testing.T, args ...string) [][]byte {
+	t.Helper()
+	bin := testutil.FFmpeg(t)
+	out := filepath.Join(t.TempDir(), "src.ivf")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	full := append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...)
+	b, err := exec.CommandContext(ctx, bin, append(full, "-f", "ivf", out)...).CombinedOutput()
+	require.NoError(t, err, string(b))
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	data = data[binary.LittleEndian.Uint16(data[6:]):]
+	var frames [][]byte
+	for len(data) >= 12 {
+		n := int(binary.LittleEndian.Uint32(data))
+		frames = append(frames, data[12:12+n])
+		data = data[12+n:]
+	}
+	return frames
+}
+
+// TestVideoVP9Superframes: a VP9 superframe of two spatial layers (what
+// rtpdepack makes of a scalable sender's picture) decodes to a picture
+// per layer; the transcoder encodes the last, the full one, once per
+// source picture. Here the layers are keyframes of two sizes: the
+// layers see the larger only.
+func TestVideoVP9Superframes(t *testing.T) {
+	args := func(size string) []string {
+		return []string{"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=30", "-t", "1",
+			"-c:v", "libvpx-vp9", "-g", "1", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "500k"}
+	}
+	low, high := makeIVF(t, args("320x180")...), makeIVF(t, args("640x360")...)
+	require.Equal(t, len(low), len(high))
+	src := &media.Track{Kind: media.KindVideo, Codec: media.CodecVP9, ClockRate: 90000, Width: 320, Height: 180}
+	out := &layerOut{frames: map[int][]*media.Frame{}}
+	v, err := NewVideo(VideoConfig{Source: src, Codec: media.CodecH264, MaxFrameRate: 30,
+		Layers: []LayerTarget{{320, 180, 200_000}, {640, 360, 500_000}}, Output: out.add, Blocking: true})
+	require.NoError(t, err)
+	for i := range low {
+		sf, err := vp9.JoinSuperframe([][]byte{low[i], high[i]})
+		require.NoError(t, err)
+		require.NoError(t, v.Write(&media.Frame{Track: src, PTS: int64(i) * 3000, DTS: int64(i) * 3000, Key: true, Data: [][]byte{sf}}))
+	}
+	require.NoError(t, v.Close())
+	require.Equal(t, [2]int{640, 360}, [2]int{v.srcW, v.srcH}, "the pictures encoded are the upper layer's")
+	for i := range 2 {
+		require.Len(t, out.frames[i], len(low), "layer %d: one picture per source picture", i)
+	}
+	require.Zero(t, v.capped, "no picture of the same time thinned out by the frame-rate cap")
 }

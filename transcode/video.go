@@ -393,7 +393,7 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 			return nil
 		}
 		failedRun = 0
-		v.fanOut(pics, walls)
+		v.fanOut(lastPerPTS(pics), walls)
 		return nil
 	}
 	for f := range v.in {
@@ -460,6 +460,22 @@ func (v *Video) rest(f *media.Frame) bool {
 		v.idle.Add(1)
 	}
 	return v.resting
+}
+
+// lastPerPTS keeps, of the pictures one frame decoded to with the same
+// time, the last one: a VP9 superframe of spatial layers (a scalable
+// sender's picture, see rtpdepack) decodes to a picture per layer, the
+// last the full one. The others are released.
+func lastPerPTS(pics []*ffi.VideoFrame) []*ffi.VideoFrame {
+	out := pics[:0]
+	for i, p := range pics {
+		if i+1 < len(pics) && pics[i+1].PTS == p.PTS {
+			p.Release()
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // maxDecodeErrorRun is how many frames in a row the decoder may refuse

@@ -26,7 +26,8 @@
 //
 // Bounds: the decoders' own (mediacommon): an H.264 or H.265 access unit
 // of at most 8 MiB and 25 (H.265: 21) NAL units, a VP8 or VP9 frame of 2
-// MiB, an AV1 temporal unit of 3 MiB and 10 OBUs, an AAC access unit of
+// MiB (and a VP9 picture of spatial layers: 8 frames, 2 MiB in all), an
+// AV1 temporal unit of 3 MiB and 10 OBUs, an AAC access unit of
 // 5 KiB, a fragmented LATM element of 1 MiB, uncompressed audio of at
 // most 192 kHz and pcm.MaxChannels. A frame over a bound is dropped like
 // a lost one.
@@ -233,8 +234,11 @@ func (t *TrackDepacketizer) Write(pkt *rtp.Packet, sink Sink) error {
 	if len(units) == 0 || len(units[0]) == 0 {
 		return nil // an empty frame (a VP8 or VP9 payload descriptor alone)
 	}
-	if t.kind == media.KindAudio {
+	switch {
+	case t.kind == media.KindAudio:
 		return t.audioUnits(units, unitPTS, sink)
+	case t.codec == media.CodecVP9:
+		return t.vp9Frame(units[0], pkt.Timestamp, unitPTS, pkt.Marker, sink)
 	}
 	return t.videoUnit(units, unitPTS, sink)
 }
@@ -246,6 +250,9 @@ func (t *TrackDepacketizer) lost() {
 		t.dec = dec
 	}
 	t.buffering = false
+	if t.video != nil {
+		t.video.vp9 = nil // a picture missing a layer's packet
+	}
 	t.damaged()
 }
 

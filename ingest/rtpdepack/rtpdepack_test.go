@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/tributary-ingress/tributary/codec/aac"
 	"github.com/tributary-ingress/tributary/codec/h264"
+	"github.com/tributary-ingress/tributary/codec/vp9"
 	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/media"
 )
@@ -601,4 +603,92 @@ func TestParseFormatBrowserNumbers(t *testing.T) {
 	f, err = ParseFormat("video", 39, "H264", 90000, 0, "packetization-mode=1;profile-level-id=4d001f")
 	require.NoError(t, err)
 	require.IsType(t, &format.H264{}, f)
+}
+
+// TestVP9SpatialLayers: the frames a scalable (SVC) VP9 sender sends for
+// one picture — one per spatial layer, one RTP timestamp, the marker on
+// the picture's last packet — come out as one frame, a superframe of
+// them in order (decoding the lowest alone would give its small picture);
+// a picture of one frame comes as it went. A sender that sets no marker
+// has its picture ended by the next one; a picture that lost a packet of
+// any layer is dropped whole.
+func TestVP9SpatialLayers(t *testing.T) {
+	vp9f := ivfFrames(t, "vp9.ivf", 3)
+	f := &format.VP9{PayloadTyp: 96}
+	seq := uint16(100)
+	// picture packetizes the layer frames of one picture.
+	picture := func(ts uint32, marker bool, layers ...[]byte) [][]*rtp.Packet {
+		var out [][]*rtp.Packet
+		for i, l := range layers {
+			pkts := encode(t, f, [][]byte{l})
+			for _, p := range pkts {
+				p.SequenceNumber, p.Timestamp, p.Marker = seq, ts, false
+				seq++
+			}
+			pkts[len(pkts)-1].Marker = marker && i == len(layers)-1
+			out = append(out, pkts)
+		}
+		return out
+	}
+	write := func(d *depack, frames [][]*rtp.Packet) {
+		for _, pkts := range frames {
+			d.write(t, pkts...)
+		}
+	}
+	joined, err := vp9.JoinSuperframe([][]byte{vp9f[0], vp9f[1]})
+	require.NoError(t, err)
+
+	for _, marker := range []bool{true, false} {
+		t.Run(fmt.Sprintf("marker %v", marker), func(t *testing.T) {
+			d := newDepack(t, f)
+			write(d, picture(3000, marker, vp9f[0], vp9f[1]))
+			if marker {
+				require.Len(t, d.rec.frames, 1, "the picture ends at its marker")
+			} else {
+				require.Empty(t, d.rec.frames, "without a marker the picture ends when the next starts")
+			}
+			write(d, picture(6000, true, vp9f[2]))
+			require.Len(t, d.rec.frames, 2)
+			first := d.rec.frames[0]
+			require.Equal(t, [][]byte{joined}, first.Data)
+			require.True(t, first.Key, "the lowest layer is a keyframe")
+			require.Equal(t, []int64{0, 3000}, d.rec.pts())
+			require.Equal(t, [][]byte{vp9f[2]}, d.rec.frames[1].Data, "one frame, as it went")
+			require.Len(t, d.rec.tracks, 1)
+			require.Equal(t, 320, d.rec.tracks[0].Width)
+			require.Zero(t, d.requests)
+		})
+	}
+
+	t.Run("loss", func(t *testing.T) {
+		d := newDepack(t, f)
+		write(d, picture(3000, true, vp9f[0]))
+		pic := picture(6000, true, vp9f[1], vp9f[2])
+		d.write(t, pic[0]...)
+		for _, p := range pic[1] {
+			p.SequenceNumber++ // a packet lost before the upper layer
+		}
+		write(d, pic[1:])
+		require.Equal(t, []int64{0}, d.rec.pts(), "the picture with a lost packet is dropped")
+		require.Positive(t, d.requests)
+	})
+
+	t.Run("too many layers", func(t *testing.T) {
+		d := newDepack(t, f)
+		layers := make([][]byte, vp9.MaxSuperframeFrames+1)
+		for i := range layers {
+			layers[i] = vp9f[0]
+		}
+		write(d, picture(3000, true, layers...))
+		require.Empty(t, d.rec.frames)
+		require.Positive(t, d.requests)
+	})
+
+	t.Run("too large", func(t *testing.T) {
+		d := newDepack(t, f)
+		big := append(slices.Clone(vp9f[1]), make([]byte, 1<<20)...)
+		write(d, picture(3000, true, vp9f[0], big, big))
+		require.Empty(t, d.rec.frames, "a picture of over 2 MiB")
+		require.Positive(t, d.requests)
+	})
 }

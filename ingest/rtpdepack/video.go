@@ -8,6 +8,7 @@ import (
 	mcav1 "github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
 	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	mch265 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	mcvp9 "github.com/bluenviron/mediacommon/v2/pkg/codecs/vp9"
 
 	"github.com/tributary-ingress/tributary/codec/av1"
 	"github.com/tributary-ingress/tributary/codec/paramsets"
@@ -38,6 +39,65 @@ type videoState struct {
 
 	// cur is the announced track, nil before the first description.
 	cur *media.Track
+
+	// VP9: the frames of the picture being assembled (see vp9Frame).
+	vp9    [][]byte
+	vp9TS  uint32
+	vp9PTS int64
+}
+
+// vp9Frame takes one VP9 frame. A scalable (SVC) sender sends each
+// spatial layer of a picture as a frame of its own, all with the
+// picture's RTP timestamp, the marker bit on the last packet of the
+// picture (RFC 9628); decoding one of them alone gives that layer's
+// picture, and the upper layers need the lower ones. The frames of one
+// picture are therefore handed over together, as one VP9 superframe (the
+// way a file carries them), when the marker ends the picture or, from a
+// sender that does not set it, when the next picture starts. A picture
+// of one frame (no SVC) with the marker goes as it came, without delay.
+// At most vp9.MaxSuperframeFrames frames of mcvp9.MaxFrameSize (2 MiB)
+// in all make a picture, as one frame may be: more is damage.
+func (t *TrackDepacketizer) vp9Frame(frame []byte, ts uint32, pts int64, end bool, sink Sink) error {
+	v := t.video
+	if len(v.vp9) > 0 && ts != v.vp9TS {
+		if err := t.vp9Picture(sink); err != nil {
+			return err
+		}
+	}
+	if len(v.vp9) == 0 {
+		if end {
+			return t.videoUnit([][]byte{frame}, pts, sink)
+		}
+		v.vp9TS, v.vp9PTS = ts, pts
+	}
+	size := len(frame)
+	for _, f := range v.vp9 {
+		size += len(f)
+	}
+	if len(v.vp9) == vp9.MaxSuperframeFrames || size > mcvp9.MaxFrameSize {
+		v.vp9 = nil
+		t.damaged()
+		return nil
+	}
+	// Held past this packet: a copy, the packet's buffer is the caller's.
+	v.vp9 = append(v.vp9, append([]byte(nil), frame...))
+	if end {
+		return t.vp9Picture(sink)
+	}
+	return nil
+}
+
+// vp9Picture hands over the frames of the picture being assembled.
+func (t *TrackDepacketizer) vp9Picture(sink Sink) error {
+	v := t.video
+	frames := v.vp9
+	v.vp9 = nil
+	data, err := vp9.JoinSuperframe(frames)
+	if err != nil {
+		t.damaged()
+		return nil
+	}
+	return t.videoUnit([][]byte{data}, v.vp9PTS, sink)
 }
 
 func (t *TrackDepacketizer) initVideo() error {
@@ -95,6 +155,8 @@ func (t *TrackDepacketizer) videoUnit(units [][]byte, pts int64, sink Sink) erro
 			}
 		}
 	case media.CodecVP9:
+		// A superframe's first frame is its lowest layer: a keyframe
+		// starts a picture, and its size is the track's.
 		data = units[0]
 		info, err := vp9.ParseFrame(data)
 		if err != nil {

@@ -404,6 +404,10 @@ func TestWHIPTranscodeVP9SVC(t *testing.T) {
 	require.NoError(t, err, "the transcoded top layer")
 	t.Logf("video received: %v", vs)
 	require.Equal(t, "video/H264", vs.MimeType)
+	t.Logf("planned at the end:\n%s", planLines(logOf(t, tr)))
+	got, err := c.ListIngress(ctx, &livekit.ListIngressRequest{IngressId: info.IngressId})
+	require.NoError(t, err)
+	t.Logf("input video state: %v", got.Items[0].State.Video)
 	page.commands <- "delete"
 	require.Equal(t, "200", page.wait(bctx, t, "deleted"))
 }

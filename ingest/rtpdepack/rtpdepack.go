@@ -212,6 +212,9 @@ func (t *TrackDepacketizer) Write(pkt *rtp.Packet, sink Sink) error {
 	if tsChanged && t.flushesOnTS {
 		unitPTS = t.bufPTS
 	}
+	if t.codec == media.CodecVP9 {
+		t.vp9Structure(pkt.Payload)
+	}
 	units, err := t.dec.Decode(pkt)
 	switch {
 	case err == nil && tsChanged && t.flushesOnTS:

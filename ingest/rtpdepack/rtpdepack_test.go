@@ -684,6 +684,25 @@ func TestVP9SpatialLayers(t *testing.T) {
 		require.Positive(t, d.requests)
 	})
 
+	// A browser's keyframe carries the scalability structure in its
+	// first packet's payload descriptor: three spatial layers, 320x180 to
+	// 1280x720. The track is the top layer's size, not the keyframe's
+	// (the lowest layer's).
+	t.Run("scalability structure", func(t *testing.T) {
+		d := newDepack(t, f)
+		ss := []byte{0x8e, 0x01, 0x50} // I B E V, picture ID 1, N_S 2 with Y
+		for _, wh := range []uint16{320, 180, 640, 360, 1280, 720} {
+			ss = binary.BigEndian.AppendUint16(ss, wh)
+		}
+		d.write(t, &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 1, Timestamp: 3000}, Payload: append(ss, vp9f[0]...)})
+		d.write(t, &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 2, Timestamp: 3000, Marker: true},
+			Payload: append([]byte{0x8c, 0x01}, vp9f[1]...)})
+		require.Len(t, d.rec.frames, 1)
+		require.Equal(t, [][]byte{joined}, d.rec.frames[0].Data)
+		require.Len(t, d.rec.tracks, 1)
+		require.Equal(t, [2]int{1280, 720}, [2]int{d.rec.tracks[0].Width, d.rec.tracks[0].Height})
+	})
+
 	t.Run("too large", func(t *testing.T) {
 		d := newDepack(t, f)
 		big := append(slices.Clone(vp9f[1]), make([]byte, 1<<20)...)

@@ -9,6 +9,7 @@ import (
 	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	mch265 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	mcvp9 "github.com/bluenviron/mediacommon/v2/pkg/codecs/vp9"
+	"github.com/pion/rtp/codecs"
 
 	"github.com/tributary-ingress/tributary/codec/av1"
 	"github.com/tributary-ingress/tributary/codec/paramsets"
@@ -40,10 +41,31 @@ type videoState struct {
 	// cur is the announced track, nil before the first description.
 	cur *media.Track
 
-	// VP9: the frames of the picture being assembled (see vp9Frame).
-	vp9    [][]byte
-	vp9TS  uint32
-	vp9PTS int64
+	// VP9: the frames of the picture being assembled (see vp9Frame), and
+	// the picture size the sender's last scalability structure gave its
+	// top spatial layer (0: none).
+	vp9        [][]byte
+	vp9TS      uint32
+	vp9PTS     int64
+	vp9W, vp9H int
+}
+
+// vp9Structure reads the scalability structure (SS) a VP9 packet's
+// payload descriptor may carry (browsers send it with each keyframe):
+// with spatial layers, the keyframe's frame is the lowest layer's, and the
+// track is as large as the top layer.
+func (t *TrackDepacketizer) vp9Structure(payload []byte) {
+	if len(payload) == 0 || payload[0]&0x02 == 0 { // V: SS present
+		return
+	}
+	var d codecs.VP9Packet
+	if _, err := d.Unmarshal(payload); err != nil || !d.V || !d.Y || len(d.Width) == 0 {
+		return
+	}
+	w, h := int(d.Width[len(d.Width)-1]), int(d.Height[len(d.Height)-1])
+	if w > 0 && h > 0 {
+		t.video.vp9W, t.video.vp9H = w, h
+	}
 }
 
 // vp9Frame takes one VP9 frame. A scalable (SVC) sender sends each
@@ -164,6 +186,9 @@ func (t *TrackDepacketizer) videoUnit(units [][]byte, pts int64, sink Sink) erro
 			return nil
 		}
 		key, w, h = info.Key, info.Width, info.Height
+		if key && v.vp9W*v.vp9H > w*h {
+			w, h = v.vp9W, v.vp9H // the top spatial layer's
+		}
 	case media.CodecAV1:
 		// The RTP payload carries the OBUs without their size fields;
 		// frames are in the low-overhead format (with them), as the

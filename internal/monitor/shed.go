@@ -105,6 +105,7 @@ type shedder struct {
 
 	mu           sync.Mutex
 	drops        map[*tracked]int64 // last sample's counters (dropped + late)
+	lates        map[*tracked]int64 // last sample's late pictures
 	assigned     map[*tracked]int   // layers shed per session
 	total        int
 	lateRun      int
@@ -150,21 +151,28 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var dropped int64
-	behind := 0 // sessions that dropped or skipped a frame in this sample
+	behind := 0     // sessions that dropped or skipped a frame in this sample
+	lateBehind := 0 // of them, those that skipped pictures as too late
 	drops := make(map[*tracked]int64, len(sessions))
+	lates := make(map[*tracked]int64, len(sessions))
 	var cands []*tracked
 	capacity := 0
 	for _, t := range sessions {
 		d := t.stats.DroppedFrames()
 		sh, sheddable := t.stats.(Sheddable)
+		var l int64
 		if sheddable {
-			d += sh.LatePictures()
+			l = sh.LatePictures()
+			d += l
 		}
 		if prev, ok := s.drops[t]; ok && d > prev {
 			dropped += d - prev
 			behind++
+			if l > s.lates[t] {
+				lateBehind++
+			}
 		}
-		drops[t] = d
+		drops[t], lates[t] = d, l
 		if sheddable {
 			if n := sh.SheddableLayers(); n > 0 {
 				cands = append(cands, t)
@@ -172,7 +180,7 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 			}
 		}
 	}
-	s.drops = drops
+	s.drops, s.lates = drops, lates
 	if s.conf.Disabled {
 		return
 	}
@@ -187,8 +195,10 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 	// time) and must not cost the other sessions their top layers. Once
 	// layers are shed, though, the machine was found overloaded, and the
 	// sheds relieve the newest sessions first: the oldest may then be the
-	// only one still behind, and it counts.
-	late := dropped >= s.conf.LateDrops && (behind >= 2 || total > 0 && behind >= 1)
+	// only one still behind, and it counts when it skips pictures as too
+	// late (its decoder or encoders wait for the CPU), not for frames
+	// dropped from a full queue alone (what a publisher's burst does).
+	late := dropped >= s.conf.LateDrops && (behind >= 2 || total > 0 && lateBehind >= 1)
 	if late {
 		s.lateRun++
 		s.calmSince = now

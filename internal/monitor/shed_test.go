@@ -187,7 +187,8 @@ func TestShedNotForOneSession(t *testing.T) {
 
 // TestShedOldestAloneBehind: once the machine was found overloaded and
 // the newest sessions shed, they keep up; the oldest may still be
-// behind, alone, and that sheds the next layer.
+// behind, alone, and that sheds the next layer when it skips pictures
+// as too late (not for queue drops alone).
 func TestShedOldestAloneBehind(t *testing.T) {
 	r := newShedRig(t, 3)
 	r.tick(0)
@@ -199,9 +200,16 @@ func TestShedOldestAloneBehind(t *testing.T) {
 		r.tick(2)
 	}
 	require.Equal(t, []int64{0, 1, 1}, r.shed())
-	// The two newest keep up now; the oldest still drops frames.
-	for range 4 {
+	// The two newest keep up now; the oldest drops frames from a full
+	// queue (a burst of its publisher's): that is not the machine.
+	for range 6 {
 		r.sessions[0].dropped.Add(4)
+		r.tick(0)
+	}
+	require.Equal(t, []int64{0, 1, 1}, r.shed(), "queue drops of one session alone")
+	// It skips pictures as too late: its transcoder waits for the CPU.
+	for range 4 {
+		r.sessions[0].late.Add(4)
 		r.tick(0)
 	}
 	require.Equal(t, []int64{1, 1, 1}, r.shed(), "the oldest alone behind while layers are shed: the machine still cannot keep up")

@@ -75,6 +75,57 @@ func TestSeqRewriter(t *testing.T) {
 	require.Equal(t, []uint16{65533, 65534, 65535, 0}, out, "padding dropped, no gap, wraps")
 }
 
+// TestSeqRewriterLate: a packet that arrives after newer ones — the
+// retransmission of a lost one, a reordered or repeated one — takes the
+// number it would have had in order, shifted only by the paddings
+// dropped before it, across the wrap too; a late padding fills its
+// place; a dropped padding sent again, and a packet too far behind, are
+// dropped.
+func TestSeqRewriterLate(t *testing.T) {
+	for _, base := range []uint16{100, 65530} {
+		var r seqRewriter
+		send := func(seq uint16, padding bool) (uint16, bool) {
+			p := &rtp.Packet{Header: rtp.Header{SequenceNumber: base + seq}, Payload: []byte{1}}
+			if padding {
+				p.Payload = nil
+			}
+			ok := r.rewrite(p)
+			return p.SequenceNumber - base, ok
+		}
+		want := func(seq uint16, padding bool, out uint16, what string) {
+			t.Helper()
+			got, ok := send(seq, padding)
+			require.True(t, ok, "%s: forwarded", what)
+			require.Equal(t, out, got, "%s (base %d)", what, base)
+		}
+		want(0, false, 0, "first")
+		// 1 is lost; 2 and 3 are paddings.
+		_, ok := send(2, true)
+		require.False(t, ok)
+		_, ok = send(3, true)
+		require.False(t, ok)
+		want(4, false, 2, "after two paddings")
+		want(1, false, 1, "the lost packet retransmitted takes its own place")
+		want(4, false, 2, "a repeat takes its own number again (a duplicate)")
+		_, ok = send(3, true)
+		require.False(t, ok, "a dropped padding sent again")
+		// 6 arrives before the late padding 5.
+		want(6, false, 4, "after the gap of 5")
+		want(5, true, 3, "a late padding fills its place")
+		_, ok = send(7, true)
+		require.False(t, ok)
+		want(8, false, 5, "in order again")
+		_, ok = send(uint16(8-maxLate+65536), false)
+		require.False(t, ok, "too far behind to place")
+	}
+	// The paddings remembered are bounded.
+	var r seqRewriter
+	for i := range 5000 {
+		r.rewrite(&rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(i)}})
+	}
+	require.LessOrEqual(t, len(r.pads), maxLate)
+}
+
 func TestLayerSpecs(t *testing.T) {
 	s := &Forwarder{}
 	s.layers[1].width.Store(640)

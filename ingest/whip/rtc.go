@@ -113,12 +113,12 @@ const dtlsRetransmissionInterval = 100 * time.Millisecond
 
 // mediaSettings sets what every WHIP session's media transport does
 // whatever rtc_config says, as the official worker's WHIP sessions do:
-//   - no SRTP/SRTCP replay protection: pion has no RTX stream, and a
-//     browser that probes bandwidth by resending old packets (Firefox
-//     does, on the media stream) would have them dropped as replays, the
-//     probe fail, and pion's read buffer fill up. A replayed packet is a
-//     duplicate the depacketizer already tolerates (it is authenticated
-//     all the same: only the session's peer can send one).
+//   - no SRTP/SRTCP replay protection: no RTX stream is negotiated, so a
+//     browser that probes bandwidth by resending old packets (Firefox)
+//     resends them on the media stream, where they would be dropped as
+//     replays, the probe fail, and pion's read buffer fill up. Each
+//     packet is still authenticated with the session's keys; what a
+//     repeated one does downstream is in docs/security.md (WHIP).
 //   - DTLS curves in the order X25519, P-384, P-256 (pion's own order
 //     prefers P-256 to P-384);
 //   - a lost DTLS flight is first resent after 100 ms (pion: 1 s, then

@@ -121,7 +121,7 @@ func (a *Audio) Write(f *media.Frame) error {
 		if err != nil {
 			a.errors++
 			a.errorRun++
-			if a.errors == 1 || a.errors%100 == 0 {
+			if logCount(a.errors) {
 				a.log.Infow("audio decode error (frame skipped)", "error", err.Error(), "count", a.errors, "inARow", a.errorRun)
 			}
 			if a.errorRun >= maxAudioErrorRun {

@@ -384,7 +384,7 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 		if err != nil {
 			decodeErrors++
 			failedRun++
-			if decodeErrors == 1 || decodeErrors%100 == 0 {
+			if logCount(decodeErrors) {
 				v.log.Infow("video decode error (frame skipped)", "error", err.Error(), "count", decodeErrors, "inARow", failedRun)
 			}
 			if failedRun >= maxDecodeErrorRun {
@@ -418,7 +418,7 @@ func (v *Video) decodeLoop(dec *ffi.VideoDecoder) {
 		return
 	}
 	if pics, err := dec.Flush(); err == nil {
-		v.fanOut(pics, walls)
+		v.fanOut(lastPerPTS(pics), walls)
 	}
 	in, per := v.Dropped()
 	v.log.Debugw("video transcoder done", "decoded", v.decoded, "topLayerForwarded", v.forwarded, "frameRateCap", v.capped, "stale", v.stale,
@@ -476,6 +476,13 @@ func lastPerPTS(pics []*ffi.VideoFrame) []*ffi.VideoFrame {
 		out = append(out, p)
 	}
 	return out
+}
+
+// logCount reports whether the nth occurrence of something logged by
+// count is logged: the 1st, 10th, 100th, then every 1000th (a damaged
+// stream over hours logs a line every half minute at most).
+func logCount(n int) bool {
+	return n == 1 || n == 10 || n == 100 || n%1000 == 0
 }
 
 // maxDecodeErrorRun is how many frames in a row the decoder may refuse

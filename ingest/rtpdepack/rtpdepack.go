@@ -213,7 +213,7 @@ func (t *TrackDepacketizer) Write(pkt *rtp.Packet, sink Sink) error {
 		unitPTS = t.bufPTS
 	}
 	if t.codec == media.CodecVP9 {
-		t.vp9Structure(pkt.Payload)
+		t.vp9Structure(pkt)
 	}
 	units, err := t.dec.Decode(pkt)
 	switch {
@@ -253,15 +253,15 @@ func (t *TrackDepacketizer) lost() {
 		t.dec = dec
 	}
 	t.buffering = false
-	if t.video != nil {
-		t.video.vp9 = nil // a picture missing a layer's packet
-	}
 	t.damaged()
 }
 
 // damaged notes that a video frame was lost: the sender is asked for a
 // keyframe, and waited for when it can be asked.
 func (t *TrackDepacketizer) damaged() {
+	if t.video != nil {
+		t.video.vp9 = nil // a VP9 picture missing a layer, or a layer's packet
+	}
 	if t.kind == media.KindVideo && t.conf.RequestKeyframe != nil {
 		t.waitKey = true
 	}

@@ -701,6 +701,12 @@ func TestVP9SpatialLayers(t *testing.T) {
 		require.Equal(t, [][]byte{joined}, d.rec.frames[0].Data)
 		require.Len(t, d.rec.tracks, 1)
 		require.Equal(t, [2]int{1280, 720}, [2]int{d.rec.tracks[0].Width, d.rec.tracks[0].Height})
+		// A keyframe without a structure is its frame's size: the
+		// structure described its own picture only.
+		d.write(t, &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 3, Timestamp: 6000, Marker: true},
+			Payload: append([]byte{0x8c, 0x02}, vp9f[0]...)})
+		require.Len(t, d.rec.tracks, 2)
+		require.Equal(t, [2]int{320, 180}, [2]int{d.rec.tracks[1].Width, d.rec.tracks[1].Height})
 	})
 
 	t.Run("too large", func(t *testing.T) {

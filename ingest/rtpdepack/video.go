@@ -9,6 +9,7 @@ import (
 	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	mch265 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	mcvp9 "github.com/bluenviron/mediacommon/v2/pkg/codecs/vp9"
+	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 
 	"github.com/tributary-ingress/tributary/codec/av1"
@@ -42,29 +43,32 @@ type videoState struct {
 	cur *media.Track
 
 	// VP9: the frames of the picture being assembled (see vp9Frame), and
-	// the picture size the sender's last scalability structure gave its
-	// top spatial layer (0: none).
-	vp9        [][]byte
-	vp9TS      uint32
-	vp9PTS     int64
-	vp9W, vp9H int
+	// the size the scalability structure of the picture at ssTS gave its
+	// top spatial layer (ssW 0: none).
+	vp9      [][]byte
+	vp9TS    uint32
+	vp9PTS   int64
+	ssTS     uint32
+	ssW, ssH int
 }
 
 // vp9Structure reads the scalability structure (SS) a VP9 packet's
 // payload descriptor may carry (browsers send it with each keyframe):
 // with spatial layers, the keyframe's frame is the lowest layer's, and the
-// track is as large as the top layer.
-func (t *TrackDepacketizer) vp9Structure(payload []byte) {
-	if len(payload) == 0 || payload[0]&0x02 == 0 { // V: SS present
+// track is as large as the top layer. It describes the picture of its
+// packet only; sizes over vp8.MaxDimension (VP9 has no smaller limit of
+// its own) are ignored.
+func (t *TrackDepacketizer) vp9Structure(pkt *rtp.Packet) {
+	if len(pkt.Payload) == 0 || pkt.Payload[0]&0x02 == 0 { // V: SS present
 		return
 	}
 	var d codecs.VP9Packet
-	if _, err := d.Unmarshal(payload); err != nil || !d.V || !d.Y || len(d.Width) == 0 {
+	if _, err := d.Unmarshal(pkt.Payload); err != nil || !d.V || !d.Y || len(d.Width) == 0 || len(d.Height) != len(d.Width) {
 		return
 	}
 	w, h := int(d.Width[len(d.Width)-1]), int(d.Height[len(d.Height)-1])
-	if w > 0 && h > 0 {
-		t.video.vp9W, t.video.vp9H = w, h
+	if w > 0 && h > 0 && w <= vp8.MaxDimension && h <= vp8.MaxDimension {
+		t.video.ssTS, t.video.ssW, t.video.ssH = pkt.Timestamp, w, h
 	}
 }
 
@@ -87,10 +91,10 @@ func (t *TrackDepacketizer) vp9Frame(frame []byte, ts uint32, pts int64, end boo
 		}
 	}
 	if len(v.vp9) == 0 {
+		v.vp9TS, v.vp9PTS = ts, pts
 		if end {
 			return t.videoUnit([][]byte{frame}, pts, sink)
 		}
-		v.vp9TS, v.vp9PTS = ts, pts
 	}
 	size := len(frame)
 	for _, f := range v.vp9 {
@@ -186,8 +190,8 @@ func (t *TrackDepacketizer) videoUnit(units [][]byte, pts int64, sink Sink) erro
 			return nil
 		}
 		key, w, h = info.Key, info.Width, info.Height
-		if key && v.vp9W*v.vp9H > w*h {
-			w, h = v.vp9W, v.vp9H // the top spatial layer's
+		if key && v.ssW > 0 && v.ssTS == v.vp9TS && v.ssW*v.ssH > w*h {
+			w, h = v.ssW, v.ssH // the top spatial layer's
 		}
 	case media.CodecAV1:
 		// The RTP payload carries the OBUs without their size fields;

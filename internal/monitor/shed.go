@@ -83,6 +83,10 @@ func (c ShedConfig) withDefaults() ShedConfig {
 	return c
 }
 
+// loneFactor multiplies LateSamples for a sample in which one session
+// alone is behind (see step).
+const loneFactor = 3
+
 // shedReason is the reason label of the shed metrics, and the reason
 // logged: frames dropped (or pictures skipped as too late) because the
 // machine could not keep up.
@@ -105,7 +109,6 @@ type shedder struct {
 
 	mu           sync.Mutex
 	drops        map[*tracked]int64 // last sample's counters (dropped + late)
-	lates        map[*tracked]int64 // last sample's late pictures
 	assigned     map[*tracked]int   // layers shed per session
 	total        int
 	lateRun      int
@@ -151,28 +154,21 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var dropped int64
-	behind := 0     // sessions that dropped or skipped a frame in this sample
-	lateBehind := 0 // of them, those that skipped pictures as too late
+	behind := 0 // sessions that dropped or skipped a frame in this sample
 	drops := make(map[*tracked]int64, len(sessions))
-	lates := make(map[*tracked]int64, len(sessions))
 	var cands []*tracked
 	capacity := 0
 	for _, t := range sessions {
 		d := t.stats.DroppedFrames()
 		sh, sheddable := t.stats.(Sheddable)
-		var l int64
 		if sheddable {
-			l = sh.LatePictures()
-			d += l
+			d += sh.LatePictures()
 		}
 		if prev, ok := s.drops[t]; ok && d > prev {
 			dropped += d - prev
 			behind++
-			if l > s.lates[t] {
-				lateBehind++
-			}
 		}
-		drops[t], lates[t] = d, l
+		drops[t] = d
 		if sheddable {
 			if n := sh.SheddableLayers(); n > 0 {
 				cands = append(cands, t)
@@ -180,7 +176,7 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 			}
 		}
 	}
-	s.drops, s.lates = drops, lates
+	s.drops = drops
 	if s.conf.Disabled {
 		return
 	}
@@ -195,10 +191,14 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 	// time) and must not cost the other sessions their top layers. Once
 	// layers are shed, though, the machine was found overloaded, and the
 	// sheds relieve the newest sessions first: the oldest may then be the
-	// only one still behind, and it counts when it skips pictures as too
-	// late (its decoder or encoders wait for the CPU), not for frames
-	// dropped from a full queue alone (what a publisher's burst does).
-	late := dropped >= s.conf.LateDrops && (behind >= 2 || total > 0 && lateBehind >= 1)
+	// only one still behind. It counts when it stays behind alone for
+	// loneFactor times as many samples in a row (9 s by default), longer
+	// than a publisher's burst lasts.
+	late := dropped >= s.conf.LateDrops && (behind >= 2 || total > 0 && behind == 1)
+	need := s.conf.LateSamples
+	if behind < 2 {
+		need *= loneFactor
+	}
 	if late {
 		s.lateRun++
 		s.calmSince = now
@@ -208,7 +208,7 @@ func (s *shedder) step(now time.Time, sessions []*tracked) {
 	switch {
 	case len(cands) < s.conf.MinSessions:
 		total = 0
-	case late && s.lateRun >= s.conf.LateSamples && total < capacity && now.Sub(s.changed) >= s.conf.Every:
+	case late && s.lateRun >= need && total < capacity && now.Sub(s.changed) >= s.conf.Every:
 		total++
 		if !s.resumed.IsZero() && now.Sub(s.resumed) < s.restoreAfter {
 			s.restoreAfter = min(2*s.restoreAfter, s.conf.MaxRestoreAfter)

@@ -387,6 +387,18 @@ func runMatrixCase(t *testing.T, lk *e2e.LiveKit, tr *tributary, c *lksdk.Ingres
 	if mc.media == "av" {
 		row.sync = matrixSync(t, high, sid, wantFPS, fail)
 	}
+	if len(row.problems) > 0 {
+		// What Tributary did with the layers (dynacast pauses, sheds) and
+		// what LiveKit asked of them, for a viewer on the wrong layer.
+		var lines []string
+		for _, l := range strings.Split(logOf(t, tr), "\n") {
+			if strings.Contains(l, `"room": "`+room+`"`) && (strings.Contains(l, "video layer") ||
+				strings.Contains(l, "subscribedQualities") || strings.Contains(l, "overload")) || strings.Contains(l, "overload:") {
+				lines = append(lines, l)
+			}
+		}
+		t.Logf("Tributary's layer events for %s:\n%s", room, strings.Join(lines, "\n"))
+	}
 	return row
 }
 

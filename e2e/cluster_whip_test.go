@@ -20,10 +20,11 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
-	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // balancer is a TCP proxy in front of several workers' WHIP ports: the
@@ -169,7 +170,7 @@ func newWHIPClient(t *testing.T) *whipClient {
 	require.NoError(t, err)
 	_, err = pc.AddTransceiverFromTrack(c.video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	require.NoError(t, err)
-	frames := readIVF(t, ivf)
+	frames := testutil.IVFFile(t, ivf)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -185,19 +186,6 @@ func newWHIPClient(t *testing.T) *whipClient {
 		}
 	}()
 	return c
-}
-
-func readIVF(t *testing.T, path string) [][]byte {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	r, _, err := ivfreader.NewWith(f)
-	require.NoError(t, err)
-	return readUntilEOF(t, func() ([]byte, error) {
-		frame, _, err := r.ParseNextFrame()
-		return frame, err
-	})
 }
 
 // readUntilEOF returns what next returns until io.EOF; nil is left out.

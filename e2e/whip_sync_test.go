@@ -24,6 +24,8 @@ import (
 
 	"github.com/tributary-ingress/tributary/ffi"
 	"github.com/tributary-ingress/tributary/internal/testutil/e2e"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // whipSyncLead is how much earlier than the video of the same instant the
@@ -124,7 +126,7 @@ func TestWHIPPassthroughAVSync(t *testing.T) {
 		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", "30", "-b:v", "600k", "-f", "ivf")
 	makeMedia(t, ogg, "-f", "lavfi", "-i", asrc, "-t", itoa(seconds), "-ac", "2", "-c:a", "libopus", "-b:a", "64k",
 		"-frame_duration", "20", "-page_duration", "20000", "-f", "ogg")
-	frames, packets := readIVF(t, ivf), readOggOpus(t, ogg)
+	frames, packets := testutil.IVFFile(t, ivf), readOggOpus(t, ogg)
 
 	lk := e2e.StartLiveKit(t)
 	tr := startTributary(t, tributaryOpts{WsURL: lk.URL})

@@ -3,7 +3,6 @@
 package ffi
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math"
 	"os"
@@ -87,24 +86,6 @@ func accessUnits(b []byte, isAUD func(nalu []byte) bool) [][]byte {
 
 func isH264AUD(n []byte) bool { return len(n) > 0 && n[0]&0x1f == 9 }
 func isHEVCAUD(n []byte) bool { return len(n) > 0 && (n[0]>>1)&0x3f == 35 }
-
-// readIVF returns the frames of an IVF file (VP8, VP9, AV1).
-func readIVF(t testing.TB, path string) [][]byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.True(t, len(b) >= 32 && bytes.Equal(b[:4], []byte("DKIF")), "not an IVF file")
-	hdr := int(binary.LittleEndian.Uint16(b[6:]))
-	b = b[hdr:]
-	var frames [][]byte
-	for len(b) >= 12 {
-		n := int(binary.LittleEndian.Uint32(b))
-		require.LessOrEqual(t, 12+n, len(b))
-		frames = append(frames, b[12:12+n])
-		b = b[12+n:]
-	}
-	return frames
-}
 
 // adtsFrames splits an ADTS stream into frames (header included).
 func adtsFrames(t testing.TB, b []byte) [][]byte {

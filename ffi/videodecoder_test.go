@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // TestVideoDecoderH264HighBFrames decodes a real H.264 High-profile stream
@@ -104,7 +106,7 @@ func TestVideoDecoderCodecs(t *testing.T) {
 				require.NoError(t, err)
 				units = accessUnits(b, isHEVCAUD)
 			} else {
-				units = readIVF(t, path)
+				units = testutil.IVFFile(t, path)
 			}
 			require.Len(t, units, 10)
 

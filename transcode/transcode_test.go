@@ -776,16 +776,7 @@ func makeIVF(t *testing.T, args ...string) [][]byte {
 	full := append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...)
 	b, err := exec.CommandContext(ctx, bin, append(full, "-f", "ivf", out)...).CombinedOutput()
 	require.NoError(t, err, string(b))
-	data, err := os.ReadFile(out)
-	require.NoError(t, err)
-	data = data[binary.LittleEndian.Uint16(data[6:]):]
-	var frames [][]byte
-	for len(data) >= 12 {
-		n := int(binary.LittleEndian.Uint32(data))
-		frames = append(frames, data[12:12+n])
-		data = data[12+n:]
-	}
-	return frames
+	return testutil.IVFFile(t, out)
 }
 
 // TestVideoVP9Superframes: a VP9 superframe of two spatial layers (what

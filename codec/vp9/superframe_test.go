@@ -3,7 +3,6 @@ package vp9
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,21 +13,6 @@ import (
 
 	"github.com/tributary-ingress/tributary/internal/testutil"
 )
-
-// ivfFrames returns the frames of an IVF file.
-func ivfFrames(t *testing.T, b []byte) [][]byte {
-	t.Helper()
-	require.True(t, len(b) >= 32 && string(b[:4]) == "DKIF", "an IVF file")
-	b = b[binary.LittleEndian.Uint16(b[6:]):]
-	var out [][]byte
-	for len(b) >= 12 {
-		n := int(binary.LittleEndian.Uint32(b))
-		require.LessOrEqual(t, 12+n, len(b))
-		out = append(out, b[12:12+n])
-		b = b[12+n:]
-	}
-	return out
-}
 
 // TestSuperframeLibvpx: libvpx packs each hidden alt-ref frame with the
 // next shown one into a superframe; taking them apart and joining them
@@ -53,7 +37,7 @@ func TestSuperframeLibvpx(t *testing.T) {
 	require.NoError(t, err)
 
 	supers := 0
-	for _, chunk := range ivfFrames(t, data) {
+	for _, chunk := range testutil.IVFFrames(t, data) {
 		frames := SplitSuperframe(chunk)
 		if frames == nil {
 			_, err := ParseFrame(chunk)

@@ -13,6 +13,8 @@ import (
 	"github.com/tributary-ingress/tributary/codec/h265"
 	"github.com/tributary-ingress/tributary/codec/vp9"
 	"github.com/tributary-ingress/tributary/internal/testutil/demuxtest"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // FFmpeg 5.1 cannot write Enhanced RTMP, so these helpers wrap elementary
@@ -35,20 +37,6 @@ func writeFLV(tags []tag) []byte {
 			byte(t.ts>>16), byte(t.ts>>8), byte(t.ts), byte(t.ts>>24), 0, 0, 0)
 		out = append(out, t.body...)
 		out = binary.BigEndian.AppendUint32(out, uint32(11+n))
-	}
-	return out
-}
-
-// ivfFrames returns the frames of an IVF file.
-func ivfFrames(t testing.TB, b []byte) [][]byte {
-	t.Helper()
-	require.Equal(t, "DKIF", string(b[:4]))
-	b = b[binary.LittleEndian.Uint16(b[6:]):]
-	var out [][]byte
-	for len(b) >= 12 {
-		n := int(binary.LittleEndian.Uint32(b))
-		out = append(out, b[12:12+n])
-		b = b[12+n:]
 	}
 	return out
 }
@@ -135,7 +123,7 @@ func buildHEVCOpus(t testing.TB) []byte {
 // buildAV1AAC wraps testdata/av1.ivf (libaom) as av01, temporal
 // delimiters stripped, and synthetic AAC frames as mp4a (48 kHz stereo).
 func buildAV1AAC(t testing.TB) []byte {
-	frames := ivfFrames(t, demuxtest.ReadTestdata(t, "av1.ivf"))
+	frames := testutil.IVFFrames(t, demuxtest.ReadTestdata(t, "av1.ivf"))
 	var seqHdr []byte
 	tags := []tag{}
 	for i, tu := range frames {
@@ -180,7 +168,7 @@ func buildAV1AAC(t testing.TB) []byte {
 func buildVP9MP3(t testing.TB) []byte {
 	vpcc := []byte{0, 10, 8<<4 | 1<<1, 1, 1, 1, 0, 0}
 	tags := []tag{{tagTypeVideo, 0, exVideo(true, videoPacketSequenceStart, "vp09", 0, vpcc)}}
-	for i, fr := range ivfFrames(t, demuxtest.ReadTestdata(t, "vp9.ivf")) {
+	for i, fr := range testutil.IVFFrames(t, demuxtest.ReadTestdata(t, "vp9.ivf")) {
 		info, err := vp9.ParseFrame(fr)
 		require.NoError(t, err)
 		ft := byte(2)

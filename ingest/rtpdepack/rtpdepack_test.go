@@ -23,6 +23,8 @@ import (
 	"github.com/tributary-ingress/tributary/codec/vp9"
 	"github.com/tributary-ingress/tributary/demux"
 	"github.com/tributary-ingress/tributary/media"
+
+	"github.com/tributary-ingress/tributary/internal/testutil"
 )
 
 // recorder is a Sink that keeps what it is given.
@@ -70,19 +72,10 @@ func vp8Frame(key bool, w, h, n int) []byte {
 	return b
 }
 
-// ivfFrames reads the frames of an IVF file (the VP9 and AV1 fixtures of
-// demux/flv, 320x180).
+// ivfFrames reads the first n frames of an IVF file (the VP9 and AV1
+// fixtures of demux/flv, 320x180).
 func ivfFrames(t testing.TB, name string, n int) [][]byte {
-	buf, err := os.ReadFile("../../demux/flv/testdata/" + name)
-	require.NoError(t, err)
-	buf = buf[binary.LittleEndian.Uint16(buf[6:]):]
-	var out [][]byte
-	for len(out) < n && len(buf) >= 12 {
-		size := int(binary.LittleEndian.Uint32(buf))
-		out = append(out, buf[12:12+size])
-		buf = buf[12+size:]
-	}
-	return out
+	return testutil.IVFFile(t, "../../demux/flv/testdata/"+name)[:n]
 }
 
 // hevcAUs reads the first access units of the H.265 fixture (x265,

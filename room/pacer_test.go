@@ -371,14 +371,19 @@ func TestPacerFileTracksStartApart(t *testing.T) {
 	for _, pts := range []time.Duration{0, 20 * ms, 40 * ms} { // the first audio frames
 		wait(pts)
 	}
-	require.Eventually(t, func() bool {
+	// Every frame waits on the clock or has recorded when it left: a
+	// goroutine the clock woke is neither until it has, so the clock is
+	// not advanced again before (a fixed real-time pause was not always
+	// enough on a loaded machine: 0 left at 110 ms).
+	settled := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return clk.sleepers()+len(left) == 4
-	}, 5*time.Second, ms, "every frame waits or has left")
+	}
+	require.Eventually(t, settled, 5*time.Second, ms, "every frame waits or has left")
 	for range 100 {
 		clk.advance(10 * ms)
-		time.Sleep(ms) // let the released goroutines record their time
+		require.Eventually(t, settled, 5*time.Second, 50*time.Microsecond, "every frame waits or has left")
 	}
 	wg.Wait()
 	require.Equal(t, map[time.Duration]time.Duration{

@@ -334,21 +334,7 @@ func TestWHIPTranscodeCodecs(t *testing.T) {
 			page.wait(bctx, t, "posted")
 			st := waitState(bctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_PUBLISHING)
 			require.Equal(t, "video/"+codec, st.State.Video.GetMimeType())
-			p, err := sub.WaitParticipant(bctx, func(p e2e.Participant) bool {
-				return p.Identity == "browser-"+strings.ToLower(codec) && p.Connected && len(p.Tracks) == 2
-			})
-			require.NoError(t, err)
-			vti := videoTrack(p)
-			require.NotNil(t, vti)
-			_, err = sub.WaitTrack(bctx, func(s e2e.TrackStats) bool { return s.TrackSID == vti.Sid })
-			require.NoError(t, err, "the video is subscribed")
-			require.NoError(t, sub.SetVideoQuality(vti.Sid, livekit.VideoQuality_HIGH))
-			vs, err := sub.WaitTrack(bctx, func(s e2e.TrackStats) bool {
-				return s.TrackSID == vti.Sid && s.Width == 1280 && s.Height == 720 && s.Window >= 2*time.Second && s.FPS >= 5
-			})
-			require.NoError(t, err, "the transcoded top layer")
-			t.Logf("video received: %v", vs)
-			require.Equal(t, "video/H264", vs.MimeType)
+			watchTranscodedTop(bctx, t, sub, "browser-"+strings.ToLower(codec))
 			page.commands <- "delete"
 			require.Equal(t, "200", page.wait(bctx, t, "deleted"))
 			waitState(bctx, t, c, info.IngressId, livekit.IngressState_ENDPOINT_INACTIVE)
@@ -389,27 +375,35 @@ func TestWHIPTranscodeVP9SVC(t *testing.T) {
 	}
 	t.Logf("planned:\n%s", planLines(logOf(t, tr)))
 
-	p, err := sub.WaitParticipant(bctx, func(p e2e.Participant) bool {
-		return p.Identity == "browser-svc" && p.Connected && len(p.Tracks) == 2
-	})
-	require.NoError(t, err)
-	vti := videoTrack(p)
-	require.NotNil(t, vti)
-	_, err = sub.WaitTrack(bctx, func(s e2e.TrackStats) bool { return s.TrackSID == vti.Sid })
-	require.NoError(t, err, "the video is subscribed")
-	require.NoError(t, sub.SetVideoQuality(vti.Sid, livekit.VideoQuality_HIGH))
-	vs, err := sub.WaitTrack(bctx, func(s e2e.TrackStats) bool {
-		return s.TrackSID == vti.Sid && s.Width == 1280 && s.Height == 720 && s.Window >= 2*time.Second && s.FPS >= 5
-	})
-	require.NoError(t, err, "the transcoded top layer")
-	t.Logf("video received: %v", vs)
-	require.Equal(t, "video/H264", vs.MimeType)
+	watchTranscodedTop(bctx, t, sub, "browser-svc")
 	t.Logf("planned at the end:\n%s", planLines(logOf(t, tr)))
 	got, err := c.ListIngress(ctx, &livekit.ListIngressRequest{IngressId: info.IngressId})
 	require.NoError(t, err)
 	t.Logf("input video state: %v", got.Items[0].State.Video)
 	page.commands <- "delete"
 	require.Equal(t, "200", page.wait(bctx, t, "deleted"))
+}
+
+// watchTranscodedTop waits for the participant identity to publish its
+// audio and video, watches the video's HIGH layer and checks it: H.264 at
+// 1280x720, at 5 fps at least over 2 s.
+func watchTranscodedTop(ctx context.Context, t *testing.T, sub *e2e.Subscriber, identity string) {
+	t.Helper()
+	p, err := sub.WaitParticipant(ctx, func(p e2e.Participant) bool {
+		return p.Identity == identity && p.Connected && len(p.Tracks) == 2
+	})
+	require.NoError(t, err)
+	vti := videoTrack(p)
+	require.NotNil(t, vti)
+	_, err = sub.WaitTrack(ctx, func(s e2e.TrackStats) bool { return s.TrackSID == vti.Sid })
+	require.NoError(t, err, "the video is subscribed")
+	require.NoError(t, sub.SetVideoQuality(vti.Sid, livekit.VideoQuality_HIGH))
+	vs, err := sub.WaitTrack(ctx, func(s e2e.TrackStats) bool {
+		return s.TrackSID == vti.Sid && s.Width == 1280 && s.Height == 720 && s.Window >= 2*time.Second && s.FPS >= 5
+	})
+	require.NoError(t, err, "the transcoded top layer")
+	t.Logf("video received: %v", vs)
+	require.Equal(t, "video/H264", vs.MimeType)
 }
 
 // planLines returns the transcoder's layer-planning lines of a log.

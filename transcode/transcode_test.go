@@ -636,6 +636,26 @@ func TestVideoRestsUnwatched(t *testing.T) {
 	require.Len(t, out.frames[2], 30, "layer 2 stays paused")
 }
 
+// looped is frames played n times over on one timeline (frame is the
+// duration of the last one), copies; frame i of the result is damaged
+// first when bad(i).
+func looped(frames []*media.Frame, frame int64, n int, bad func(i int) bool, damage func(*media.Frame)) []*media.Frame {
+	var out []*media.Frame
+	span := frames[len(frames)-1].PTS - frames[0].PTS + frame
+	for k := range n {
+		for _, f := range frames {
+			g := *f
+			g.PTS += int64(k) * span
+			g.DTS += int64(k) * span
+			if bad(len(out)) {
+				damage(&g)
+			}
+			out = append(out, &g)
+		}
+	}
+	return out
+}
+
 // TestVideoDecodeErrors: frames the decoder refuses (damaged by lost
 // packets) are skipped however many there are over a session, as long as
 // it decodes the frames between them; only a source it refuses for
@@ -652,30 +672,11 @@ func TestVideoDecodeErrors(t *testing.T) {
 	}
 	// A slice whose header libavcodec refuses ("decode_slice_header
 	// error"): one decode error, and the next frame decodes again.
-	damaged := func(f *media.Frame) *media.Frame {
-		g := *f
-		g.Key = false
-		g.Data = [][]byte{{0x41, 0xff, 0xff, 0xff}}
-		return &g
+	damage := func(f *media.Frame) {
+		f.Key = false
+		f.Data = [][]byte{{0x41, 0xff, 0xff, 0xff}}
 	}
-	// loop is the source played n times over, on one timeline.
-	loop := func(n int, bad func(i int) bool) []*media.Frame {
-		var out []*media.Frame
-		span := video[len(video)-1].PTS - video[0].PTS + 3000
-		for k := range n {
-			for _, f := range video {
-				g := *f
-				g.PTS += int64(k) * span
-				g.DTS += int64(k) * span
-				if bad(len(out)) {
-					out = append(out, damaged(&g))
-				} else {
-					out = append(out, &g)
-				}
-			}
-		}
-		return out
-	}
+	loop := func(n int, bad func(i int) bool) []*media.Frame { return looped(video, 3000, n, bad, damage) }
 
 	t.Run("spread", func(t *testing.T) {
 		out := &layerOut{frames: map[int][]*media.Frame{}}
@@ -724,24 +725,8 @@ func TestAudioDecodeErrors(t *testing.T) {
 	path := makeFLV(t, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4", "-c:a", "aac", "-ar", "48000", "-ac", "2")
 	_, atrack, frames := readFLV(t, path)
 	require.NotNil(t, atrack)
-	// loop plays the source n times over on one timeline, frame i replaced
-	// by garbage when bad(i).
-	loop := func(n int, bad func(i int) bool) []*media.Frame {
-		var out []*media.Frame
-		span := frames[len(frames)-1].PTS - frames[0].PTS + 1024
-		for k := range n {
-			for _, f := range frames {
-				g := *f
-				g.PTS += int64(k) * span
-				g.DTS += int64(k) * span
-				if bad(len(out)) {
-					g.Data = [][]byte{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
-				}
-				out = append(out, &g)
-			}
-		}
-		return out
-	}
+	damage := func(f *media.Frame) { f.Data = [][]byte{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}} }
+	loop := func(n int, bad func(i int) bool) []*media.Frame { return looped(frames, 1024, n, bad, damage) }
 	run := func(in []*media.Frame) (int, error) {
 		got := 0
 		a, err := NewAudio(AudioConfig{Source: atrack, Channels: 2, Bitrate: 64000, Output: func(*media.Frame) { got++ }})
